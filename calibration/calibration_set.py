@@ -1,0 +1,64 @@
+"""CalibrationSet: representative, preprocessed input samples with a content key, stored as .npz."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.runfolder import content_key
+
+
+@dataclass
+class CalibrationSet:
+    inputs: np.ndarray   # float32 (N, C, H, W), already preprocessed
+    indices: np.ndarray  # which training samples were drawn
+    key: str
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def samples(self):
+        """One (1, C, H, W) batch per sample: the static-shape edge models take batch 1."""
+        for i in range(len(self.inputs)):
+            yield self.inputs[i:i + 1]
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.key}.npz"
+        if not path.exists():
+            tmp = folder / f".{self.key}.{os.getpid()}.npz"
+            np.savez(tmp, inputs=self.inputs, indices=self.indices)
+            os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> "CalibrationSet":
+        with np.load(path) as data:
+            return cls(data["inputs"], data["indices"], Path(path).stem)
+
+
+def sample_indices(labels: np.ndarray, count: int, sampling: str, seed: int) -> np.ndarray:
+    """Stratified: the same number from every class (as near as count allows); random: uniform draw."""
+    rng = np.random.default_rng(seed)
+    count = min(count, len(labels))
+    if sampling == "random":
+        return np.sort(rng.choice(len(labels), size=count, replace=False))
+    classes = np.unique(labels)
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < count:
+        for members in per_class:
+            if depth < len(members) and len(picked) < count:
+                picked.append(int(members[depth]))
+        depth += 1
+    return np.sort(np.asarray(picked, dtype=np.int64))
+
+
+def build_calibration_set(inputs: np.ndarray, labels: np.ndarray, data_key: str, count: int, sampling: str,
+                          seed: int) -> CalibrationSet:
+    indices = sample_indices(labels, count, sampling, seed)
+    key = content_key("calibration", data_key, count, sampling, seed)
+    return CalibrationSet(np.ascontiguousarray(inputs[indices], dtype=np.float32), indices, key)

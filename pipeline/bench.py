@@ -1,0 +1,59 @@
+"""bench: every artifact on every target, cached by (artifact key, target, bench settings, eval set)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.artifact import Artifact
+from pipeline.context import Context
+from pipeline.runfolder import content_key, write_json_atomic
+from targets.base import BenchRequest
+from targets.registry import make_target
+
+
+def write_eval_set(ctx: Context) -> Path:
+    """The held-out test split, preprocessed, as the agent reads it."""
+    path = ctx.run.root / "data" / f"eval-{ctx.data.key}.npz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez(tmp, inputs=ctx.data.inputs(ctx.data.x_test), labels=ctx.data.y_test)
+        tmp.replace(path)
+    return path
+
+
+def bench_request(ctx: Context, eval_npz: Path | None) -> BenchRequest:
+    b = ctx.recipe.bench
+    return BenchRequest(eval_npz=eval_npz, threads=b.threads, warmup=b.warmup, min_runs=b.min_runs,
+                        min_seconds=b.min_seconds, max_seconds=b.max_seconds, timeout=b.timeout)
+
+
+def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> dict[tuple[str, str], dict]:
+    """Results keyed by (artifact stage, target name); a failing target is a failed row, never an abort."""
+    eval_npz = write_eval_set(ctx)
+    request = bench_request(ctx, eval_npz)
+    results = {}
+    for target_cfg in ctx.recipe.targets:
+        target = make_target(target_cfg)
+        for artifact in artifacts:
+            key = content_key("bench", artifact.key, target_cfg.model_dump(mode="json"),
+                              ctx.recipe.bench.model_dump(mode="json"), ctx.data.key)
+            path = ctx.run.root / "bench" / target.name / f"{artifact.stage}.json"
+            cached = json.loads(path.read_text()) if path.is_file() else None
+            if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
+                results[(artifact.stage, target.name)] = cached
+                continue
+            ctx.say(f"  bench {artifact.stage} on {target.name} ...")
+            result = target.bench(artifact.path, artifact.format, request)
+            result["key"] = key
+            write_json_atomic(path, result)
+            results[(artifact.stage, target.name)] = result
+            if result.get("status") == "ok":
+                acc = result.get("accuracy")
+                ctx.say(f"    p50 {result['latency_ms']['p50']:.3f} ms over {result['runs']} runs, "
+                        f"accuracy {acc:.2f}%" if acc is not None else "")
+            else:
+                ctx.say(f"    [red]failed[/red]: {result.get('error')}")
+    return results

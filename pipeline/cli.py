@@ -1,0 +1,135 @@
+"""edgeship command line: optimize, bench, report."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.errors import EdgeshipError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _results_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("model", "format", "precision", "target", "size KB", "accuracy %", "p50 ms", "p90 ms",
+                "vs teacher", "status"):
+        table.add_column(col, justify="right" if col[0] in "sapv" and col != "status" else "left")
+    for r in rows:
+        lat = r.get("latency_ms") or {}
+        size = f"{r['size_bytes'] / 1024:.1f}" if r.get("size_bytes") else "-"
+        acc = f"{r['accuracy']:.2f}" if r.get("accuracy") is not None else "-"
+        speed = f"{r['speedup_vs_teacher']:.1f}x" if r.get("speedup_vs_teacher") else "-"
+        status = r["status"] if r["status"] == "ok" else f"[red]{r['status']}[/red] {r.get('error') or ''}"[:120]
+        table.add_row(r["model"], r["format"], r["precision"], r["target"], size, acc,
+                      f"{lat['p50']:.3f}" if lat else "-", f"{lat['p90']:.3f}" if lat else "-", speed, status)
+    return table
+
+
+def cmd_optimize(args, console: Console) -> int:
+    from pipeline.optimize import clean_stale_temp, optimize
+    from pipeline.recipe import load_recipe
+    from pipeline.runlock import run_lock
+
+    recipe = load_recipe(args.recipe)
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
+    with run_lock(run_dir):
+        clean_stale_temp(run_dir)
+        report = optimize(recipe, run_dir, set(args.force or []), console)
+    out = Console()
+    out.print(_results_table(report["results"], f"edgeship: {recipe.name}"))
+    if report.get("kd_verdict"):
+        out.print(report["kd_verdict"])
+    for fmt, choice in report["ship"].items():
+        out.print(f"ship {fmt}: {choice['reason']}")
+    out.print(f"report: {run_dir / 'report.md'}  ship: {run_dir / 'ship'}")
+    failed = [r for r in report["results"] if r["status"] != "ok"]
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_bench(args, console: Console) -> int:
+    from targets.agent import FORMAT_BY_SUFFIX
+    from targets.base import BenchRequest
+    from targets.local import LocalTarget
+
+    if args.target != "local":
+        raise EdgeshipError(f"--target {args.target}: only 'local' is available so far")
+    request = BenchRequest(eval_npz=Path(args.eval) if args.eval else None, threads=args.threads,
+                           min_runs=args.min_runs, min_seconds=args.min_seconds)
+    target = LocalTarget()
+    rows = []
+    for model in args.models:
+        path = Path(model)
+        if not path.is_file():
+            raise EdgeshipError(f"model file not found: {path}")
+        fmt = FORMAT_BY_SUFFIX.get(path.suffix)
+        if fmt is None:
+            raise EdgeshipError(f"{path}: unknown model format (use {', '.join(FORMAT_BY_SUFFIX)})")
+        result = target.bench(path.resolve(), fmt, request)
+        rows.append({"model": path.name, "format": fmt, "precision": "-", "target": target.name,
+                     "size_bytes": path.stat().st_size, "accuracy": result.get("accuracy"),
+                     "latency_ms": result.get("latency_ms"), "status": result.get("status", "failed"),
+                     "error": result.get("error"), "speedup_vs_teacher": None})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        Console().print(_results_table(rows, "edgeship bench"))
+    return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
+
+
+def cmd_report(args, console: Console) -> int:
+    from pipeline.report import markdown, read_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "report.json").is_file():
+        raise EdgeshipError(f"{run_dir}: no report.json (run 'edgeship optimize' first)")
+    report = read_report(run_dir)
+    (run_dir / "report.md").write_text(markdown(report))
+    Console().print(_results_table(report["results"], f"edgeship: {report['recipe']}"))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgeship", description="Distill, prune, quantize, convert and "
+                                     "benchmark PyTorch models for edge devices.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("optimize", help="run a recipe: teacher -> student -> int8 ONNX/TFLite/OpenVINO -> report")
+    p.add_argument("recipe", help="recipe YAML file (see examples/)")
+    p.add_argument("--run-dir", help="run folder (default runs/<recipe name>)")
+    p.add_argument("--force", action="append", metavar="STAGE",
+                   help="rerun STAGE and everything after it even if cached (repeatable; 'all', 'bench')")
+    p.set_defaults(func=cmd_optimize)
+    p = sub.add_parser("bench", help="measure latency (and accuracy with --eval) of model files")
+    p.add_argument("models", nargs="+", metavar="MODEL_FILE", help=".onnx, .xml (OpenVINO), .tflite or .pt2")
+    p.add_argument("--target", default="local")
+    p.add_argument("--eval", help="npz with preprocessed 'inputs' and 'labels' for accuracy")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--min-runs", type=int, default=100)
+    p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("report", help="print a run's results and rewrite its report.md")
+    p.add_argument("run_dir", help="run folder of an earlier optimize")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        return args.func(args, console)
+    except EdgeshipError as err:
+        console.print(f"edgeship: error: {err}", markup=False, highlight=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        console.print("edgeship: interrupted; finished stages are kept", markup=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""optimize: the whole flow, teacher -> distill -> prune -> export -> int8 -> bench -> report -> ship."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from calibration.calibration_set import build_calibration_set
+from pipeline.artifact import Artifact
+from pipeline.bench import bench_all
+from pipeline.context import Context
+from pipeline.data import load_dataset
+from pipeline.errors import EdgeshipError
+from pipeline.formats import FORMATS
+from pipeline.recipe import Recipe, recipe_to_yaml
+from pipeline.report import MODEL_NAMES, add_speedups, kd_verdict, make_row, write_report
+from pipeline.runfolder import RunFolder, content_key, file_sha256, tool_versions
+from pipeline.ship import choose, write_ship
+from pipeline.stages import convert, distill, prune, teacher
+
+TORCH_PACKAGES = ("torch", "torchvision", "torch-pruning", "numpy")
+
+
+class Flow:
+    """Runs stages through the run folder, remembering which ones were forced so their descendants rerun."""
+
+    def __init__(self, ctx: Context, force: set[str]):
+        self.ctx = ctx
+        self.force = set(force)
+        self.forced_keys: set[str] = set()
+        self.failures: dict[str, str] = {}
+
+    def stage(self, name: str, stage_type: str, cfg, parent: Artifact | None, packages, build,
+              extra_key=()) -> Artifact:
+        versions = tool_versions(*packages)
+        key = content_key(stage_type, cfg, parent.key if parent else None, list(extra_key), versions,
+                          self.ctx.recipe.seed)
+        forced = "all" in self.force or name in self.force or (parent is not None and parent.key in self.forced_keys)
+        if forced:
+            self.forced_keys.add(key)
+        self.ctx.say(f"[bold]{name}[/bold] ({stage_type}) key {key}")
+        artifact = self.ctx.run.run_stage(name, stage_type, key, parent.key if parent else None, versions,
+                                          lambda out: build(out, key), force=forced)
+        if self.ctx.run.records[-1].status == "reused":
+            self.ctx.say("  reused")
+        return artifact
+
+    def conversion(self, name: str, *args, **kwargs) -> Artifact | None:
+        """A conversion that fails marks its rows failed; the other formats go on."""
+        try:
+            return self.stage(name, *args, **kwargs)
+        except EdgeshipError:
+            raise
+        except Exception as err:  # converters raise anything; the message goes into the report row
+            message = f"{type(err).__name__}: {err}".strip().splitlines()[0][:400]
+            self.failures[name] = message
+            self.ctx.say(f"  [red]failed[/red]: {message}")
+            return None
+
+
+def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None) -> dict:
+    run = RunFolder(run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
+    (run.root / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+    console = console or Console(stderr=True)
+    data = load_dataset(recipe.data)
+    ctx = Context(recipe=recipe, run=run, data=data, console=console)
+    flow = Flow(ctx, force or set())
+    console.print(f"data: {recipe.data.source}: {len(data.x_train)} train / {len(data.x_val)} val / "
+                  f"{len(data.x_test)} test, {data.num_classes} classes, key {data.key}")
+
+    t_cfg = recipe.teacher.model_dump(mode="json")
+    checkpoint_sum = file_sha256(Path(recipe.teacher.checkpoint)) if recipe.teacher.checkpoint and \
+        Path(recipe.teacher.checkpoint).is_file() else None
+    teacher_art = flow.stage("teacher", "teacher", t_cfg, None, TORCH_PACKAGES,
+                             lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
+                             extra_key=(data.key, checkpoint_sum))
+    ctx.teacher = teacher_art
+    torch_stages = {"teacher": teacher_art}
+    s_cfg = recipe.student.model_dump(mode="json")
+    if recipe.distill.baseline:
+        torch_stages["student-scratch"] = flow.stage(
+            "student-scratch", "distill", {"student": s_cfg, "method": "scratch"}, None, TORCH_PACKAGES,
+            lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
+            extra_key=(data.key,))
+    student = flow.stage(
+        "student-kd", "distill", {"student": s_cfg, **recipe.distill.model_dump(mode="json")}, teacher_art,
+        TORCH_PACKAGES, lambda out, key: distill.run(teacher_art, recipe.distill, out, ctx, key, "student-kd"),
+        extra_key=(data.key,))
+    torch_stages["student-kd"] = student
+    if recipe.prune.enabled:
+        student = flow.stage("pruned", "prune", recipe.prune.model_dump(mode="json"), student, TORCH_PACKAGES,
+                             lambda out, key: prune.run(torch_stages["student-kd"], recipe.prune, out, ctx, key),
+                             extra_key=(data.key, teacher_art.key))
+        torch_stages["pruned"] = student
+    final_student = student
+
+    if recipe.quantize.enabled:
+        c = recipe.quantize.calibration
+        ctx.calibration = build_calibration_set(data.inputs(data.x_train), data.y_train, data.key, c.samples,
+                                                c.sampling, c.seed)
+        ctx.calibration.save(run.root / "calibration")
+    converted: dict[str, Artifact] = {}
+    for fmt in recipe.export.formats:
+        backend = FORMATS[fmt]
+        packages = TORCH_PACKAGES + backend.PACKAGES
+        fp32 = flow.conversion(f"{fmt}-fp32", "export", {"format": fmt, **recipe.export.model_dump(mode="json")},
+                               final_student, packages,
+                               lambda out, key, fmt=fmt: convert.export(final_student, fmt, out, ctx, key),
+                               extra_key=(data.key,))
+        if fp32 is None:
+            if recipe.quantize.enabled:
+                flow.failures[f"{fmt}-int8"] = f"not quantized: {fmt} export failed"
+            continue
+        converted[fp32.stage] = fp32
+        if recipe.quantize.enabled:
+            int8 = flow.conversion(
+                f"{fmt}-int8", "quantize", {"format": fmt, **recipe.quantize.model_dump(mode="json")}, fp32,
+                packages, lambda out, key, fp32=fp32: convert.quantize(fp32, final_student, fp32.format, out, ctx, key),
+                extra_key=(ctx.calibration.key, data.key))
+            if int8 is not None:
+                converted[int8.stage] = int8
+
+    artifacts = {**torch_stages, **converted}
+    console.print("[bold]bench[/bold]")
+    results = bench_all(list(artifacts.values()), ctx, force="bench" in flow.force or "all" in flow.force)
+    final_name = MODEL_NAMES[final_student.stage]
+    rows = []
+    for target in recipe.targets:
+        for name, artifact in artifacts.items():
+            model = MODEL_NAMES.get(name, final_name)
+            rows.append(make_row(artifact, name, artifact.format, artifact.precision, model, target.name,
+                                 results.get((name, target.name))))
+        for name, error in flow.failures.items():
+            fmt, precision = name.rsplit("-", 1)
+            rows.append(make_row(None, name, fmt, precision, final_name, target.name, None, error))
+    add_speedups(rows)
+    ship_choices = choose(rows, final_student.stage, recipe.export.formats, recipe.ship.max_accuracy_drop)
+    report = {
+        "recipe": recipe.name,
+        "stages": [{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
+                    "error": r.error} for r in run.records],
+        "results": rows,
+        "kd_verdict": kd_verdict(rows),
+        "ship": ship_choices,
+        "reference_stage": final_student.stage,
+        "teacher_logits": student.metrics.get("teacher_logits"),
+    }
+    write_report(run.root, report)
+    write_ship(run.root, ship_choices, artifacts)
+    return report
+
+
+def clean_stale_temp(run_dir: Path) -> None:
+    """Leftover temp folders of a killed run: never used, safe to remove."""
+    stages = Path(run_dir) / "stages"
+    if stages.is_dir():
+        for tmp in stages.glob(".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,174 @@
+"""The recipe: one YAML file that describes a whole optimize-and-ship run.
+
+Every section is a pydantic model with `extra="forbid"`, so a misspelt key is an error that names the
+field instead of a silently ignored setting.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import EdgeshipError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Split(Section):
+    val: float = Field(0.1, ge=0.0, lt=0.5)
+    test: float = Field(0.2, gt=0.0, lt=0.9)
+    seed: int = 0
+
+
+class DataConfig(Section):
+    # digits | fashion-mnist:PATH | imagefolder:PATH
+    source: str = "digits"
+    image_size: int = Field(8, ge=4, le=1024)
+    channels: Literal[1, 3] = 1
+    mean: list[float] = [0.5]
+    std: list[float] = [0.5]
+    split: Split = Split()
+    # Keep at most this many training images (fast experiments on big sets); None keeps all.
+    limit_train: int | None = Field(None, ge=10)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        kind = value.split(":", 1)[0]
+        if kind not in ("digits", "fashion-mnist", "imagefolder"):
+            raise ValueError(f"unknown data source {value!r}; use digits, fashion-mnist:PATH or imagefolder:PATH")
+        if kind == "imagefolder" and ":" not in value:
+            raise ValueError("imagefolder needs a path: imagefolder:PATH")
+        return value
+
+    @field_validator("std")
+    @classmethod
+    def _positive_std(cls, value: list[float]) -> list[float]:
+        if any(s <= 0 for s in value):
+            raise ValueError("every std must be > 0")
+        return value
+
+
+class TrainConfig(Section):
+    epochs: int = Field(10, ge=0, le=10_000)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(0.05, gt=0.0)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    weight_decay: float = Field(5e-4, ge=0.0)
+    augment: bool = False
+
+
+class ModelConfig(Section):
+    # torchvision name (resnet18, mobilenet_v3_small, ...), cifar_resnet20, simple_cnn, or python:module:function
+    arch: str
+    args: dict[str, Any] = {}
+    checkpoint: str | None = None
+    train: TrainConfig = TrainConfig()
+
+
+class DistillConfig(Section):
+    method: Literal["kd"] = "kd"
+    temperature: float = Field(4.0, gt=0.0)
+    alpha: float = Field(0.9, ge=0.0, le=1.0)
+    # Also train the same student without a teacher: the baseline the report compares to.
+    baseline: bool = True
+
+
+class PruneConfig(Section):
+    enabled: bool = True
+    ratio: float = Field(0.5, gt=0.0, lt=1.0)
+    importance: Literal["l1"] = "l1"
+    finetune: TrainConfig = TrainConfig(epochs=5, lr=0.01)
+
+
+class ExportConfig(Section):
+    formats: list[Literal["onnx", "tflite", "openvino"]] = ["onnx", "tflite", "openvino"]
+    opset: int = Field(17, ge=13, le=21)
+    parity_samples: int = Field(256, ge=1)
+
+
+class CalibrationConfig(Section):
+    samples: int = Field(300, ge=1)
+    sampling: Literal["stratified", "random"] = "stratified"
+    seed: int = 0
+
+
+class QuantizeConfig(Section):
+    enabled: bool = True
+    calibration: CalibrationConfig = CalibrationConfig()
+
+
+class BenchConfig(Section):
+    warmup: int = Field(10, ge=0)
+    min_runs: int = Field(100, ge=1)
+    min_seconds: float = Field(1.0, ge=0.0)
+    max_seconds: float = Field(30.0, gt=0.0)
+    threads: int = Field(1, ge=1)
+    timeout: float = Field(300.0, gt=0.0)
+
+
+class TargetConfig(Section):
+    name: str = "local"
+    type: Literal["local"] = "local"
+    python: str | None = None  # interpreter that runs the agent; default: the one running edgeship
+
+
+class ShipConfig(Section):
+    # Points of top-1 an artifact may lose against the fp32 student and still be shipped.
+    max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
+
+
+class Recipe(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    teacher: ModelConfig
+    student: ModelConfig
+    distill: DistillConfig = DistillConfig()
+    prune: PruneConfig = PruneConfig()
+    export: ExportConfig = ExportConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
+    bench: BenchConfig = BenchConfig()
+    targets: list[TargetConfig] = [TargetConfig()]
+    ship: ShipConfig = ShipConfig()
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(recipe)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(err.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"field '{field}': {message}{suffix}"
+
+
+def parse_recipe(raw: Any, source: str = "recipe") -> Recipe:
+    if not isinstance(raw, dict):
+        raise EdgeshipError(f"{source}: a recipe must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as err:
+        raise EdgeshipError(f"{source}: {_first_error(err)}") from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeshipError(f"recipe file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise EdgeshipError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', err)})") from None
+    return parse_recipe(raw, str(path))
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)

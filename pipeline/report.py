@@ -1,0 +1,99 @@
+"""report.json (machine-readable), report.md (a table a person reads)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.artifact import Artifact
+from pipeline.runfolder import write_json_atomic
+
+MODEL_NAMES = {"teacher": "teacher", "student-scratch": "student (scratch)", "student-kd": "student (KD)",
+               "pruned": "student (KD, pruned)"}
+X86_NOTE = ("Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards such as a Raspberry Pi, "
+            "which have no such instructions: measure on the device.")
+
+
+def model_files(artifact: Artifact) -> list[Path]:
+    """The model file and its companions (OpenVINO's .bin) in the artifact's folder."""
+    stem = Path(artifact.file).stem
+    return sorted(p for p in artifact.folder.iterdir() if p.is_file() and p.stem == stem)
+
+
+def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, model: str, target: str,
+             result: dict | None, error: str | None = None) -> dict:
+    result = result or {}
+    metrics = artifact.metrics if artifact else {}
+    status = "failed" if error else result.get("status", "failed")
+    latency = result.get("latency_ms") or {}
+    return {
+        "model": model, "stage": stage, "format": fmt, "precision": precision, "target": target,
+        "runtime": result.get("runtime"), "threads": result.get("threads"),
+        "size_bytes": sum(p.stat().st_size for p in model_files(artifact)) if artifact else None,
+        "params": metrics.get("params"), "macs": metrics.get("macs"),
+        "accuracy": result.get("accuracy"),
+        "latency_ms": {k: latency[k] for k in ("p50", "p90", "p99", "mean", "std")} if latency else None,
+        "runs": result.get("runs"), "status": status, "error": error or result.get("error"),
+        "parity": metrics.get("parity"), "runtime_settings": result.get("settings"),
+        "emulated": False, "cpu_features": (result.get("platform") or {}).get("cpu_features"),
+    }
+
+
+def add_speedups(rows: list[dict]) -> None:
+    teacher = {r["target"]: r["latency_ms"]["p50"] for r in rows
+               if r["stage"] == "teacher" and r["status"] == "ok" and r["latency_ms"]}
+    for row in rows:
+        base = teacher.get(row["target"])
+        ok = row["status"] == "ok" and row["latency_ms"] and base
+        row["speedup_vs_teacher"] = base / row["latency_ms"]["p50"] if ok else None
+
+
+def kd_verdict(rows: list[dict]) -> str | None:
+    acc = {r["stage"]: r["accuracy"] for r in rows if r["format"] == "torch" and r["accuracy"] is not None}
+    if "student-kd" not in acc or "student-scratch" not in acc:
+        return None
+    gain = acc["student-kd"] - acc["student-scratch"]
+    if gain > 0:
+        return f"The KD student beats the scratch student by {gain:+.2f} points top-1."
+    return f"The KD student does not beat the scratch student: {gain:+.2f} points top-1."
+
+
+def _fmt(value, spec: str, empty: str = "-") -> str:
+    return empty if value is None else format(value, spec)
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# edgeship report: {report['recipe']}", "",
+             "| model | format | precision | target | runtime | size KB | MACs | params | accuracy % | "
+             "p50 ms | p90 ms | speed-up vs teacher | status |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in report["results"]:
+        lat = r["latency_ms"] or {}
+        status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error']}"
+        lines.append(
+            f"| {r['model']} | {r['format']} | {r['precision']} | {r['target']} | {r['runtime'] or '-'} | "
+            f"{_fmt(r['size_bytes'] and r['size_bytes'] / 1024, '.1f')} | {_fmt(r['macs'], ',')} | "
+            f"{_fmt(r['params'], ',')} | {_fmt(r['accuracy'], '.2f')} | {_fmt(lat.get('p50'), '.3f')} | "
+            f"{_fmt(lat.get('p90'), '.3f')} | {_fmt(r['speedup_vs_teacher'], '.1f', '-')}x | {status} |")
+    lines.append("")
+    if report.get("kd_verdict"):
+        lines += [report["kd_verdict"], ""]
+    if report.get("ship"):
+        lines += ["## Shipped", ""]
+        for fmt, choice in report["ship"].items():
+            lines.append(f"- **{fmt}**: {choice['reason']}")
+        lines.append("")
+    lines += ["## Notes", "", f"- {X86_NOTE}",
+              "- OpenVINO rows run with INFERENCE_PRECISION_HINT=f32 (this x86 would otherwise run bf16).",
+              "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.", ""]
+    return "\n".join(lines)
+
+
+def write_report(run_root: Path, report: dict) -> None:
+    write_json_atomic(run_root / "report.json", report)
+    tmp = run_root / ".report.md.tmp"
+    tmp.write_text(markdown(report))
+    tmp.replace(run_root / "report.md")
+
+
+def read_report(run_root: Path) -> dict:
+    return json.loads((run_root / "report.json").read_text())

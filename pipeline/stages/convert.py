@@ -1,0 +1,45 @@
+"""export and quantize: one stage body for every format in the format table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.artifact import Artifact
+from pipeline.context import Context, output_to
+from pipeline.formats import FORMATS
+from pipeline.parity import check_parity
+from pipeline.torch_artifact import example_input, input_spec, load_torch_model
+
+
+def _parity_inputs(ctx: Context):
+    data = ctx.data
+    return data.inputs(data.x_test[: ctx.recipe.export.parity_samples])
+
+
+def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
+    backend = FORMATS[fmt]
+    model = load_torch_model(src)
+    with output_to(out / "log.txt"):
+        name = backend.export(model, example_input(src.preprocessing), out, ctx.recipe.export.opset)
+    parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
+    return Artifact(folder=out, file=name, format=fmt, precision="fp32", key=key, parent=src.key,
+                    stage=f"{fmt}-fp32", inputs=[input_spec(src.preprocessing, "input")],
+                    preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
+                    metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity})
+
+
+def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
+    backend = FORMATS[fmt]
+    model = load_torch_model(torch_src)
+    with output_to(out / "log.txt"):
+        name = backend.quantize(src.path, model, example_input(src.preprocessing), ctx.calibration, out)
+    quantized = backend.quantized_ops(out / name)
+    if not quantized:
+        raise RuntimeError(f"{fmt} int8 model has no quantized ops: the quantizer did nothing")
+    parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
+    dtype = "int8" if fmt == "tflite" else "float32"  # full-integer TFLite takes int8 input
+    return Artifact(folder=out, file=name, format=fmt, precision="int8", key=key, parent=src.key,
+                    stage=f"{fmt}-int8", inputs=[input_spec(src.preprocessing, "input", dtype)],
+                    preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
+                    metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity,
+                             "quantized_ops": quantized, "calibration": {"key": ctx.calibration.key,
+                                                                         "samples": len(ctx.calibration)}})

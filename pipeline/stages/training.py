@@ -1,0 +1,31 @@
+"""Shared by the stages that train: progress on the console, a CSV log, accuracy on the held-out splits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from pipeline.context import Context
+from pipeline.recipe import TrainConfig
+from pipeline.train import Teaching, accuracy, train
+
+
+def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
+        teaching: Teaching | None = None) -> dict:
+    data = ctx.data
+    x_train, x_val = data.inputs(data.x_train), data.inputs(data.x_val)
+
+    def show(row: dict) -> None:
+        ctx.say(f"  {label} epoch {row['epoch']}/{cfg.epochs}  loss {row['loss']:.4f} (kd {row['kd']:.4f} "
+                f"ce {row['ce']:.4f})  train {row['train_acc']:.1f}%  val {row['val_acc']:.1f}%  "
+                f"{row['images_per_s']:.0f} img/s")
+
+    history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, teaching,
+                    on_epoch=show, log_csv=out / "train.csv")
+    return {
+        "epochs": cfg.epochs,
+        "val_accuracy": accuracy(model, x_val, data.y_val),
+        "test_accuracy": accuracy(model, data.inputs(data.x_test), data.y_test),
+        "teacher_logits": history[-1]["teacher_logits"] if history else "none",
+        "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else 0.0,
+    }

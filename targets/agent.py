@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""edgeship device agent: load one model in its runtime, measure accuracy and latency, print one JSON object.
+
+Standalone on purpose: it needs numpy and one runtime (onnxruntime, openvino, ai_edge_litert / tflite_runtime /
+tensorflow.lite, or torch for .pt2 programs), never the rest of edgeship, so it can be copied to a board.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+FORMAT_BY_SUFFIX = {".onnx": "onnx", ".xml": "openvino", ".tflite": "tflite", ".pt2": "torch"}
+CPU_FEATURES = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile",
+                "amx_int8", "amx_bf16", "asimd", "asimddp", "asimdhp", "i8mm", "bf16", "sve", "sve2")
+
+
+class OnnxRunner:
+    def __init__(self, path: str, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        meta = self.session.get_inputs()[0]
+        self.input_name, self.input_shape = meta.name, [d if isinstance(d, int) else 1 for d in meta.shape]
+        self.runtime, self.version, self.settings = "onnxruntime", ort.__version__, {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: x})[0]
+
+
+class OpenVinoRunner:
+    def __init__(self, path: str, threads: int):
+        import openvino as ov
+
+        core = ov.Core()
+        # f32 explicitly: on AMX machines OpenVINO would silently run bf16 (f16 on ARM).
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        self.compiled = core.compile_model(path, "CPU", config)
+        self.input_shape = [int(d) for d in self.compiled.input(0).get_partial_shape().get_min_shape()]
+        self.request = self.compiled.create_infer_request()
+        self.runtime, self.version = "openvino", ov.__version__
+        self.settings = {"inference_precision": str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.request.infer([x])[0]
+
+
+def _tflite_interpreter():
+    for module, runtime in (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter",
+                            "tflite-runtime"), ("tensorflow.lite", "tensorflow")):
+        try:
+            mod = __import__(module, fromlist=["Interpreter"])
+            version = getattr(sys.modules[module.split(".")[0]], "__version__", "unknown")
+            return mod.Interpreter, runtime, version
+        except ImportError:
+            continue
+    raise ImportError("no TFLite runtime: install ai-edge-litert, tflite-runtime or tensorflow")
+
+
+class TfliteRunner:
+    def __init__(self, path: str, threads: int):
+        interpreter_cls, self.runtime, self.version = _tflite_interpreter()
+        self.interpreter = interpreter_cls(model_path=path, num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self.inp = self.interpreter.get_input_details()[0]
+        self.out = self.interpreter.get_output_details()[0]
+        self.input_shape = [int(d) for d in self.inp["shape"]]
+        self.settings = {"input_dtype": np.dtype(self.inp["dtype"]).name}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        # Full-integer models take and give int8: quantize with the tensor's own (scale, zero point).
+        scale, zero = self.inp["quantization"]
+        if np.issubdtype(self.inp["dtype"], np.integer) and scale:
+            info = np.iinfo(self.inp["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.inp["dtype"])
+        self.interpreter.set_tensor(self.inp["index"], x)
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(self.out["index"])
+        scale, zero = self.out["quantization"]
+        if np.issubdtype(self.out["dtype"], np.integer) and scale:
+            y = (y.astype(np.float32) - zero) * scale
+        return y
+
+
+class TorchRunner:
+    def __init__(self, path: str, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        program = torch.export.load(path)
+        self.module = program.module()
+        spec = program.graph_signature.user_inputs[0]
+        node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == spec)
+        self.input_shape = [int(d) for d in node.meta["val"].shape]
+        self.runtime, self.version, self.settings = "torch", torch.__version__, {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            return self.module(self.torch.from_numpy(x)).numpy()
+
+
+RUNNERS = {"onnx": OnnxRunner, "openvino": OpenVinoRunner, "tflite": TfliteRunner, "torch": TorchRunner}
+
+
+def open_runner(fmt: str, path: str, threads: int = 1):
+    if fmt not in RUNNERS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(RUNNERS)}")
+    return RUNNERS[fmt](path, threads)
+
+
+def cpu_features() -> list[str]:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            text = handle.read()
+    except OSError:
+        return []
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return [f for f in CPU_FEATURES if f in flags]
+
+
+def evaluate(runner, inputs: np.ndarray, labels: np.ndarray) -> float:
+    correct = 0
+    for i in range(len(inputs)):
+        correct += int(np.argmax(runner(inputs[i:i + 1])) == labels[i])
+    return correct / max(1, len(inputs)) * 100.0
+
+
+def measure(runner, sample: np.ndarray, warmup: int, min_runs: int, min_seconds: float, max_seconds: float):
+    """Per-iteration latencies (ms): warm-up, then at least min_runs and min_seconds, at most max_seconds."""
+    for _ in range(warmup):
+        runner(sample)
+    timings = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter_ns()
+        runner(sample)
+        timings.append((time.perf_counter_ns() - t0) / 1e6)
+        elapsed = time.perf_counter() - start
+        if (len(timings) >= min_runs and elapsed >= min_seconds) or elapsed >= max_seconds:
+            return timings
+
+
+def summarize(timings: list[float]) -> dict:
+    arr = np.asarray(timings)
+    return {"p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90)),
+            "p99": float(np.percentile(arr, 99)), "mean": float(arr.mean()), "std": float(arr.std()),
+            "min": float(arr.min()), "max": float(arr.max())}
+
+
+def run(args) -> dict:
+    fmt = args.format or FORMAT_BY_SUFFIX.get(os.path.splitext(args.model)[1])
+    result = {"model": os.path.basename(args.model), "format": fmt, "threads": args.threads,
+              "platform": {"machine": platform.machine(), "system": platform.system(),
+                           "python": platform.python_version(), "cpu_features": cpu_features(),
+                           "cpu_count": os.cpu_count()}}
+    t0 = time.perf_counter()
+    runner = open_runner(fmt, args.model, args.threads)
+    result.update(runtime=runner.runtime, runtime_version=runner.version, settings=runner.settings,
+                  load_seconds=time.perf_counter() - t0, input_shape=runner.input_shape)
+    if args.eval:
+        with np.load(args.eval) as data:
+            inputs, labels = data["inputs"].astype(np.float32), data["labels"]
+        result["accuracy"] = evaluate(runner, inputs, labels)
+        result["eval_samples"] = int(len(inputs))
+        sample = inputs[:1]
+    else:
+        result["accuracy"] = None
+        sample = np.random.default_rng(0).standard_normal(runner.input_shape).astype(np.float32)
+    timings = measure(runner, sample, args.warmup, args.min_runs, args.min_seconds, args.max_seconds)
+    result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--format", choices=sorted(RUNNERS))
+    parser.add_argument("--eval", help="npz with float32 'inputs' (N,C,H,W) and 'labels'")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--min-runs", type=int, default=100)
+    parser.add_argument("--min-seconds", type=float, default=1.0)
+    parser.add_argument("--max-seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    try:
+        result = run(args)
+    except Exception as err:  # one JSON object whatever happens: the host turns it into a failed row
+        result = {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500]}
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0 if result["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
