@@ -30,6 +30,12 @@ def _results_table(rows: list[dict], title: str) -> Table:
     return table
 
 
+def _stdout_console() -> Console:
+    """Wide enough for the results table when stdout is a file or a CI log (rich would assume 80 columns)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=180)
+
+
 def cmd_optimize(args, console: Console) -> int:
     from pipeline.optimize import clean_stale_temp, optimize
     from pipeline.recipe import load_recipe
@@ -40,7 +46,7 @@ def cmd_optimize(args, console: Console) -> int:
     with run_lock(run_dir):
         clean_stale_temp(run_dir)
         report = optimize(recipe, run_dir, set(args.force or []), console)
-    out = Console()
+    out = _stdout_console()
     out.print(_results_table(report["results"], f"edgeship: {recipe.name}"))
     if report.get("kd_verdict"):
         out.print(report["kd_verdict"])
@@ -77,7 +83,7 @@ def cmd_bench(args, console: Console) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        Console().print(_results_table(rows, "edgeship bench"))
+        _stdout_console().print(_results_table(rows, "edgeship bench"))
     return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
 
 
@@ -89,7 +95,7 @@ def cmd_report(args, console: Console) -> int:
         raise EdgeshipError(f"{run_dir}: no report.json (run 'edgeship optimize' first)")
     report = read_report(run_dir)
     (run_dir / "report.md").write_text(markdown(report))
-    Console().print(_results_table(report["results"], f"edgeship: {report['recipe']}"))
+    _stdout_console().print(_results_table(report["results"], f"edgeship: {report['recipe']}"))
     return EXIT_OK
 
 
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, console)
     except EdgeshipError as err:
-        console.print(f"edgeship: error: {err}", markup=False, highlight=False)
+        print(f"edgeship: error: {err}", file=sys.stderr)  # plain print: rich would wrap the line
         return EXIT_USAGE
     except KeyboardInterrupt:
         console.print("edgeship: interrupted; finished stages are kept", markup=False)

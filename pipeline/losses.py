@@ -16,4 +16,4 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature: float
     """alpha * KD + (1 - alpha) * cross entropy; returns (total, parts) for logging."""
     soft = kd_loss(student_logits, teacher_logits, temperature)
     hard = F.cross_entropy(student_logits, labels)
-    return alpha * soft + (1.0 - alpha) * hard, {"kd": float(soft), "ce": float(hard)}
+    return alpha * soft + (1.0 - alpha) * hard, {"kd": soft.item(), "ce": hard.item()}

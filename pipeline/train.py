@@ -93,7 +93,7 @@ def train(
             logits = model(xb)
             if teaching is None:
                 loss = F.cross_entropy(logits, yb)
-                parts = {"ce": float(loss), "kd": 0.0}
+                parts = {"ce": loss.item(), "kd": 0.0}
             else:
                 if cached_teacher is not None:
                     teacher_logits = cached_teacher[idx]
@@ -106,7 +106,7 @@ def train(
             loss.backward()
             optimizer.step()
             scheduler.step()
-            sums["loss"] += float(loss) * len(idx)
+            sums["loss"] += loss.item() * len(idx)
             sums["kd"] += parts["kd"] * len(idx)
             sums["ce"] += parts["ce"] * len(idx)
             correct += int((logits.argmax(1) == yb).sum())

@@ -29,7 +29,9 @@ def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, cal
     import openvino as ov
 
     ov_model = ov.Core().read_model(str(fp32_path))
-    quantized = nncf.quantize(ov_model, nncf_dataset(calib), subset_size=len(calib))
+    # Fast bias correction cost 5-15 points of top-1 agreement with fp32 on our small digits CNNs (measured
+    # 2026-11-27: 85.5% -> 98.6% and 94.9% -> 100% agreement with the full BiasCorrection instead), so it is off.
+    quantized = nncf.quantize(ov_model, nncf_dataset(calib), subset_size=len(calib), fast_bias_correction=False)
     path = out / f"model-int8{SUFFIX}"
     ov.save_model(quantized, str(path), compress_to_fp16=False)
     return path.name

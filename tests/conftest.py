@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny recipe and one tiny optimize run reused by the structural tests."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from pipeline.recipe import parse_recipe
+
+TINY_RECIPE = {
+    "name": "tiny",
+    "seed": 0,
+    "data": {"source": "digits", "image_size": 8, "channels": 1, "mean": [0.3], "std": [0.4]},
+    "teacher": {"arch": "cifar_resnet8", "args": {"width": 8}, "train": {"epochs": 2, "lr": 0.05}},
+    "student": {"arch": "simple_cnn", "args": {"width": 8, "depth": 2},
+                "train": {"epochs": 8, "lr": 0.01, "optimizer": "adam"}},
+    "distill": {"temperature": 4.0, "alpha": 0.9, "baseline": True},
+    "prune": {"ratio": 0.25, "finetune": {"epochs": 3, "lr": 0.005, "optimizer": "adam"}},
+    "export": {"formats": ["onnx", "tflite", "openvino"], "parity_samples": 64},
+    "quantize": {"calibration": {"samples": 50}},
+    "bench": {"warmup": 2, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5.0},
+}
+
+
+def tiny_recipe_dict(**overrides) -> dict:
+    raw = copy.deepcopy(TINY_RECIPE)
+    for dotted, value in overrides.items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return raw
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One full optimize of the tiny recipe (all three formats, fp32 and int8, local bench)."""
+    from pipeline.optimize import optimize
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    recipe = parse_recipe(tiny_recipe_dict())
+    report = optimize(recipe, run_dir)
+    return run_dir, report, recipe
+
+
+@pytest.fixture
+def write_yaml(tmp_path):
+    import yaml
+
+    def write(raw, name="recipe.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw))
+        return path
+
+    return write

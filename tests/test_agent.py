@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.models import build_model
+from targets.base import AGENT, BenchRequest
+from targets.local import LocalTarget
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("agent")
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", 3, 1, 8, {"width": 4}).eval()
+    path = folder / "m.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(path), input_names=["input"], dynamo=False,
+                      opset_version=17)
+    x = np.random.default_rng(0).standard_normal((20, 1, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        labels = model(torch.from_numpy(x)).argmax(1).numpy()
+    np.savez(folder / "eval.npz", inputs=x, labels=labels)
+    return path, folder / "eval.npz"
+
+
+def test_agent_runs_standalone_and_prints_one_json_object(onnx_model):
+    path, eval_npz = onnx_model
+    # -S -I: no site customisation and an isolated path, so only numpy and the runtime can be imported
+    proc = subprocess.run([sys.executable, str(AGENT), "--model", str(path), "--eval", str(eval_npz),
+                           "--min-runs", "30", "--min-seconds", "0", "--warmup", "3"],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0 and result["status"] == "ok"
+    assert result["format"] == "onnx" and result["runtime"] == "onnxruntime"
+    assert result["accuracy"] == 100.0 and result["eval_samples"] == 20
+    assert result["runs"] == len(result["timings_ms"]) >= 30
+    lat = result["latency_ms"]
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert result["input_shape"] == [1, 1, 8, 8]
+
+
+def test_agent_does_not_import_edgeship():
+    source = AGENT.read_text()
+    assert "from pipeline" not in source and "import pipeline" not in source
+    assert "from calibration" not in source and "from targets" not in source
+
+
+def test_broken_model_is_a_failed_row_not_a_crash(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage")
+    result = LocalTarget().bench(bad, "onnx", BenchRequest(eval_npz=None, min_runs=1, min_seconds=0))
+    assert result["status"] == "failed" and "bad.onnx" in result["error"] or "INVALID" in result["error"].upper()
+
+
+def test_hanging_target_times_out(onnx_model):
+    path, eval_npz = onnx_model
+    request = BenchRequest(eval_npz=eval_npz, min_runs=10**9, min_seconds=600, max_seconds=600, timeout=3)
+    result = LocalTarget().bench(path, "onnx", request)
+    assert result == {"status": "failed", "error": "target local: timed out after 3 s"}
+
+
+def test_missing_interpreter_is_a_failed_row(onnx_model):
+    path, _ = onnx_model
+    result = LocalTarget(python="/nonexistent/python3").bench(path, "onnx", BenchRequest(eval_npz=None))
+    assert result["status"] == "failed" and "cannot start" in result["error"]

@@ -1,0 +1,37 @@
+"""The demo recipe end to end through the installed CLI, checked against the spine's 'done when'."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_digits_demo_meets_the_done_criteria(tmp_path):
+    run_dir = tmp_path / "digits"
+    cmd = [sys.executable, "-m", "pipeline.cli", "optimize", str(ROOT / "examples" / "digits.yaml"),
+           "--run-dir", str(run_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "student (KD, pruned)" in proc.stdout  # the table
+    report = json.loads((run_dir / "report.json").read_text())
+    rows = {r["stage"]: r for r in report["results"]}
+    for fmt in ("onnx", "tflite", "openvino"):
+        fp32, int8 = rows[f"{fmt}-fp32"], rows[f"{fmt}-int8"]
+        assert fp32["status"] == int8["status"] == "ok"
+        assert abs(int8["accuracy"] - fp32["accuracy"]) <= 1.0, (fmt, fp32["accuracy"], int8["accuracy"])
+        assert report["ship"][fmt]["stage"] in (f"{fmt}-fp32", f"{fmt}-int8")
+    assert rows["teacher"]["accuracy"] > 90 and rows["student-kd"]["accuracy"] > 90
+    assert report["kd_verdict"].startswith("The KD student")
+
+    # An unchanged recipe reuses every stage and the bench results.
+    start = os.times().elapsed
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0
+    assert os.times().elapsed - start < 60
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {s["status"] for s in manifest["stages"]} == {"reused"}

@@ -1,0 +1,68 @@
+import pickle
+
+import pytest
+import torch
+
+from pipeline.errors import EdgeshipError
+from pipeline.models import build_model, count_macs_params
+from pipeline.torch_artifact import load_checkpoint
+
+
+@pytest.mark.parametrize("arch, args", [
+    ("cifar_resnet8", {"width": 8}),
+    ("cifar_resnet20", {}),
+    ("simple_cnn", {"width": 4, "depth": 3}),
+    ("resnet18", {}),
+    ("mobilenet_v3_small", {}),
+    ("python:tests.custom_model:tiny_mlp", {"hidden": 7}),
+])
+def test_architectures_take_the_input_and_give_class_logits(arch, args):
+    model = build_model(arch, num_classes=5, in_channels=1, image_size=16, args=args).eval()
+    assert model(torch.zeros(2, 1, 16, 16)).shape == (2, 5)
+
+
+def test_unknown_architecture_and_bad_args():
+    with pytest.raises(EdgeshipError, match="unknown architecture 'resnet-9000'"):
+        build_model("resnet-9000", 10, 1, 8, {})
+    with pytest.raises(EdgeshipError, match="bad args"):
+        build_model("simple_cnn", 10, 1, 8, {"colour": "blue"})
+    with pytest.raises(EdgeshipError, match="cannot import"):
+        build_model("python:no_such_module_xyz:f", 10, 1, 8, {})
+
+
+def test_macs_and_params_are_counted():
+    model = build_model("simple_cnn", 10, 1, 8, {"width": 4, "depth": 1})
+    macs, params = count_macs_params(model, torch.zeros(1, 1, 8, 8))
+    assert params == 4 * 9 + 2 * 4 + 4 * 10 + 10
+    assert macs >= 4 * 9 * 64
+
+
+def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
+    other = build_model("simple_cnn", 10, 1, 8, {"width": 8})
+    path = tmp_path / "teacher.pt"
+    torch.save(other.state_dict(), path)
+    target = build_model("simple_cnn", 10, 1, 8, {"width": 4})
+    with pytest.raises(EdgeshipError, match="does not match the architecture"):
+        load_checkpoint(path, target, "teacher.checkpoint")
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+def test_checkpoint_with_code_is_refused(tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    torch.save({"weight": Payload()}, path, pickle_module=pickle)
+    with pytest.raises(EdgeshipError, match="not a weights-only state dict"):
+        load_checkpoint(path, build_model("simple_cnn", 10, 1, 8, {}), "teacher.checkpoint")
+    assert "code ran" not in capsys.readouterr().out
+
+
+def test_good_checkpoint_loads(tmp_path):
+    source = build_model("simple_cnn", 10, 1, 8, {"width": 4}).eval()
+    path = tmp_path / "ok.pt"
+    torch.save(source.state_dict(), path)
+    loaded = load_checkpoint(path, build_model("simple_cnn", 10, 1, 8, {"width": 4}), "teacher.checkpoint")
+    x = torch.randn(3, 1, 8, 8)
+    torch.testing.assert_close(loaded(x), source(x))

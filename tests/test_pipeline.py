@@ -1,0 +1,116 @@
+"""Structure of one tiny optimize run: rows, int8 ops, parity, ship folder, cache reuse and --force."""
+import hashlib
+import json
+
+import pytest
+
+from pipeline.artifact import Artifact
+from pipeline.formats import FORMATS
+from pipeline.optimize import optimize
+
+EXPECTED_STAGES = {"teacher", "student-scratch", "student-kd", "pruned", "onnx-fp32", "onnx-int8", "tflite-fp32",
+                   "tflite-int8", "openvino-fp32", "openvino-int8"}
+ROW_KEYS = {"model", "stage", "format", "precision", "target", "runtime", "threads", "size_bytes", "params", "macs",
+            "accuracy", "latency_ms", "runs", "status", "error"}
+
+
+def _artifacts(run_dir):
+    return {a.stage: a for a in (Artifact.read(p) for p in (run_dir / "stages").iterdir() if not p.name.startswith("."))}
+
+
+def test_report_has_one_ok_row_per_artifact(tiny_run):
+    run_dir, report, _ = tiny_run
+    on_disk = json.loads((run_dir / "report.json").read_text())
+    assert on_disk["recipe"] == "tiny"
+    rows = {r["stage"]: r for r in on_disk["results"]}
+    assert set(rows) == EXPECTED_STAGES
+    for row in rows.values():
+        assert ROW_KEYS <= set(row)
+        assert row["status"] == "ok", row
+        assert set(row["latency_ms"]) == {"p50", "p90", "p99", "mean", "std"}
+        assert row["runs"] >= 5 and row["size_bytes"] > 0 and row["macs"] > 0
+        assert 0 <= row["accuracy"] <= 100
+    assert {s["name"] for s in on_disk["stages"]} == EXPECTED_STAGES
+    assert (run_dir / "report.md").read_text().count("| ok |") == len(EXPECTED_STAGES)
+
+
+def test_pruning_shrinks_the_student(tiny_run):
+    rows = {r["stage"]: r for r in tiny_run[1]["results"]}
+    assert rows["pruned"]["macs"] < rows["student-kd"]["macs"]
+    assert rows["pruned"]["params"] < rows["student-kd"]["params"]
+    assert rows["student-kd"]["macs"] < rows["teacher"]["macs"]
+
+
+def test_fp32_exports_match_torch(tiny_run):
+    arts = _artifacts(tiny_run[0])
+    for fmt in FORMATS:
+        parity = arts[f"{fmt}-fp32"].metrics["parity"]
+        assert parity["samples"] == 64
+        assert parity["max_abs_diff"] < 1e-3, (fmt, parity)
+        assert parity["top1_agreement"] == 100.0
+
+
+@pytest.mark.parametrize("fmt, op", [("onnx", "QuantizeLinear"), ("openvino", "FakeQuantize"),
+                                     ("tflite", "int8_tensors")])
+def test_int8_models_really_are_quantized(tiny_run, fmt, op):
+    art = _artifacts(tiny_run[0])[f"{fmt}-int8"]
+    assert art.precision == "int8"
+    counted = FORMATS[fmt].quantized_ops(art.path)
+    assert counted[op] >= 3  # at least the convolutions and the classifier
+    assert art.metrics["quantized_ops"] == counted
+    assert art.metrics["calibration"]["samples"] == 50
+    assert art.metrics["parity"]["top1_agreement"] >= 80.0
+
+
+def test_tflite_int8_is_full_integer(tiny_run):
+    art = _artifacts(tiny_run[0])["tflite-int8"]
+    assert art.inputs[0]["dtype"] == "int8"
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(art.path))
+    assert interpreter.get_input_details()[0]["dtype"].__name__ == "int8"
+
+
+def test_lineage_links_every_artifact_to_its_parent(tiny_run):
+    arts = _artifacts(tiny_run[0])
+    assert arts["student-kd"].parent == arts["teacher"].key
+    assert arts["pruned"].parent == arts["student-kd"].key
+    assert arts["onnx-fp32"].parent == arts["pruned"].key
+    assert arts["onnx-int8"].parent == arts["onnx-fp32"].key
+    assert arts["student-scratch"].parent is None
+    for art in arts.values():
+        assert art.preprocessing["mean"] == [0.3] and len(art.labels) == 10
+
+
+def test_bench_keeps_raw_timings(tiny_run):
+    result = json.loads((tiny_run[0] / "bench" / "local" / "onnx-int8.json").read_text())
+    assert len(result["timings_ms"]) == result["runs"]
+    assert result["settings"] == {} and result["platform"]["cpu_features"]
+
+
+def test_ship_folder_has_files_labels_and_valid_sums(tiny_run):
+    run_dir, report, _ = tiny_run
+    ship = run_dir / "ship"
+    shipped = {fmt for fmt, c in report["ship"].items() if c.get("stage")}
+    assert shipped == set(FORMATS)
+    for line in (ship / "SHA256SUMS").read_text().split("\n"):
+        if line:
+            digest, name = line.split("  ")
+            assert hashlib.sha256((ship / name).read_bytes()).hexdigest() == digest
+    for fmt in shipped:
+        assert (ship / fmt / "labels.txt").read_text().split("\n")[:2] == ["0", "1"]
+        assert json.loads((ship / fmt / "preprocessing.json").read_text())["std"] == [0.4]
+        assert "p50" in (ship / fmt / "why.txt").read_text()
+    assert (ship / "openvino" / "model.bin").exists() or (ship / "openvino" / "model-int8.bin").exists()
+
+
+def test_second_run_reuses_every_stage_and_force_reruns_downstream(tiny_run):
+    run_dir, first, recipe = tiny_run
+    again = optimize(recipe, run_dir)
+    assert {s["status"] for s in again["stages"]} == {"reused"}
+    assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in first["results"]]
+
+    forced = optimize(recipe, run_dir, force={"openvino-fp32"})
+    status = {s["name"]: s["status"] for s in forced["stages"]}
+    assert status["openvino-fp32"] == status["openvino-int8"] == "ok"
+    assert status["onnx-fp32"] == status["pruned"] == status["teacher"] == "reused"

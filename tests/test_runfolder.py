@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from pipeline.artifact import Artifact
+from pipeline.runfolder import RunFolder
+
+
+def _builder(content: str, crash: bool = False):
+    def build(out):
+        (out / "model.bin").write_text(content)
+        if crash:
+            raise RuntimeError("converter exploded")
+        return Artifact(folder=out, file="model.bin", format="onnx", precision="fp32", key="k1", parent=None,
+                        stage="s", inputs=[], preprocessing={}, labels=[])
+    return build
+
+
+def test_stage_is_built_once_then_reused(tmp_path):
+    run = RunFolder(tmp_path)
+    art = run.run_stage("s", "export", "k1", None, {}, _builder("one"))
+    assert art.path.read_text() == "one" and art.folder.name == "s-k1"
+    again = run.run_stage("s", "export", "k1", None, {}, _builder("two"))
+    assert again.path.read_text() == "one"
+    assert run.records[-1].status == "reused"
+    forced = run.run_stage("s", "export", "k1", None, {}, _builder("three"), force=True)
+    assert forced.path.read_text() == "three"
+
+
+def test_crash_leaves_no_half_folder_and_keeps_the_earlier_result(tmp_path):
+    run = RunFolder(tmp_path)
+    run.run_stage("s", "export", "k1", None, {}, _builder("good"))
+    with pytest.raises(RuntimeError):
+        run.run_stage("s", "export", "k1", None, {}, _builder("bad", crash=True), force=True)
+    assert sorted(p.name for p in (tmp_path / "stages").iterdir()) == ["s-k1"]
+    assert (tmp_path / "stages" / "s-k1" / "model.bin").read_text() == "good"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["stages"][-1]["status"] == "failed"
+    assert "converter exploded" in manifest["stages"][-1]["error"]
+
+
+def test_crash_on_first_build_leaves_nothing(tmp_path):
+    run = RunFolder(tmp_path)
+    with pytest.raises(RuntimeError):
+        run.run_stage("s", "export", "k2", None, {}, _builder("bad", crash=True))
+    assert list((tmp_path / "stages").iterdir()) == []
