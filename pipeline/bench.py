@@ -8,6 +8,7 @@ import numpy as np
 
 from pipeline.artifact import Artifact
 from pipeline.context import Context
+from pipeline.progress import progress_bar
 from pipeline.runfolder import content_key, write_json_atomic
 from targets.base import BenchRequest
 from targets.registry import make_target
@@ -35,25 +36,27 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
     eval_npz = write_eval_set(ctx)
     request = bench_request(ctx, eval_npz)
     results = {}
-    for target_cfg in ctx.recipe.targets:
-        target = make_target(target_cfg)
-        for artifact in artifacts:
-            key = content_key("bench", artifact.key, target_cfg.model_dump(mode="json"),
-                              ctx.recipe.bench.model_dump(mode="json"), ctx.data.key)
-            path = ctx.run.root / "bench" / target.name / f"{artifact.stage}.json"
-            cached = json.loads(path.read_text()) if path.is_file() else None
-            if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
-                results[(artifact.stage, target.name)] = cached
-                continue
-            ctx.say(f"  bench {artifact.stage} on {target.name} ...")
-            result = target.bench(artifact.path, artifact.format, request)
-            result["key"] = key
-            write_json_atomic(path, result)
-            results[(artifact.stage, target.name)] = result
-            if result.get("status") == "ok":
-                acc = result.get("accuracy")
-                ctx.say(f"    p50 {result['latency_ms']['p50']:.3f} ms over {result['runs']} runs, "
-                        f"accuracy {acc:.2f}%" if acc is not None else "")
-            else:
-                ctx.say(f"    [red]failed[/red]: {result.get('error')}")
+    with progress_bar(ctx.console) as bar:
+        task = bar.add_task("bench", total=len(artifacts) * len(ctx.recipe.targets), info="")
+        for target_cfg in ctx.recipe.targets:
+            for artifact in artifacts:
+                bar.update(task, info=f"{artifact.stage} on {target_cfg.name}")
+                results[(artifact.stage, target_cfg.name)] = _bench_one(artifact, target_cfg, request, ctx, force)
+                bar.advance(task)
     return results
+
+
+def _bench_one(artifact: Artifact, target_cfg, request: BenchRequest, ctx: Context, force: bool) -> dict:
+    target = make_target(target_cfg)
+    key = content_key("bench", artifact.key, target_cfg.model_dump(mode="json"),
+                      ctx.recipe.bench.model_dump(mode="json"), ctx.data.key)
+    path = ctx.run.root / "bench" / target.name / f"{artifact.stage}.json"
+    cached = json.loads(path.read_text()) if path.is_file() else None
+    if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
+        return cached
+    result = target.bench(artifact.path, artifact.format, request)
+    result["key"] = key
+    write_json_atomic(path, result)
+    if result.get("status") != "ok":
+        ctx.say(f"  [red]bench {artifact.stage} on {target.name} failed[/red]: {result.get('error')}")
+    return result

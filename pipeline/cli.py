@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.errors import EdgeshipError
+from pipeline.telemetry import opt_out_of_openvino_telemetry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    opt_out_of_openvino_telemetry()
     console = Console(stderr=True)
     try:
         return args.func(args, console)

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.recipe import parse_recipe
+from pipeline.telemetry import opt_out_of_openvino_telemetry
+
+opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the CLI that opts out
 
 TINY_RECIPE = {
     "name": "tiny",

@@ -6,6 +6,7 @@ from pathlib import Path
 from torch import nn
 
 from pipeline.context import Context
+from pipeline.progress import progress_bar
 from pipeline.recipe import TrainConfig
 from pipeline.train import Teaching, accuracy, train
 
@@ -15,13 +16,16 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     data = ctx.data
     x_train, x_val = data.inputs(data.x_train), data.inputs(data.x_val)
 
-    def show(row: dict) -> None:
-        ctx.say(f"  {label} epoch {row['epoch']}/{cfg.epochs}  loss {row['loss']:.4f} (kd {row['kd']:.4f} "
-                f"ce {row['ce']:.4f})  train {row['train_acc']:.1f}%  val {row['val_acc']:.1f}%  "
-                f"{row['images_per_s']:.0f} img/s")
+    with progress_bar(ctx.console) as bar:
+        task = bar.add_task(f"{label} epochs", total=cfg.epochs, info="")
 
-    history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, teaching,
-                    on_epoch=show, log_csv=out / "train.csv")
+        def show(row: dict) -> None:
+            bar.update(task, advance=1, info=(
+                f"loss {row['loss']:.4f} (kd {row['kd']:.4f} ce {row['ce']:.4f})  train {row['train_acc']:.1f}%  "
+                f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
+
+        history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, teaching,
+                        on_epoch=show, log_csv=out / "train.csv")
     return {
         "epochs": cfg.epochs,
         "val_accuracy": accuracy(model, x_val, data.y_val),

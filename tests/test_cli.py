@@ -1,0 +1,67 @@
+import json
+
+from pipeline.cli import main
+
+
+def test_bench_verb_measures_model_files(tiny_run, capsys):
+    run_dir = tiny_run[0]
+    models = sorted(str(p) for p in (run_dir / "ship").glob("*/model*") if p.suffix in (".onnx", ".tflite", ".xml"))
+    assert len(models) == 3
+    code = main(["bench", *models, "--min-runs", "5", "--min-seconds", "0", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert {r["format"] for r in rows} == {"onnx", "tflite", "openvino"}
+    assert all(r["status"] == "ok" and r["latency_ms"]["p50"] > 0 for r in rows)
+
+
+def test_bench_with_eval_set_reports_accuracy(tiny_run, capsys):
+    run_dir = tiny_run[0]
+    eval_npz = next((run_dir / "data").glob("eval-*.npz"))
+    onnx = next((run_dir / "ship" / "onnx").glob("*.onnx"))
+    assert main(["bench", str(onnx), "--eval", str(eval_npz), "--min-runs", "3", "--min-seconds", "0",
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    expected = next(r for r in tiny_run[1]["results"] if r["stage"] == json.loads(
+        (run_dir / "ship" / "onnx" / "artifact.json").read_text())["stage"])
+    assert row["accuracy"] == expected["accuracy"]
+
+
+def test_bench_bad_input(tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "missing.onnx")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    (tmp_path / "m.pkl").write_text("x")
+    assert main(["bench", str(tmp_path / "m.pkl")]) == 2
+    assert "unknown model format" in capsys.readouterr().err
+
+
+def test_report_verb_rewrites_markdown(tiny_run, capsys):
+    run_dir = tiny_run[0]
+    (run_dir / "report.md").unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert "student (KD, pruned)" in (run_dir / "report.md").read_text()
+    assert "teacher" in capsys.readouterr().out
+
+
+def test_report_of_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no report.json" in capsys.readouterr().err
+
+
+def test_second_optimize_on_a_locked_run_folder_is_refused(tmp_path, write_yaml, capsys):
+    from pipeline.runlock import run_lock
+    from tests.conftest import tiny_recipe_dict
+
+    recipe = write_yaml(tiny_recipe_dict())
+    with run_lock(tmp_path / "run"):
+        assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "another edgeship optimize is running" in capsys.readouterr().err
+
+
+def test_every_verb_has_help(capsys):
+    import pytest
+
+    for verb in ("optimize", "bench", "report"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([verb, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: edgeship " + verb in capsys.readouterr().out

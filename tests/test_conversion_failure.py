@@ -1,0 +1,27 @@
+"""A model one converter cannot handle: its rows fail with the converter's message, the other formats run."""
+import json
+
+from pipeline.optimize import optimize
+from pipeline.recipe import parse_recipe
+from tests.conftest import tiny_recipe_dict
+
+
+def test_failed_conversion_marks_rows_and_the_rest_completes(tmp_path):
+    raw = tiny_recipe_dict(**{
+        "student.arch": "python:tests.custom_model:erfinv_net", "student.args": {"hidden": 8},
+        "student.train": {"epochs": 1}, "teacher.train": {"epochs": 1}, "distill.baseline": False,
+        "prune.enabled": False,
+    })
+    report = optimize(parse_recipe(raw), tmp_path / "run")
+    rows = {r["stage"]: r for r in report["results"]}
+    assert rows["onnx-fp32"]["status"] == "failed" and "aten::erfinv" in rows["onnx-fp32"]["error"]
+    assert rows["onnx-int8"]["status"] == "failed" and "export failed" in rows["onnx-int8"]["error"]
+    assert rows["tflite-fp32"]["status"] == "failed" and "erfinv" in rows["tflite-fp32"]["error"]
+    assert rows["openvino-fp32"]["status"] == rows["openvino-int8"]["status"] == "ok"
+    assert rows["student-kd"]["status"] == "ok"
+    assert set(report["ship"]) == {"openvino"}
+    # the failed stage leaves no folder behind; the manifest says why
+    stages = [p.name for p in (tmp_path / "run" / "stages").iterdir()]
+    assert not any(name.startswith(("onnx", "tflite", ".tmp")) for name in stages)
+    manifest = {s["name"]: s for s in json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]}
+    assert manifest["onnx-fp32"]["status"] == "failed"

@@ -1,0 +1,61 @@
+"""The teacher from a user's weights-only checkpoint, and what happens when it does not fit."""
+import torch
+
+from pipeline.cli import main
+from pipeline.context import Context
+from pipeline.data import load_dataset
+from pipeline.models import build_model
+from pipeline.recipe import parse_recipe
+from pipeline.runfolder import RunFolder
+from pipeline.stages import teacher
+from pipeline.torch_artifact import load_torch_model
+from tests.conftest import tiny_recipe_dict
+
+
+def _checkpoint(tmp_path, width):
+    torch.manual_seed(3)
+    model = build_model("cifar_resnet8", 10, 1, 8, {"width": width}).eval()
+    path = tmp_path / f"teacher-w{width}.pt"
+    torch.save(model.state_dict(), path)
+    return model, path
+
+
+def test_teacher_stage_loads_a_checkpoint_instead_of_training(tmp_path):
+    source, path = _checkpoint(tmp_path, 8)
+    recipe = parse_recipe(tiny_recipe_dict(**{"teacher.checkpoint": str(path)}))
+    ctx = Context(recipe=recipe, run=RunFolder(tmp_path / "run"), data=load_dataset(recipe.data))
+    out = tmp_path / "out"
+    out.mkdir()
+    art = teacher.run(None, recipe.teacher, out, ctx, key="k")
+    assert art.metrics["source"] == "checkpoint"
+    assert not (out / "train.csv").exists()
+    x = torch.randn(5, 1, 8, 8)
+    torch.testing.assert_close(load_torch_model(art)(x), source(x))
+
+
+def test_mismatched_checkpoint_exits_2_and_keeps_earlier_outputs(tmp_path, write_yaml, capsys):
+    _, path = _checkpoint(tmp_path, 16)  # the recipe's teacher has width 8
+    run_dir = tmp_path / "run"
+    earlier = run_dir / "stages" / "student-kd-0123456789ab"
+    earlier.mkdir(parents=True)
+    (earlier / "artifact.json").write_text("{}")
+    recipe = write_yaml(tiny_recipe_dict(**{"teacher.checkpoint": str(path)}))
+    assert main(["optimize", str(recipe), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("edgeship: error")]
+    assert len(errors) == 1 and "Traceback" not in err
+    assert "teacher.checkpoint" in errors[0] and "does not match the architecture" in errors[0]
+    assert (earlier / "artifact.json").read_text() == "{}"
+    assert sorted(p.name for p in (run_dir / "stages").iterdir()) == ["student-kd-0123456789ab"]
+
+
+def test_missing_dataset_folder_exits_2(tmp_path, write_yaml, capsys):
+    recipe = write_yaml(tiny_recipe_dict(**{"data.source": f"imagefolder:{tmp_path / 'nowhere'}"}))
+    assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_unknown_architecture_exits_2(tmp_path, write_yaml, capsys):
+    recipe = write_yaml(tiny_recipe_dict(**{"teacher.arch": "resnet-9000"}))
+    assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "unknown architecture 'resnet-9000'" in capsys.readouterr().err
