@@ -77,7 +77,7 @@ def cmd_bench(args, console: Console) -> int:
         if fmt is None:
             raise EdgeshipError(f"{path}: unknown model format (use {', '.join(FORMAT_BY_SUFFIX)})")
         result = target.bench(path.resolve(), fmt, request)
-        rows.append({"model": path.name, "format": fmt, "precision": "-", "target": target.name,
+        rows.append({"model": str(path), "format": fmt, "precision": "-", "target": target.name,
                      "size_bytes": path.stat().st_size, "accuracy": result.get("accuracy"),
                      "latency_ms": result.get("latency_ms"), "status": result.get("status", "failed"),
                      "error": result.get("error"), "speedup_vs_teacher": None})
