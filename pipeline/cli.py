@@ -1,4 +1,4 @@
-"""edgeship command line: optimize, bench, report."""
+"""edgeship command line: optimize, distill, bench, report."""
 from __future__ import annotations
 
 import argparse
@@ -37,8 +37,9 @@ def _stdout_console() -> Console:
     return console if console.is_terminal else Console(width=180)
 
 
-def cmd_optimize(args, console: Console) -> int:
-    from pipeline.optimize import clean_stale_temp, optimize
+def _in_run_folder(args, work):
+    """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work."""
+    from pipeline.optimize import clean_stale_temp
     from pipeline.recipe import load_recipe
     from pipeline.runlock import run_lock
 
@@ -46,7 +47,14 @@ def cmd_optimize(args, console: Console) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
     with run_lock(run_dir):
         clean_stale_temp(run_dir)
-        report = optimize(recipe, run_dir, set(args.force or []), console)
+        return recipe, run_dir, work(recipe, run_dir, set(args.force or []))
+
+
+def cmd_optimize(args, console: Console) -> int:
+    from pipeline.optimize import optimize
+
+    recipe, run_dir, report = _in_run_folder(
+        args, lambda recipe, run_dir, force: optimize(recipe, run_dir, force, console))
     out = _stdout_console()
     out.print(_results_table(report["results"], f"edgeship: {recipe.name}"))
     if report.get("kd_verdict"):
@@ -56,6 +64,25 @@ def cmd_optimize(args, console: Console) -> int:
     out.print(f"report: {run_dir / 'report.md'}  ship: {run_dir / 'ship'}")
     failed = [r for r in report["results"] if r["status"] != "ok"]
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_distill(args, console: Console) -> int:
+    from pipeline.optimize import open_run, train_models
+    from pipeline.report import model_names
+
+    recipe, _, stages = _in_run_folder(
+        args, lambda recipe, run_dir, force: train_models(open_run(recipe, run_dir, force, console)))
+    names = model_names(recipe.distill.method)
+    table = Table(title=f"edgeship distill: {recipe.name}")
+    for col in ("model", "method", "MACs", "params", "val %", "test %", "s/epoch", "teacher outputs", "folder"):
+        table.add_column(col)
+    for name, art in stages.items():
+        m = art.metrics
+        table.add_row(names[name], m.get("method", "-"), f"{m['macs']:,}", f"{m['params']:,}",
+                      f"{m['val_accuracy']:.2f}", f"{m['test_accuracy']:.2f}", f"{m.get('seconds_per_epoch', 0):.2f}",
+                      m.get("teacher_logits", "-"), str(art.folder))
+    _stdout_console().print(table)
+    return EXIT_OK
 
 
 def cmd_bench(args, console: Console) -> int:
@@ -110,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="append", metavar="STAGE",
                    help="rerun STAGE and everything after it even if cached (repeatable; 'all', 'bench')")
     p.set_defaults(func=cmd_optimize)
+    p = sub.add_parser("distill", help="run only teacher, scratch student and distillation (optimize reuses them)")
+    p.add_argument("recipe", help="recipe YAML file (see examples/)")
+    p.add_argument("--run-dir", help="run folder (default runs/<recipe name>)")
+    p.add_argument("--force", action="append", metavar="STAGE", help="rerun STAGE and what follows ('all')")
+    p.set_defaults(func=cmd_distill)
     p = sub.add_parser("bench", help="measure latency (and accuracy with --eval) of model files")
     p.add_argument("models", nargs="+", metavar="MODEL_FILE", help=".onnx, .xml (OpenVINO), .tflite or .pt2")
     p.add_argument("--target", default="local")

@@ -14,7 +14,7 @@ from pipeline.data import load_dataset
 from pipeline.errors import EdgeshipError
 from pipeline.formats import FORMATS
 from pipeline.recipe import Recipe, recipe_to_yaml
-from pipeline.report import MODEL_NAMES, add_speedups, kd_verdict, make_row, write_report
+from pipeline.report import add_speedups, kd_verdict, make_row, model_names, write_report
 from pipeline.runfolder import RunFolder, content_key, file_sha256, tool_versions
 from pipeline.ship import choose, write_ship
 from pipeline.stages import convert, distill, prune, teacher
@@ -59,40 +59,50 @@ class Flow:
             return None
 
 
-def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None) -> dict:
+def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Console | None) -> Flow:
     run = RunFolder(run_dir)
     run.root.mkdir(parents=True, exist_ok=True)
     (run.root / "recipe.yaml").write_text(recipe_to_yaml(recipe))
     console = console or Console(stderr=True)
     data = load_dataset(recipe.data)
-    ctx = Context(recipe=recipe, run=run, data=data, console=console)
-    flow = Flow(ctx, force or set())
     console.print(f"data: {recipe.data.source}: {len(data.x_train)} train / {len(data.x_val)} val / "
                   f"{len(data.x_test)} test, {data.num_classes} classes, key {data.key}")
+    return Flow(Context(recipe=recipe, run=run, data=data, console=console), force or set())
 
-    t_cfg = recipe.teacher.model_dump(mode="json")
-    checkpoint_sum = file_sha256(Path(recipe.teacher.checkpoint)) if recipe.teacher.checkpoint and \
-        Path(recipe.teacher.checkpoint).is_file() else None
-    teacher_art = flow.stage("teacher", "teacher", t_cfg, None, TORCH_PACKAGES,
+
+def train_models(flow: Flow) -> dict[str, Artifact]:
+    """teacher, the scratch baseline and the distilled student: the stages `edgeship distill` runs."""
+    ctx, recipe, data = flow.ctx, flow.ctx.recipe, flow.ctx.data
+    checkpoint = Path(recipe.teacher.checkpoint) if recipe.teacher.checkpoint else None
+    checkpoint_sum = file_sha256(checkpoint) if checkpoint and checkpoint.is_file() else None
+    teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"), None, TORCH_PACKAGES,
                              lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
                              extra_key=(data.key, checkpoint_sum))
     ctx.teacher = teacher_art
-    torch_stages = {"teacher": teacher_art}
+    stages = {"teacher": teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
     if recipe.distill.baseline:
-        torch_stages["student-scratch"] = flow.stage(
+        stages["student-scratch"] = flow.stage(
             "student-scratch", "distill", {"student": s_cfg, "method": "scratch"}, None, TORCH_PACKAGES,
             lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
             extra_key=(data.key,))
-    student = flow.stage(
-        "student-kd", "distill", {"student": s_cfg, **recipe.distill.model_dump(mode="json")}, teacher_art,
-        TORCH_PACKAGES, lambda out, key: distill.run(teacher_art, recipe.distill, out, ctx, key, "student-kd"),
+    d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
+    stages["student-kd"] = flow.stage(
+        "student-kd", "distill", {"student": s_cfg, **d_cfg}, teacher_art, TORCH_PACKAGES,
+        lambda out, key: distill.run(teacher_art, recipe.distill, out, ctx, key, "student-kd"),
         extra_key=(data.key,))
-    torch_stages["student-kd"] = student
+    return stages
+
+
+def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None) -> dict:
+    flow = open_run(recipe, run_dir, force, console)
+    ctx, data, run, console = flow.ctx, flow.ctx.data, flow.ctx.run, flow.ctx.console
+    torch_stages = train_models(flow)
+    student = torch_stages["student-kd"]
     if recipe.prune.enabled:
         student = flow.stage("pruned", "prune", recipe.prune.model_dump(mode="json"), student, TORCH_PACKAGES,
                              lambda out, key: prune.run(torch_stages["student-kd"], recipe.prune, out, ctx, key),
-                             extra_key=(data.key, teacher_art.key))
+                             extra_key=(data.key, ctx.teacher.key))
         torch_stages["pruned"] = student
     final_student = student
 
@@ -125,11 +135,12 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     artifacts = {**torch_stages, **converted}
     console.print("[bold]bench[/bold]")
     results = bench_all(list(artifacts.values()), ctx, force="bench" in flow.force or "all" in flow.force)
-    final_name = MODEL_NAMES[final_student.stage]
+    names = model_names(recipe.distill.method)
+    final_name = names[final_student.stage]
     rows = []
     for target in recipe.targets:
         for name, artifact in artifacts.items():
-            model = MODEL_NAMES.get(name, final_name)
+            model = names.get(name, final_name)
             rows.append(make_row(artifact, name, artifact.format, artifact.precision, model, target.name,
                                  results.get((name, target.name))))
         for name, error in flow.failures.items():
@@ -145,7 +156,8 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
         "kd_verdict": kd_verdict(rows),
         "ship": ship_choices,
         "reference_stage": final_student.stage,
-        "teacher_logits": student.metrics.get("teacher_logits"),
+        "distillation": {"method": recipe.distill.method,
+                         "teacher_outputs": torch_stages["student-kd"].metrics.get("teacher_logits")},
     }
     write_report(run.root, report)
     write_ship(run.root, ship_choices, artifacts)

@@ -70,10 +70,24 @@ class ModelConfig(Section):
     train: TrainConfig = TrainConfig()
 
 
+class LayerPair(Section):
+    teacher: str  # module path in the teacher, e.g. layer2 or features.6
+    student: str
+
+
 class DistillConfig(Section):
-    method: Literal["kd"] = "kd"
+    method: Literal["kd", "fitnets", "at", "sp", "dkd"] = "kd"
     temperature: float = Field(4.0, gt=0.0)
+    # Weight of the KD logit loss; cross entropy gets 1 - alpha.
     alpha: float = Field(0.9, ge=0.0, le=1.0)
+    # Weight of the method's own loss (hints, attention, similarity, DKD); None = the published default.
+    beta: float | None = Field(None, ge=0.0)
+    layers: list[LayerPair] = []      # fitnets / at / sp: teacher and student layers, captured with hooks
+    hint_epochs: int = Field(0, ge=0)  # fitnets: stage-1 hint pre-training epochs before the KD epochs
+    dkd_alpha: float = Field(1.0, ge=0.0)
+    dkd_beta: float = Field(8.0, ge=0.0)
+    dkd_warmup: int = Field(5, ge=0)   # epochs over which the DKD loss ramps up
+    cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
     # Also train the same student without a teacher: the baseline the report compares to.
     baseline: bool = True
 

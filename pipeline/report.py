@@ -7,10 +7,15 @@ from pathlib import Path
 from pipeline.artifact import Artifact
 from pipeline.runfolder import write_json_atomic
 
-MODEL_NAMES = {"teacher": "teacher", "student-scratch": "student (scratch)", "student-kd": "student (KD)",
-               "pruned": "student (KD, pruned)"}
+METHOD_NAMES = {"kd": "KD", "fitnets": "FitNets", "at": "AT", "sp": "SP", "dkd": "DKD"}
 X86_NOTE = ("Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards such as a Raspberry Pi, "
             "which have no such instructions: measure on the device.")
+
+
+def model_names(method: str) -> dict[str, str]:
+    shown = METHOD_NAMES.get(method, method)
+    return {"teacher": "teacher", "student-scratch": "student (scratch)", "student-kd": f"student ({shown})",
+            "pruned": f"student ({shown}, pruned)"}
 
 
 def model_files(artifact: Artifact) -> list[Path]:
@@ -53,8 +58,8 @@ def kd_verdict(rows: list[dict]) -> str | None:
         return None
     gain = acc["student-kd"] - acc["student-scratch"]
     if gain > 0:
-        return f"The KD student beats the scratch student by {gain:+.2f} points top-1."
-    return f"The KD student does not beat the scratch student: {gain:+.2f} points top-1."
+        return f"The distilled student beats the scratch student by {gain:+.2f} points top-1."
+    return f"The distilled student does not beat the scratch student: {gain:+.2f} points top-1."
 
 
 def _fmt(value, spec: str, empty: str = "-") -> str:
@@ -77,6 +82,10 @@ def markdown(report: dict) -> str:
     lines.append("")
     if report.get("kd_verdict"):
         lines += [report["kd_verdict"], ""]
+    if report.get("distillation"):
+        d = report["distillation"]
+        lines += [f"Distillation: {METHOD_NAMES.get(d['method'], d['method'])}, offline (frozen teacher); "
+                  f"teacher outputs {d['teacher_outputs']} (cached = computed once, reused every epoch).", ""]
     if report.get("ship"):
         lines += ["## Shipped", ""]
         for fmt, choice in report["ship"].items():

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -12,16 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.losses import distillation_loss
 from pipeline.recipe import TrainConfig
-
-
-@dataclass
-class Teaching:
-    """What the student learns from: a frozen teacher and the KD settings."""
-    teacher: nn.Module
-    temperature: float
-    alpha: float
 
 
 def seed_everything(seed: int) -> None:
@@ -49,10 +39,10 @@ def _shift_augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return padded[..., dy:dy + batch.shape[-2], dx:dx + batch.shape[-1]]
 
 
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
 
 
 def train(
@@ -63,27 +53,30 @@ def train(
     y_val: np.ndarray,
     cfg: TrainConfig,
     seed: int,
-    teaching: Teaching | None = None,
+    distiller=None,
     on_epoch: Callable[[dict], None] | None = None,
     log_csv: Path | None = None,
 ) -> list[dict]:
-    """Train in place with a cosine schedule; returns one metrics dict per epoch."""
+    """Train in place with a cosine schedule; `distiller` (pipeline.distillation) supplies the loss when a
+    teacher teaches. Returns one metrics dict per epoch."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = _optimizer(model, cfg)
+    params = list(model.parameters()) + (list(distiller.regressors.parameters()) if distiller else [])
+    optimizer = _optimizer(params, cfg)
+    epochs = cfg.epochs + (distiller.hint_epochs if distiller else 0)
     steps_per_epoch = max(1, -(-len(x_train) // cfg.batch_size))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, cfg.epochs * steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * steps_per_epoch))
     x_all, y_all = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    # Without augmentation the teacher sees the same inputs every epoch: compute its logits once.
-    cached_teacher = None
-    if teaching is not None and not cfg.augment:
-        cached_teacher = torch.from_numpy(predict_logits(teaching.teacher, x_train))
+    if distiller is not None:
+        distiller.prepare(x_train, cfg.augment)
     history = []
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
+        if distiller is not None:
+            distiller.regressors.train()
         start = time.perf_counter()
         order = torch.randperm(len(x_all), generator=generator)
-        sums = {"loss": 0.0, "kd": 0.0, "ce": 0.0}
+        sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0}
         correct = 0
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
@@ -91,43 +84,32 @@ def train(
             if cfg.augment:
                 xb = _shift_augment(xb, generator)
             logits = model(xb)
-            if teaching is None:
+            if distiller is None:
                 loss = F.cross_entropy(logits, yb)
-                parts = {"ce": loss.item(), "kd": 0.0}
+                parts = {"ce": loss.item()}
             else:
-                if cached_teacher is not None:
-                    teacher_logits = cached_teacher[idx]
-                else:
-                    with torch.no_grad():
-                        teaching.teacher.eval()
-                        teacher_logits = teaching.teacher(xb)
-                loss, parts = distillation_loss(logits, teacher_logits, yb, teaching.temperature, teaching.alpha)
+                loss, parts = distiller.loss(logits, yb, idx, xb, epoch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             sums["loss"] += loss.item() * len(idx)
-            sums["kd"] += parts["kd"] * len(idx)
-            sums["ce"] += parts["ce"] * len(idx)
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + value * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
         seconds = time.perf_counter() - start
-        row = {
-            "epoch": epoch,
-            "loss": sums["loss"] / len(x_all),
-            "kd": sums["kd"] / len(x_all),
-            "ce": sums["ce"] / len(x_all),
-            "train_acc": correct / len(x_all) * 100.0,
-            "val_acc": accuracy(model, x_val, y_val) if len(x_val) else float("nan"),
-            "seconds": seconds,
-            "images_per_s": len(x_all) / max(seconds, 1e-9),
-            "teacher_logits": "cached" if cached_teacher is not None else ("live" if teaching else "none"),
-        }
+        row = {"epoch": epoch, **{k: v / len(x_all) for k, v in sums.items()},
+               "train_acc": correct / len(x_all) * 100.0,
+               "val_acc": accuracy(model, x_val, y_val) if len(x_val) else float("nan"),
+               "seconds": seconds, "images_per_s": len(x_all) / max(seconds, 1e-9),
+               "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
         history.append(row)
         if on_epoch:
             on_epoch(row)
     if log_csv is not None and history:
+        fields = list(dict.fromkeys(k for row in history for k in row))
         with open(log_csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+            writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(history)
     model.eval()

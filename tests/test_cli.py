@@ -60,7 +60,7 @@ def test_second_optimize_on_a_locked_run_folder_is_refused(tmp_path, write_yaml,
 def test_every_verb_has_help(capsys):
     import pytest
 
-    for verb in ("optimize", "bench", "report"):
+    for verb in ("optimize", "distill", "bench", "report"):
         with pytest.raises(SystemExit) as exit_info:
             main([verb, "--help"])
         assert exit_info.value.code == 0

@@ -26,7 +26,7 @@ def test_digits_demo_meets_the_done_criteria(tmp_path):
         assert abs(int8["accuracy"] - fp32["accuracy"]) <= 1.0, (fmt, fp32["accuracy"], int8["accuracy"])
         assert report["ship"][fmt]["stage"] in (f"{fmt}-fp32", f"{fmt}-int8")
     assert rows["teacher"]["accuracy"] > 90 and rows["student-kd"]["accuracy"] > 90
-    assert report["kd_verdict"].startswith("The KD student")
+    assert report["kd_verdict"].startswith("The distilled student")
 
     # An unchanged recipe reuses every stage and the bench results.
     start = os.times().elapsed

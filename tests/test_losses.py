@@ -1,9 +1,13 @@
+"""Every distillation loss on hand-computable values."""
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from pipeline.losses import distillation_loss, kd_loss
+from pipeline.distillation.feature import HintLoss, attention_loss, attention_map, match_spatial
+from pipeline.distillation.logit import dkd_loss, kd_loss
+from pipeline.distillation.relation import similarity_preserving_loss
 
 
 def test_kd_loss_is_zero_when_student_equals_teacher():
@@ -20,11 +24,73 @@ def test_kd_loss_matches_hand_computed_kl_times_t_squared():
     assert kd_loss(student, teacher, t).item() == pytest.approx(kl * t * t, rel=1e-5)
 
 
-def test_alpha_mixes_kd_and_cross_entropy():
-    student, teacher = torch.randn(4, 5), torch.randn(4, 5)
-    labels = torch.tensor([0, 1, 2, 3])
-    only_ce, parts = distillation_loss(student, teacher, labels, 3.0, 0.0)
-    assert only_ce.item() == pytest.approx(torch.nn.functional.cross_entropy(student, labels).item())
-    only_kd, _ = distillation_loss(student, teacher, labels, 3.0, 1.0)
-    assert only_kd.item() == pytest.approx(kd_loss(student, teacher, 3.0).item())
-    assert set(parts) == {"kd", "ce"}
+def test_dkd_is_zero_for_equal_logits_and_splits_into_target_and_non_target_parts():
+    logits = torch.randn(6, 5)
+    labels = torch.randint(0, 5, (6,))
+    assert dkd_loss(logits, logits.clone(), labels, 4.0, 1.0, 8.0).item() == pytest.approx(0.0, abs=1e-5)
+    # Student and teacher agree on the target probability but order the other classes differently:
+    # TCKD is zero, so alpha has no effect and the loss scales with beta alone.
+    student = torch.tensor([[3.0, 1.0, 0.0]])
+    teacher = torch.tensor([[3.0, 0.0, 1.0]])
+    label = torch.tensor([0])
+    only_nckd = dkd_loss(student, teacher, label, 1.0, alpha=0.0, beta=1.0).item()
+    assert only_nckd > 0
+    assert dkd_loss(student, teacher, label, 1.0, alpha=5.0, beta=2.0).item() == pytest.approx(2 * only_nckd, rel=1e-4)
+    # hand value of NCKD: KL between softmax([1,0]) and softmax([0,1]) over the two non-target classes
+    q_t = torch.softmax(torch.tensor([0.0, 1.0]), 0)
+    q_s = torch.softmax(torch.tensor([1.0, 0.0]), 0)
+    assert only_nckd == pytest.approx(float((q_t * (q_t / q_s).log()).sum()), rel=1e-4)
+
+
+def test_hint_loss_falls_when_the_regressor_is_trained_on_fixed_features():
+    torch.manual_seed(0)
+    student = torch.randn(16, 4, 6, 6)
+    teacher = torch.randn(16, 8, 3, 3)  # other channels and spatial size: regressor + pooling handle both
+    loss_fn = HintLoss(4, 8)
+    optimizer = torch.optim.Adam(loss_fn.parameters(), lr=0.05)
+    first = loss_fn(student, teacher).item()
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = loss_fn(student, teacher)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.8 * first
+
+
+def test_attention_maps_are_normalized_and_loss_ignores_channel_count():
+    x = torch.randn(2, 3, 4, 4)
+    assert torch.allclose(attention_map(x).norm(dim=1), torch.ones(2))
+    # same spatial energy pattern, different channel counts and scale: no loss
+    base = torch.rand(2, 1, 4, 4)
+    assert attention_loss(base.repeat(1, 5, 1, 1) * 3, base.repeat(1, 2, 1, 1)).item() == pytest.approx(0, abs=1e-7)
+    assert attention_loss(torch.rand(2, 4, 8, 8), torch.rand(2, 4, 4, 4)).item() > 0
+
+
+def test_match_spatial_pools_the_larger_map():
+    s, t = match_spatial(torch.ones(1, 2, 8, 8), torch.ones(1, 3, 4, 4))
+    assert s.shape[-2:] == t.shape[-2:] == (4, 4)
+
+
+def test_similarity_preserving_loss_zero_for_same_relations():
+    f = torch.randn(5, 3, 2, 2)
+    assert similarity_preserving_loss(f, f * 7.0).item() == pytest.approx(0.0, abs=1e-7)
+    # relations only: a student with other channels but the same Gram structure costs nothing either
+    g = torch.cat([f, f], dim=1)
+    assert similarity_preserving_loss(g, f).item() == pytest.approx(0.0, abs=1e-6)
+    assert similarity_preserving_loss(torch.randn(5, 4), torch.randn(5, 9)).item() > 0
+
+
+def test_cross_entropy_weight_is_one_minus_alpha():
+    from pipeline.distillation.distiller import Distiller
+    from pipeline.recipe import DistillConfig
+    from tests.custom_model import tiny_mlp
+
+    torch.manual_seed(0)
+    teacher, student = tiny_mlp(3, 1, 4), tiny_mlp(3, 1, 4)
+    x, y = torch.randn(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    for alpha in (0.0, 1.0):
+        d = Distiller(teacher, student, DistillConfig(alpha=alpha, temperature=3.0), x[:1])
+        s_logits = student(x)
+        total, parts = d.loss(s_logits, y, torch.arange(4), x, epoch=1)
+        expected = F.cross_entropy(s_logits, y) if alpha == 0 else kd_loss(s_logits, teacher(x), 3.0)
+        assert total.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -1,14 +1,15 @@
-"""distill: train the student with Hinton KD from the teacher, or from scratch when there is no teacher."""
+"""distill: train the student from the teacher with the recipe's method, or from scratch without a teacher."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from pipeline.artifact import Artifact
 from pipeline.context import Context
+from pipeline.distillation.distiller import Distiller
 from pipeline.recipe import DistillConfig
 from pipeline.stages.training import fit
-from pipeline.torch_artifact import arch_spec, build_from_spec, load_torch_model, torch_artifact
-from pipeline.train import Teaching, seed_everything
+from pipeline.torch_artifact import arch_spec, build_from_spec, example_input, load_torch_model, torch_artifact
+from pipeline.train import seed_everything
 
 
 def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, stage: str) -> Artifact:
@@ -16,10 +17,14 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
     spec = arch_spec(student.arch, student.args, ctx.data)
     seed_everything(ctx.recipe.seed)
     model = build_from_spec(spec)
-    teaching = None
+    distiller = None
     if src is not None:
-        teaching = Teaching(load_torch_model(src), cfg.temperature, cfg.alpha)
-    metrics = fit(model, student.train, ctx, out, stage, teaching)
-    metrics["method"] = cfg.method if teaching else "scratch"
+        distiller = Distiller(load_torch_model(src), model, cfg, example_input(ctx.data.preprocessing))
+    try:
+        metrics = fit(model, student.train, ctx, out, stage, distiller)
+    finally:
+        if distiller is not None:
+            distiller.close()
+    metrics["method"] = cfg.method if distiller else "scratch"
     return torch_artifact(out, model, key=key, parent=src.key if src else None, stage=stage, spec=spec,
                           data=ctx.data, extra_metrics=metrics)

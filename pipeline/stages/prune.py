@@ -12,7 +12,8 @@ from pipeline.models import count_macs_params
 from pipeline.recipe import PruneConfig
 from pipeline.stages.training import fit
 from pipeline.torch_artifact import example_input, load_torch_model, torch_artifact
-from pipeline.train import Teaching, seed_everything
+from pipeline.distillation.distiller import Distiller
+from pipeline.train import seed_everything
 
 
 def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:
@@ -36,10 +37,17 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str) -> A
     example = example_input(ctx.data.preprocessing)
     macs_before, params_before = count_macs_params(model, example)
     prune_channels(model, example, cfg.ratio, ctx.data.num_classes)
-    teaching = None
+    distiller = None
     if ctx.teacher is not None:
-        teaching = Teaching(load_torch_model(ctx.teacher), ctx.recipe.distill.temperature, ctx.recipe.distill.alpha)
-    metrics = fit(model, cfg.finetune, ctx, out, "pruned", teaching)
+        # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
+        # chosen for the unpruned student may no longer fit.
+        kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})
+        distiller = Distiller(load_torch_model(ctx.teacher), model, kd_only, example)
+    try:
+        metrics = fit(model, cfg.finetune, ctx, out, "pruned", distiller)
+    finally:
+        if distiller is not None:
+            distiller.close()
     metrics.update(method="l1-magnitude", ratio=cfg.ratio, macs_before=macs_before, params_before=params_before)
     return torch_artifact(out, model, key=key, parent=src.key, stage="pruned", spec=src.arch, data=ctx.data,
                           extra_metrics=metrics)

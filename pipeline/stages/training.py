@@ -8,11 +8,11 @@ from torch import nn
 from pipeline.context import Context
 from pipeline.progress import progress_bar
 from pipeline.recipe import TrainConfig
-from pipeline.train import Teaching, accuracy, train
+from pipeline.train import accuracy, train
 
 
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
-        teaching: Teaching | None = None) -> dict:
+        distiller=None) -> dict:
     data = ctx.data
     x_train, x_val = data.inputs(data.x_train), data.inputs(data.x_val)
 
@@ -24,7 +24,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
                 f"loss {row['loss']:.4f} (kd {row['kd']:.4f} ce {row['ce']:.4f})  train {row['train_acc']:.1f}%  "
                 f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
 
-        history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, teaching,
+        history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, distiller,
                         on_epoch=show, log_csv=out / "train.csv")
     return {
         "epochs": cfg.epochs,

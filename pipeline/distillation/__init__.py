@@ -1,0 +1,1 @@
+"""Knowledge-distillation methods: logit (KD, DKD), feature (FitNets, AT) and relation (SP) losses."""

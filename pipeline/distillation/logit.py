@@ -1,0 +1,31 @@
+"""Losses on logits: Hinton KD and Decoupled KD."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al. 2015: KL(teacher_T || student_T) * T^2, so gradients keep their scale as T changes."""
+    log_p_student = F.log_softmax(student_logits / temperature, dim=1)
+    log_p_teacher = F.log_softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True) * temperature ** 2
+
+
+def dkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+             temperature: float, alpha: float, beta: float) -> torch.Tensor:
+    """Zhao et al. 2022: KD split into target-class KD (binary: target vs rest) and non-target-class KD
+    (the distribution over the other classes), weighted alpha * TCKD + beta * NCKD."""
+    t = temperature
+    target = F.one_hot(labels, student_logits.shape[1]).bool()
+    p_s = F.softmax(student_logits / t, dim=1)
+    p_t = F.softmax(teacher_logits / t, dim=1)
+    binary_s = torch.stack([(p_s * target).sum(1), (p_s * ~target).sum(1)], dim=1).clamp_min(1e-12)
+    binary_t = torch.stack([(p_t * target).sum(1), (p_t * ~target).sum(1)], dim=1).clamp_min(1e-12)
+    tckd = F.kl_div(binary_s.log(), binary_t, reduction="batchmean") * t ** 2
+    # Mask the target class out with a large negative logit, then compare the remaining distributions.
+    mask = target.float() * 1000.0
+    log_q_s = F.log_softmax(student_logits / t - mask, dim=1)
+    q_t = F.softmax(teacher_logits / t - mask, dim=1)
+    nckd = F.kl_div(log_q_s, q_t, reduction="batchmean") * t ** 2
+    return alpha * tckd + beta * nckd

@@ -1,0 +1,88 @@
+"""A one-epoch distillation run per method on digits, plus the layer-pair checks users hit first."""
+import numpy as np
+import pytest
+import torch
+
+from pipeline.data import load_dataset
+from pipeline.distillation.distiller import Distiller
+from pipeline.errors import EdgeshipError
+from pipeline.models import build_model
+from pipeline.recipe import DataConfig, DistillConfig, TrainConfig
+from pipeline.train import accuracy, train
+
+PAIRS = [{"teacher": "layer2", "student": "features.6"}]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_dataset(DataConfig(source="digits", mean=[0.3], std=[0.4]))
+    return data.inputs(data.x_train), data.y_train, data.inputs(data.x_val), data.y_val
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    x, y, xv, yv = digits
+    model = build_model("cifar_resnet8", 10, 1, 8, {"width": 8})
+    train(model, x, y, xv, yv, TrainConfig(epochs=2, lr=0.05), seed=0)
+    return model.eval()
+
+
+def _student():
+    torch.manual_seed(0)
+    return build_model("simple_cnn", 10, 1, 8, {"width": 8, "depth": 2})
+
+
+@pytest.mark.parametrize("method, extra", [
+    ("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 1}),
+    ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1}),
+])
+def test_each_method_trains_one_epoch(digits, teacher, method, extra):
+    x, y, xv, yv = digits
+    student = _student()
+    cfg = DistillConfig(method=method, **extra)
+    distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
+    history = train(student, x, y, xv, yv, TrainConfig(epochs=1, lr=0.05), seed=0, distiller=distiller)
+    distiller.close()
+    assert len(history) == 1 + cfg.hint_epochs
+    last = history[-1]
+    assert np.isfinite(last["loss"]) and last["teacher_logits"] == "cached"
+    if method != "kd":
+        assert last[method] > 0  # the method's own loss took part
+    if cfg.hint_epochs:
+        assert history[0]["ce"] == 0.0 and history[0]["fitnets"] > 0  # stage 1 trains on the hint alone
+    assert accuracy(student, xv, yv) > 10.0  # learned something beyond chance after one epoch
+    assert not student.features[6]._forward_hooks  # hooks removed
+
+
+def test_unknown_layer_lists_the_modules(teacher):
+    cfg = DistillConfig(method="fitnets", layers=[{"teacher": "layer9", "student": "features.6"}])
+    with pytest.raises(EdgeshipError, match=r"distill.layers.teacher: no module named 'layer9' \(modules: .*layer2"):
+        Distiller(teacher, _student(), cfg, torch.zeros(1, 1, 8, 8))
+
+
+def test_feature_method_without_layers_is_refused(teacher):
+    with pytest.raises(EdgeshipError, match="distill.layers: method 'at' needs"):
+        Distiller(teacher, _student(), DistillConfig(method="at"), torch.zeros(1, 1, 8, 8))
+
+
+def test_non_spatial_layer_is_rejected_with_shapes(teacher):
+    cfg = DistillConfig(method="at", layers=[{"teacher": "fc", "student": "classifier"}])
+    with pytest.raises(EdgeshipError, match="must give NCHW feature maps"):
+        Distiller(teacher, _student(), cfg, torch.zeros(1, 1, 8, 8))
+
+
+def test_cached_teacher_outputs_equal_live_ones(digits, teacher):
+    x, y, _, _ = digits
+    student = _student()
+    cfg = DistillConfig(method="fitnets", layers=PAIRS)
+    cached = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
+    cached.prepare(x, augment=False)
+    live = Distiller(teacher, student, cfg.model_copy(update={"cache_teacher": False}), torch.zeros(1, 1, 8, 8))
+    live.prepare(x, augment=False)
+    assert cached.teacher_logits_mode == "cached" and live.teacher_logits_mode == "live"
+    idx = torch.arange(10, 42)
+    xb = torch.from_numpy(x[idx.numpy()])
+    logits_c, feats_c = cached._teacher_outputs(idx, xb)
+    logits_l, feats_l = live._teacher_outputs(idx, xb)
+    torch.testing.assert_close(logits_c, logits_l, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(feats_c[0], feats_l[0], atol=1e-2, rtol=1e-2)  # fp16 cache
