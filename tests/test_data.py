@@ -94,3 +94,15 @@ def test_preprocess_matches_formula():
     x = np.array([[[[0, 255]]]], dtype=np.uint8)
     out = preprocess(x, {"scale": 1 / 255, "mean": [0.5], "std": [0.5]})
     np.testing.assert_allclose(out, [[[[-1.0, 1.0]]]])
+
+
+def test_real_fashion_mnist_when_installed():
+    from pathlib import Path
+
+    from pipeline.data import DEFAULT_FASHION_DIR
+
+    if not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("dataset-fashion-mnist is not installed (.ci/run installs it)")
+    data = load_dataset(DataConfig(source=f"fashion-mnist:{DEFAULT_FASHION_DIR}", image_size=28))
+    assert len(data.x_train) + len(data.x_val) == 60000 and len(data.x_test) == 10000
+    assert data.x_test.shape[1:] == (1, 28, 28) and np.bincount(data.y_test).tolist() == [1000] * 10

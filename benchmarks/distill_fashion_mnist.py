@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Does distillation pay? One teacher, the same student from scratch and with every method, 3 seeds each,
+on Fashion-MNIST (Debian's dataset-fashion-mnist). Prints one table; --out DIR also writes DIR/distill.json.
+
+Setup (sized for a 2-core CPU and < 30 minutes): teacher cifar_resnet8 width 16 trained once on the full
+54k training split and cached; student simple_cnn width 8, depth 2; every student sees the same 54k
+training images for the same epochs, batch size, schedule and seeds. Accuracy is top-1 on the 10k test set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.data import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from pipeline.distillation.distiller import Distiller  # noqa: E402
+from pipeline.models import build_model, count_macs_params  # noqa: E402
+from pipeline.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
+from pipeline.runfolder import content_key, tool_versions  # noqa: E402
+from pipeline.train import accuracy, train  # noqa: E402
+
+TEACHER = ("cifar_resnet8", {"width": 16})
+STUDENT = ("simple_cnn", {"width": 8, "depth": 2})
+# Teacher layer2 and student block 2 both give 14x14 maps (32 and 16 channels).
+PAIRS = [{"teacher": "layer2", "student": "features.6"}]
+# The CRD benchmark's settings: feature methods train with CE + beta * their loss, no KD term.
+METHODS = {
+    "scratch": None,
+    "kd": DistillConfig(method="kd", temperature=4.0, alpha=0.9),
+    "fitnets": DistillConfig(method="fitnets", alpha=0.0, layers=PAIRS),
+    "at": DistillConfig(method="at", alpha=0.0, layers=PAIRS),
+    "sp": DistillConfig(method="sp", alpha=0.0, layers=PAIRS),
+    "dkd": DistillConfig(method="dkd", alpha=0.0, temperature=4.0, dkd_alpha=1.0, dkd_beta=8.0, dkd_warmup=2),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DEFAULT_FASHION_DIR, help="folder with the Fashion-MNIST IDX .gz files")
+    parser.add_argument("--out", help="write distill.json here")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5, help="student epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=8)
+    parser.add_argument("--limit-train", type=int, help="use only this many training images (quick checks)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "edgeship" / "benchmarks"),
+                        help="where the trained teacher is kept between runs")
+    return parser.parse_args()
+
+
+def trained_teacher(data, xt, xv, args, example) -> tuple[torch.nn.Module, float]:
+    cfg = TrainConfig(epochs=args.teacher_epochs, lr=0.05, batch_size=128)
+    key = content_key(TEACHER, cfg.model_dump(), data.key, tool_versions("torch"))
+    folder = Path(args.cache_dir) / f"fashion-teacher-{key}"
+    model = build_model(TEACHER[0], data.num_classes, 1, 28, TEACHER[1])
+    if (folder / "teacher.pt").is_file():
+        model.load_state_dict(torch.load(folder / "teacher.pt", weights_only=True))
+        print(f"teacher: cached in {folder}", flush=True)
+    else:
+        start = time.perf_counter()
+        train(model, xt, data.y_train, xv, data.y_val, cfg, seed=0,
+              on_epoch=lambda r: print(f"  teacher epoch {r['epoch']}: val {r['val_acc']:.2f}% "
+                                       f"({r['seconds']:.0f} s)", flush=True))
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), folder / "teacher.pt")
+        print(f"teacher: trained in {time.perf_counter() - start:.0f} s, cached in {folder}", flush=True)
+    return model.eval(), accuracy(model, data.inputs(data.x_test), data.y_test)
+
+
+def run_method(name, cfg, teacher, data, xt, xv, xs, args, example) -> dict:
+    scores, seconds = [], []
+    train_cfg = TrainConfig(epochs=args.epochs, lr=0.05, batch_size=128)
+    for seed in range(args.seeds):
+        torch.manual_seed(seed)
+        student = build_model(STUDENT[0], data.num_classes, 1, 28, STUDENT[1])
+        distiller = Distiller(teacher, student, cfg, example) if cfg else None
+        start = time.perf_counter()
+        history = train(student, xt, data.y_train, xv, data.y_val, train_cfg, seed=seed, distiller=distiller)
+        elapsed = time.perf_counter() - start
+        if distiller:
+            distiller.close()
+        scores.append(accuracy(student, xs, data.y_test))
+        seconds.append(elapsed / len(history))
+        print(f"  {name} seed {seed}: {scores[-1]:.2f}% ({seconds[-1]:.1f} s/epoch)", flush=True)
+    return {"method": name, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
+            "seconds_per_epoch": float(np.mean(seconds))}
+
+
+def main() -> int:
+    args = parse_args()
+    if not (Path(args.data) / "train-images-idx3-ubyte.gz").is_file():
+        print(f"SKIPPED: Fashion-MNIST not found in {args.data} (apt-get install dataset-fashion-mnist)")
+        return 0
+    methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        print(f"unknown method(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if "scratch" not in methods:
+        methods.insert(0, "scratch")
+    data = load_dataset(DataConfig(source=f"fashion-mnist:{args.data}", image_size=28, mean=[0.286], std=[0.353],
+                                   limit_train=args.limit_train))
+    xt, xv, xs = data.inputs(data.x_train), data.inputs(data.x_val), data.inputs(data.x_test)
+    example = torch.zeros(1, 1, 28, 28)
+    print(f"Fashion-MNIST: {len(xt)} train / {len(xv)} val / {len(xs)} test; {torch.get_num_threads()} threads",
+          flush=True)
+    started = time.perf_counter()
+    teacher, teacher_acc = trained_teacher(data, xt, xv, args, example)
+    t_macs, t_params = count_macs_params(teacher, example)
+    s_macs, s_params = count_macs_params(build_model(STUDENT[0], data.num_classes, 1, 28, STUDENT[1]), example)
+    print(f"teacher {TEACHER[0]} {TEACHER[1]}: {teacher_acc:.2f}%, {t_macs:,} MACs, {t_params:,} params")
+    print(f"student {STUDENT[0]} {STUDENT[1]}: {s_macs:,} MACs ({s_macs / t_macs:.3f} of the teacher), "
+          f"{s_params:,} params; {args.epochs} epochs, {args.seeds} seeds", flush=True)
+    rows = [run_method(m, METHODS[m], teacher, data, xt, xv, xs, args, example) for m in methods]
+    base = rows[0]["mean"]
+    for row in rows:
+        row["gain"] = row["mean"] - base
+    print()
+    print(f"{'method':<10}{'top-1 % (mean ± std)':>24}{'gain':>9}{'s/epoch':>10}")
+    for row in rows:
+        print(f"{row['method']:<10}{row['mean']:>15.2f} ± {row['std']:<6.2f}{row['gain']:>+9.2f}"
+              f"{row['seconds_per_epoch']:>10.1f}")
+    best = max(rows[1:], key=lambda r: r["gain"]) if len(rows) > 1 else rows[0]
+    print(f"\nbest method: {best['method']} {best['gain']:+.2f} points over scratch (target >= +1.0); "
+          f"student MACs {s_macs / t_macs:.3f} of the teacher's (target <= 0.1); "
+          f"total {time.perf_counter() - started:.0f} s")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        result = {"teacher": {"accuracy": teacher_acc, "macs": t_macs, "params": t_params},
+                  "student": {"macs": s_macs, "params": s_params}, "methods": rows,
+                  "setup": {"teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds,
+                            "train_images": len(xt), "teacher_epochs": args.teacher_epochs}}
+        (out / "distill.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
