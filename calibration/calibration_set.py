@@ -40,8 +40,11 @@ class CalibrationSet:
 
 
 def sample_indices(labels: np.ndarray, count: int, sampling: str, seed: int) -> np.ndarray:
-    """Stratified: the same number from every class (as near as count allows); random: uniform draw."""
+    """Stratified: the same number from every class (as near as count allows); random: uniform draw;
+    all: every sample (count ignored)."""
     rng = np.random.default_rng(seed)
+    if sampling == "all":
+        return np.arange(len(labels), dtype=np.int64)
     count = min(count, len(labels))
     if sampling == "random":
         return np.sort(rng.choice(len(labels), size=count, replace=False))

@@ -17,6 +17,7 @@ from pipeline.recipe import Recipe, recipe_to_yaml
 from pipeline.report import add_speedups, kd_verdict, make_row, model_names, write_report
 from pipeline.runfolder import RunFolder, content_key, file_sha256, tool_versions
 from pipeline.ship import choose, write_ship
+from pipeline.tradeoffs import int8_vs_fp32, pruning_effect
 from pipeline.stages import convert, distill, prune, teacher
 
 TORCH_PACKAGES = ("torch", "torchvision", "torch-pruning", "numpy")
@@ -156,6 +157,8 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
         "kd_verdict": kd_verdict(rows),
         "ship": ship_choices,
         "reference_stage": final_student.stage,
+        "int8_vs_fp32": int8_vs_fp32(rows),
+        "pruning": pruning_effect(rows),
         "distillation": {"method": recipe.distill.method,
                          "teacher_outputs": torch_stages["student-kd"].metrics.get("teacher_logits")},
     }

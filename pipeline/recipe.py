@@ -107,13 +107,24 @@ class ExportConfig(Section):
 
 class CalibrationConfig(Section):
     samples: int = Field(300, ge=1)
-    sampling: Literal["stratified", "random"] = "stratified"
+    sampling: Literal["stratified", "random", "all"] = "stratified"
     seed: int = 0
+    # onnxruntime's calibration method (NNCF and PT2E use their own min/max statistics)
+    method: Literal["minmax", "entropy", "percentile"] = "minmax"
 
 
 class QuantizeConfig(Section):
     enabled: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
+    preset: Literal["x86-vnni", "x86-avx2", "arm64"] = "x86-vnni"  # see calibration/presets.py
+    # Points of top-1 an int8 model may lose against its fp32 file (same format, validation split).
+    max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
+    # Over budget: rank layers by sensitivity, keep the worst in float until the budget holds.
+    fallback: bool = True
+    max_float_layers: int = Field(8, ge=0)
+    validation_samples: int = Field(1000, ge=10)
+    # NNCF's fast bias correction; off by default: it cost 5-15 points of agreement on small CNNs here.
+    fast_bias_correction: bool = False
 
 
 class BenchConfig(Section):

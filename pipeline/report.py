@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pipeline.artifact import Artifact
 from pipeline.runfolder import write_json_atomic
+from pipeline.tradeoffs import markdown_sections
 
 METHOD_NAMES = {"kd": "KD", "fitnets": "FitNets", "at": "AT", "sp": "SP", "dkd": "DKD"}
 X86_NOTE = ("Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards such as a Raspberry Pi, "
@@ -40,6 +41,7 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         "runs": result.get("runs"), "status": status, "error": error or result.get("error"),
         "parity": metrics.get("parity"), "runtime_settings": result.get("settings"),
         "emulated": False, "cpu_features": (result.get("platform") or {}).get("cpu_features"),
+        "int8": metrics.get("int8"),
     }
 
 
@@ -91,6 +93,7 @@ def markdown(report: dict) -> str:
         for fmt, choice in report["ship"].items():
             lines.append(f"- **{fmt}**: {choice['reason']}")
         lines.append("")
+    lines += markdown_sections(report)
     lines += ["## Notes", "", f"- {X86_NOTE}",
               "- OpenVINO rows run with INFERENCE_PRECISION_HINT=f32 (this x86 would otherwise run bf16).",
               "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.", ""]

@@ -114,3 +114,28 @@ def test_second_run_reuses_every_stage_and_force_reruns_downstream(tiny_run):
     status = {s["name"]: s["status"] for s in forced["stages"]}
     assert status["openvino-fp32"] == status["openvino-int8"] == "ok"
     assert status["onnx-fp32"] == status["pruned"] == status["teacher"] == "reused"
+
+
+def test_report_compares_int8_with_fp32_and_pruned_with_unpruned(tiny_run):
+    run_dir, report, _ = tiny_run
+    entries = {e["format"]: e for e in report["int8_vs_fp32"]}
+    assert set(entries) == set(FORMATS)
+    for fmt, e in entries.items():
+        assert e["latency_ratio"] > 0 and 0 < e["size_ratio"] < 5
+        assert e["within_budget"] is not None and isinstance(e["float_layers"], list)
+        assert (e["warning"] is not None) == (e["latency_ratio"] > 1.0)
+        assert "avx2" in e["cpu_features"] or "asimd" in e["cpu_features"]
+    pruning = report["pruning"][0]
+    assert pruning["macs_ratio"] < 1.0
+    assert (pruning["warning"] is not None) == (pruning["latency_ratio"] > 0.95)
+    text = (run_dir / "report.md").read_text()
+    assert "## Int8 against fp32" in text and "## Pruning" in text
+
+
+def test_int8_artifacts_record_the_budget_outcome(tiny_run):
+    arts = _artifacts(tiny_run[0])
+    for fmt in FORMATS:
+        outcome = arts[f"{fmt}-int8"].metrics["int8"]
+        assert outcome["budget"] == 1.0 and outcome["validation_samples"] > 0
+        assert outcome["fp32_accuracy"] - outcome["int8_accuracy"] == pytest.approx(outcome["drop"])
+        assert arts[f"{fmt}-int8"].metrics["calibration"]["preset"] == "x86-vnni"

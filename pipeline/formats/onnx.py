@@ -8,11 +8,13 @@ import torch
 
 from calibration.adapters import onnxruntime_reader
 from calibration.calibration_set import CalibrationSet
+from calibration.presets import PRESETS
 
 SUFFIX = ".onnx"
 RUNTIME = "onnxruntime"
 PACKAGES = ("onnx", "onnxruntime")
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
+LAYER_OPS = ("Conv", "Gemm", "MatMul", "ConvTranspose")
 
 
 def export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> str:
@@ -22,18 +24,42 @@ def export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int)
     return path.name
 
 
-def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, calib: CalibrationSet,
-             out: Path) -> str:
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+def _preprocessed(fp32_path: Path, out: Path) -> Path:
+    """Shape inference and graph optimization that onnxruntime recommends before quantizing; node names of
+    this graph are the layer names that sensitivity analysis and nodes_to_exclude use."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = out / "preprocessed.onnx"
-    quant_pre_process(str(fp32_path), str(prepared))
-    path = out / f"model-int8{SUFFIX}"
-    quantize_static(str(prepared), str(path), onnxruntime_reader(calib, INPUT_NAME), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    prepared.unlink()
+    if not prepared.exists():
+        quant_pre_process(str(fp32_path), str(prepared))
+    return prepared
+
+
+def layers(fp32_path: Path, model: torch.nn.Module, out: Path) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(_preprocessed(fp32_path, out))).graph
+    return [node.name for node in graph.node if node.op_type in LAYER_OPS]
+
+
+def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, calib: CalibrationSet, out: Path,
+             qcfg, exclude: list[str], name: str) -> str:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    preset = PRESETS[qcfg.preset]
+    method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+              "percentile": CalibrationMethod.Percentile}[qcfg.calibration.method]
+    path = out / f"{name}{SUFFIX}"
+    quantize_static(str(_preprocessed(fp32_path, out)), str(path), onnxruntime_reader(calib, INPUT_NAME),
+                    quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=preset.ort_reduce_range,
+                    activation_type=getattr(QuantType, preset.ort_activation),
+                    weight_type=getattr(QuantType, preset.ort_weight), nodes_to_exclude=list(exclude),
+                    calibrate_method=method)
     return path.name
+
+
+def cleanup(out: Path) -> None:
+    (out / "preprocessed.onnx").unlink(missing_ok=True)
 
 
 def quantized_ops(path: Path) -> dict[str, int]:
@@ -41,3 +67,13 @@ def quantized_ops(path: Path) -> dict[str, int]:
 
     counts = Counter(node.op_type for node in onnx.load(str(path)).graph.node)
     return {op: counts[op] for op in ("QuantizeLinear", "DequantizeLinear") if counts[op]}
+
+
+def float_layers(path: Path) -> list[str]:
+    """Layers whose weight input is not fed by a DequantizeLinear: they run in float."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return [n.name for n in graph.node if n.op_type in LAYER_OPS and len(n.input) > 1
+            and n.input[1] not in dequantized]

@@ -6,6 +6,7 @@ from pathlib import Path
 from pipeline.artifact import Artifact
 from pipeline.context import Context, output_to
 from pipeline.formats import FORMATS
+from pipeline.int8_budget import quantize_within_budget
 from pipeline.parity import check_parity
 from pipeline.torch_artifact import example_input, input_spec, load_torch_model
 
@@ -30,8 +31,13 @@ def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifa
 def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
     backend = FORMATS[fmt]
     model = load_torch_model(torch_src)
+    qcfg = ctx.recipe.quantize
+    data = ctx.data
+    val_inputs = data.inputs(data.x_val[: qcfg.validation_samples])
     with output_to(out / "log.txt"):
-        name = backend.quantize(src.path, model, example_input(src.preprocessing), ctx.calibration, out)
+        outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
+                                         ctx.calibration, out, qcfg, val_inputs, data.y_val[: qcfg.validation_samples])
+    name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:
         raise RuntimeError(f"{fmt} int8 model has no quantized ops: the quantizer did nothing")
@@ -41,5 +47,6 @@ def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Conte
                     stage=f"{fmt}-int8", inputs=[input_spec(src.preprocessing, "input", dtype)],
                     preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
                     metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity,
-                             "quantized_ops": quantized, "calibration": {"key": ctx.calibration.key,
-                                                                         "samples": len(ctx.calibration)}})
+                             "quantized_ops": quantized, "int8": outcome.as_dict(),
+                             "calibration": {"key": ctx.calibration.key, "samples": len(ctx.calibration),
+                                             "method": qcfg.calibration.method, "preset": qcfg.preset}})

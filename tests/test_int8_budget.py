@@ -1,0 +1,63 @@
+"""The accuracy budget: a fragile model (one channel scaled x1000, the next layer scaled back: the same
+function in float, an activation outlier in int8) falls over the budget, the sensitivity analysis finds the
+culprit layers, and keeping them in float brings every backend back within budget."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from calibration.calibration_set import build_calibration_set
+from pipeline.data import load_dataset
+from pipeline.formats import FORMATS
+from pipeline.int8_budget import accuracy_of, quantize_within_budget
+from pipeline.recipe import DataConfig, QuantizeConfig, TrainConfig
+from pipeline.train import accuracy, train
+
+
+def _net():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+@pytest.fixture(scope="module")
+def fragile():
+    data = load_dataset(DataConfig(source="digits", mean=[0.3], std=[0.4]))
+    x, xv = data.inputs(data.x_train), data.inputs(data.x_val)
+    torch.manual_seed(0)
+    model = _net()
+    train(model, x, data.y_train, xv, data.y_val, TrainConfig(epochs=15, lr=0.01, optimizer="adam"), seed=0)
+    healthy = accuracy(model, xv, data.y_val)
+    with torch.no_grad():  # ReLU is positively homogeneous: scaling channel 0 up and its consumer down is exact
+        model[0].weight[0] *= 1000.0
+        model[0].bias[0] *= 1000.0
+        model[2].weight[:, 0] /= 1000.0
+    assert accuracy(model, xv, data.y_val) == pytest.approx(healthy, abs=0.8)
+    calib = build_calibration_set(x, data.y_train, data.key, 100, "stratified", 0)
+    return model.eval(), calib, xv, data.y_val, healthy
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "openvino", "tflite"])
+def test_fallback_keeps_sensitive_layers_float_and_meets_the_budget(fragile, fmt, tmp_path):
+    model, calib, xv, yv, healthy = fragile
+    backend = FORMATS[fmt]
+    example = torch.zeros(1, 1, 8, 8)
+    fp32 = tmp_path / backend.export(model, example, tmp_path, 17)
+    qcfg = QuantizeConfig(max_accuracy_drop=1.0, max_float_layers=3)
+
+    no_fallback = quantize_within_budget(backend, fmt, fp32, model, example, calib, tmp_path / "plain",
+                                         qcfg.model_copy(update={"fallback": False}), xv, yv) \
+        if (tmp_path / "plain").mkdir() is None else None
+    assert not no_fallback.within_budget and no_fallback.drop > 5.0  # the outlier ruins plain int8
+
+    out = tmp_path / "budget"
+    out.mkdir()
+    outcome = quantize_within_budget(backend, fmt, fp32, model, example, calib, out, qcfg, xv, yv)
+    assert outcome.within_budget, outcome
+    assert 1 <= len(outcome.float_layers) <= 3
+    assert len(outcome.sensitivity) == len(backend.layers(fp32, model, out)) == 3
+    assert outcome.sensitivity[0]["drop_alone"] >= outcome.sensitivity[-1]["drop_alone"]
+    final = out / outcome.file
+    assert backend.quantized_ops(final)  # still an int8 model
+    assert len(backend.float_layers(final)) == len(outcome.float_layers)  # the graph really keeps them float
+    assert accuracy_of(fmt, final, xv, yv) == pytest.approx(outcome.int8_accuracy)
+    assert not (out / "trials").exists()
