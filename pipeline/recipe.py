@@ -95,8 +95,12 @@ class DistillConfig(Section):
 class PruneConfig(Section):
     enabled: bool = True
     ratio: float = Field(0.5, gt=0.0, lt=1.0)
-    importance: Literal["l1"] = "l1"
-    finetune: TrainConfig = TrainConfig(epochs=5, lr=0.01)
+    # Torch-Pruning's criteria: L1 / L2 weight magnitude, BatchNorm scale, first-order Taylor (needs gradients)
+    importance: Literal["l1", "l2", "bn_scale", "taylor"] = "l1"
+    global_pruning: bool = False    # rank channels across layers instead of the same ratio in every layer
+    steps: int = Field(1, ge=1, le=20)  # iterative pruning: reach `ratio` in N steps, fine-tuning after each
+    ignore: list[str] = []          # module names never pruned (the classifier always is)
+    finetune: TrainConfig = TrainConfig(epochs=5, lr=0.01)  # per step
 
 
 class ExportConfig(Section):

@@ -30,3 +30,46 @@ def test_depthwise_models_reload_after_pruning():
     rebuilt = load_resized(build_model("mobilenet_v3_small", 4, 1, 32, {}), model.state_dict()).eval()
     x = torch.randn(2, 1, 32, 32)
     torch.testing.assert_close(rebuilt(x), model(x))
+
+
+import pytest  # noqa: E402
+
+from pipeline.recipe import PruneConfig  # noqa: E402
+from pipeline.stages.prune import make_pruner, prune_step  # noqa: E402
+
+
+@pytest.mark.parametrize("importance", ["l1", "l2", "bn_scale", "taylor"])
+@pytest.mark.parametrize("global_pruning", [False, True])
+def test_importance_criteria_and_iterative_steps(importance, global_pruning):
+    torch.manual_seed(0)
+    model = build_model("cifar_resnet8", 10, 1, 8, {"width": 8})
+    for module in model.modules():  # trained BN scales differ; fresh ones are all 1 and would tie
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.weight.data.uniform_(0.1, 1.0)
+    example = torch.zeros(1, 1, 8, 8)
+    _, params0 = count_macs_params(model, example)
+    cfg = PruneConfig(ratio=0.5, importance=importance, global_pruning=global_pruning, steps=2)
+    pruner = make_pruner(model, example, cfg, 10)
+    x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    sizes = []
+    for _ in range(cfg.steps):
+        prune_step(pruner, model, cfg, x, y)
+        sizes.append(count_macs_params(model, example)[1])
+    assert params0 > sizes[0] > sizes[1]  # each step removes more
+    assert model.fc.out_features == 10
+    assert model.eval()(x).shape == (16, 10)
+
+
+def test_ignored_layers_keep_their_channels():
+    model = build_model("simple_cnn", 10, 1, 8, {"width": 8, "depth": 2})
+    cfg = PruneConfig(ratio=0.5, ignore=["features.0"])
+    prune_step(make_pruner(model, torch.zeros(1, 1, 8, 8), cfg, 10), model, cfg)
+    assert model.features[0].out_channels == 8 and model.features[4].out_channels == 8
+
+
+def test_unknown_ignored_layer_is_named():
+    from pipeline.errors import EdgeshipError
+
+    model = build_model("simple_cnn", 10, 1, 8, {"width": 8})
+    with pytest.raises(EdgeshipError, match="prune.ignore: no module named 'head'"):
+        make_pruner(model, torch.zeros(1, 1, 8, 8), PruneConfig(ignore=["head"]), 10)

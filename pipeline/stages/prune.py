@@ -1,18 +1,21 @@
-"""prune: structured channel pruning with Torch-Pruning (DepGraph, L1 magnitude), then a short KD fine-tune."""
+"""prune: structured channel pruning with Torch-Pruning (DepGraph), optionally in steps, each followed by a
+KD fine-tune from the teacher."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pipeline.artifact import Artifact
 from pipeline.context import Context
+from pipeline.distillation.distiller import Distiller
+from pipeline.errors import EdgeshipError
 from pipeline.models import count_macs_params
 from pipeline.recipe import PruneConfig
 from pipeline.stages.training import fit
 from pipeline.torch_artifact import example_input, load_torch_model, torch_artifact
-from pipeline.distillation.distiller import Distiller
 from pipeline.train import seed_everything
 
 
@@ -22,12 +25,40 @@ def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:
             and getattr(m, "out_features", getattr(m, "out_channels", None)) == num_classes]
 
 
-def prune_channels(model: nn.Module, example: torch.Tensor, ratio: float, num_classes: int) -> nn.Module:
+def _importance(name: str):
     import torch_pruning as tp
 
-    pruner = tp.pruner.MetaPruner(model.eval(), example, importance=tp.importance.MagnitudeImportance(p=1),
-                                  pruning_ratio=ratio, ignored_layers=classifier_layers(model, num_classes))
+    return {"l1": lambda: tp.importance.MagnitudeImportance(p=1), "l2": lambda: tp.importance.MagnitudeImportance(p=2),
+            "bn_scale": tp.importance.BNScaleImportance, "taylor": tp.importance.TaylorImportance}[name]()
+
+
+def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_classes: int):
+    import torch_pruning as tp
+
+    modules = dict(model.named_modules())
+    missing = [name for name in cfg.ignore if name not in modules]
+    if missing:
+        raise EdgeshipError(f"prune.ignore: no module named {missing[0]!r}")
+    ignored = classifier_layers(model, num_classes) + [modules[name] for name in cfg.ignore]
+    return tp.pruner.MetaPruner(model.eval(), example, importance=_importance(cfg.importance),
+                                pruning_ratio=cfg.ratio, iterative_steps=cfg.steps,
+                                global_pruning=cfg.global_pruning, ignored_layers=ignored)
+
+
+def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | None = None,
+               y: torch.Tensor | None = None) -> None:
+    """One pruning step; Taylor importance needs the gradient of the loss on a batch first."""
+    if cfg.importance == "taylor":
+        model.zero_grad()
+        F.cross_entropy(model(x), y).backward()
     pruner.step()
+    model.zero_grad()
+
+
+def prune_channels(model: nn.Module, example: torch.Tensor, ratio: float, num_classes: int) -> nn.Module:
+    """One-shot L1 pruning to `ratio` (what tests and quick experiments need)."""
+    cfg = PruneConfig(ratio=ratio)
+    prune_step(make_pruner(model, example, cfg, num_classes), model, cfg)
     return model
 
 
@@ -36,18 +67,26 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str) -> A
     model = load_torch_model(src)
     example = example_input(ctx.data.preprocessing)
     macs_before, params_before = count_macs_params(model, example)
-    prune_channels(model, example, cfg.ratio, ctx.data.num_classes)
-    distiller = None
-    if ctx.teacher is not None:
-        # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
-        # chosen for the unpruned student may no longer fit.
-        kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})
-        distiller = Distiller(load_torch_model(ctx.teacher), model, kd_only, example)
-    try:
-        metrics = fit(model, cfg.finetune, ctx, out, "pruned", distiller)
-    finally:
-        if distiller is not None:
-            distiller.close()
-    metrics.update(method="l1-magnitude", ratio=cfg.ratio, macs_before=macs_before, params_before=params_before)
+    pruner = make_pruner(model, example, cfg, ctx.data.num_classes)
+    data = ctx.data
+    batch = torch.from_numpy(data.inputs(data.x_train[:256])), torch.from_numpy(data.y_train[:256])
+    teacher = load_torch_model(ctx.teacher) if ctx.teacher is not None else None
+    # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
+    # chosen for the unpruned student may no longer fit.
+    kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})
+    steps = []
+    for step in range(1, cfg.steps + 1):
+        prune_step(pruner, model, cfg, *batch)
+        distiller = Distiller(teacher, model, kd_only, example) if teacher is not None else None
+        try:
+            metrics = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
+                          log_name=f"train-step{step}.csv")
+        finally:
+            if distiller is not None:
+                distiller.close()
+        macs, params = count_macs_params(model, example)
+        steps.append({"step": step, "macs": macs, "params": params, "val_accuracy": metrics["val_accuracy"]})
+    metrics.update(method=f"{cfg.importance}{' global' if cfg.global_pruning else ''}", ratio=cfg.ratio,
+                   macs_before=macs_before, params_before=params_before, steps=steps)
     return torch_artifact(out, model, key=key, parent=src.key, stage="pruned", spec=src.arch, data=ctx.data,
                           extra_metrics=metrics)

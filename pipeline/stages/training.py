@@ -12,7 +12,7 @@ from pipeline.train import accuracy, train
 
 
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
-        distiller=None) -> dict:
+        distiller=None, log_name: str = "train.csv") -> dict:
     data = ctx.data
     x_train, x_val = data.inputs(data.x_train), data.inputs(data.x_val)
 
@@ -25,7 +25,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
                 f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
 
         history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, distiller,
-                        on_epoch=show, log_csv=out / "train.csv")
+                        on_epoch=show, log_csv=out / log_name)
     return {
         "epochs": cfg.epochs,
         "val_accuracy": accuracy(model, x_val, data.y_val),
