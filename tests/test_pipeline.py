@@ -35,6 +35,10 @@ def test_report_has_one_ok_row_per_artifact(tiny_run):
 
 
 def test_pruning_shrinks_the_student(tiny_run):
+    pruned = _artifacts(tiny_run[0])["pruned"]
+    assert [s["step"] for s in pruned.metrics["steps"]] == [1, 2]
+    assert pruned.metrics["steps"][0]["macs"] > pruned.metrics["steps"][1]["macs"]
+    assert (pruned.folder / "train-step2.csv").is_file() and pruned.metrics["method"] == "taylor"
     rows = {r["stage"]: r for r in tiny_run[1]["results"]}
     assert rows["pruned"]["macs"] < rows["student-kd"]["macs"]
     assert rows["pruned"]["params"] < rows["student-kd"]["params"]
