@@ -27,6 +27,11 @@ class Flow:
     """Runs stages through the run folder, remembering which ones were forced so their descendants rerun."""
 
     def __init__(self, ctx: Context, force: set[str]):
+        known = {"all", "bench", "teacher", "student-scratch", "student-kd", "pruned"} | {
+            f"{fmt}-{precision}" for fmt in FORMATS for precision in ("fp32", "int8")}
+        unknown = sorted(set(force) - known)
+        if unknown:
+            raise EdgeshipError(f"--force {unknown[0]}: unknown stage (one of {', '.join(sorted(known))})")
         self.ctx = ctx
         self.force = set(force)
         self.forced_keys: set[str] = set()

@@ -65,3 +65,11 @@ def test_every_verb_has_help(capsys):
             main([verb, "--help"])
         assert exit_info.value.code == 0
         assert "usage: edgeship " + verb in capsys.readouterr().out
+
+
+def test_force_of_an_unknown_stage_is_refused(tmp_path, write_yaml, capsys):
+    from tests.conftest import tiny_recipe_dict
+
+    recipe = write_yaml(tiny_recipe_dict())
+    assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run"), "--force", "teachr"]) == 2
+    assert "--force teachr: unknown stage" in capsys.readouterr().err
