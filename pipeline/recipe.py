@@ -126,7 +126,9 @@ class QuantizeConfig(Section):
     # Over budget: rank layers by sensitivity, keep the worst in float until the budget holds.
     fallback: bool = True
     max_float_layers: int = Field(8, ge=0)
-    validation_samples: int = Field(1000, ge=10)
+    # The budget is judged on this many validation images: at 1000 one image is 0.1 point and a 0.3-point
+    # budget passed on validation while the test split lost 0.52 (Fashion-MNIST, LiteRT).
+    validation_samples: int = Field(5000, ge=10)
     # NNCF's fast bias correction; off by default: it cost 5-15 points of agreement on small CNNs here.
     fast_bias_correction: bool = False
 
