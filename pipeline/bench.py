@@ -39,15 +39,15 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
     with progress_bar(ctx.console) as bar:
         task = bar.add_task("bench", total=len(artifacts) * len(ctx.recipe.targets), info="")
         for target_cfg in ctx.recipe.targets:
+            target = make_target(target_cfg)
             for artifact in artifacts:
-                bar.update(task, info=f"{artifact.stage} on {target_cfg.name}")
-                results[(artifact.stage, target_cfg.name)] = _bench_one(artifact, target_cfg, request, ctx, force)
+                bar.update(task, info=f"{artifact.stage} on {target.name}")
+                results[(artifact.stage, target.name)] = _bench_one(artifact, target, target_cfg, request, ctx, force)
                 bar.advance(task)
     return results
 
 
-def _bench_one(artifact: Artifact, target_cfg, request: BenchRequest, ctx: Context, force: bool) -> dict:
-    target = make_target(target_cfg)
+def _bench_one(artifact: Artifact, target, target_cfg, request: BenchRequest, ctx: Context, force: bool) -> dict:
     key = content_key("bench", artifact.key, target_cfg.model_dump(mode="json"),
                       ctx.recipe.bench.model_dump(mode="json"), ctx.data.key)
     path = ctx.run.root / "bench" / target.name / f"{artifact.stage}.json"

@@ -6,6 +6,3 @@ class EdgeshipError(Exception):
 
     exit_code = 2
 
-
-class StageFailed(Exception):
-    """A stage could not produce its artifact; its rows are marked failed, the others go on."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from calibration.calibration_set import CalibrationSet
-from targets.agent import open_runner
+from targets.agent import evaluate, open_runner
 
 FINAL_NAME = "model-int8"
 
@@ -38,9 +38,7 @@ class Int8Outcome:
 
 
 def accuracy_of(fmt: str, path: Path, inputs: np.ndarray, labels: np.ndarray) -> float:
-    runner = open_runner(fmt, str(path), threads=1)
-    hits = sum(int(np.argmax(runner(inputs[i:i + 1])) == labels[i]) for i in range(len(inputs)))
-    return hits / max(1, len(inputs)) * 100.0
+    return evaluate(open_runner(fmt, str(path), threads=1), inputs, labels)
 
 
 def _remove_model(out: Path, name: str) -> None:
@@ -54,13 +52,13 @@ def quantize_within_budget(backend: ModuleType, fmt: str, fp32_path: Path, model
     def quantize(exclude: list[str], name: str) -> Path:
         return out / backend.quantize(fp32_path, model, example, calib, out, qcfg, exclude, name)
 
-    def evaluate(path: Path) -> float:
+    def measure(path: Path) -> float:
         return accuracy_of(fmt, path, val_inputs, val_labels)
 
     budget = qcfg.max_accuracy_drop
-    fp32_acc = evaluate(fp32_path)
+    fp32_acc = measure(fp32_path)
     path = quantize([], FINAL_NAME)
-    acc = evaluate(path)
+    acc = measure(path)
     outcome = Int8Outcome(path.name, fp32_acc, acc, fp32_acc - acc, budget, fp32_acc - acc <= budget,
                           validation_samples=len(val_inputs))
     if outcome.within_budget or not qcfg.fallback or qcfg.max_float_layers == 0:
@@ -73,7 +71,7 @@ def quantize_within_budget(backend: ModuleType, fmt: str, fp32_path: Path, model
     for layer in layers:
         trial = out / "trials" / backend.quantize(fp32_path, model, example, calib, trials, qcfg,
                                                   [other for other in layers if other != layer], "alone")
-        outcome.sensitivity.append({"layer": layer, "drop_alone": fp32_acc - evaluate(trial)})
+        outcome.sensitivity.append({"layer": layer, "drop_alone": fp32_acc - measure(trial)})
         _remove_model(trials, "alone")
     shutil.rmtree(trials, ignore_errors=True)
     outcome.sensitivity.sort(key=lambda row: -row["drop_alone"])
@@ -83,7 +81,7 @@ def quantize_within_budget(backend: ModuleType, fmt: str, fp32_path: Path, model
         kept.append(row["layer"])
         _remove_model(out, FINAL_NAME)
         path = quantize(kept, FINAL_NAME)
-        acc = evaluate(path)
+        acc = measure(path)
         if fp32_acc - acc <= budget:
             break
     outcome.file, outcome.int8_accuracy, outcome.float_layers = path.name, acc, kept

@@ -112,6 +112,3 @@ class RunFolder:
             shutil.rmtree(trash, ignore_errors=True)
         self.record(StageRecord(name, stage_type, key, parent, "ok", seconds, versions))
         return artifact.moved_to(final)
-
-    def skip(self, name: str, stage_type: str, reason: str) -> None:
-        self.record(StageRecord(name, stage_type, "", None, "skipped", 0.0, {}, reason))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -124,6 +123,3 @@ def torch_artifact(out: Path, model: nn.Module, *, key: str, parent: str | None,
 def input_spec(pre: dict, name: str, dtype: str = "float32") -> dict:
     return {"name": name, "shape": [1, pre["channels"], *pre["size"]], "dtype": dtype, "layout": "NCHW"}
 
-
-def float_inputs(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x, dtype=np.float32)

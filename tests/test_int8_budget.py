@@ -1,7 +1,6 @@
 """The accuracy budget: a fragile model (one channel scaled x1000, the next layer scaled back: the same
 function in float, an activation outlier in int8) falls over the budget, the sensitivity analysis finds the
 culprit layers, and keeping them in float brings every backend back within budget."""
-import numpy as np
 import pytest
 import torch
 from torch import nn
