@@ -34,9 +34,15 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=0.3, help="max accuracy drop (points) with the fallback")
     parser.add_argument("--work", type=Path, default=Path("/tmp/edgeship-int8-bench"), help="run folder")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--student-width", type=int,
+                        help="override the recipe student's width (int8 size ratios only near 0.25 once weights "
+                             "outweigh the per-tensor scales and graph overhead of a tiny model)")
     args = parser.parse_args()
     opt_out_of_openvino_telemetry()
     base = load_recipe(args.recipe)
+    if args.student_width:
+        student = base.student.model_copy(update={"args": {**base.student.args, "width": args.student_width}})
+        base = base.model_copy(update={"student": student, "name": f"{base.name}-w{args.student_width}"})
     print(f"recipe {args.recipe.name}; budget {args.budget} points; run folder {args.work}", flush=True)
     rows = []
     for budget_on in (False, True):

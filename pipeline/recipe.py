@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import EdgeshipError
+from pipeline.target_config import LocalTargetConfig, TargetConfig
 
 
 class Section(BaseModel):
@@ -142,12 +143,6 @@ class BenchConfig(Section):
     timeout: float = Field(300.0, gt=0.0)
 
 
-class TargetConfig(Section):
-    name: str = "local"
-    type: Literal["local"] = "local"
-    python: str | None = None  # interpreter that runs the agent; default: the one running edgeship
-
-
 class ShipConfig(Section):
     # Points of top-1 an artifact may lose against the fp32 student and still be shipped.
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
@@ -164,8 +159,17 @@ class Recipe(Section):
     export: ExportConfig = ExportConfig()
     quantize: QuantizeConfig = QuantizeConfig()
     bench: BenchConfig = BenchConfig()
-    targets: list[TargetConfig] = [TargetConfig()]
+    targets: list[TargetConfig] = Field([LocalTargetConfig()], min_length=1)
     ship: ShipConfig = ShipConfig()
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_target_names(cls, targets):
+        names = [t.name for t in targets]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"target names must be unique; repeated: {', '.join(repeated)}")
+        return targets
 
 
 def _first_error(err: ValidationError) -> str:

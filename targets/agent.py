@@ -47,7 +47,8 @@ class OpenVinoRunner:
         self.input_shape = [int(d) for d in self.compiled.input(0).get_partial_shape().get_min_shape()]
         self.request = self.compiled.create_infer_request()
         self.runtime, self.version = "openvino", ov.__version__
-        self.settings = {"inference_precision": str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))}
+        precision = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.settings = {"inference_precision": getattr(precision, "type_name", str(precision))}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.request.infer([x])[0]
@@ -160,12 +161,38 @@ def summarize(timings: list[float]) -> dict:
             "min": float(arr.min()), "max": float(arr.max())}
 
 
+def runtime_versions() -> dict:
+    """Which runtimes import here, with their versions (None when missing)."""
+    versions = {}
+    for name, module in (("onnxruntime", "onnxruntime"), ("openvino", "openvino"), ("torch", "torch")):
+        try:
+            versions[name] = __import__(module).__version__
+        except Exception:  # a broken install is as unusable as a missing one
+            versions[name] = None
+    try:
+        _, runtime, version = _tflite_interpreter()
+        versions["tflite"] = f"{runtime} {version}"
+    except Exception:
+        versions["tflite"] = None
+    return versions
+
+
+def platform_info() -> dict:
+    return {"machine": platform.machine(), "system": platform.system(), "python": platform.python_version(),
+            "cpu_features": cpu_features(), "cpu_count": os.cpu_count()}
+
+
+def probe(work_dir: str) -> dict:
+    """What `edgeship targets check` shows: the device's platform, runtimes and free disk."""
+    stat = os.statvfs(work_dir)
+    return {"status": "ok", "platform": platform_info(), "runtimes": runtime_versions(),
+            "free_disk_mb": stat.f_bavail * stat.f_frsize // 2**20, "numpy": np.__version__}
+
+
 def run(args) -> dict:
     fmt = args.format or FORMAT_BY_SUFFIX.get(os.path.splitext(args.model)[1])
     result = {"model": os.path.basename(args.model), "format": fmt, "threads": args.threads,
-              "platform": {"machine": platform.machine(), "system": platform.system(),
-                           "python": platform.python_version(), "cpu_features": cpu_features(),
-                           "cpu_count": os.cpu_count()}}
+              "platform": platform_info()}
     t0 = time.perf_counter()
     runner = open_runner(fmt, args.model, args.threads)
     result.update(runtime=runner.runtime, runtime_version=runner.version, settings=runner.settings,
@@ -186,7 +213,9 @@ def run(args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--model")
+    parser.add_argument("--probe", metavar="WORK_DIR", help="print platform, runtimes and free disk, then exit")
+    parser.add_argument("--output", help="also write the JSON result to this file (a results mount)")
     parser.add_argument("--format", choices=sorted(RUNNERS))
     parser.add_argument("--eval", help="npz with float32 'inputs' (N,C,H,W) and 'labels'")
     parser.add_argument("--threads", type=int, default=1)
@@ -195,11 +224,17 @@ def main(argv=None) -> int:
     parser.add_argument("--min-seconds", type=float, default=1.0)
     parser.add_argument("--max-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
+    if not args.model and not args.probe:
+        parser.error("--model or --probe is required")
     try:
-        result = run(args)
+        result = probe(args.probe) if args.probe else run(args)
     except Exception as err:  # one JSON object whatever happens: the host turns it into a failed row
         result = {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500]}
-    sys.stdout.write(json.dumps(result) + "\n")
+    text = json.dumps(result) + "\n"
+    if args.output:
+        with open(args.output, "w") as handle:
+            handle.write(text)
+    sys.stdout.write(text)
     return 0 if result["status"] == "ok" else 1
 
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from pipeline.runfolder import file_sha256
 
 AGENT = Path(__file__).with_name("agent.py")
 
@@ -28,8 +31,34 @@ class BenchRequest:
 
 class Target(Protocol):
     name: str
+    emulated: bool
 
-    def bench(self, model_path: Path, fmt: str, request: BenchRequest) -> dict: ...
+    def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]: ...
+
+    def probe(self) -> dict: ...
+
+
+def model_files(model: Path) -> list[Path]:
+    """The files a model needs on the device: OpenVINO's .xml comes with its .bin weights."""
+    companion = model.with_suffix(".bin")
+    return [model] + ([companion] if model.suffix == ".xml" and companion.is_file() else [])
+
+
+def checksums(paths: list[Path]) -> str:
+    """A SHA256SUMS text (sha256sum -c reads it) naming each file by its base name."""
+    return "".join(f"{file_sha256(p)}  {p.name}\n" for p in paths)
+
+
+def stage(folder: Path, model: Path, eval_npz: Path | None) -> None:
+    """Copy what the agent needs into a folder the device sees: agent.py, the eval set, the model files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in [AGENT, *([eval_npz] if eval_npz else []), *model_files(model)]:
+        shutil.copyfile(source, folder / source.name)
+
+
+def with_target(result: dict, target: "Target") -> dict:
+    """Every result says which target ran it and whether that target was an emulator."""
+    return {**result, "target": target.name, "emulated": target.emulated}
 
 
 def failed(message: str) -> dict:
