@@ -1,4 +1,4 @@
-"""edgeship command line: optimize, distill, bench, report."""
+"""edgeship command line: optimize, distill, bench, targets check, report."""
 from __future__ import annotations
 
 import argparse
@@ -22,12 +22,15 @@ def _results_table(rows: list[dict], title: str) -> Table:
         table.add_column(col, justify="right" if col[0] in "sapv" and col != "status" else "left")
     for r in rows:
         lat = r.get("latency_ms") or {}
+        p50, p90 = (f"{lat['p50']:.3f}", f"{lat['p90']:.3f}") if lat else ("-", "-")
+        if r.get("emulated") and lat:
+            p50 = p90 = "emulated"  # an emulator's latency never sits beside a device's
         size = f"{r['size_bytes'] / 1024:.1f}" if r.get("size_bytes") else "-"
         acc = f"{r['accuracy']:.2f}" if r.get("accuracy") is not None else "-"
         speed = f"{r['speedup_vs_teacher']:.1f}x" if r.get("speedup_vs_teacher") else "-"
         status = r["status"] if r["status"] == "ok" else f"[red]{r['status']}[/red] {r.get('error') or ''}"[:120]
         table.add_row(r["model"], r["format"], r["precision"], r["target"], size, acc,
-                      f"{lat['p50']:.3f}" if lat else "-", f"{lat['p90']:.3f}" if lat else "-", speed, status)
+                      p50, p90, speed, status)
     return table
 
 
@@ -85,17 +88,61 @@ def cmd_distill(args, console: Console) -> int:
     return EXIT_OK
 
 
+def _target_configs(recipe_path: str | None, names: list[str] | None, default_recipe: Path | None = None) -> list:
+    """The recipe's targets named by --target (all of them without it); a plain local target without a recipe."""
+    from pipeline.recipe import load_recipe
+    from pipeline.target_config import LocalTargetConfig
+
+    path = recipe_path or default_recipe
+    if path is None:
+        if names and names != ["local"]:
+            raise EdgeshipError(f"--target {names[0]}: name a recipe with --recipe to say what that target is")
+        return [LocalTargetConfig()]
+    targets = load_recipe(path).targets
+    known = [t.name for t in targets]
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise EdgeshipError(f"--target {unknown[0]}: not in {path} (targets: {', '.join(known)})")
+    return [t for t in targets if not names or t.name in names]
+
+
 def cmd_bench(args, console: Console) -> int:
+    first = Path(args.models[0])
+    if first.is_dir():
+        return _bench_run_folder(args, first, console)
+    return _bench_files(args, console)
+
+
+def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
+    """Every artifact of an earlier optimize on the named targets; stages are reused, report.json is kept."""
+    from pipeline.optimize import optimize
+    from pipeline.recipe import load_recipe
+    from pipeline.runlock import run_lock
+
+    if len(args.models) > 1:
+        raise EdgeshipError("bench takes one run folder, or model files, not both")
+    stored = run_dir / "recipe.yaml"
+    if not stored.is_file():
+        raise EdgeshipError(f"{run_dir}: no recipe.yaml (not an edgeship run folder)")
+    targets = _target_configs(args.recipe, args.target, stored)
+    recipe = load_recipe(stored)
+    recipe = recipe.model_copy(update={"targets": targets})
+    with run_lock(run_dir):
+        report = optimize(recipe, run_dir, {"bench"} if args.force else None, console, publish=False)
+    _stdout_console().print(_results_table(report["results"], f"edgeship bench: {recipe.name}"))
+    return EXIT_OK if all(r["status"] == "ok" for r in report["results"]) else EXIT_FAILED
+
+
+def _bench_files(args, console: Console) -> int:
     from targets.agent import FORMAT_BY_SUFFIX
     from targets.base import BenchRequest
-    from targets.local import LocalTarget
+    from targets.registry import make_target
 
-    if args.target != "local":
-        raise EdgeshipError(f"--target {args.target}: only 'local' is available so far")
-    request = BenchRequest(eval_npz=Path(args.eval) if args.eval else None, threads=args.threads,
+    request = BenchRequest(eval_npz=Path(args.eval).resolve() if args.eval else None, threads=args.threads,
                            min_runs=args.min_runs, min_seconds=args.min_seconds)
-    target = LocalTarget()
-    rows = []
+    if request.eval_npz and not request.eval_npz.is_file():
+        raise EdgeshipError(f"--eval {args.eval}: file not found")
+    models = []
     for model in args.models:
         path = Path(model)
         if not path.is_file():
@@ -103,16 +150,46 @@ def cmd_bench(args, console: Console) -> int:
         fmt = FORMAT_BY_SUFFIX.get(path.suffix)
         if fmt is None:
             raise EdgeshipError(f"{path}: unknown model format (use {', '.join(FORMAT_BY_SUFFIX)})")
-        result = target.bench(path.resolve(), fmt, request)
-        rows.append({"model": str(path), "format": fmt, "precision": "-", "target": target.name,
-                     "size_bytes": path.stat().st_size, "accuracy": result.get("accuracy"),
-                     "latency_ms": result.get("latency_ms"), "status": result.get("status", "failed"),
-                     "error": result.get("error"), "speedup_vs_teacher": None})
+        models.append((path.resolve(), fmt))
+    rows = []
+    for cfg in _target_configs(args.recipe, args.target):
+        results = make_target(cfg).bench_many(models, request)
+        for (path, fmt), result in zip(models, results):
+            rows.append({"model": path.name, "format": fmt, "precision": "-", "target": cfg.name,
+                         "size_bytes": path.stat().st_size, "accuracy": result.get("accuracy"),
+                         "latency_ms": result.get("latency_ms"), "status": result.get("status", "failed"),
+                         "error": result.get("error"), "speedup_vs_teacher": None,
+                         "emulated": result.get("emulated")})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         _stdout_console().print(_results_table(rows, "edgeship bench"))
     return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
+
+
+def cmd_targets_check(args, console: Console) -> int:
+    from pipeline.recipe import load_recipe
+    from pipeline.targets_check import check_targets
+
+    recipe = load_recipe(args.recipe)
+    rows = check_targets(recipe)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        table = Table(title=f"edgeship targets: {recipe.name}")
+        for col in ("target", "type", "machine", "emulated", "CPU features", "python", "onnxruntime", "openvino",
+                    "tflite", "free MB", "usable"):
+            table.add_column(col)
+        for r in rows:
+            rt = r.get("runtimes") or {}
+            verdict = "yes" if r["usable"] else f"[red]no[/red]: {r['problem']}"
+            table.add_row(r["target"], r["type"], r.get("machine") or "-",
+                          f"yes ({r['emulated_cpu']})" if r["emulated"] else "no",
+                          " ".join(r.get("cpu_features") or []) or "-", r.get("python") or "-",
+                          rt.get("onnxruntime") or "-", (rt.get("openvino") or "-").split("-")[0],
+                          rt.get("tflite") or "-", str(r.get("free_disk_mb") or "-"), verdict)
+        _stdout_console().print(table)
+    return EXIT_OK if all(r["usable"] for r in rows) else EXIT_FAILED
 
 
 def cmd_report(args, console: Console) -> int:
@@ -142,15 +219,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run folder (default runs/<recipe name>)")
     p.add_argument("--force", action="append", metavar="STAGE", help="rerun STAGE and what follows ('all')")
     p.set_defaults(func=cmd_distill)
-    p = sub.add_parser("bench", help="measure latency (and accuracy with --eval) of model files")
-    p.add_argument("models", nargs="+", metavar="MODEL_FILE", help=".onnx, .xml (OpenVINO), .tflite or .pt2")
-    p.add_argument("--target", default="local")
+    p = sub.add_parser("bench", help="measure a run folder's artifacts, or model files, on targets")
+    p.add_argument("models", nargs="+", metavar="RUN_DIR|MODEL_FILE",
+                   help="a run folder of an earlier optimize, or .onnx, .xml (OpenVINO), .tflite, .pt2 files")
+    p.add_argument("--target", action="append", metavar="NAME",
+                   help="a target of the recipe (repeatable; default: all of them, or local for model files)")
+    p.add_argument("--recipe", help="recipe whose targets: section names the targets (default: the run's own)")
+    p.add_argument("--force", action="store_true", help="measure again even where results are cached")
     p.add_argument("--eval", help="npz with preprocessed 'inputs' and 'labels' for accuracy")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min-runs", type=int, default=100)
     p.add_argument("--min-seconds", type=float, default=1.0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("targets", help="check the targets of a recipe")
+    targets_sub = p.add_subparsers(dest="targets_command", required=True)
+    p = targets_sub.add_parser("check", help="reachability, architecture, CPU features, runtimes and free disk")
+    p.add_argument("recipe", help="recipe YAML file with a targets: section")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_targets_check)
     p = sub.add_parser("report", help="print a run's results and rewrite its report.md")
     p.add_argument("run_dir", help="run folder of an earlier optimize")
     p.set_defaults(func=cmd_report)

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from calibration.calibration_set import build_calibration_set
 from pipeline.artifact import Artifact
-from pipeline.bench import bench_all
+from pipeline.bench import bench_all, bench_columns
 from pipeline.context import Context
 from pipeline.data import load_dataset
 from pipeline.errors import EdgeshipError
@@ -65,10 +65,12 @@ class Flow:
             return None
 
 
-def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Console | None) -> Flow:
+def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Console | None,
+             publish: bool = True) -> Flow:
     run = RunFolder(run_dir)
     run.root.mkdir(parents=True, exist_ok=True)
-    (run.root / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+    if publish:
+        (run.root / "recipe.yaml").write_text(recipe_to_yaml(recipe))
     console = console or Console(stderr=True)
     data = load_dataset(recipe.data)
     console.print(f"data: {recipe.data.source}: {len(data.x_train)} train / {len(data.x_val)} val / "
@@ -100,8 +102,11 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     return stages
 
 
-def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None) -> dict:
-    flow = open_run(recipe, run_dir, force, console)
+def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None,
+             publish: bool = True) -> dict:
+    """The whole recipe. publish=False (`edgeship bench RUN_DIR --target T`) benches and returns the rows but
+    leaves the run's recipe.yaml, report and ship/ as the last full optimize wrote them."""
+    flow = open_run(recipe, run_dir, force, console, publish)
     ctx, data, run, console = flow.ctx, flow.ctx.data, flow.ctx.run, flow.ctx.console
     torch_stages = train_models(flow)
     student = torch_stages["student-kd"]
@@ -144,14 +149,16 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     names = model_names(recipe.distill.method)
     final_name = names[final_student.stage]
     rows = []
-    for target in recipe.targets:
+    for column in bench_columns(recipe):
         for name, artifact in artifacts.items():
+            if not column.cfg.measures(artifact.format):
+                continue
             model = names.get(name, final_name)
-            rows.append(make_row(artifact, name, artifact.format, artifact.precision, model, target.name,
-                                 results.get((name, target.name))))
+            rows.append(make_row(artifact, name, artifact.format, artifact.precision, model, column.name,
+                                 results.get((name, column.name))))
         for name, error in flow.failures.items():
             fmt, precision = name.rsplit("-", 1)
-            rows.append(make_row(None, name, fmt, precision, final_name, target.name, None, error))
+            rows.append(make_row(None, name, fmt, precision, final_name, column.name, None, error))
     add_speedups(rows)
     ship_choices = choose(rows, final_student.stage, recipe.export.formats, recipe.ship.max_accuracy_drop)
     report = {
@@ -167,8 +174,9 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
         "distillation": {"method": recipe.distill.method,
                          "teacher_outputs": torch_stages["student-kd"].metrics.get("teacher_logits")},
     }
-    write_report(run.root, report)
-    write_ship(run.root, ship_choices, artifacts)
+    if publish:
+        write_report(run.root, report)
+        write_ship(run.root, ship_choices, artifacts)
     return report
 
 

@@ -40,7 +40,10 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         "latency_ms": {k: latency[k] for k in ("p50", "p90", "p99", "mean", "std")} if latency else None,
         "runs": result.get("runs"), "status": status, "error": error or result.get("error"),
         "parity": metrics.get("parity"), "runtime_settings": result.get("settings"),
-        "emulated": False, "cpu_features": (result.get("platform") or {}).get("cpu_features"),
+        "emulated": bool(result.get("emulated")), "emulated_cpu": result.get("emulated_cpu"),
+        "machine": (result.get("platform") or {}).get("machine"),
+        "container_platform": result.get("container_platform"),
+        "cpu_features": (result.get("platform") or {}).get("cpu_features"),
         "int8": metrics.get("int8"),
     }
 
@@ -50,7 +53,7 @@ def add_speedups(rows: list[dict]) -> None:
                if r["stage"] == "teacher" and r["status"] == "ok" and r["latency_ms"]}
     for row in rows:
         base = teacher.get(row["target"])
-        ok = row["status"] == "ok" and row["latency_ms"] and base
+        ok = row["status"] == "ok" and row["latency_ms"] and base and not row.get("emulated")
         row["speedup_vs_teacher"] = base / row["latency_ms"]["p50"] if ok else None
 
 
@@ -68,20 +71,65 @@ def _fmt(value, spec: str, empty: str = "-") -> str:
     return empty if value is None else format(value, spec)
 
 
+def shown_latency(row: dict, key: str) -> str:
+    """A latency figure for people: emulated targets have none worth reading beside a device's."""
+    if row.get("emulated") and row["status"] == "ok":
+        return "emulated"
+    return _fmt((row["latency_ms"] or {}).get(key), ".3f")
+
+
+def target_columns(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["target"] for r in rows))
+
+
+def per_target_table(rows: list[dict]) -> list[str]:
+    """One column group (accuracy, p50) per target: ARM int8 accuracy next to x86's."""
+    targets = target_columns(rows)
+    if len(targets) < 2:
+        return []
+    cells = {(r["stage"], r["target"]): r for r in rows}
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    head = "| model | format | precision | " + " | ".join(f"{t} acc % | {t} p50 ms" for t in targets) + " |"
+    lines = ["## Per target", "", head, "|---|---|---|" + "---:|---:|" * len(targets)]
+    for stage in stages:
+        first = next(r for r in rows if r["stage"] == stage)
+        groups = []
+        for t in targets:
+            r = cells.get((stage, t))
+            ok = r is not None and r["status"] == "ok"
+            groups.append(f"{_fmt(r['accuracy'], '.2f')} | {shown_latency(r, 'p50')}" if ok else "failed | -")
+        lines.append(f"| {first['model']} | {first['format']} | {first['precision']} | " + " | ".join(groups) + " |")
+    return lines + [""]
+
+
+def environment_lines(rows: list[dict]) -> list[str]:
+    lines = ["## Targets", "", "| target | machine | CPU features | emulated | container |", "|---|---|---|---|---|"]
+    for t in target_columns(rows):
+        r = next((r for r in rows if r["target"] == t and r["status"] == "ok"), None)
+        if r is None:
+            lines.append(f"| {t} | unreachable | - | - | - |")
+            continue
+        emulated = f"yes ({r['emulated_cpu']})" if r.get("emulated") else "no"
+        lines.append(f"| {t} | {r.get('machine') or '-'} | {' '.join(r.get('cpu_features') or []) or '-'} | "
+                     f"{emulated} | {r.get('container_platform') or '-'} |")
+    return lines + ["", "Emulated targets (qemu-user) give the ARM kernels' accuracy; their latency is the "
+                        "emulator's, about 100x a board's, so it is never shown beside native latency.", ""]
+
+
 def markdown(report: dict) -> str:
     lines = [f"# edgeship report: {report['recipe']}", "",
              "| model | format | precision | target | runtime | size KB | MACs | params | accuracy % | "
              "p50 ms | p90 ms | speed-up vs teacher | status |",
              "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
-        lat = r["latency_ms"] or {}
         status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error']}"
         lines.append(
             f"| {r['model']} | {r['format']} | {r['precision']} | {r['target']} | {r['runtime'] or '-'} | "
             f"{_fmt(r['size_bytes'] and r['size_bytes'] / 1024, '.1f')} | {_fmt(r['macs'], ',')} | "
-            f"{_fmt(r['params'], ',')} | {_fmt(r['accuracy'], '.2f')} | {_fmt(lat.get('p50'), '.3f')} | "
-            f"{_fmt(lat.get('p90'), '.3f')} | {_fmt(r['speedup_vs_teacher'], '.1f', '-')}x | {status} |")
+            f"{_fmt(r['params'], ',')} | {_fmt(r['accuracy'], '.2f')} | {shown_latency(r, 'p50')} | "
+            f"{shown_latency(r, 'p90')} | {_fmt(r['speedup_vs_teacher'], '.1f', '-')}x | {status} |")
     lines.append("")
+    lines += per_target_table(report["results"])
     if report.get("kd_verdict"):
         lines += [report["kd_verdict"], ""]
     if report.get("distillation"):
@@ -94,6 +142,7 @@ def markdown(report: dict) -> str:
             lines.append(f"- **{fmt}**: {choice['reason']}")
         lines.append("")
     lines += markdown_sections(report)
+    lines += environment_lines(report["results"])
     lines += ["## Notes", "", f"- {X86_NOTE}",
               "- OpenVINO rows run with INFERENCE_PRECISION_HINT=f32 (this x86 would otherwise run bf16).",
               "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.", ""]

@@ -12,10 +12,11 @@ from pipeline.runfolder import file_sha256
 
 
 def choose(rows: list[dict], reference_stage: str, formats: list[str], max_drop: float) -> dict[str, dict]:
-    """For each format: among its ok rows on the first target, the lowest p50 whose accuracy is within budget."""
+    """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
+    only emulated targets, the first one), the lowest p50 whose accuracy is within budget."""
     if not rows:
         return {}
-    target = rows[0]["target"]
+    target = next((r["target"] for r in rows if not r.get("emulated") and r["status"] == "ok"), rows[0]["target"])
     ref = next((r for r in rows if r["stage"] == reference_stage and r["target"] == target
                 and r["accuracy"] is not None), None)
     choices = {}

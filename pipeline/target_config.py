@@ -17,6 +17,11 @@ class TargetBase(BaseModel):
     # Thread counts to sweep; none = the bench section's `threads`. Each count is a column group of its own.
     threads: list[Annotated[int, Field(ge=1, le=256)]] | None = Field(None, min_length=1)
     timeout: float | None = Field(None, gt=0.0)  # seconds per agent run; none = the bench section's timeout
+    # Formats to measure here; none = all on a local target, the exported ones (no torch) on a device.
+    formats: list[Literal["torch", "onnx", "tflite", "openvino"]] | None = Field(None, min_length=1)
+
+    def measures(self, fmt: str) -> bool:
+        return fmt in self.formats if self.formats else (self.type == "local" or fmt != "torch")
 
 
 class LocalTargetConfig(TargetBase):

@@ -6,6 +6,11 @@ def _p50(row: dict) -> float | None:
     return row["latency_ms"]["p50"] if row.get("status") == "ok" and row.get("latency_ms") else None
 
 
+def _native_p50(row: dict) -> float | None:
+    """Latency that means something: none for an emulated target."""
+    return None if row.get("emulated") else _p50(row)
+
+
 def int8_vs_fp32(rows: list[dict]) -> list[dict]:
     """One entry per (format, target) with both an fp32 and an int8 row."""
     by_key = {(r["format"], r["precision"], r["target"]): r for r in rows}
@@ -15,8 +20,9 @@ def int8_vs_fp32(rows: list[dict]) -> list[dict]:
         if precision != "int8" or fp32 is None or _p50(int8) is None or _p50(fp32) is None:
             continue
         budget = int8.get("int8") or {}
-        entry = {"format": fmt, "target": target, "runtime": int8.get("runtime"),
-                 "latency_ratio": _p50(int8) / _p50(fp32),
+        native = _native_p50(int8) is not None
+        entry = {"format": fmt, "target": target, "runtime": int8.get("runtime"), "emulated": not native,
+                 "latency_ratio": _p50(int8) / _p50(fp32) if native else None,
                  "size_ratio": int8["size_bytes"] / fp32["size_bytes"] if fp32.get("size_bytes") else None,
                  "fp32_accuracy": fp32["accuracy"], "int8_accuracy": int8["accuracy"],
                  "drop_pt": (fp32["accuracy"] - int8["accuracy"]) if None not in (fp32["accuracy"],
@@ -24,7 +30,7 @@ def int8_vs_fp32(rows: list[dict]) -> list[dict]:
                  "float_layers": budget.get("float_layers", []), "within_budget": budget.get("within_budget"),
                  "cpu_features": int8.get("cpu_features")}
         entry["warning"] = (f"int8 is slower than fp32 on {target} ({entry['latency_ratio']:.2f}x p50)"
-                            if entry["latency_ratio"] > 1.0 else None)
+                            if native and entry["latency_ratio"] > 1.0 else None)
         out.append(entry)
     return out
 
@@ -34,7 +40,7 @@ def pruning_effect(rows: list[dict]) -> list[dict]:
     out = []
     for pruned in (r for r in rows if r["stage"] == "pruned"):
         before = next((r for r in rows if r["stage"] == "student-kd" and r["target"] == pruned["target"]), None)
-        if before is None or _p50(before) is None or _p50(pruned) is None:
+        if before is None or _native_p50(before) is None or _native_p50(pruned) is None:
             continue
         entry = {"target": pruned["target"], "macs_ratio": pruned["macs"] / before["macs"],
                  "params_ratio": pruned["params"] / before["params"],
@@ -56,7 +62,8 @@ def markdown_sections(report: dict) -> list[str]:
                   "fp32 % | int8 % | drop | layers kept float |", "|---|---|---|---:|---:|---:|---:|---:|---|"]
         for e in int8:
             flag = " ⚠" if e["warning"] else ""
-            lines.append(f"| {e['format']} | {e['target']} | {e['runtime']} | {e['latency_ratio']:.2f}x{flag} | "
+            ratio = "emulated" if e["latency_ratio"] is None else f"{e['latency_ratio']:.2f}x{flag}"
+            lines.append(f"| {e['format']} | {e['target']} | {e['runtime']} | {ratio} | "
                          f"{e['size_ratio']:.2f} | {e['fp32_accuracy']:.2f} | {e['int8_accuracy']:.2f} | "
                          f"{e['drop_pt']:+.2f} | {', '.join(e['float_layers']) or 'none'} |")
         lines += [""] + [f"- ⚠ {e['format']}: {e['warning']}" for e in int8 if e["warning"]] + [""]
