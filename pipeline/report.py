@@ -96,8 +96,12 @@ def per_target_table(rows: list[dict]) -> list[str]:
         groups = []
         for t in targets:
             r = cells.get((stage, t))
-            ok = r is not None and r["status"] == "ok"
-            groups.append(f"{_fmt(r['accuracy'], '.2f')} | {shown_latency(r, 'p50')}" if ok else "failed | -")
+            if r is None:
+                groups.append("not measured | -")  # a format the target was not asked to run
+            elif r["status"] == "ok":
+                groups.append(f"{_fmt(r['accuracy'], '.2f')} | {shown_latency(r, 'p50')}")
+            else:
+                groups.append("failed | -")
         lines.append(f"| {first['model']} | {first['format']} | {first['precision']} | " + " | ".join(groups) + " |")
     return lines + [""]
 
