@@ -3,7 +3,8 @@
 accuracy-budget fallback. Prints one table; --out DIR also writes DIR/int8.json.
 
 It runs a recipe through `edgeship optimize` twice, identical but for the quantize settings (fallback off;
-fallback on with a 0.3-point budget), so both runs share every training stage and differ only in int8.
+fallback on with a 0.3-point budget), so both runs share every training stage and differ only in int8;
+each run measures its fp32 and int8 artifacts afresh, one after the other.
 Accuracy is the agent's on the held-out test split; latency is p50, batch 1, one thread, on this machine.
 Default recipe: examples/fashion-mnist.yaml when Debian's dataset-fashion-mnist is installed, else digits.
 """
@@ -48,7 +49,9 @@ def main() -> int:
     for budget_on in (False, True):
         quantize = base.quantize.model_copy(update={"fallback": budget_on, "max_accuracy_drop": args.budget})
         recipe = base.model_copy(update={"quantize": quantize})
-        report = optimize(recipe, args.work / base.name)
+        # Bench afresh in each run, so every int8/fp32 latency ratio compares two measurements of one job
+        # rather than an int8 of now against an fp32 cached from an earlier, differently loaded run.
+        report = optimize(recipe, args.work / base.name, force={"bench"})
         for entry in report["int8_vs_fp32"]:
             rows.append({"runtime": entry["runtime"], "format": entry["format"], "budget": budget_on,
                          "fp32_acc": entry["fp32_accuracy"], "int8_acc": entry["int8_accuracy"],

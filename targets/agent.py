@@ -178,8 +178,9 @@ def runtime_versions() -> dict:
 
 
 def platform_info() -> dict:
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {"machine": platform.machine(), "system": platform.system(), "python": platform.python_version(),
-            "cpu_features": cpu_features(), "cpu_count": os.cpu_count()}
+            "cpu_features": cpu_features(), "cpu_count": os.cpu_count(), "cpu_affinity": affinity}
 
 
 def probe(work_dir: str) -> dict:

@@ -59,7 +59,8 @@ def test_hanging_target_times_out(onnx_model):
     path, eval_npz = onnx_model
     request = BenchRequest(eval_npz=eval_npz, min_runs=10**9, min_seconds=600, max_seconds=600, timeout=3)
     result = LocalTarget().bench(path, "onnx", request)
-    assert result == {"status": "failed", "error": "target local: timed out after 3 s"}
+    assert result == {"status": "failed", "error": "target local: timed out after 3 s", "target": "local",
+                      "emulated": False}
 
 
 def test_missing_interpreter_is_a_failed_row(onnx_model):
