@@ -64,6 +64,8 @@ class QemuArm64TargetConfig(TargetBase):
     cpu: ArmCpuName = "cortex-a72"
     cores: int = Field(4, ge=1, le=64)
     python: str = "/usr/bin/python3.11"
+    # PYTHONPATH inside the userland; edgeship's has /opt/site (current runtimes) and /opt/site-tflite-runtime.
+    python_path: str | None = None
 
 
 TARGET_TYPES = {"local": LocalTargetConfig, "ssh": SshTargetConfig, "docker": DockerTargetConfig,

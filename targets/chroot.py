@@ -26,7 +26,7 @@ def chroot_argv(root: Path, work: Path, cpuinfo: Path, command: list[str]) -> li
             str(root), str(work), str(cpuinfo), *command]
 
 
-def chroot_env(cpu: str) -> dict[str, str]:
+def chroot_env(cpu: str, python_path: str = SITE) -> dict[str, str]:
     """The whole environment inside: nothing of the host's leaks in (its PYTHONPATH would break Python)."""
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "PYTHONPATH": SITE, "QEMU_CPU": cpu,
+    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "PYTHONPATH": python_path, "QEMU_CPU": cpu,
             "LANG": "C.UTF-8"}

@@ -14,14 +14,16 @@ from targets.base import AGENT, BenchRequest, failed, parse_agent_output, stage,
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.chroot import chroot_argv, chroot_env
 from targets.process import DeadlineExceeded, run_with_deadline
+from targets.userland import SITE
 
 
 class QemuArm64Target:
     emulated = True
 
     def __init__(self, name: str, rootfs: str | None = None, cpu: str = "cortex-a72", cores: int = 4,
-                 python: str = "/usr/bin/python3.11"):
+                 python: str = "/usr/bin/python3.11", python_path: str | None = None):
         self.name, self.cpu, self.cores, self.python = name, cpu, cores, python
+        self.python_path = python_path
         self._rootfs = Path(rootfs) if rootfs else None
 
     def _root(self) -> Path:
@@ -45,7 +47,7 @@ class QemuArm64Target:
         cpuinfo.write_text(fake_cpuinfo(self.cpu, self.cores))
         argv = chroot_argv(root, work, cpuinfo, [self.python, "/work/agent.py", *agent_args])
         try:
-            proc = run_with_deadline(argv, timeout, env=chroot_env(self.cpu))
+            proc = run_with_deadline(argv, timeout, env=chroot_env(self.cpu, self.python_path or SITE))
         except DeadlineExceeded as err:
             return failed(f"target {self.name}: {err}")
         return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)

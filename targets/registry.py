@@ -13,7 +13,8 @@ def make_target(cfg) -> Target:
     if cfg.type == "qemu-arm64":
         from targets.qemu import QemuArm64Target
 
-        return QemuArm64Target(name=cfg.name, rootfs=cfg.rootfs, cpu=cfg.cpu, cores=cfg.cores, python=cfg.python)
+        return QemuArm64Target(name=cfg.name, rootfs=cfg.rootfs, cpu=cfg.cpu, cores=cfg.cores, python=cfg.python,
+                               python_path=cfg.python_path)
     if cfg.type == "ssh":
         from targets.ssh import SshTarget
 

@@ -24,9 +24,12 @@ DEBS = ["python3.11", "libstdc++6", "libgcc-s1", "libgomp1", "libc-bin", "dash",
 RUNTIMES = ["numpy", "onnxruntime", "openvino", "ai-edge-litert"]
 WHEEL_ARCH = {"arm64": "aarch64", "amd64": "x86_64"}
 SITE = "/opt/site"  # PYTHONPATH inside the userland
+# A second, older stack many boards still run: tflite-runtime (TensorFlow Lite's own wheel), which needs numpy<2.
+TFLITE_RUNTIME_SITE = "/opt/site-tflite-runtime"
+TFLITE_RUNTIME_PINS = ["numpy<2", "tflite-runtime==2.14.0"]
 PYTHON = "/usr/bin/python3.11"
 DEFAULT_CACHE = Path(os.environ.get("EDGESHIP_CACHE", Path.home() / ".cache" / "edgeship")) / "userland"
-BUILDER_VERSION = 1  # bump when the steps below change what ends up in the folder
+BUILDER_VERSION = 2  # bump when the steps below change what ends up in the folder
 
 
 def runtime_pins() -> list[str]:
@@ -45,7 +48,7 @@ def userland(arch: str, cache: Path = DEFAULT_CACHE) -> Path:
     if arch not in WHEEL_ARCH:
         raise EdgeshipError(f"userland arch {arch!r}: use one of {', '.join(WHEEL_ARCH)}")
     pins = runtime_pins()
-    key = content_key("userland", arch, SUITE, DEBS, pins, BUILDER_VERSION)
+    key = content_key("userland", arch, SUITE, DEBS, pins, TFLITE_RUNTIME_PINS, BUILDER_VERSION)
     root = cache / f"{arch}-{key}"
     if (root / ".complete").is_file():
         return root
@@ -66,9 +69,11 @@ def _build(root: Path, arch: str, debs: list[str], pins: list[str]) -> None:
          "mmdebstrap")
     wheel_arch = WHEEL_ARCH[arch]
     platforms = [f"manylinux_2_{v}_{wheel_arch}" for v in range(17, 37)] + [f"manylinux2014_{wheel_arch}"]
-    _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts",
-          "--target", str(tmp / SITE.lstrip("/")), "--only-binary=:all:", "--python-version", "3.11",
-          "--implementation", "cp", *[arg for p in platforms for arg in ("--platform", p)], *pins], "pip install")
+    for site, packages in ((SITE, pins), (TFLITE_RUNTIME_SITE, TFLITE_RUNTIME_PINS)):
+        _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts",
+              "--target", str(tmp / site.lstrip("/")), "--only-binary=:all:", "--python-version", "3.11",
+              "--implementation", "cp", *[arg for p in platforms for arg in ("--platform", p)], *packages],
+             f"pip install {' '.join(packages)}")
     _write_system_files(tmp)
     (tmp / ".complete").write_text(" ".join(pins) + "\n")
     shutil.rmtree(root, ignore_errors=True)
