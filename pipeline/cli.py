@@ -1,4 +1,4 @@
-"""edgeship command line: optimize, distill, bench, targets check, report."""
+"""edgeship command line: optimize, distill, bench, targets check, check, baseline update, report."""
 from __future__ import annotations
 
 import argparse
@@ -192,6 +192,76 @@ def cmd_targets_check(args, console: Console) -> int:
     return EXIT_OK if all(r["usable"] for r in rows) else EXIT_FAILED
 
 
+def _fraction(text: str, option: str) -> float:
+    """'10%' or '0.1' -> 0.1."""
+    try:
+        value = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+    except ValueError:
+        raise EdgeshipError(f"{option} {text!r}: give a percentage like 10% or a fraction like 0.1") from None
+    if not 0.0 <= value < 10.0:
+        raise EdgeshipError(f"{option} {text!r}: out of range")
+    return value
+
+
+EXIT_INCONCLUSIVE = 3
+
+
+def cmd_check(args, console: Console) -> int:
+    import os
+
+    from pipeline.check import compare, load_rows, markdown
+    from pipeline.gate import GateSettings
+    from pipeline.remeasure import remeasurer
+
+    confidence = _fraction(args.confidence, "--confidence")
+    if not 0.5 < confidence < 1.0:
+        raise EdgeshipError(f"--confidence {args.confidence}: must lie between 0.5 and 1 (e.g. 0.99)")
+    if args.max_accuracy_drop < 0:
+        raise EdgeshipError("--max-accuracy-drop: must be >= 0 points")
+    settings = GateSettings(_fraction(args.max_latency_regression, "--max-latency-regression"),
+                            args.max_accuracy_drop, args.metric, confidence)
+    base_rows, base_dir = load_rows(args.baseline)
+    cur_rows, cur_dir = load_rows(args.current)
+    again = remeasurer(base_dir, base_rows, cur_dir, cur_rows) if cur_dir and args.remeasure else None
+    result = compare(base_rows, cur_rows, settings, again, args.remeasure)
+    text = markdown(result)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
+            summary.write(text)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        table = Table(title=f"edgeship check: {result['verdict'].upper()}")
+        for col in ("model", "format", "precision", "target", "verdict", "latency ratio [interval]", "accuracy",
+                    "why"):
+            table.add_column(col)
+        colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+        for r in result["rows"]:
+            lat, acc = r.get("latency") or {}, r.get("accuracy") or {}
+            ratio = f"{lat['ratio']:.3f} [{lat['low']:.3f}, {lat['high']:.3f}]" if lat.get("low") is not None else "-"
+            table.add_row(r["model"], r["format"], r["precision"], r["target"],
+                          f"[{colour[r['verdict']]}]{r['verdict']}[/]", ratio,
+                          f"{-acc['drop']:+.2f}" if acc.get("drop") is not None else "-", r["reason"])
+        for label in ("appeared", "disappeared"):
+            for r in result[label]:
+                table.add_row(r["model"], r["format"], r["precision"], r["target"], label, "-", "-", "not judged")
+        _stdout_console().print(table)
+    return {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[result["verdict"]]
+
+
+def cmd_baseline_update(args, console: Console) -> int:
+    from pipeline.check import load_rows, write_baseline
+
+    rows, _ = load_rows(args.current)
+    bad = [r for r in rows if r.get("status") == "ok" and not r.get("emulated") and not r.get("timings_ms")]
+    if bad:
+        raise EdgeshipError(f"{args.current}: rows without raw timings (made before edgeship kept them); "
+                            f"run 'edgeship optimize --force bench' first")
+    write_baseline(rows, Path(args.out), str(args.current))
+    print(f"baseline: {len(rows)} rows written to {args.out}")
+    return EXIT_OK
+
+
 def cmd_report(args, console: Console) -> int:
     from pipeline.report import markdown, read_report
 
@@ -238,6 +308,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", help="recipe YAML file with a targets: section")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_targets_check)
+    p = sub.add_parser("check", help="CI gate: fail when latency or accuracy regressed against a baseline")
+    p.add_argument("current", help="run folder, report.json or baseline file of the change")
+    p.add_argument("--baseline", required=True, help="run folder, report.json or baseline file to compare with")
+    p.add_argument("--max-latency-regression", default="10%", help="slowdown allowed (default 10%%)")
+    p.add_argument("--max-accuracy-drop", type=float, default=0.5, help="top-1 points allowed (default 0.5)")
+    p.add_argument("--metric", choices=("p50", "p90"), default="p50")
+    p.add_argument("--confidence", default="0.99", help="one-sided confidence of a verdict (default 0.99)")
+    p.add_argument("--remeasure", type=int, default=2, metavar="N",
+                   help="measure inconclusive rows again up to N times when CURRENT is a run folder (default 2)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("baseline", help="manage the baseline file the check compares with")
+    baseline_sub = p.add_subparsers(dest="baseline_command", required=True)
+    p = baseline_sub.add_parser("update", help="write the current results (raw timings included) as the baseline")
+    p.add_argument("current", help="run folder or report.json")
+    p.add_argument("--out", default="edgeship-baseline.json", help="baseline file (default edgeship-baseline.json)")
+    p.set_defaults(func=cmd_baseline_update)
     p = sub.add_parser("report", help="print a run's results and rewrite its report.md")
     p.add_argument("run_dir", help="run folder of an earlier optimize")
     p.set_defaults(func=cmd_report)

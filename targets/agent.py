@@ -139,19 +139,48 @@ def evaluate(runner, inputs: np.ndarray, labels: np.ndarray) -> float:
     return correct / max(1, len(inputs)) * 100.0
 
 
-def measure(runner, sample: np.ndarray, warmup: int, min_runs: int, min_seconds: float, max_seconds: float):
+def _timed(runner, sample: np.ndarray, slowdown: float) -> float:
+    """One inference in ms. slowdown > 0 busy-waits that fraction of the inference's own time after it: a known
+    regression, used to prove that the latency gate catches it (benchmarks/gate_power.py), never in real runs."""
+    t0 = time.perf_counter_ns()
+    runner(sample)
+    if slowdown:
+        until = t0 + (time.perf_counter_ns() - t0) * (1.0 + slowdown)
+        while time.perf_counter_ns() < until:
+            pass
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def measure(runner, sample: np.ndarray, warmup: int, min_runs: int, min_seconds: float, max_seconds: float,
+            slowdown: float = 0.0):
     """Per-iteration latencies (ms): warm-up, then at least min_runs and min_seconds, at most max_seconds."""
     for _ in range(warmup):
         runner(sample)
     timings = []
     start = time.perf_counter()
     while True:
-        t0 = time.perf_counter_ns()
-        runner(sample)
-        timings.append((time.perf_counter_ns() - t0) / 1e6)
+        timings.append(_timed(runner, sample, slowdown))
         elapsed = time.perf_counter() - start
         if (len(timings) >= min_runs and elapsed >= min_seconds) or elapsed >= max_seconds:
             return timings
+
+
+def measure_pair(baseline, runner, baseline_sample: np.ndarray, sample: np.ndarray, warmup: int, min_runs: int,
+                 min_seconds: float, max_seconds: float, slowdown: float = 0.0, block: int = 10):
+    """Baseline and candidate interleaved in blocks (A B B A A B ...), so drift and neighbours hit both alike."""
+    for _ in range(warmup):
+        baseline(baseline_sample)
+        runner(sample)
+    base_t, cur_t = [], []
+    sides = [(baseline, baseline_sample, base_t, 0.0), (runner, sample, cur_t, slowdown)]
+    start = time.perf_counter()
+    while True:
+        for model, x, out, slow in sides:
+            out.extend(_timed(model, x, slow) for _ in range(block))
+        sides.reverse()  # whoever went second goes first next time
+        elapsed = time.perf_counter() - start
+        if (len(cur_t) >= min_runs and elapsed >= min_seconds) or elapsed >= max_seconds:
+            return base_t, cur_t
 
 
 def summarize(timings: list[float]) -> dict:
@@ -207,7 +236,18 @@ def run(args) -> dict:
     else:
         result["accuracy"] = None
         sample = np.random.default_rng(0).standard_normal(runner.input_shape).astype(np.float32)
-    timings = measure(runner, sample, args.warmup, args.min_runs, args.min_seconds, args.max_seconds)
+    if args.baseline_model:
+        baseline = open_runner(fmt, args.baseline_model, args.threads)
+        baseline_sample = (sample if list(sample.shape) == baseline.input_shape else
+                           np.random.default_rng(0).standard_normal(baseline.input_shape).astype(np.float32))
+        base_t, timings = measure_pair(baseline, runner, baseline_sample, sample, args.warmup, args.min_runs,
+                                       args.min_seconds, args.max_seconds, args.slowdown)
+        result.update(baseline_model=os.path.basename(args.baseline_model), baseline_timings_ms=base_t)
+    else:
+        timings = measure(runner, sample, args.warmup, args.min_runs, args.min_seconds, args.max_seconds,
+                          args.slowdown)
+    if args.slowdown:
+        result["injected_slowdown"] = args.slowdown
     result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings)
     return result
 
@@ -224,6 +264,10 @@ def main(argv=None) -> int:
     parser.add_argument("--min-runs", type=int, default=100)
     parser.add_argument("--min-seconds", type=float, default=1.0)
     parser.add_argument("--max-seconds", type=float, default=30.0)
+    parser.add_argument("--slowdown", type=float, default=0.0, help="inject this fraction of extra time per "
+                        "inference (busy wait), e.g. 0.1: for proving the latency gate, never for real results")
+    parser.add_argument("--baseline-model", help="also time this model (same format), interleaved with --model "
+                        "in blocks; its timings come back as baseline_timings_ms")
     args = parser.parse_args(argv)
     if not args.model and not args.probe:
         parser.error("--model or --probe is required")

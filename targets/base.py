@@ -21,11 +21,15 @@ class BenchRequest:
     min_seconds: float = 1.0
     max_seconds: float = 30.0
     timeout: float = 300.0
+    slowdown: float = 0.0  # injected regression (benchmarks/gate_power.py)
+    baseline_model: Path | None = None  # time this one too, interleaved (local target; the CI gate)
 
     def agent_args(self, model: str, fmt: str, eval_npz: str | None) -> list[str]:
         args = ["--model", model, "--format", fmt, "--threads", str(self.threads), "--warmup", str(self.warmup),
                 "--min-runs", str(self.min_runs), "--min-seconds", str(self.min_seconds),
                 "--max-seconds", str(self.max_seconds)]
+        args += ["--slowdown", str(self.slowdown)] if self.slowdown else []
+        args += ["--baseline-model", str(self.baseline_model)] if self.baseline_model else []
         return args + (["--eval", eval_npz] if eval_npz else [])
 
 
@@ -54,6 +58,11 @@ def stage(folder: Path, model: Path, eval_npz: Path | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for source in [AGENT, *([eval_npz] if eval_npz else []), *model_files(model)]:
         shutil.copyfile(source, folder / source.name)
+
+
+def local_only(target: "Target", feature: str, count: int) -> list[dict]:
+    """Failed rows for a request a remote target cannot serve (it names a file on this machine)."""
+    return [with_target(failed(f"target {target.name}: {feature} runs on local targets only"), target)] * count
 
 
 def with_target(result: dict, target: "Target") -> dict:

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from targets.arm_cpus import fake_cpuinfo
-from targets.base import AGENT, BenchRequest, failed, parse_agent_output, stage, with_target
+from targets.base import AGENT, BenchRequest, failed, local_only, parse_agent_output, stage, with_target
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.process import DeadlineExceeded, run_with_deadline
 
@@ -97,6 +97,8 @@ class DockerTarget:
                             **({"emulated_cpu": self.cfg.cpu} if self.emulated else {})}, self)
 
     def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
+        if request.baseline_model:
+            return local_only(self, "interleaved baseline timing", len(models))
         try:
             self._inspect()
         except DockerError as err:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from targets.arm_cpus import fake_cpuinfo
-from targets.base import AGENT, BenchRequest, failed, parse_agent_output, stage, with_target
+from targets.base import AGENT, BenchRequest, failed, local_only, parse_agent_output, stage, with_target
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.chroot import chroot_argv, chroot_env
 from targets.process import DeadlineExceeded, run_with_deadline
@@ -53,6 +53,8 @@ class QemuArm64Target:
         return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)
 
     def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
+        if request.baseline_model:
+            return local_only(self, "interleaved baseline timing", len(models))
         results = []
         for model, fmt in models:
             with tempfile.TemporaryDirectory(prefix="edgeship-qemu-") as tmp:

@@ -13,7 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from targets.base import AGENT, BenchRequest, checksums, failed, model_files, parse_agent_output, with_target
+from targets.base import (AGENT, BenchRequest, checksums, failed, local_only, model_files, parse_agent_output,
+                          with_target)
 from targets.process import DeadlineExceeded, run_with_deadline
 
 HOST_KEY_ERRORS = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED",
@@ -112,6 +113,8 @@ class SshTarget:
 
     # -- the Target interface ----------------------------------------------------------------------------------
     def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
+        if request.baseline_model:
+            return local_only(self, "interleaved baseline timing", len(models))
         results: list[dict] = []
         folder = None
         try:

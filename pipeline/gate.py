@@ -1,0 +1,82 @@
+"""The CI gate: did latency or accuracy regress against a baseline, with a stated confidence?
+
+Latency is judged on the raw per-iteration timings, never on two summary numbers. Timings come in runs of
+correlated samples (a noisy neighbour slows a stretch, not one sample), so the confidence interval of the ratio
+of medians (or p90s) is a block bootstrap: each series is cut into contiguous blocks, and blocks, not samples,
+are resampled. A row
+- fails when the whole one-sided interval lies above 1 + threshold (a slowdown beyond it, at that confidence),
+- passes when the whole interval lies below 1 + threshold,
+- is inconclusive otherwise (too few samples, or too noisy to tell): more samples, or it is reported as such.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_SAMPLES = 30
+MAX_BLOCKS = 20
+MIN_BLOCK = 5
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    max_latency_regression: float = 0.10  # fraction: 0.10 = 10% slower
+    max_accuracy_drop: float = 0.5        # points of top-1
+    metric: str = "p50"                   # p50 | p90
+    confidence: float = 0.99
+
+
+def _blocks(samples: np.ndarray) -> np.ndarray:
+    """Contiguous, equal blocks (the tail that does not fill a block is dropped): shape (blocks, length)."""
+    count = max(2, min(MAX_BLOCKS, len(samples) // MIN_BLOCK))
+    length = len(samples) // count
+    return samples[: count * length].reshape(count, length)
+
+
+def _statistic(values: np.ndarray, metric: str, axis=None):
+    return np.percentile(values, 90 if metric == "p90" else 50, axis=axis)
+
+
+def latency_verdict(baseline: list[float], current: list[float], settings: GateSettings, seed: int = 0,
+                    paired: bool = False) -> dict:
+    """Ratio current/baseline of the metric with its block-bootstrap interval, and pass/fail/inconclusive.
+
+    paired: the two series were timed interleaved (block i of one beside block i of the other), so the same
+    blocks are drawn on both sides and whatever slowed the machine at that moment cancels out of the ratio."""
+    base, cur = np.asarray(baseline, dtype=np.float64), np.asarray(current, dtype=np.float64)
+    if len(base) < MIN_SAMPLES or len(cur) < MIN_SAMPLES:
+        return {"verdict": "inconclusive", "ratio": None, "low": None, "high": None,
+                "reason": f"too few samples ({len(base)} baseline, {len(cur)} current; need {MIN_SAMPLES})"}
+    ratio = float(_statistic(cur, settings.metric) / _statistic(base, settings.metric))
+    rng = np.random.default_rng(seed)
+    paired = paired and len(base) == len(cur)
+    shared = None
+    draws = []
+    for series in (base, cur):
+        blocks = _blocks(series)
+        picks = shared if paired and shared is not None else rng.integers(0, len(blocks), (BOOTSTRAP, len(blocks)))
+        shared = picks
+        draws.append(_statistic(blocks[picks].reshape(BOOTSTRAP, -1), settings.metric, axis=1))
+    ratios = draws[1] / draws[0]
+    tail = (1.0 - settings.confidence) * 100.0
+    low, high = float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100.0 - tail))
+    limit = 1.0 + settings.max_latency_regression
+    if low > limit:
+        verdict, reason = "fail", f"slower by more than {settings.max_latency_regression:.0%}"
+    elif high < limit:
+        verdict, reason = "pass", f"within {settings.max_latency_regression:.0%}"
+    else:
+        verdict, reason = "inconclusive", "interval straddles the threshold: too noisy to tell"
+    return {"verdict": verdict, "ratio": ratio, "low": low, "high": high, "reason": reason}
+
+
+def accuracy_verdict(baseline: float | None, current: float | None, settings: GateSettings) -> dict:
+    if baseline is None or current is None:
+        return {"verdict": "pass", "drop": None, "reason": "no accuracy measured"}
+    drop = baseline - current
+    verdict = "fail" if drop > settings.max_accuracy_drop else "pass"
+    return {"verdict": verdict, "drop": drop,
+            "reason": f"dropped {drop:.2f} points (allowed {settings.max_accuracy_drop})" if verdict == "fail"
+            else f"{-drop:+.2f} points"}
