@@ -64,13 +64,13 @@ def cmd_distill(args, console: Console) -> int:
 
 
 def cmd_report(args, console: Console) -> int:
-    from pipeline.report import markdown, read_report
+    from pipeline.report import read_report, write_report
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "report.json").is_file():
         raise EdgeshipError(f"{run_dir}: no report.json (run 'edgeship optimize' first)")
     report = read_report(run_dir)
-    (run_dir / "report.md").write_text(markdown(report))
+    write_report(run_dir, report)
     stdout_console().print(results_table(report["results"], f"edgeship: {report['recipe']}"))
     return EXIT_OK
 
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("current", help="run folder or report.json")
     p.add_argument("--out", default="edgeship-baseline.json", help="baseline file (default edgeship-baseline.json)")
     p.set_defaults(func=cmd_baseline_update)
-    p = sub.add_parser("report", help="print a run's results and rewrite its report.md")
+    p = sub.add_parser("report", help="print a run's results and rewrite its report.md and report.html")
     p.add_argument("run_dir", help="run folder of an earlier optimize")
     p.set_defaults(func=cmd_report)
     return parser

@@ -155,10 +155,13 @@ def markdown(report: dict) -> str:
 
 
 def write_report(run_root: Path, report: dict) -> None:
+    from pipeline.report_html import render  # matplotlib: only when a report is written
+
     write_json_atomic(run_root / "report.json", report)
-    tmp = run_root / ".report.md.tmp"
-    tmp.write_text(markdown(report))
-    tmp.replace(run_root / "report.md")
+    for name, text in (("report.md", markdown(report)), ("report.html", render(report))):
+        tmp = run_root / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(run_root / name)
 
 
 def read_report(run_root: Path) -> dict:
