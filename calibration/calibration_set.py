@@ -1,13 +1,12 @@
 """CalibrationSet: representative, preprocessed input samples with a content key, stored as .npz."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.runfolder import content_key
+from pipeline.runfolder import content_key, write_atomic
 
 
 @dataclass
@@ -28,9 +27,7 @@ class CalibrationSet:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.key}.npz"
         if not path.exists():
-            tmp = folder / f".{self.key}.{os.getpid()}.npz"
-            np.savez(tmp, inputs=self.inputs, indices=self.indices)
-            os.replace(tmp, path)
+            write_atomic(path, lambda tmp: np.savez(tmp, inputs=self.inputs, indices=self.indices), suffix=".npz")
         return path
 
     @classmethod

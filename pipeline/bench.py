@@ -16,7 +16,7 @@ import numpy as np
 from pipeline.artifact import Artifact
 from pipeline.context import Context
 from pipeline.progress import progress_bar
-from pipeline.runfolder import content_key, write_json_atomic
+from pipeline.runfolder import content_key, write_atomic, write_json_atomic
 from targets.base import BenchRequest
 from targets.registry import make_target
 
@@ -43,10 +43,8 @@ def write_eval_set(ctx: Context) -> Path:
     """The held-out test split, preprocessed, as the agent reads it."""
     path = ctx.run.root / "data" / f"eval-{ctx.data.key}.npz"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez(tmp, inputs=ctx.data.inputs(ctx.data.x_test), labels=ctx.data.y_test)
-        tmp.replace(path)
+        write_atomic(path, lambda tmp: np.savez(tmp, inputs=ctx.data.inputs(ctx.data.x_test), labels=ctx.data.y_test),
+                     suffix=".npz")
     return path
 
 

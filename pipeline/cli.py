@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def cmd_optimize(args, console: Console) -> int:
         out.print(report["kd_verdict"])
     for fmt, choice in report["ship"].items():
         out.print(f"ship {fmt}: {choice['reason']}")
-    out.print(f"report: {run_dir / 'report.md'}  ship: {run_dir / 'ship'}")
+    out.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}  ship: {run_dir / 'ship'}")
     failed = [r for r in report["results"] if r["status"] != "ok"]
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -144,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("edgeship: interrupted; finished stages are kept", markup=False)
         return 130
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        print(f"edgeship: error: no space left on device{where}; finished stages are kept, nothing half-written "
+              "(free some space and run the same command again)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """optimize: the whole flow, teacher -> distill -> prune -> export -> int8 -> bench -> report -> ship."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pipeline.errors import EdgeshipError
 from pipeline.formats import FORMATS
 from pipeline.recipe import Recipe, recipe_to_yaml
 from pipeline.report import add_speedups, kd_verdict, make_row, model_names, write_report
-from pipeline.runfolder import RunFolder, content_key, file_sha256, tool_versions
+from pipeline.runfolder import RunFolder, content_key, file_sha256, tool_versions, write_atomic
 from pipeline.ship import choose, write_ship
 from pipeline.tradeoffs import int8_vs_fp32, pruning_effect
 from pipeline.stages import convert, distill, prune, teacher
@@ -70,7 +71,8 @@ def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Con
     run = RunFolder(run_dir)
     run.root.mkdir(parents=True, exist_ok=True)
     if publish:
-        (run.root / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+        text = recipe_to_yaml(recipe)
+        write_atomic(run.root / "recipe.yaml", lambda tmp: tmp.write_text(text))
     console = console or Console(stderr=True)
     data = load_dataset(recipe.data)
     console.print(f"data: {recipe.data.source}: {len(data.x_train)} train / {len(data.x_val)} val / "
@@ -180,9 +182,18 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     return report
 
 
+STALE = re.compile(r"^\.(tmp-.+|trash-.+|ship\.\d+|.+\.\d+\.(tmp|npz))$")  # what the atomic writers make
+
+
 def clean_stale_temp(run_dir: Path) -> None:
-    """Leftover temp folders of a killed run: never used, safe to remove."""
-    stages = Path(run_dir) / "stages"
-    if stages.is_dir():
-        for tmp in stages.glob(".tmp-*"):
-            shutil.rmtree(tmp, ignore_errors=True)
+    """Leftovers of a killed run (temp stage folders, temp files of the atomic writers): never used, and only
+    called under the run lock, so no live writer owns them."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        return
+    for path in list(root.rglob(".*")):
+        if STALE.match(path.name):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from pipeline.artifact import Artifact
-from pipeline.runfolder import write_json_atomic
+from pipeline.runfolder import write_atomic, write_json_atomic
 from pipeline.tradeoffs import markdown_sections
 
 METHOD_NAMES = {"kd": "KD", "fitnets": "FitNets", "at": "AT", "sp": "SP", "dkd": "DKD"}
@@ -155,13 +155,13 @@ def markdown(report: dict) -> str:
 
 
 def write_report(run_root: Path, report: dict) -> None:
+    """report.md and report.html, then report.json last: if the disk fills up on the way, report.json (what
+    `check` and `report` read) is still the previous run's, whole."""
     from pipeline.report_html import render  # matplotlib: only when a report is written
 
-    write_json_atomic(run_root / "report.json", report)
     for name, text in (("report.md", markdown(report)), ("report.html", render(report))):
-        tmp = run_root / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(run_root / name)
+        write_atomic(run_root / name, lambda tmp, text=text: tmp.write_text(text))
+    write_json_atomic(run_root / "report.json", report)
 
 
 def read_report(run_root: Path) -> dict:

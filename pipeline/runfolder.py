@@ -38,11 +38,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_atomic(path: Path, write: Callable[[Path], None], suffix: str = ".tmp") -> None:
+    """write(tmp) then rename over `path`; on any failure (a full disk, a kill) the temp file goes, and an
+    earlier `path` stays as it was. `suffix` keeps writers that add an extension (np.savez) happy."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False, default=str)
+    write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 @dataclass

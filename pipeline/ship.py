@@ -50,6 +50,18 @@ def write_ship(run_root: Path, choices: dict[str, dict], artifacts: dict[str, Ar
     tmp = run_root / f".ship.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        _fill_ship(tmp, choices, artifacts)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final = run_root / "ship"
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _fill_ship(tmp: Path, choices: dict[str, dict], artifacts: dict[str, Artifact]) -> None:
     sums = []
     for fmt, choice in choices.items():
         if not choice.get("stage"):
@@ -66,7 +78,3 @@ def write_ship(run_root: Path, choices: dict[str, dict], artifacts: dict[str, Ar
         for path in sorted(dest.iterdir()):
             sums.append(f"{file_sha256(path)}  {fmt}/{path.name}")
     (tmp / "SHA256SUMS").write_text("\n".join(sums) + "\n")
-    final = run_root / "ship"
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)

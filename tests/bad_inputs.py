@@ -1,0 +1,174 @@
+"""The bad-input matrix: each case a command a user might type with something wrong in it, and the words its
+one-line error must contain. Used by tests/test_bad_inputs.py and printed by benchmarks/faults.py.
+
+Every case must end with exit code 2, exactly one line on stderr that names the field, file or host, no
+traceback, and nothing half-written left behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+BASE = {"name": "bad", "teacher": {"arch": "cifar_resnet8", "args": {"width": 4}, "train": {"epochs": 1}},
+        "student": {"arch": "simple_cnn", "args": {"width": 4}, "train": {"epochs": 1}},
+        "data": {"source": "digits", "limit_train": 200}}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    build: Callable[[Path], list[str]]  # makes the files it needs in the folder, returns the argv
+    expect: str
+
+
+def recipe(folder: Path, **changes) -> str:
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    for dotted, value in changes.items():
+        node, *path = raw, *dotted.split(".")
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def text_file(folder: Path, name: str, text: str) -> str:
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def optimize(**changes) -> Callable[[Path], list[str]]:
+    return lambda d: ["optimize", recipe(d, **changes), "--run-dir", str(d / "run")]
+
+
+class _Evil:
+    def __reduce__(self):  # unpickling would run this command
+        return (print, ("code ran",))
+
+
+def pickle_with_code(folder: Path) -> str:
+    path = folder / "teacher.pt"
+    path.write_bytes(pickle.dumps({"weights": _Evil()}))
+    return str(path)
+
+
+def empty_imagefolder(folder: Path) -> str:
+    (folder / "images" / "train").mkdir(parents=True)
+    return f"imagefolder:{folder / 'images'}"
+
+
+def corrupt_imagefolder(folder: Path) -> str:
+    for label in ("cat", "dog"):
+        (folder / "images" / "train" / label).mkdir(parents=True)
+        (folder / "images" / "train" / label / "broken.png").write_bytes(b"not a png")
+    return f"imagefolder:{folder / 'images'}"
+
+
+def wrong_class_count_checkpoint(folder: Path) -> str:
+    import torch
+
+    from pipeline.models import build_model
+
+    path = folder / "teacher3.pt"
+    torch.save(build_model("cifar_resnet8", 3, 1, 8, {"width": 4}).state_dict(), path)
+    return str(path)
+
+
+CASES = [
+    Case("recipe file missing", lambda d: ["optimize", str(d / "nope.yaml")], "recipe file not found"),
+    Case("malformed YAML", lambda d: ["optimize", text_file(d, "r.yaml", "name: [unclosed\n")], "malformed YAML"),
+    Case("recipe is a list", lambda d: ["optimize", text_file(d, "r.yaml", "- 1\n- 2\n")], "must be a mapping"),
+    Case("empty recipe", lambda d: ["optimize", text_file(d, "r.yaml", "")], "must be a mapping"),
+    Case("unknown top-level key", optimize(shipit=True), "field 'shipit': unknown key"),
+    Case("unknown nested key", optimize(**{"teacher.trian": {}}), "field 'teacher.trian': unknown key"),
+    Case("wrong type", optimize(**{"student.train.epochs": "ten"}), "student.train.epochs"),
+    Case("prune ratio 1.5", optimize(**{"prune.ratio": 1.5}), "prune.ratio"),
+    Case("temperature 0", optimize(**{"distill.temperature": 0}), "distill.temperature"),
+    Case("negative accuracy budget", optimize(**{"quantize.max_accuracy_drop": -1}), "quantize.max_accuracy_drop"),
+    Case("image size 2", optimize(**{"data.image_size": 2}), "data.image_size"),
+    Case("run name with ../", optimize(name="../escape"), "field 'name'"),
+    Case("unknown data source", optimize(**{"data.source": "ftp://x"}), "data.source"),
+    Case("missing dataset folder", lambda d: ["optimize", recipe(d, **{"data.source": f"imagefolder:{d / 'none'}"}),
+                                              "--run-dir", str(d / "run")], "none"),
+    Case("empty dataset folder", lambda d: ["optimize", recipe(d, **{"data.source": empty_imagefolder(d)}),
+                                            "--run-dir", str(d / "run")], "images"),
+    Case("corrupt images", lambda d: ["optimize", recipe(d, **{"data.source": corrupt_imagefolder(d)}),
+                                      "--run-dir", str(d / "run")], "broken.png"),
+    Case("Fashion-MNIST folder missing", optimize(**{"data.source": "fashion-mnist:/nonexistent/fm"}),
+         "/nonexistent/fm"),
+    Case("unknown architecture", optimize(**{"teacher.arch": "resnet9000"}), "resnet9000"),
+    Case("python factory module missing", optimize(**{"student.arch": "python:no_such_module:make"}),
+         "no_such_module"),
+    Case("checkpoint file missing", lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": str(d / "t.pt")}),
+                                               "--run-dir", str(d / "run")], "t.pt"),
+    Case("checkpoint with code in it", lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": pickle_with_code(d)}),
+                                                  "--run-dir", str(d / "run")], "teacher.pt"),
+    Case("checkpoint class count mismatch",
+         lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": wrong_class_count_checkpoint(d)}),
+                    "--run-dir", str(d / "run")], "teacher3.pt"),
+    Case("--force unknown stage", lambda d: ["optimize", recipe(d), "--run-dir", str(d / "run"), "--force", "tea"],
+         "--force tea"),
+    Case("unknown target type", optimize(targets=[{"type": "serial"}]), "type must be one of"),
+    Case("ssh host with shell metacharacters", optimize(targets=[{"type": "ssh", "host": "pi;reboot"}]),
+         "targets.0.ssh.host"),
+    Case("duplicate target names", optimize(targets=[{"name": "a"}, {"name": "a"}]), "repeated: a"),
+    Case("bench: model file missing", lambda d: ["bench", str(d / "m.onnx")], "model file not found"),
+    Case("bench: unknown model format", lambda d: ["bench", text_file(d, "m.pkl", "x")], "unknown model format"),
+    Case("bench: target not in recipe", lambda d: ["bench", text_file(d, "m.onnx", "x"), "--target", "pi9",
+                                                   "--recipe", recipe(d)], "--target pi9"),
+    Case("bench: folder that is no run", lambda d: ["bench", str(d)], "no recipe.yaml"),
+    Case("report: no report.json", lambda d: ["report", str(d)], "no report.json"),
+    Case("check: results file missing", lambda d: ["check", str(d / "a.json"), "--baseline", str(d / "a.json")],
+         "results file not found"),
+    Case("check: invalid JSON", lambda d: ["check", text_file(d, "a.json", "{x"), "--baseline",
+                                           str(d / "a.json")], "invalid JSON"),
+    Case("check: not a report", lambda d: ["check", text_file(d, "a.json", "[]"), "--baseline", str(d / "a.json")],
+         "not an edgeship report"),
+    Case("check: threshold not a number", lambda d: ["check", text_file(d, "a.json", "[]"), "--baseline",
+                                                     str(d / "a.json"), "--max-latency-regression", "lots"],
+         "--max-latency-regression"),
+    Case("check: confidence 1.5", lambda d: ["check", text_file(d, "a.json", "[]"), "--baseline", str(d / "a.json"),
+                                             "--confidence", "1.5"], "--confidence"),
+    Case("baseline update without results", lambda d: ["baseline", "update", str(d)], "no report.json"),
+    Case("targets check: recipe missing", lambda d: ["targets", "check", str(d / "r.yaml")], "recipe file not found"),
+    Case("path with spaces and metacharacters", lambda d: ["optimize", str(d / "my recipe; rm -rf $(pwd).yaml")],
+         "my recipe; rm -rf $(pwd).yaml"),
+]
+
+
+def run_case(case: Case, folder: Path) -> tuple[int, str]:
+    """Run one case in-process; (exit code, stderr). Output to stdout is discarded."""
+    from pipeline.cli import main
+
+    argv = case.build(folder)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 2
+    return code, err.getvalue()
+
+
+def verdict(case: Case, folder: Path) -> tuple[bool, str]:
+    code, err = run_case(case, folder)
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("edgeship: error:")]
+    leftovers = list(folder.rglob(".tmp-*"))
+    problems = []
+    if code != 2:
+        problems.append(f"exit {code}")
+    if len(lines) != 1 or case.expect not in lines[0]:
+        problems.append(f"stderr {err.strip()[-200:]!r}")
+    if "Traceback" in err:
+        problems.append("traceback")
+    if leftovers:
+        problems.append(f"left {leftovers[0].name}")
+    return not problems, "; ".join(problems) or lines[0]
