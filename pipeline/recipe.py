@@ -175,7 +175,9 @@ class Recipe(Section):
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "(recipe)"
-    message = first["msg"]
+    if not field.isprintable():  # a key with a newline or control character: show it escaped, on one line
+        field = field.encode("unicode_escape").decode("ascii")
+    message = " ".join(first["msg"].split())
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     more = len(err.errors()) - 1
@@ -197,11 +199,14 @@ def load_recipe(path: str | Path) -> Recipe:
     if not path.is_file():
         raise EdgeshipError(f"recipe file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise EdgeshipError(f"{path}: not a text file (byte {err.start} is not UTF-8)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise EdgeshipError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', err)})") from None
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())  # one line, whatever YAML said
+        raise EdgeshipError(f"{path}:{where} malformed YAML ({problem})") from None
     return parse_recipe(raw, str(path))
 
 

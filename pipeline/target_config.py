@@ -75,7 +75,7 @@ TARGET_TYPES = {"local": LocalTargetConfig, "ssh": SshTargetConfig, "docker": Do
 def _target_type(value) -> str | None:
     """`type` picks the model; an entry without one is local. None for an unknown type (pydantic names it)."""
     kind = value.get("type", "local") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in TARGET_TYPES else None
+    return kind if isinstance(kind, str) and kind in TARGET_TYPES else None
 
 
 TargetConfig = Annotated[Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in TARGET_TYPES.items())],
