@@ -13,8 +13,16 @@ MIN_RUNS = 300
 
 
 def _artifact(run_dir: Path | None, row: dict) -> Artifact | None:
-    folder = Path(run_dir or "/nonexistent") / "stages" / f"{row.get('stage')}-{row.get('artifact_key')}"
+    if run_dir is None:
+        return None
+    folder = Path(run_dir) / "stages" / f"{row.get('stage')}-{row.get('artifact_key')}"
     return Artifact.read(folder) if (folder / "artifact.json").is_file() else None
+
+
+def _column(run_dir: Path, row: dict):
+    """The run's bench column (target and thread count) that produced the row, if the recipe still has it."""
+    recipe = load_recipe(Path(run_dir) / "recipe.yaml")
+    return recipe, next((c for c in bench_columns(recipe) if c.name == row["target"]), None)
 
 
 def measure_row(run_dir: Path | None, row: dict, baseline: Artifact | None = None) -> dict | None:
@@ -23,8 +31,7 @@ def measure_row(run_dir: Path | None, row: dict, baseline: Artifact | None = Non
     artifact = _artifact(run_dir, row)
     if artifact is None:
         return None
-    recipe = load_recipe(Path(run_dir) / "recipe.yaml")
-    column = next((c for c in bench_columns(recipe) if c.name == row["target"]), None)
+    recipe, column = _column(run_dir, row)
     if column is None:
         return None
     # At least a second and 300 runs, whatever the recipe's bench asked: a row is measured again because
@@ -36,11 +43,6 @@ def measure_row(run_dir: Path | None, row: dict, baseline: Artifact | None = Non
                       baseline_model=baseline.path if baseline else None)
     result = make_target(column.cfg).bench_many([(artifact.path, artifact.format)], request)[0]
     return result if result.get("status") == "ok" else None
-
-
-def _is_local(run_dir: Path, row: dict) -> bool:
-    recipe = load_recipe(Path(run_dir) / "recipe.yaml")
-    return any(c.name == row["target"] and c.cfg.type == "local" for c in bench_columns(recipe))
 
 
 def remeasurer(baseline_dir: Path | None, baseline_rows: list[dict], current_dir: Path, current_rows: list[dict]):
@@ -55,7 +57,8 @@ def remeasurer(baseline_dir: Path | None, baseline_rows: list[dict], current_dir
         and the target is local; otherwise each measured afresh (the baseline only if its run folder has it)."""
         base_row, cur_row = base_by_key[key], cur_by_key[key]
         baseline = _artifact(baseline_dir, base_row)
-        if baseline is not None and cur_row.get("target") and _is_local(current_dir, cur_row):
+        column = _column(current_dir, cur_row)[1]
+        if baseline is not None and column is not None and column.cfg.type == "local":
             pair = measure_row(current_dir, cur_row, baseline)
             if pair:
                 return pair["baseline_timings_ms"], pair["timings_ms"], True

@@ -82,7 +82,10 @@ class DockerTarget:
         try:
             proc = self._docker(argv, timeout)
         except DockerError as err:
-            self._docker(["rm", "-f", container])  # the deadline killed the client, not the container
+            try:
+                self._docker(["rm", "-f", container])  # the deadline killed the client, not the container
+            except DockerError:
+                pass  # the engine is gone too; the row already says why
             return failed(f"target {self.name}: {err}")
         result_file = out / "result.json"
         if result_file.is_file():
