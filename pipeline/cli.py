@@ -13,27 +13,44 @@ from pipeline.cli_gate import cmd_baseline_update, cmd_check
 from pipeline.cli_output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
 from pipeline.cli_targets import cmd_bench, cmd_targets_check
 from pipeline.errors import EdgeshipError
+from pipeline.scaleout import failed_rank, follow, launch, under_torchrun
 from pipeline.telemetry import opt_out_of_openvino_telemetry
 
 
-def _in_run_folder(args, work):
-    """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work."""
+def _in_run_folder(args, work, train_part):
+    """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work. Under torchrun
+    the ranks other than 0 only run `train_part` (along with rank 0) and return None."""
     from pipeline.optimize import clean_stale_temp
     from pipeline.recipe import load_recipe
     from pipeline.runlock import run_lock
 
     recipe = load_recipe(args.recipe)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
+    force = set(args.force or [])
+    if under_torchrun():
+        from pipeline import distributed
+
+        distributed.join_from_env()
+        if not distributed.is_main():
+            follow(recipe, force, train_part)
+            distributed.leave()
+            return None
     with run_lock(run_dir):
         clean_stale_temp(run_dir)
-        return recipe, run_dir, work(recipe, run_dir, set(args.force or []))
+        result = recipe, run_dir, work(recipe, run_dir, force)
+    if under_torchrun():
+        distributed.leave()
+    return result
 
 
 def cmd_optimize(args, console: Console) -> int:
-    from pipeline.optimize import optimize
+    from pipeline.optimize import optimize, train_students
 
-    recipe, run_dir, report = _in_run_folder(
-        args, lambda recipe, run_dir, force: optimize(recipe, run_dir, force, console))
+    done = _in_run_folder(args, lambda recipe, run_dir, force: optimize(recipe, run_dir, force, console),
+                          train_students)
+    if done is None:
+        return EXIT_OK
+    recipe, run_dir, report = done
     out = stdout_console()
     out.print(results_table(report["results"], f"edgeship: {recipe.name}"))
     if report.get("kd_verdict"):
@@ -49,8 +66,11 @@ def cmd_distill(args, console: Console) -> int:
     from pipeline.optimize import open_run, train_models
     from pipeline.report import model_names
 
-    recipe, _, stages = _in_run_folder(
-        args, lambda recipe, run_dir, force: train_models(open_run(recipe, run_dir, force, console)))
+    done = _in_run_folder(
+        args, lambda recipe, run_dir, force: train_models(open_run(recipe, run_dir, force, console)), train_models)
+    if done is None:
+        return EXIT_OK
+    recipe, _, stages = done
     names = model_names(recipe.distill.method)
     table = Table(title=f"edgeship distill: {recipe.name}")
     for col in ("model", "method", "MACs", "params", "val %", "test %", "s/epoch", "teacher outputs", "folder"):
@@ -76,6 +96,18 @@ def cmd_report(args, console: Console) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return int(text)
+
+
+def _nproc_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                   help="train on N processes of this machine with torchrun + DistributedDataParallel "
+                   "(the recipe's batch_size stays the global batch; default 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeship", description="Distill, prune, quantize, convert and "
                                      "benchmark PyTorch models for edge devices.")
@@ -85,11 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run folder (default runs/<recipe name>)")
     p.add_argument("--force", action="append", metavar="STAGE",
                    help="rerun STAGE and everything after it even if cached (repeatable; 'all', 'bench')")
+    _nproc_option(p)
     p.set_defaults(func=cmd_optimize)
     p = sub.add_parser("distill", help="run only teacher, scratch student and distillation (optimize reuses them)")
     p.add_argument("recipe", help="recipe YAML file (see examples/)")
     p.add_argument("--run-dir", help="run folder (default runs/<recipe name>)")
     p.add_argument("--force", action="append", metavar="STAGE", help="rerun STAGE and what follows ('all')")
+    _nproc_option(p)
     p.set_defaults(func=cmd_distill)
     p = sub.add_parser("bench", help="measure a run folder's artifacts, or model files, on targets")
     p.add_argument("models", nargs="+", metavar="RUN_DIR|MODEL_FILE",
@@ -134,10 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     opt_out_of_openvino_telemetry()
     console = Console(stderr=True)
     try:
+        if getattr(args, "nproc", 1) > 1 and not under_torchrun():
+            from pipeline.recipe import load_recipe
+
+            load_recipe(args.recipe)  # a bad recipe: one line here, before N processes start
+            return launch(argv, args.nproc)
         return args.func(args, console)
     except EdgeshipError as err:
         print(f"edgeship: error: {err}", file=sys.stderr)  # plain print: rich would wrap the line
@@ -152,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgeship: error: no space left on device{where}; finished stages are kept, nothing half-written "
               "(free some space and run the same command again)", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as err:
+        if not under_torchrun():
+            raise
+        return failed_rank(err)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from calibration.calibration_set import build_calibration_set
 from pipeline.artifact import Artifact
+from pipeline import distributed
 from pipeline.bench import bench_all, bench_columns
 from pipeline.context import Context
 from pipeline.data import load_dataset
@@ -39,7 +40,8 @@ class Flow:
         self.failures: dict[str, str] = {}
 
     def stage(self, name: str, stage_type: str, cfg, parent: Artifact | None, packages, build,
-              extra_key=()) -> Artifact:
+              extra_key=(), trains: bool = False) -> Artifact:
+        """`trains`: a training stage, which every rank of a distributed run runs together."""
         versions = tool_versions(*packages)
         key = content_key(stage_type, cfg, parent.key if parent else None, list(extra_key), versions,
                           self.ctx.recipe.seed)
@@ -47,8 +49,9 @@ class Flow:
         if forced:
             self.forced_keys.add(key)
         self.ctx.say(f"[bold]{name}[/bold] ({stage_type}) key {key}")
-        artifact = self.ctx.run.run_stage(name, stage_type, key, parent.key if parent else None, versions,
-                                          lambda out: build(out, key), force=forced)
+        run_stage = distributed.shared_stage if trains and distributed.world_size() > 1 else RunFolder.run_stage
+        artifact = run_stage(self.ctx.run, name, stage_type, key, parent.key if parent else None, versions,
+                             lambda out: build(out, key), forced)
         if self.ctx.run.records[-1].status == "reused":
             self.ctx.say("  reused")
         return artifact
@@ -87,7 +90,7 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     checkpoint_sum = file_sha256(checkpoint) if checkpoint and checkpoint.is_file() else None
     teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"), None, TORCH_PACKAGES,
                              lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
-                             extra_key=(data.key, checkpoint_sum))
+                             extra_key=(data.key, checkpoint_sum), trains=True)
     ctx.teacher = teacher_art
     stages = {"teacher": teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
@@ -95,13 +98,28 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
         stages["student-scratch"] = flow.stage(
             "student-scratch", "distill", {"student": s_cfg, "method": "scratch"}, None, TORCH_PACKAGES,
             lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
-            extra_key=(data.key,))
+            extra_key=(data.key,), trains=True)
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
     stages["student-kd"] = flow.stage(
         "student-kd", "distill", {"student": s_cfg, **d_cfg}, teacher_art, TORCH_PACKAGES,
         lambda out, key: distill.run(teacher_art, recipe.distill, out, ctx, key, "student-kd"),
-        extra_key=(data.key,))
+        extra_key=(data.key,), trains=True)
     return stages
+
+
+def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
+    """Every training stage (train_models, then pruning with its fine-tune): what all ranks of a distributed
+    run do together. Returns the torch stages and the student the conversions start from."""
+    ctx, recipe = flow.ctx, flow.ctx.recipe
+    torch_stages = train_models(flow)
+    student = torch_stages["student-kd"]
+    if recipe.prune.enabled:
+        student = flow.stage("pruned", "prune", recipe.prune.model_dump(mode="json"), student, TORCH_PACKAGES,
+                             lambda out, key: prune.run(torch_stages["student-kd"], recipe.prune, out, ctx, key),
+                             extra_key=(ctx.data.key, ctx.teacher.key), trains=True)
+        torch_stages["pruned"] = student
+    distributed.leave()
+    return torch_stages, student
 
 
 def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None,
@@ -110,14 +128,7 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     leaves the run's recipe.yaml, report and ship/ as the last full optimize wrote them."""
     flow = open_run(recipe, run_dir, force, console, publish)
     ctx, data, run, console = flow.ctx, flow.ctx.data, flow.ctx.run, flow.ctx.console
-    torch_stages = train_models(flow)
-    student = torch_stages["student-kd"]
-    if recipe.prune.enabled:
-        student = flow.stage("pruned", "prune", recipe.prune.model_dump(mode="json"), student, TORCH_PACKAGES,
-                             lambda out, key: prune.run(torch_stages["student-kd"], recipe.prune, out, ctx, key),
-                             extra_key=(data.key, ctx.teacher.key))
-        torch_stages["pruned"] = student
-    final_student = student
+    torch_stages, final_student = train_students(flow)
 
     if recipe.quantize.enabled:
         c = recipe.quantize.calibration

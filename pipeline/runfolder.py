@@ -77,6 +77,9 @@ class RunFolder:
     def stage_dir(self, name: str, key: str) -> Path:
         return self.stages_dir / f"{name}-{key}"
 
+    def has_stage(self, name: str, key: str) -> bool:
+        return (self.stage_dir(name, key) / META_FILE).is_file()
+
     def record(self, rec: StageRecord) -> None:
         self.records = [r for r in self.records if r.name != rec.name] + [rec]
         write_json_atomic(self.root / "manifest.json", {"stages": [vars(r) for r in self.records]})
@@ -96,7 +99,7 @@ class RunFolder:
         A crash inside `build` removes the temp folder and leaves any earlier result untouched.
         """
         final = self.stage_dir(name, key)
-        if (final / META_FILE).is_file() and not force:
+        if self.has_stage(name, key) and not force:
             self.record(StageRecord(name, stage_type, key, parent, "reused", 0.0, versions))
             return Artifact.read(final)
         self.stages_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline import distributed
 from pipeline.recipe import TrainConfig
 
 
@@ -45,6 +46,34 @@ def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Opti
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
 
 
+class TrainStep(nn.Module):
+    """One forward pass to the training loss: the module DistributedDataParallel wraps, so the student and
+    the FitNets regressors get their gradients averaged over the ranks."""
+
+    def __init__(self, model: nn.Module, distiller=None):
+        super().__init__()
+        self.model = model
+        self.distiller = distiller
+
+    def forward(self, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor, epoch: int):
+        logits = self.model(xb)
+        if self.distiller is None:
+            loss = F.cross_entropy(logits, yb)
+            return loss, logits, {"ce": loss.item()}
+        loss, parts = self.distiller.loss(logits, yb, idx, xb, epoch)
+        if epoch <= self.distiller.hint_epochs:  # FitNets stage 1: the classifier is unused, say so to DDP
+            logits = logits.detach()
+        return loss, logits, parts
+
+
+def distributed_wrapper(step: TrainStep, distiller) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    # FitNets' hint epochs leave the classifier without gradients; only then must DDP look for unused ones.
+    hint_epochs = distiller is not None and distiller.hint_epochs > 0
+    return DistributedDataParallel(step, find_unused_parameters=hint_epochs)
+
+
 def train(
     model: nn.Module,
     x_train: np.ndarray,
@@ -69,6 +98,9 @@ def train(
     x_all, y_all = torch.from_numpy(x_train), torch.from_numpy(y_train)
     if distiller is not None:
         distiller.prepare(x_train, cfg.augment)
+    step = TrainStep(model, distiller)
+    runner = distributed_wrapper(step, distiller) if distributed.world_size() > 1 else step
+    is_main = distributed.is_main()
     history = []
     for epoch in range(1, epochs + 1):
         model.train()
@@ -76,37 +108,38 @@ def train(
             distiller.regressors.train()
         start = time.perf_counter()
         order = torch.randperm(len(x_all), generator=generator)
-        sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0}
-        correct = 0
+        sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
         for i in range(0, len(order), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            xb, yb = x_all[idx], y_all[idx]
-            if cfg.augment:
+            batch_idx = order[i:i + cfg.batch_size]
+            xb = x_all[batch_idx]
+            if cfg.augment:  # on the whole global batch: every rank draws the same shift
                 xb = _shift_augment(xb, generator)
-            logits = model(xb)
-            if distiller is None:
-                loss = F.cross_entropy(logits, yb)
-                parts = {"ce": loss.item()}
-            else:
-                loss, parts = distiller.loss(logits, yb, idx, xb, epoch)
+            part, weight = distributed.shard(len(batch_idx))
+            idx, xb = batch_idx[part], xb[part]
+            yb = y_all[idx]
+            loss, logits, parts = runner(xb, yb, idx, epoch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * weight).backward()
             optimizer.step()
             scheduler.step()
-            sums["loss"] += loss.item() * len(idx)
+            n = len(idx) * (weight > 0)
+            sums["loss"] += loss.item() * n
             for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
+                sums[name] = sums.get(name, 0.0) + value * n
+            sums["correct"] += int((logits.argmax(1) == yb).sum()) * (weight > 0)
+        if distributed.world_size() > 1:  # every rank saw its shards: the epoch's figures are their sums
+            sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
         seconds = time.perf_counter() - start
+        correct = sums.pop("correct")
         row = {"epoch": epoch, **{k: v / len(x_all) for k, v in sums.items()},
                "train_acc": correct / len(x_all) * 100.0,
-               "val_acc": accuracy(model, x_val, y_val) if len(x_val) else float("nan"),
+               "val_acc": accuracy(model, x_val, y_val) if len(x_val) and is_main else float("nan"),
                "seconds": seconds, "images_per_s": len(x_all) / max(seconds, 1e-9),
                "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
         history.append(row)
         if on_epoch:
             on_epoch(row)
-    if log_csv is not None and history:
+    if log_csv is not None and history and is_main:
         fields = list(dict.fromkeys(k for row in history for k in row))
         with open(log_csv, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)

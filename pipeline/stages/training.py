@@ -5,6 +5,7 @@ from pathlib import Path
 
 from torch import nn
 
+from pipeline import distributed
 from pipeline.context import Context
 from pipeline.progress import progress_bar
 from pipeline.recipe import TrainConfig
@@ -32,4 +33,5 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         "test_accuracy": accuracy(model, data.inputs(data.x_test), data.y_test),
         "teacher_logits": history[-1]["teacher_logits"] if history else "none",
         "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else 0.0,
+        "world_size": distributed.world_size(),  # processes that trained it (DistributedDataParallel)
     }
