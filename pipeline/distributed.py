@@ -1,5 +1,5 @@
 """Training on several processes with PyTorch's own engine: torchrun starts them, DistributedDataParallel
-averages the gradients (gloo on CPUs, nccl on GPUs).
+averages the gradients. edgeship trains on CPUs, so the backend is gloo.
 
 Every rank runs the same training stages in lockstep; rank 0 alone writes the run folder and sends each
 finished stage folder to the others, so the nodes of a multi-node job need no shared disk.
@@ -30,10 +30,7 @@ def join_from_env() -> None:
     """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)."""
     if not under_torchrun() or dist.is_initialized():
         return
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("gloo")
     # The processes of one node share its cores: torchrun's own default is 1 thread each.
     local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     _THREADS_BEFORE.append(torch.get_num_threads())

@@ -98,7 +98,9 @@ def failed_rank(err: Exception) -> int:
 
     rank = int(os.environ.get("RANK", "0"))
     first = f"{type(err).__name__}: {err}".strip().splitlines()[0][:400]
-    if not isinstance(err, dist.DistError):
+    # Gloo reports a vanished peer as DistError, or as a plain RuntimeError from its transport ("gloo/...").
+    lost_peer = isinstance(err, dist.DistError) or "gloo" in str(err)
+    if not lost_peer:
         print(f"edgeship: error: training rank {rank}: {first}", file=sys.stderr)
     elif os.environ.get(LAUNCHED_BY_NPROC):
         time.sleep(PEER_LOSS_GRACE_S)
