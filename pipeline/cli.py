@@ -20,6 +20,7 @@ from pipeline.telemetry import opt_out_of_openvino_telemetry
 def _in_run_folder(args, work, train_part):
     """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work. Under torchrun
     the ranks other than 0 only run `train_part` (along with rank 0) and return None."""
+    from pipeline import distributed
     from pipeline.optimize import clean_stale_temp
     from pipeline.recipe import load_recipe
     from pipeline.runlock import run_lock
@@ -27,20 +28,16 @@ def _in_run_folder(args, work, train_part):
     recipe = load_recipe(args.recipe)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
     force = set(args.force or [])
-    if under_torchrun():
-        from pipeline import distributed
-
-        distributed.join_from_env()
+    distributed.join_from_env()  # a no-op outside torchrun
+    try:
         if not distributed.is_main():
             follow(recipe, force, train_part)
-            distributed.leave()
             return None
-    with run_lock(run_dir):
-        clean_stale_temp(run_dir)
-        result = recipe, run_dir, work(recipe, run_dir, force)
-    if under_torchrun():
+        with run_lock(run_dir):
+            clean_stale_temp(run_dir)
+            return recipe, run_dir, work(recipe, run_dir, force)
+    finally:
         distributed.leave()
-    return result
 
 
 def cmd_optimize(args, console: Console) -> int:

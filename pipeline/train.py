@@ -99,7 +99,8 @@ def train(
     if distiller is not None:
         distiller.prepare(x_train, cfg.augment)
     step = TrainStep(model, distiller)
-    runner = distributed_wrapper(step, distiller) if distributed.world_size() > 1 else step
+    world = distributed.world_size()
+    runner = distributed_wrapper(step, distiller) if world > 1 else step
     is_main = distributed.is_main()
     history = []
     for epoch in range(1, epochs + 1):
@@ -122,12 +123,13 @@ def train(
             (loss * weight).backward()
             optimizer.step()
             scheduler.step()
-            n = len(idx) * (weight > 0)
-            sums["loss"] += loss.item() * n
+            if weight == 0:  # a stand-in image that only joined the all-reduce
+                continue
+            sums["loss"] += loss.item() * len(idx)
             for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value * n
-            sums["correct"] += int((logits.argmax(1) == yb).sum()) * (weight > 0)
-        if distributed.world_size() > 1:  # every rank saw its shards: the epoch's figures are their sums
+                sums[name] = sums.get(name, 0.0) + value * len(idx)
+            sums["correct"] += int((logits.argmax(1) == yb).sum())
+        if world > 1:  # every rank saw its shards: the epoch's figures are their sums
             sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
         seconds = time.perf_counter() - start
         correct = sums.pop("correct")
