@@ -19,12 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.data import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
+from pipeline.core.keys import content_key, tool_versions  # noqa: E402
+from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
 from pipeline.distillation.distiller import Distiller  # noqa: E402
-from pipeline.models import build_model, count_macs_params  # noqa: E402
-from pipeline.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
-from pipeline.runfolder import content_key, tool_versions  # noqa: E402
-from pipeline.train import accuracy, train  # noqa: E402
+from pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
+from pipeline.training.loop import accuracy, train  # noqa: E402
 
 TEACHER = ("cifar_resnet8", {"width": 16})
 STUDENT = ("simple_cnn", {"width": 8, "depth": 2})

@@ -4,9 +4,9 @@ injected slowdowns, with a real model in onnxruntime on this (noisy, shared, 2-c
 
 One check = what `edgeship check --remeasure` does on a local target: one agent process times baseline and
 candidate interleaved in blocks (A B B A ...), and pipeline.gate judges the block-bootstrap interval of the
-ratio of medians; an inconclusive check is measured again, up to --remeasure times. Slowdowns are injected by the agent's
---slowdown (a busy wait of that fraction of each inference's own time). Prints the table; --out DIR writes
-DIR/gate.json.
+ratio of medians; an inconclusive check is measured again, up to --remeasure times. Slowdowns are injected
+by the agent's --slowdown (a busy wait of that fraction of each inference's own time). Prints the table;
+--out DIR writes DIR/gate.json.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from pipeline.gate import GateSettings, latency_verdict  # noqa: E402
-from pipeline.models import build_model  # noqa: E402
+from pipeline.gate.statistics import GateSettings, latency_verdict  # noqa: E402
+from pipeline.models.zoo import build_model  # noqa: E402
 from targets.base import BenchRequest  # noqa: E402
 from targets.local import LocalTarget  # noqa: E402
 

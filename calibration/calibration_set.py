@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.runfolder import content_key, write_atomic
+from pipeline.core.atomic import write_atomic
+from pipeline.core.keys import content_key
 
 
 @dataclass

@@ -6,6 +6,7 @@ segfault on import when they read it; every emulated run bind-mounts the fake cp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,6 @@ def fake_cpuinfo(cpu: str, cores: int) -> str:
     block = ("processor\t: {n}\nBogoMIPS\t: 108.00\nFeatures\t: {features}\nCPU implementer\t: 0x41\n"
              "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: {part}\nCPU revision\t: 3\n\n")
     return "".join(block.format(n=n, features=spec.features, part=spec.part) for n in range(cores))
+
+
+ArmCpuName = Literal[tuple(ARM_CPUS)]  # type: ignore[valid-type]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.runfolder import file_sha256
+from pipeline.core.formats import model_files, runner_of
+from pipeline.core.keys import file_sha256
 
 AGENT = Path(__file__).with_name("agent.py")
 
@@ -25,8 +26,8 @@ class BenchRequest:
     baseline_model: Path | None = None  # time this one too, interleaved (local target; the CI gate)
 
     def agent_args(self, model: str, fmt: str, eval_npz: str | None) -> list[str]:
-        args = ["--model", model, "--format", fmt, "--threads", str(self.threads), "--warmup", str(self.warmup),
-                "--min-runs", str(self.min_runs), "--min-seconds", str(self.min_seconds),
+        args = ["--model", model, "--format", runner_of(fmt), "--threads", str(self.threads),
+                "--warmup", str(self.warmup), "--min-runs", str(self.min_runs), "--min-seconds", str(self.min_seconds),
                 "--max-seconds", str(self.max_seconds)]
         args += ["--slowdown", str(self.slowdown)] if self.slowdown else []
         args += ["--baseline-model", str(self.baseline_model)] if self.baseline_model else []
@@ -42,21 +43,15 @@ class Target(Protocol):
     def probe(self) -> dict: ...
 
 
-def model_files(model: Path) -> list[Path]:
-    """The files a model needs on the device: OpenVINO's .xml comes with its .bin weights."""
-    companion = model.with_suffix(".bin")
-    return [model] + ([companion] if model.suffix == ".xml" and companion.is_file() else [])
-
-
 def checksums(paths: list[Path]) -> str:
     """A SHA256SUMS text (sha256sum -c reads it) naming each file by its base name."""
     return "".join(f"{file_sha256(p)}  {p.name}\n" for p in paths)
 
 
-def stage(folder: Path, model: Path, eval_npz: Path | None) -> None:
+def stage(folder: Path, model: Path, fmt: str, eval_npz: Path | None) -> None:
     """Copy what the agent needs into a folder the device sees: agent.py, the eval set, the model files."""
     folder.mkdir(parents=True, exist_ok=True)
-    for source in [AGENT, *([eval_npz] if eval_npz else []), *model_files(model)]:
+    for source in [AGENT, *([eval_npz] if eval_npz else []), *model_files(model, fmt)]:
         shutil.copyfile(source, folder / source.name)
 
 

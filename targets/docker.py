@@ -12,8 +12,12 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Literal
 
-from targets.arm_cpus import fake_cpuinfo
+from pydantic import Field
+
+from pipeline.core.targets import TargetBase, TargetType, register_target_type
+from targets.arm_cpus import ArmCpuName, fake_cpuinfo
 from targets.base import AGENT, BenchRequest, failed, local_only, parse_agent_output, stage, with_target
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.process import DeadlineExceeded, run_with_deadline
@@ -110,7 +114,7 @@ class DockerTarget:
         for model, fmt in models:
             with tempfile.TemporaryDirectory(prefix="edgeship-docker-") as tmp:
                 work = Path(tmp)
-                stage(work / "in", model, request.eval_npz)
+                stage(work / "in", model, fmt, request.eval_npz)
                 eval_arg = f"/in/{request.eval_npz.name}" if request.eval_npz else None
                 args = request.agent_args(f"/in/{model.name}", fmt, eval_arg)
                 results.append(self._describe(self._run(work, args, request.timeout)))
@@ -126,3 +130,20 @@ class DockerTarget:
             (work / "in").mkdir()
             (work / "in" / AGENT.name).write_bytes(AGENT.read_bytes())
             return self._describe(self._run(work, ["--probe", "/out"], timeout))
+
+
+class DockerTargetConfig(TargetBase):
+    type: Literal["docker"]
+    image: str = Field(pattern=r"^[A-Za-z0-9_./:@-]+$")
+    platform: str | None = Field(None, pattern=r"^linux/(amd64|arm64)$")
+    cpus: float | None = Field(None, gt=0.0)
+    cpuset: str | None = Field(None, pattern=r"^[0-9]+([-,][0-9]+)*$")
+    memory: str | None = Field(None, pattern=r"^[0-9]+[bkmg]?$")
+    run_args: list[str] = []
+    docker_host: str | None = None  # e.g. unix:///run/edgeship-docker.sock; default: docker's own
+    python: str = "python3"
+    cpu: ArmCpuName = "cortex-a72"  # the ARM core to emulate when an arm64 image runs on x86
+
+
+register_target_type(TargetType(name="docker", config=DockerTargetConfig, make=DockerTarget, runs_torch=False,
+                                 interleaved_timing=False))

@@ -5,7 +5,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
+
+from pipeline.core.targets import TargetBase, TargetType, register_target_type
 from targets.base import AGENT, BenchRequest, failed, parse_agent_output, with_target
 from targets.process import DeadlineExceeded, run_with_deadline
 
@@ -41,3 +45,14 @@ class LocalTarget:
     def probe(self, timeout: float = 60.0) -> dict:
         with tempfile.TemporaryDirectory() as work:
             return with_target(self._run(["--probe", work], timeout), self)
+
+
+class LocalTargetConfig(TargetBase):
+    type: Literal["local"] = "local"
+    python: str | None = None  # interpreter that runs the agent; default: the one running edgeship
+    cpuset: str | None = Field(None, pattern=r"^[0-9]+([-,][0-9]+)*$")  # taskset -c list, e.g. "1" or "0-1"
+
+
+register_target_type(TargetType(
+    name="local", config=LocalTargetConfig, runs_torch=True, interleaved_timing=True,
+    make=lambda cfg: LocalTarget(name=cfg.name, python=cfg.python, cpuset=cfg.cpuset)))

@@ -8,8 +8,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from targets.arm_cpus import fake_cpuinfo
+from pydantic import Field
+
+from pipeline.core.targets import TargetBase, TargetType, register_target_type
+from targets.arm_cpus import ArmCpuName, fake_cpuinfo
 from targets.base import AGENT, BenchRequest, failed, local_only, parse_agent_output, stage, with_target
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.chroot import chroot_argv, chroot_env
@@ -59,7 +63,7 @@ class QemuArm64Target:
         for model, fmt in models:
             with tempfile.TemporaryDirectory(prefix="edgeship-qemu-") as tmp:
                 work = Path(tmp)
-                stage(work, model, request.eval_npz)
+                stage(work, model, fmt, request.eval_npz)
                 eval_arg = f"/work/{request.eval_npz.name}" if request.eval_npz else None
                 result = self._run(work, request.agent_args(f"/work/{model.name}", fmt, eval_arg), request.timeout)
             results.append(self._describe(result))
@@ -72,3 +76,20 @@ class QemuArm64Target:
 
     def _describe(self, result: dict) -> dict:
         return with_target({**result, "emulated_cpu": self.cpu}, self)
+
+
+class QemuArm64TargetConfig(TargetBase):
+    type: Literal["qemu-arm64"]
+    rootfs: str | None = None  # an arm64 userland with python and runtimes; none = build edgeship's (cached)
+    cpu: ArmCpuName = "cortex-a72"
+    cores: int = Field(4, ge=1, le=64)
+    python: str = "/usr/bin/python3.11"
+    # PYTHONPATH inside the userland; edgeship's has /opt/site (current runtimes) and /opt/site-tflite-runtime.
+    python_path: str | None = None
+
+
+register_target_type(TargetType(
+    name="qemu-arm64", config=QemuArm64TargetConfig, runs_torch=False, interleaved_timing=False,
+    native_latency=False,
+    make=lambda cfg: QemuArm64Target(name=cfg.name, rootfs=cfg.rootfs, cpu=cfg.cpu, cores=cfg.cores,
+                                     python=cfg.python, python_path=cfg.python_path)))

@@ -12,9 +12,21 @@ import shlex
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from targets.base import (AGENT, BenchRequest, checksums, failed, local_only, model_files, parse_agent_output,
-                          with_target)
+from pydantic import Field
+
+from pipeline.core.formats import model_files
+from pipeline.core.targets import TargetBase, TargetType, register_target_type
+from targets.base import (
+    AGENT,
+    BenchRequest,
+    checksums,
+    failed,
+    local_only,
+    parse_agent_output,
+    with_target,
+)
 from targets.process import DeadlineExceeded, run_with_deadline
 
 HOST_KEY_ERRORS = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED",
@@ -122,7 +134,7 @@ class SshTarget:
             shared = [AGENT, *([request.eval_npz] if request.eval_npz else [])]
             eval_arg = request.eval_npz.name if request.eval_npz else None
             for model, fmt in models:
-                self.upload(folder, [*shared, *model_files(model)])
+                self.upload(folder, [*shared, *model_files(model, fmt)])
                 args = request.agent_args(model.name, fmt, eval_arg)
                 results.append(with_target(self.run_agent(folder, args, request.timeout), self))
         except RemoteError as err:
@@ -144,3 +156,22 @@ class SshTarget:
             if folder:
                 self.close_folder(folder)
         return with_target(result, self)
+
+
+class SshTargetConfig(TargetBase):
+    type: Literal["ssh"]
+    host: str = Field(pattern=r"^[A-Za-z0-9_.:\[\]-]+$")  # a host name, address or ~/.ssh/config alias
+    port: int | None = Field(None, ge=1, le=65535)
+    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    identity_file: str | None = None
+    ssh_config: str | None = None  # default: ~/.ssh/config, as ssh itself reads it
+    known_hosts: str | None = None  # default: ~/.ssh/known_hosts
+    trust_on_first_use: bool = False  # record an unknown host key instead of refusing it (never a changed one)
+    python: str = "python3"
+    work_dir: str = "/tmp"
+    connect_timeout: int = Field(10, ge=1)
+    emulated: bool = False  # declare a board that is itself an emulator, so its latency is never compared
+
+
+register_target_type(TargetType(name="ssh", config=SshTargetConfig, make=SshTarget, runs_torch=False,
+                                 interleaved_timing=False))

@@ -75,7 +75,7 @@ def corrupt_imagefolder(folder: Path) -> str:
 def wrong_class_count_checkpoint(folder: Path) -> str:
     import torch
 
-    from pipeline.models import build_model
+    from pipeline.models.zoo import build_model
 
     path = folder / "teacher3.pt"
     torch.save(build_model("cifar_resnet8", 3, 1, 8, {"width": 4}).state_dict(), path)
@@ -146,7 +146,7 @@ CASES = [
 
 def run_case(case: Case, folder: Path) -> tuple[int, str]:
     """Run one case in-process; (exit code, stderr). Output to stdout is discarded."""
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     argv = case.build(folder)
     err = io.StringIO()

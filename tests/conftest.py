@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.recipe import parse_recipe
-from pipeline.telemetry import opt_out_of_openvino_telemetry
+from pipeline.cli.telemetry import opt_out_of_openvino_telemetry
+from pipeline.config.recipe import parse_recipe
 
 opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the CLI that opts out
 
@@ -41,7 +41,7 @@ def tiny_recipe_dict(**overrides) -> dict:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """One full optimize of the tiny recipe (all three formats, fp32 and int8, local bench)."""
-    from pipeline.optimize import optimize
+    from pipeline.engine.optimize import optimize
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     recipe = parse_recipe(tiny_recipe_dict())
@@ -59,3 +59,35 @@ def write_yaml(tmp_path):
         return path
 
     return write
+
+
+MARKERS = ("slow", "ssh", "docker", "arm64")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs the end-to-end tiny run is an end-to-end test: `make test-fast` leaves it out."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """How many tests of each marker passed, failed and skipped: a silent skip of the device tests shows here."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") == "teardown" and outcome != "error":
+                continue
+            keywords = getattr(report, "keywords", {}) or {}
+            marker = next((m for m in MARKERS[1:] if m in keywords), "slow" if "slow" in keywords else "default")
+            counts.setdefault(marker, {}).setdefault(outcome, 0)
+            counts[marker][outcome] += 1
+    if not counts:
+        return
+    terminalreporter.section("tests by marker")
+    for marker in ("default", *MARKERS):
+        if marker in counts:
+            shown = ", ".join(f"{n} {outcome}" for outcome, n in counts[marker].items())
+            skipped = counts[marker].get("skipped", 0)
+            warn = "   <-- SKIPPED: see the reasons above (-rs)" if skipped and marker in MARKERS[1:] else ""
+            terminalreporter.write_line(f"{marker:>8}: {shown}{warn}")

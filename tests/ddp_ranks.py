@@ -6,10 +6,10 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from pipeline import distributed
+from pipeline.config.recipe import DistillConfig, LayerPair, TrainConfig
 from pipeline.distillation.distiller import Distiller
-from pipeline.recipe import DistillConfig, LayerPair, TrainConfig
-from pipeline.train import seed_everything, train
+from pipeline.training import distributed
+from pipeline.training.loop import seed_everything, train
 
 # 257 images in batches of 64: the last global batch holds one image, so with 2 ranks one rank gets none.
 SAMPLES, BATCH = 257, 64
@@ -37,7 +37,7 @@ def train_student(method: str) -> dict[str, torch.Tensor]:
           distiller)
     state = {f"student.{k}": v for k, v in student.state_dict().items()}
     if distiller is not None:
-        state.update({f"regressors.{k}": v for k, v in distiller.regressors.state_dict().items()})
+        state.update({f"regressors.{k}": v for k, v in distiller.method_module.state_dict().items()})
     return state
 
 

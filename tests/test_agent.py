@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.models import build_model
+from pipeline.models.zoo import build_model
 from targets.base import AGENT, BenchRequest
 from targets.local import LocalTarget
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli import build_parser
+from pipeline.cli.main import build_parser
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ci"
 

@@ -1,8 +1,8 @@
 """A model one converter cannot handle: its rows fail with the converter's message, the other formats run."""
 import json
 
-from pipeline.optimize import optimize
-from pipeline.recipe import parse_recipe
+from pipeline.config.recipe import parse_recipe
+from pipeline.engine.optimize import optimize
 from tests.conftest import tiny_recipe_dict
 
 

@@ -3,9 +3,9 @@ import gzip
 import numpy as np
 import pytest
 
-from pipeline.data import load_dataset, preprocess
-from pipeline.errors import EdgeshipError
-from pipeline.recipe import DataConfig
+from pipeline.config.recipe import DataConfig
+from pipeline.core.errors import EdgeshipError
+from pipeline.data.datasets import load_dataset, preprocess
 
 
 def test_digits_splits_are_disjoint_stratified_and_preprocessed():
@@ -99,7 +99,7 @@ def test_preprocess_matches_formula():
 def test_real_fashion_mnist_when_installed():
     from pathlib import Path
 
-    from pipeline.data import DEFAULT_FASHION_DIR
+    from pipeline.data.datasets import DEFAULT_FASHION_DIR
 
     if not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("dataset-fashion-mnist is not installed (.ci/run installs it)")

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.data import load_dataset
+from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
+from pipeline.core.errors import EdgeshipError
+from pipeline.data.datasets import load_dataset
 from pipeline.distillation.distiller import Distiller
-from pipeline.errors import EdgeshipError
-from pipeline.models import build_model
-from pipeline.recipe import DataConfig, DistillConfig, TrainConfig
-from pipeline.train import accuracy, train
+from pipeline.models.zoo import build_model
+from pipeline.training.loop import accuracy, train
 
 PAIRS = [{"teacher": "layer2", "student": "features.6"}]
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.recipe import load_recipe
+from pipeline.config.recipe import load_recipe
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 
 def folder_bytes(path) -> int:
@@ -53,7 +53,7 @@ def test_disk_full_is_one_line_and_loses_nothing(tiny_run, small_disk, capsys):
 
 
 def test_leftovers_of_a_killed_run_are_cleared(tmp_path):
-    from pipeline.optimize import clean_stale_temp
+    from pipeline.core.stale import clean_stale_temp
 
     run = tmp_path / "run"
     (run / "stages" / ".tmp-teacher-abc-123").mkdir(parents=True)

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.cli import main
-from pipeline.gate import GateSettings, latency_verdict
+from pipeline.cli.main import main
+from pipeline.gate.statistics import GateSettings, latency_verdict
 from targets.base import BenchRequest
 from targets.local import LocalTarget
 
@@ -47,7 +47,7 @@ def real_reports(tmp_path_factory):
     agent; the candidate's first row with a 60% injected slowdown."""
     import torch
 
-    from pipeline.models import build_model
+    from pipeline.models.zoo import build_model
 
     folder = tmp_path_factory.mktemp("gate")
     model = folder / "resnet20.onnx"

@@ -6,11 +6,11 @@ import torch
 from torch import nn
 
 from calibration.calibration_set import build_calibration_set
-from pipeline.data import load_dataset
-from pipeline.formats import FORMATS
-from pipeline.int8_budget import accuracy_of, quantize_within_budget
-from pipeline.recipe import DataConfig, QuantizeConfig, TrainConfig
-from pipeline.train import accuracy, train
+from pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig
+from pipeline.core.formats import format_named
+from pipeline.data.datasets import load_dataset
+from pipeline.formats.int8_budget import accuracy_of, quantize_within_budget
+from pipeline.training.loop import accuracy, train
 
 
 def _net():
@@ -38,7 +38,7 @@ def fragile():
 @pytest.mark.parametrize("fmt", ["onnx", "openvino", "tflite"])
 def test_fallback_keeps_sensitive_layers_float_and_meets_the_budget(fragile, fmt, tmp_path):
     model, calib, xv, yv, healthy = fragile
-    backend = FORMATS[fmt]
+    backend = format_named(fmt)
     example = torch.zeros(1, 1, 8, 8)
     fp32 = tmp_path / backend.export(model, example, tmp_path, 17)
     qcfg = QuantizeConfig(max_accuracy_drop=1.0, max_float_layers=3)

@@ -81,8 +81,8 @@ def test_similarity_preserving_loss_zero_for_same_relations():
 
 
 def test_cross_entropy_weight_is_one_minus_alpha():
+    from pipeline.config.recipe import DistillConfig
     from pipeline.distillation.distiller import Distiller
-    from pipeline.recipe import DistillConfig
     from tests.custom_model import tiny_mlp
 
     torch.manual_seed(0)

@@ -3,9 +3,9 @@ import pickle
 import pytest
 import torch
 
-from pipeline.errors import EdgeshipError
-from pipeline.models import build_model, count_macs_params
-from pipeline.torch_artifact import load_checkpoint
+from pipeline.core.errors import EdgeshipError
+from pipeline.models.torch_artifact import load_checkpoint
+from pipeline.models.zoo import build_model, count_macs_params
 
 
 @pytest.mark.parametrize("arch, args", [

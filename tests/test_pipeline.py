@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from pipeline.artifact import Artifact
-from pipeline.formats import FORMATS
-from pipeline.optimize import optimize
+from pipeline.core.artifact import Artifact
+from pipeline.core.formats import format_named
+from pipeline.core.plugins import FORMATS
+from pipeline.engine.optimize import optimize
 
 EXPECTED_STAGES = {"teacher", "student-scratch", "student-kd", "pruned", "onnx-fp32", "onnx-int8", "tflite-fp32",
                    "tflite-int8", "openvino-fp32", "openvino-int8"}
@@ -15,7 +16,8 @@ ROW_KEYS = {"model", "stage", "format", "precision", "target", "runtime", "threa
 
 
 def _artifacts(run_dir):
-    return {a.stage: a for a in (Artifact.read(p) for p in (run_dir / "stages").iterdir() if not p.name.startswith("."))}
+    folders = (p for p in (run_dir / "stages").iterdir() if not p.name.startswith("."))
+    return {a.stage: a for a in (Artifact.read(p) for p in folders)}
 
 
 def test_report_has_one_ok_row_per_artifact(tiny_run):
@@ -47,7 +49,7 @@ def test_pruning_shrinks_the_student(tiny_run):
 
 def test_fp32_exports_match_torch(tiny_run):
     arts = _artifacts(tiny_run[0])
-    for fmt in FORMATS:
+    for fmt in FORMATS.names():
         parity = arts[f"{fmt}-fp32"].metrics["parity"]
         assert parity["samples"] == 64
         assert parity["max_abs_diff"] < 1e-3, (fmt, parity)
@@ -59,7 +61,7 @@ def test_fp32_exports_match_torch(tiny_run):
 def test_int8_models_really_are_quantized(tiny_run, fmt, op):
     art = _artifacts(tiny_run[0])[f"{fmt}-int8"]
     assert art.precision == "int8"
-    counted = FORMATS[fmt].quantized_ops(art.path)
+    counted = format_named(fmt).quantized_ops(art.path)
     assert counted[op] >= 3  # at least the convolutions and the classifier
     assert art.metrics["quantized_ops"] == counted
     assert art.metrics["calibration"]["samples"] == 50
@@ -96,7 +98,7 @@ def test_ship_folder_has_files_labels_and_valid_sums(tiny_run):
     run_dir, report, _ = tiny_run
     ship = run_dir / "ship"
     shipped = {fmt for fmt, c in report["ship"].items() if c.get("stage")}
-    assert shipped == set(FORMATS)
+    assert shipped == set(FORMATS.names())
     for line in (ship / "SHA256SUMS").read_text().split("\n"):
         if line:
             digest, name = line.split("  ")
@@ -123,7 +125,7 @@ def test_second_run_reuses_every_stage_and_force_reruns_downstream(tiny_run):
 def test_report_compares_int8_with_fp32_and_pruned_with_unpruned(tiny_run):
     run_dir, report, _ = tiny_run
     entries = {e["format"]: e for e in report["int8_vs_fp32"]}
-    assert set(entries) == set(FORMATS)
+    assert set(entries) == set(FORMATS.names())
     for fmt, e in entries.items():
         assert e["latency_ratio"] > 0 and 0 < e["size_ratio"] < 5
         assert e["within_budget"] is not None and isinstance(e["float_layers"], list)
@@ -138,7 +140,7 @@ def test_report_compares_int8_with_fp32_and_pruned_with_unpruned(tiny_run):
 
 def test_int8_artifacts_record_the_budget_outcome(tiny_run):
     arts = _artifacts(tiny_run[0])
-    for fmt in FORMATS:
+    for fmt in FORMATS.names():
         outcome = arts[f"{fmt}-int8"].metrics["int8"]
         assert outcome["budget"] == 1.0 and outcome["validation_samples"] > 0
         assert outcome["fp32_accuracy"] - outcome["int8_accuracy"] == pytest.approx(outcome["drop"])

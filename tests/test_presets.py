@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from calibration.calibration_set import CalibrationSet, sample_indices
+from pipeline.config.recipe import QuantizeConfig
 from pipeline.formats import onnx as onnx_format
-from pipeline.recipe import QuantizeConfig
 from tests.custom_model import tiny_mlp
 
 

@@ -1,8 +1,8 @@
 import torch
 
-from pipeline.models import build_model, count_macs_params
+from pipeline.models.torch_artifact import WEIGHTS_FILE, load_resized
+from pipeline.models.zoo import build_model, count_macs_params
 from pipeline.stages.prune import prune_channels
-from pipeline.torch_artifact import WEIGHTS_FILE, load_resized
 
 
 def test_pruned_model_saves_as_plain_weights_and_reloads_exactly(tmp_path):
@@ -34,7 +34,7 @@ def test_depthwise_models_reload_after_pruning():
 
 import pytest  # noqa: E402
 
-from pipeline.recipe import PruneConfig  # noqa: E402
+from pipeline.config.recipe import PruneConfig  # noqa: E402
 from pipeline.stages.prune import make_pruner, prune_step  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def test_ignored_layers_keep_their_channels():
 
 
 def test_unknown_ignored_layer_is_named():
-    from pipeline.errors import EdgeshipError
+    from pipeline.core.errors import EdgeshipError
 
     model = build_model("simple_cnn", 10, 1, 8, {"width": 8})
     with pytest.raises(EdgeshipError, match="prune.ignore: no module named 'head'"):

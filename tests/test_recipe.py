@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline.cli import main
-from pipeline.errors import EdgeshipError
-from pipeline.recipe import load_recipe, parse_recipe
+from pipeline.cli.main import main
+from pipeline.config.recipe import load_recipe, parse_recipe
+from pipeline.core.errors import EdgeshipError
 from tests.conftest import tiny_recipe_dict
 
 

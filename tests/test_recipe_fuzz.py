@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import EdgeshipError
-from pipeline.recipe import load_recipe, parse_recipe
+from pipeline.config.recipe import load_recipe, parse_recipe
+from pipeline.core.errors import EdgeshipError
 from tests.conftest import tiny_recipe_dict
 
 SECTIONS = ["name", "seed", "data", "teacher", "student", "distill", "prune", "export", "quantize", "bench",

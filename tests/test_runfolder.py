@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from pipeline.artifact import Artifact
-from pipeline.runfolder import RunFolder
+from pipeline.core.artifact import Artifact
+from pipeline.core.runfolder import RunFolder
 
 
 def _builder(content: str, crash: bool = False):

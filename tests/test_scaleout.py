@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.scaleout import run_on_ranks
+from pipeline.cli.launcher import run_on_ranks
 from tests.ddp_ranks import train_on_rank, train_student
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runlock import run_lock
+from pipeline.core.runlock import run_lock
 from tests.conftest import tiny_recipe_dict
 
 ROOT = Path(__file__).resolve().parents[1]

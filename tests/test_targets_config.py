@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.errors import EdgeshipError
-from pipeline.recipe import parse_recipe
+from pipeline.cli.main import main
+from pipeline.config.recipe import parse_recipe
+from pipeline.core.errors import EdgeshipError
 from tests.conftest import tiny_recipe_dict
 from tests.infra.sshd import free_port
 
@@ -56,7 +56,7 @@ def test_targets_check_passes_when_every_target_is_usable(write_yaml, capsys):
 def test_local_target_pins_to_the_cpuset(tmp_path):
     import torch
 
-    from pipeline.models import build_model
+    from pipeline.models.zoo import build_model
     from targets.base import BenchRequest
     from targets.local import LocalTarget
 

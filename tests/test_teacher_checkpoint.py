@@ -1,14 +1,14 @@
 """The teacher from a user's weights-only checkpoint, and what happens when it does not fit."""
 import torch
 
-from pipeline.cli import main
-from pipeline.context import Context
-from pipeline.data import load_dataset
-from pipeline.models import build_model
-from pipeline.recipe import parse_recipe
-from pipeline.runfolder import RunFolder
+from pipeline.cli.main import main
+from pipeline.config.recipe import parse_recipe
+from pipeline.core.runfolder import RunFolder
+from pipeline.data.datasets import load_dataset
+from pipeline.models.torch_artifact import load_torch_model
+from pipeline.models.zoo import build_model
 from pipeline.stages import teacher
-from pipeline.torch_artifact import load_torch_model
+from pipeline.stages.context import Context
 from tests.conftest import tiny_recipe_dict
 
 

@@ -1,8 +1,9 @@
 """Distiller: one object that turns (student output, labels, batch) into the training loss of any method.
 
-loss = (1 - alpha) * CE + alpha * KD(T) + beta * method loss, where the method loss is FitNets hints, attention
-transfer, similarity preservation or DKD. The teacher is frozen (offline distillation). Without augmentation
-its outputs for a training image never change, so they are computed once and reused every epoch.
+loss = (1 - alpha) * CE + alpha * KD(T) + beta * method loss, the method being any registered in
+pipeline.core.plugins.METHODS (FitNets hints, attention transfer, similarity preservation, DKD, ...). The
+teacher is frozen (offline distillation). Without augmentation its outputs for a training image never change,
+so they are computed once and reused every epoch.
 """
 from __future__ import annotations
 
@@ -11,15 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.distillation.feature import HintLoss, attention_loss
+from pipeline.core.errors import EdgeshipError
+from pipeline.core.plugins import METHODS
 from pipeline.distillation.hooks import FeatureHooks
-from pipeline.distillation.logit import dkd_loss, kd_loss
-from pipeline.distillation.relation import similarity_preserving_loss
-from pipeline.errors import EdgeshipError
+from pipeline.distillation.logit import kd_loss
 
-# Published weights of each method's own loss (CRD benchmark code: FitNets 100, AT 1000, SP 3000; DKD 1).
-DEFAULT_BETA = {"kd": 0.0, "fitnets": 100.0, "at": 1000.0, "sp": 3000.0, "dkd": 1.0}
-FEATURE_METHODS = ("fitnets", "at", "sp")
 CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 
 
@@ -28,24 +25,25 @@ class Distiller(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.method = cfg.method
-        self.beta = DEFAULT_BETA[cfg.method] if cfg.beta is None else cfg.beta
+        self.method_module = METHODS.get(cfg.method, "distill.method")(cfg)  # the method, with its learned parts
+        self.beta = self.method_module.default_beta if cfg.beta is None else cfg.beta
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
-        pairs = cfg.layers if cfg.method in FEATURE_METHODS else []
-        if cfg.method in FEATURE_METHODS and not pairs:
+        pairs = cfg.layers if self.method_module.needs_layers else []
+        if self.method_module.needs_layers and not pairs:
             raise EdgeshipError(f"distill.layers: method {cfg.method!r} needs teacher/student layer pairs, "
                                 "e.g. [{teacher: layer2, student: features.3}]")
         self.t_hooks = FeatureHooks(teacher, [p.teacher for p in pairs], "distill.layers.teacher")
         self.s_hooks = FeatureHooks(student, [p.student for p in pairs], "distill.layers.student")
-        self.regressors = nn.ModuleList()
         if pairs:
             self._probe(student, example)
-        self.hint_epochs = cfg.hint_epochs if cfg.method == "fitnets" else 0
+        self.hint_epochs = self.method_module.hint_epochs
         self.cache: tuple[torch.Tensor, list[torch.Tensor]] | None = None
 
     def _probe(self, student: nn.Module, example: torch.Tensor) -> None:
-        """One forward pass to learn the feature shapes: builds FitNets regressors, rejects unusable layers."""
+        """One forward pass to learn the feature shapes: rejects unusable layers, lets the method build its
+        learned parts (FitNets' regressors)."""
         was_training = student.training
         student.eval()
         with torch.no_grad():
@@ -56,8 +54,7 @@ class Distiller(nn.Module):
             if s.dim() != 4 or t.dim() != 4:
                 raise EdgeshipError(f"distill.layers: {pair.student!r} / {pair.teacher!r} must give NCHW feature "
                                     f"maps, got shapes {tuple(s.shape)} and {tuple(t.shape)}")
-            if self.method == "fitnets":
-                self.regressors.append(HintLoss(s.shape[1], t.shape[1]))
+        self.method_module.setup(self.s_hooks.features(), self.t_hooks.features())
 
     @property
     def teacher_logits_mode(self) -> str:
@@ -102,17 +99,7 @@ class Distiller(nn.Module):
         return total, parts
 
     def _method_loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
-        if self.method == "kd":
-            return torch.zeros(())
-        if self.method == "dkd":
-            warmup = min(1.0, epoch / max(1, self.cfg.dkd_warmup))
-            return warmup * dkd_loss(s_logits, t_logits, labels, self.cfg.temperature, self.cfg.dkd_alpha,
-                                     self.cfg.dkd_beta)
-        if self.method == "fitnets":
-            return sum(reg(s, t) for reg, s, t in zip(self.regressors, s_feats, t_feats))
-        if self.method == "at":
-            return sum(attention_loss(s, t) for s, t in zip(s_feats, t_feats))
-        return sum(similarity_preserving_loss(s, t) for s, t in zip(s_feats, t_feats))
+        return self.method_module.loss(s_logits, t_logits, s_feats, t_feats, labels, epoch)
 
     def close(self) -> None:
         self.t_hooks.remove()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.errors import EdgeshipError
+from pipeline.core.errors import EdgeshipError
 
 
 class FeatureHooks:

@@ -9,9 +9,10 @@ import torch
 from calibration.adapters import onnxruntime_reader
 from calibration.calibration_set import CalibrationSet
 from calibration.presets import PRESETS
+from pipeline.core.formats import Format
+from pipeline.core.plugins import FORMATS
 
 SUFFIX = ".onnx"
-RUNTIME = "onnxruntime"
 PACKAGES = ("onnx", "onnxruntime")
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 LAYER_OPS = ("Conv", "Gemm", "MatMul", "ConvTranspose")
@@ -77,3 +78,8 @@ def float_layers(path: Path) -> list[str]:
     dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
     return [n.name for n in graph.node if n.op_type in LAYER_OPS and len(n.input) > 1
             and n.input[1] not in dequantized]
+
+
+FORMATS.register(Format(name="onnx", suffix=SUFFIX, runner="onnx", runtime="onnxruntime", packages=PACKAGES,
+                        export=export, quantize=quantize, layers=layers, quantized_ops=quantized_ops,
+                        float_layers=float_layers, cleanup=cleanup))

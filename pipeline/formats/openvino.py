@@ -9,9 +9,10 @@ import torch
 from calibration.adapters import nncf_dataset
 from calibration.calibration_set import CalibrationSet
 from calibration.presets import PRESETS
+from pipeline.core.formats import Format
+from pipeline.core.plugins import FORMATS
 
 SUFFIX = ".xml"
-RUNTIME = "openvino"
 PACKAGES = ("openvino", "nncf")
 LAYER_OPS = ("Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData")
 WEIGHT_PATH_OPS = ("Convert", "Multiply", "Subtract", "Reshape", "Transpose", "Unsqueeze")
@@ -77,3 +78,8 @@ def _weight_is_int8(op) -> bool:
 def float_layers(path: Path) -> list[str]:
     return [op.get_friendly_name() for op in _read(path).get_ordered_ops()
             if op.get_type_name() in LAYER_OPS and not _weight_is_int8(op)]
+
+
+FORMATS.register(Format(name="openvino", suffix=SUFFIX, runner="openvino", runtime="openvino", packages=PACKAGES,
+                        export=export, quantize=quantize, layers=layers, quantized_ops=quantized_ops,
+                        float_layers=float_layers, cleanup=cleanup, companions=(".bin",)))

@@ -9,9 +9,10 @@ import torch
 
 from calibration.adapters import torch_calibrate
 from calibration.calibration_set import CalibrationSet
+from pipeline.core.formats import Format
+from pipeline.core.plugins import FORMATS
 
 SUFFIX = ".tflite"
-RUNTIME = "ai-edge-litert"
 PACKAGES = ("litert-torch", "ai-edge-litert", "torchao")
 LAYER_MODULES = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Conv1d, torch.nn.ConvTranspose2d)
 LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -95,3 +96,8 @@ def float_layers(path: Path) -> list[str]:
             if np.dtype(weight["dtype"]) == np.float32:
                 names.append(weight["name"])
     return names
+
+
+FORMATS.register(Format(name="tflite", suffix=SUFFIX, runner="tflite", runtime="tflite", packages=PACKAGES,
+                        export=export, quantize=quantize, layers=layers, quantized_ops=quantized_ops,
+                        float_layers=float_layers, cleanup=cleanup, int8_input_dtype="int8"))

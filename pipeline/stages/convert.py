@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.artifact import Artifact
-from pipeline.context import Context, output_to
-from pipeline.formats import FORMATS
-from pipeline.int8_budget import quantize_within_budget
-from pipeline.parity import check_parity
-from pipeline.torch_artifact import example_input, input_spec, load_torch_model
+from pipeline.core.artifact import Artifact
+from pipeline.core.formats import format_named
+from pipeline.core.logs import output_to
+from pipeline.formats.int8_budget import quantize_within_budget
+from pipeline.formats.parity import check_parity
+from pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
+from pipeline.stages.context import Context
 
 
 def _parity_inputs(ctx: Context):
@@ -17,7 +18,7 @@ def _parity_inputs(ctx: Context):
 
 
 def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
-    backend = FORMATS[fmt]
+    backend = format_named(fmt)
     model = load_torch_model(src)
     with output_to(out / "log.txt"):
         name = backend.export(model, example_input(src.preprocessing), out, ctx.recipe.export.opset)
@@ -29,7 +30,7 @@ def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifa
 
 
 def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
-    backend = FORMATS[fmt]
+    backend = format_named(fmt)
     model = load_torch_model(torch_src)
     qcfg = ctx.recipe.quantize
     data = ctx.data
@@ -42,9 +43,8 @@ def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Conte
     if not quantized:
         raise RuntimeError(f"{fmt} int8 model has no quantized ops: the quantizer did nothing")
     parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
-    dtype = "int8" if fmt == "tflite" else "float32"  # full-integer TFLite takes int8 input
     return Artifact(folder=out, file=name, format=fmt, precision="int8", key=key, parent=src.key,
-                    stage=f"{fmt}-int8", inputs=[input_spec(src.preprocessing, "input", dtype)],
+                    stage=f"{fmt}-int8", inputs=[input_spec(src.preprocessing, "input", backend.int8_input_dtype)],
                     preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
                     metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity,
                              "quantized_ops": quantized, "int8": outcome.as_dict(),

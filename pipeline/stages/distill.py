@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.artifact import Artifact
-from pipeline.context import Context
+from pipeline.config.recipe import DistillConfig
+from pipeline.core.artifact import Artifact
 from pipeline.distillation.distiller import Distiller
-from pipeline.recipe import DistillConfig
-from pipeline.stages.training import fit
-from pipeline.torch_artifact import arch_spec, build_from_spec, example_input, load_torch_model, torch_artifact
-from pipeline.train import seed_everything
+from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_torch_model, torch_artifact
+from pipeline.stages.context import Context
+from pipeline.stages.fit import fit
+from pipeline.training.loop import seed_everything
 
 
 def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, stage: str) -> Artifact:

@@ -8,15 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.artifact import Artifact
-from pipeline.context import Context
+from pipeline.config.recipe import PruneConfig
+from pipeline.core.artifact import Artifact
+from pipeline.core.errors import EdgeshipError
 from pipeline.distillation.distiller import Distiller
-from pipeline.errors import EdgeshipError
-from pipeline.models import count_macs_params
-from pipeline.recipe import PruneConfig
-from pipeline.stages.training import fit
-from pipeline.torch_artifact import example_input, load_torch_model, torch_artifact
-from pipeline.train import seed_everything
+from pipeline.models.torch_artifact import example_input, load_torch_model, torch_artifact
+from pipeline.models.zoo import count_macs_params
+from pipeline.stages.context import Context
+from pipeline.stages.fit import fit
+from pipeline.training.loop import seed_everything
 
 
 def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:

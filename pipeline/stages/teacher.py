@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.artifact import Artifact
-from pipeline.context import Context
-from pipeline.recipe import ModelConfig
-from pipeline.stages.training import fit
-from pipeline.torch_artifact import arch_spec, build_from_spec, load_checkpoint, torch_artifact
-from pipeline.train import accuracy, seed_everything
+from pipeline.config.recipe import ModelConfig
+from pipeline.core.artifact import Artifact
+from pipeline.models.torch_artifact import arch_spec, build_from_spec, load_checkpoint, torch_artifact
+from pipeline.stages.context import Context
+from pipeline.stages.fit import fit
+from pipeline.training.loop import accuracy, seed_everything
 
 
 def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:

@@ -26,7 +26,7 @@ def _require_root_tools(*tools: str) -> None:
 def tiny_models(tiny_run) -> list[tuple[Path, str]]:
     """fp32 and int8 of every format from the tiny optimize run."""
     run_dir, report, _ = tiny_run
-    from pipeline.artifact import Artifact
+    from pipeline.core.artifact import Artifact
 
     models = []
     for fmt in FORMATS:

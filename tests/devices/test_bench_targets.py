@@ -10,8 +10,8 @@ import json
 import pytest
 import yaml
 
-from pipeline.cli import main
-from pipeline.report import markdown
+from pipeline.cli.main import main
+from pipeline.reporting.report import markdown
 from tests.infra.sshd import free_port
 
 
@@ -45,8 +45,8 @@ def test_bench_run_folder_on_local_sweep_emulated_pi_and_gone_board(tiny_run, ar
 
 @pytest.mark.arm64
 def test_report_keeps_emulated_latency_apart(tiny_run, arm64_root):
-    from pipeline.optimize import optimize
-    from pipeline.recipe import parse_recipe
+    from pipeline.config.recipe import parse_recipe
+    from pipeline.engine.optimize import optimize
 
     run_dir, _, recipe = tiny_run
     raw = {**recipe.model_dump(mode="json"),

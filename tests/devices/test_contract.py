@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
-from pipeline.target_config import DockerTargetConfig, LocalTargetConfig, QemuArm64TargetConfig, SshTargetConfig
+from targets.docker import DockerTargetConfig
+from targets.local import LocalTargetConfig
+from targets.qemu import QemuArm64TargetConfig
 from targets.registry import make_target
+from targets.ssh import SshTargetConfig
 
 ONE_SAMPLE_TOLERANCE = 0.6   # points: 2 of the 359 digits test images
 ARM_INT8_TOLERANCE = 1.5     # points, int8 only, ARM kernels against x86

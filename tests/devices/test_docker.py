@@ -5,9 +5,8 @@ import time
 
 import pytest
 
-from pipeline.target_config import DockerTargetConfig
 from targets.base import BenchRequest
-from targets.docker import DockerTarget
+from targets.docker import DockerTarget, DockerTargetConfig
 
 pytestmark = pytest.mark.docker
 

@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from pipeline.target_config import SshTargetConfig
 from targets.base import BenchRequest
-from targets.ssh import SshTarget
+from targets.ssh import SshTarget, SshTargetConfig
 
 pytestmark = pytest.mark.ssh
 

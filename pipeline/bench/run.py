@@ -1,0 +1,109 @@
+"""bench: every artifact on every target, cached by (artifact key, target, threads, bench settings, eval set).
+
+Targets run concurrently, one worker each, so a slow or hanging board does not hold up the others. Within one
+target, the thread counts of a sweep and the artifacts run one after another. A local target shares this
+machine's cores with the workers that drive emulated targets: compare its latency only with itself.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.core.artifact import Artifact
+from pipeline.core.atomic import write_atomic, write_json_atomic
+from pipeline.core.keys import code_key, content_key
+from pipeline.core.progress import progress_bar
+from pipeline.stages.context import Context
+from targets.base import BenchRequest
+from targets.registry import make_target
+
+
+@dataclass(frozen=True)
+class BenchColumn:
+    """One column group of the report: a target at one thread count."""
+    name: str
+    cfg: object
+    threads: int
+
+
+def bench_columns(recipe) -> list[BenchColumn]:
+    columns = []
+    for cfg in recipe.targets:
+        counts = cfg.threads or [recipe.bench.threads]
+        for threads in counts:
+            name = cfg.name if len(counts) == 1 else f"{cfg.name}@{threads}t"
+            columns.append(BenchColumn(name, cfg, threads))
+    return columns
+
+
+def write_eval_set(ctx: Context) -> Path:
+    """The held-out test split, preprocessed, as the agent reads it."""
+    path = ctx.run.root / "data" / f"eval-{ctx.data.key}.npz"
+    if not path.exists():
+        write_atomic(path, lambda tmp: np.savez(tmp, inputs=ctx.data.inputs(ctx.data.x_test), labels=ctx.data.y_test),
+                     suffix=".npz")
+    return path
+
+
+def bench_request(bench_cfg, eval_npz: Path | None) -> BenchRequest:
+    b = bench_cfg
+    return BenchRequest(eval_npz=eval_npz, threads=b.threads, warmup=b.warmup, min_runs=b.min_runs,
+                        min_seconds=b.min_seconds, max_seconds=b.max_seconds, timeout=b.timeout)
+
+
+def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> dict[tuple[str, str], dict]:
+    """Results keyed by (artifact stage, column name); a failing target is failed rows, never an abort."""
+    eval_npz = write_eval_set(ctx)
+    request = bench_request(ctx.recipe.bench, eval_npz)
+    columns = bench_columns(ctx.recipe)
+    by_target: dict[str, list[BenchColumn]] = {}
+    for column in columns:
+        by_target.setdefault(column.cfg.name, []).append(column)
+    results: dict[tuple[str, str], dict] = {}
+    with progress_bar(ctx.console) as bar:
+        task = bar.add_task("bench", total=len(artifacts) * len(columns), info="")
+
+        def one_target(target_columns: list[BenchColumn]) -> None:
+            for column in target_columns:
+                for stage, result in _bench_column(artifacts, column, request, ctx, force).items():
+                    results[(stage, column.name)] = result
+                bar.update(task, info=f"{column.name} done")
+                bar.advance(task, len(artifacts))
+
+        with ThreadPoolExecutor(max_workers=len(by_target)) as pool:
+            for future in [pool.submit(one_target, cols) for cols in by_target.values()]:
+                future.result()
+    return results
+
+
+def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: BenchRequest, ctx: Context,
+                  force: bool) -> dict[str, dict]:
+    cfg = column.cfg
+    request = replace(request, threads=column.threads, timeout=cfg.timeout or request.timeout)
+    out: dict[str, dict] = {}
+    pending: list[tuple[Artifact, str, Path]] = []
+    for artifact in (a for a in artifacts if cfg.measures(a.format)):
+        key = content_key("bench", artifact.key, cfg.model_dump(mode="json"), column.threads,
+                          ctx.recipe.bench.model_dump(mode="json"), ctx.data.key, code_key("targets"))
+        path = ctx.run.root / "bench" / column.name / f"{artifact.stage}.json"
+        cached = json.loads(path.read_text()) if path.is_file() else None
+        if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
+            out[artifact.stage] = cached
+        else:
+            pending.append((artifact, key, path))
+    if not pending:
+        return out
+    target = make_target(cfg)
+    target.name = column.name
+    fresh = target.bench_many([(a.path, a.format) for a, _, _ in pending], request)
+    for (artifact, key, path), result in zip(pending, fresh):
+        result["key"] = key
+        write_json_atomic(path, result)
+        if result.get("status") != "ok":
+            ctx.say(f"  [red]bench {artifact.stage} on {column.name} failed[/red]: {result.get('error')}")
+        out[artifact.stage] = result
+    return out

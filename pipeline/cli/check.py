@@ -1,0 +1,78 @@
+"""`edgeship check` (the CI gate) and `edgeship baseline update`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.cli.output import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, stdout_console
+from pipeline.core.errors import EdgeshipError
+
+
+def _fraction(text: str, option: str) -> float:
+    """'10%' or '0.1' -> 0.1."""
+    try:
+        value = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+    except ValueError:
+        raise EdgeshipError(f"{option} {text!r}: give a percentage like 10% or a fraction like 0.1") from None
+    if not 0.0 <= value < 10.0:
+        raise EdgeshipError(f"{option} {text!r}: out of range")
+    return value
+
+
+def cmd_check(args, console: Console) -> int:
+    import os
+
+    from pipeline.gate.compare import compare, load_rows, markdown
+    from pipeline.gate.remeasure import remeasurer
+    from pipeline.gate.statistics import GateSettings
+
+    confidence = _fraction(args.confidence, "--confidence")
+    if not 0.5 < confidence < 1.0:
+        raise EdgeshipError(f"--confidence {args.confidence}: must lie between 0.5 and 1 (e.g. 0.99)")
+    if args.max_accuracy_drop < 0:
+        raise EdgeshipError("--max-accuracy-drop: must be >= 0 points")
+    settings = GateSettings(_fraction(args.max_latency_regression, "--max-latency-regression"),
+                            args.max_accuracy_drop, args.metric, confidence)
+    base_rows, base_dir = load_rows(args.baseline)
+    cur_rows, cur_dir = load_rows(args.current)
+    again = remeasurer(base_dir, base_rows, cur_dir, cur_rows) if cur_dir and args.remeasure else None
+    result = compare(base_rows, cur_rows, settings, again, args.remeasure)
+    text = markdown(result)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
+            summary.write(text)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        table = Table(title=f"edgeship check: {result['verdict'].upper()}")
+        for col in ("model", "format", "precision", "target", "verdict", "latency ratio [interval]", "accuracy",
+                    "why"):
+            table.add_column(col)
+        colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+        for r in result["rows"]:
+            lat, acc = r.get("latency") or {}, r.get("accuracy") or {}
+            ratio = f"{lat['ratio']:.3f} [{lat['low']:.3f}, {lat['high']:.3f}]" if lat.get("low") is not None else "-"
+            table.add_row(r["model"], r["format"], r["precision"], r["target"],
+                          f"[{colour[r['verdict']]}]{r['verdict']}[/]", ratio,
+                          f"{-acc['drop']:+.2f}" if acc.get("drop") is not None else "-", r["reason"])
+        for label in ("appeared", "disappeared"):
+            for r in result[label]:
+                table.add_row(r["model"], r["format"], r["precision"], r["target"], label, "-", "-", "not judged")
+        stdout_console().print(table)
+    return {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[result["verdict"]]
+
+
+def cmd_baseline_update(args, console: Console) -> int:
+    from pipeline.gate.compare import load_rows, write_baseline
+
+    rows, _ = load_rows(args.current)
+    bad = [r for r in rows if r.get("status") == "ok" and not r.get("emulated") and not r.get("timings_ms")]
+    if bad:
+        raise EdgeshipError(f"{args.current}: rows without raw timings (made before edgeship kept them); "
+                            f"run 'edgeship optimize --force bench' first")
+    write_baseline(rows, Path(args.out), str(args.current))
+    print(f"baseline: {len(rows)} rows written to {args.out}")
+    return EXIT_OK

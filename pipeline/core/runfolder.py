@@ -1,0 +1,74 @@
+"""Run folder: content-keyed stage folders, written atomically, recorded in manifest.json."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pipeline.core.artifact import META_FILE, Artifact
+from pipeline.core.atomic import write_folder_atomic, write_json_atomic
+from pipeline.core.errors import one_line
+
+
+@dataclass
+class StageRecord:
+    name: str
+    type: str
+    key: str
+    parent: str | None
+    status: str          # ok | reused | failed | skipped
+    seconds: float
+    versions: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+class RunFolder:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.stages_dir = self.root / "stages"
+        self.records: list[StageRecord] = []
+
+    def stage_dir(self, name: str, key: str) -> Path:
+        return self.stages_dir / f"{name}-{key}"
+
+    def has_stage(self, name: str, key: str) -> bool:
+        return (self.stage_dir(name, key) / META_FILE).is_file()
+
+    def record(self, rec: StageRecord) -> None:
+        self.records = [r for r in self.records if r.name != rec.name] + [rec]
+        write_json_atomic(self.root / "manifest.json", {"stages": [vars(r) for r in self.records]})
+
+    def run_stage(
+        self,
+        name: str,
+        stage_type: str,
+        key: str,
+        parent: str | None,
+        versions: dict[str, str],
+        build: Callable[[Path], Artifact],
+        force: bool = False,
+    ) -> Artifact:
+        """Reuse the folder for `key` if it exists, else build into a temp folder and rename it into place.
+
+        A crash inside `build` removes the temp folder and leaves any earlier result untouched.
+        """
+        final = self.stage_dir(name, key)
+        if self.has_stage(name, key) and not force:
+            self.record(StageRecord(name, stage_type, key, parent, "reused", 0.0, versions))
+            return Artifact.read(final)
+        start = time.perf_counter()
+
+        def fill(tmp: Path) -> Artifact:
+            artifact = build(tmp)
+            artifact.write()
+            return artifact
+
+        try:
+            artifact = write_folder_atomic(final, fill)
+        except BaseException as err:
+            self.record(StageRecord(name, stage_type, key, parent, "failed", time.perf_counter() - start,
+                                    versions, one_line(err, 500)))
+            raise
+        self.record(StageRecord(name, stage_type, key, parent, "ok", time.perf_counter() - start, versions))
+        return artifact.moved_to(final)

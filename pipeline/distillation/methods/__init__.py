@@ -1,0 +1,7 @@
+"""The built-in distillation methods; each module registers one Method (in this order: reports list them so)."""
+# isort: skip_file
+from pipeline.distillation.methods import kd  # noqa: F401
+from pipeline.distillation.methods import fitnets  # noqa: F401
+from pipeline.distillation.methods import attention  # noqa: F401
+from pipeline.distillation.methods import similarity  # noqa: F401
+from pipeline.distillation.methods import dkd  # noqa: F401

@@ -1,0 +1,42 @@
+"""The Method contract: one distillation loss, what it needs, and its published default weight.
+
+loss = (1 - alpha) * CE + alpha * KD(T) + beta * method.loss(...). A method is an nn.Module (its learned
+parts, such as FitNets' regressors, train with the student), registered in pipeline.core.plugins.METHODS.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from pipeline.core.plugins import METHODS
+
+
+class Method(nn.Module):
+    name: ClassVar[str]
+    display: ClassVar[str]              # how reports name it
+    default_beta: ClassVar[float]       # weight of its own loss when the recipe leaves beta unset
+    needs_layers: ClassVar[bool] = False  # hooked (teacher, student) feature pairs from distill.layers
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+
+    @property
+    def hint_epochs(self) -> int:
+        """Epochs before the KD epochs in which only this method's loss trains the student (FitNets stage 1)."""
+        return 0
+
+    def setup(self, student_features: list[torch.Tensor], teacher_features: list[torch.Tensor]) -> None:
+        """Called once with one batch's hooked features, before training: build learned parts here."""
+
+    def loss(self, s_logits: torch.Tensor, t_logits: torch.Tensor, s_feats: list[torch.Tensor],
+             t_feats: list[torch.Tensor], labels: torch.Tensor, epoch: int) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: the method under its `name`."""
+    METHODS.register(cls)
+    return cls

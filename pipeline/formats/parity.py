@@ -1,0 +1,23 @@
+"""Numerical parity of a converted model against its source, on real samples (max |diff|, top-1 agreement)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.core.formats import runner_of
+from targets.agent import open_runner
+
+
+def check_parity(reference: torch.nn.Module, fmt: str, path: Path, inputs: np.ndarray) -> dict:
+    runner = open_runner(runner_of(fmt), str(path), threads=1)
+    with torch.no_grad():
+        expected = reference.eval()(torch.from_numpy(inputs)).numpy()
+    got = np.concatenate([runner(inputs[i:i + 1]) for i in range(len(inputs))])
+    return {
+        "samples": int(len(inputs)),
+        "max_abs_diff": float(np.abs(got - expected).max()),
+        "top1_agreement": float((got.argmax(1) == expected.argmax(1)).mean() * 100.0),
+        "runtime_settings": runner.settings,
+    }

@@ -1,0 +1,24 @@
+"""What every stage may read besides its source artifact: the recipe, the data, the run folder, the console."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from calibration.calibration_set import CalibrationSet
+from pipeline.config.recipe import Recipe
+from pipeline.core.runfolder import RunFolder
+from pipeline.data.datasets import Dataset
+
+
+@dataclass
+class Context:
+    recipe: Recipe
+    run: RunFolder
+    data: Dataset
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    calibration: CalibrationSet | None = None
+    teacher: object | None = None  # the teacher Artifact, for stages that distill from it
+
+    def say(self, message: str) -> None:
+        self.console.print(message)

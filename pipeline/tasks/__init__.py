@@ -1,0 +1,1 @@
+"""Tasks: each module registers one Task in pipeline.core.plugins.TASKS."""

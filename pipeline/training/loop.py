@@ -1,0 +1,155 @@
+"""Training and evaluation loops (CPU), with or without a teacher."""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.config.recipe import TrainConfig
+from pipeline.core.tasks import Task
+from pipeline.tasks.classification import CLASSIFICATION
+from pipeline.training import distributed
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    model.eval()
+    out = [model(torch.from_numpy(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 accuracy in percent."""
+    return float((predict_logits(model, x).argmax(1) == y).mean() * 100.0)
+
+
+def _shift_augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random translation by up to 1/8 of the image (pad-and-crop); no flips: digits and letters are not symmetric."""
+    pad = max(1, batch.shape[-1] // 8)
+    padded = F.pad(batch, (pad, pad, pad, pad), mode="replicate")
+    dx, dy = torch.randint(0, 2 * pad + 1, (2,), generator=generator).tolist()
+    return padded[..., dy:dy + batch.shape[-2], dx:dx + batch.shape[-1]]
+
+
+def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+
+
+class TrainStep(nn.Module):
+    """One forward pass to the training loss: the module DistributedDataParallel wraps, so the student and
+    the FitNets regressors get their gradients averaged over the ranks."""
+
+    def __init__(self, model: nn.Module, distiller=None, task: Task = CLASSIFICATION):
+        super().__init__()
+        self.model = model
+        self.distiller = distiller
+        self.task = task
+
+    def forward(self, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor, epoch: int):
+        logits = self.model(xb)
+        if self.distiller is None:
+            loss = self.task.loss(logits, yb)
+            return loss, logits, {"ce": loss.item()}
+        loss, parts = self.distiller.loss(logits, yb, idx, xb, epoch)
+        if epoch <= self.distiller.hint_epochs:  # FitNets stage 1: the classifier is unused, say so to DDP
+            logits = logits.detach()
+        return loss, logits, parts
+
+
+def distributed_wrapper(step: TrainStep, distiller) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    # FitNets' hint epochs leave the classifier without gradients; only then must DDP look for unused ones.
+    hint_epochs = distiller is not None and distiller.hint_epochs > 0
+    return DistributedDataParallel(step, find_unused_parameters=hint_epochs)
+
+
+def train(
+    model: nn.Module,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    cfg: TrainConfig,
+    seed: int,
+    distiller=None,
+    on_epoch: Callable[[dict], None] | None = None,
+    log_csv: Path | None = None,
+    task: Task = CLASSIFICATION,
+) -> list[dict]:
+    """Train in place with a cosine schedule; `distiller` (pipeline.distillation) supplies the loss when a
+    teacher teaches. Returns one metrics dict per epoch."""
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    params = list(model.parameters()) + (list(distiller.method_module.parameters()) if distiller else [])
+    optimizer = _optimizer(params, cfg)
+    epochs = cfg.epochs + (distiller.hint_epochs if distiller else 0)
+    steps_per_epoch = max(1, -(-len(x_train) // cfg.batch_size))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * steps_per_epoch))
+    x_all, y_all = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    if distiller is not None:
+        distiller.prepare(x_train, cfg.augment)
+    step = TrainStep(model, distiller, task)
+    world = distributed.world_size()
+    runner = distributed_wrapper(step, distiller) if world > 1 else step
+    is_main = distributed.is_main()
+    history = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        if distiller is not None:
+            distiller.method_module.train()
+        start = time.perf_counter()
+        order = torch.randperm(len(x_all), generator=generator)
+        sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
+        for i in range(0, len(order), cfg.batch_size):
+            batch_idx = order[i:i + cfg.batch_size]
+            xb = x_all[batch_idx]
+            if cfg.augment:  # on the whole global batch: every rank draws the same shift
+                xb = _shift_augment(xb, generator)
+            part, weight = distributed.shard(len(batch_idx))
+            idx, xb = batch_idx[part], xb[part]
+            yb = y_all[idx]
+            loss, logits, parts = runner(xb, yb, idx, epoch)
+            optimizer.zero_grad(set_to_none=True)
+            (loss * weight).backward()
+            optimizer.step()
+            scheduler.step()
+            if weight == 0:  # a stand-in image that only joined the all-reduce
+                continue
+            sums["loss"] += loss.item() * len(idx)
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + value * len(idx)
+            sums["correct"] += int((task.predict_labels(logits) == yb).sum())
+        if world > 1:  # every rank saw its shards: the epoch's figures are their sums
+            sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
+        seconds = time.perf_counter() - start
+        correct = sums.pop("correct")
+        row = {"epoch": epoch, **{k: v / len(x_all) for k, v in sums.items()},
+               "train_acc": correct / len(x_all) * 100.0,
+               "val_acc": accuracy(model, x_val, y_val) if len(x_val) and is_main else float("nan"),
+               "seconds": seconds, "images_per_s": len(x_all) / max(seconds, 1e-9),
+               "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
+        history.append(row)
+        if on_epoch:
+            on_epoch(row)
+    if log_csv is not None and history and is_main:
+        fields = list(dict.fromkeys(k for row in history for k in row))
+        with open(log_csv, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(history)
+    model.eval()
+    return history

@@ -1,0 +1,34 @@
+"""A toy format plug-in (docs/extending.md): ONNX that onnxruntime has already optimized offline.
+
+The exported graph goes once through onnxruntime's basic graph optimizations (constant folding, redundant
+node elimination) and is saved, so a device loads a graph with nothing left to fold. It runs on the agent's
+onnx runner; int8 is onnxruntime's static quantizer, as for plain ONNX.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pipeline.core.formats import Format
+from pipeline.core.plugins import FORMATS
+from pipeline.formats import onnx
+
+NAME = "onnx-ortopt"
+
+
+def export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> str:
+    import onnxruntime as ort
+
+    raw = out / onnx.export(model, example, out, opset)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(out / "model-ortopt.onnx")
+    ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])  # writes the optimized file
+    raw.unlink()
+    return "model-ortopt.onnx"
+
+
+FORMATS.register(Format(name=NAME, suffix=".onnx", runner="onnx", runtime="onnxruntime", packages=onnx.PACKAGES,
+                        export=export, quantize=onnx.quantize, layers=onnx.layers, quantized_ops=onnx.quantized_ops,
+                        float_layers=onnx.float_layers, cleanup=onnx.cleanup))

@@ -1,0 +1,80 @@
+"""The package structure itself: no import cycles, the layer contracts hold, ruff is clean."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("pipeline", "targets", "calibration")
+
+
+def _cycles(graph) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), imports inside functions included."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.find_modules_directly_imported_by(node):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle_anywhere():
+    graph = grimp.build_graph(*PACKAGES, include_external_packages=False)
+    assert len(graph.modules) > 50  # the graph really holds the project
+    assert _cycles(graph) == []
+
+
+def test_targets_and_calibration_import_only_pipeline_core():
+    graph = grimp.build_graph(*PACKAGES, include_external_packages=False)
+    bad = [(src, dst) for src in graph.modules if src.split(".")[0] in ("targets", "calibration")
+           for dst in graph.find_modules_directly_imported_by(src)
+           if dst.startswith("pipeline") and not (dst == "pipeline" or dst.startswith("pipeline.core"))]
+    assert bad == []
+
+
+def test_import_linter_contracts_hold():
+    proc = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "0 broken" in proc.stdout
+
+
+def test_ruff_is_clean():
+    proc = subprocess.run([str(Path(sys.executable).with_name("ruff")), "check", "."], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_no_module_over_300_lines():
+    long = [f"{p.relative_to(ROOT)}: {n}" for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 300]
+    assert long == []
