@@ -73,3 +73,25 @@ def test_force_of_an_unknown_stage_is_refused(tmp_path, write_yaml, capsys):
     recipe = write_yaml(tiny_recipe_dict())
     assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run"), "--force", "teachr"]) == 2
     assert "--force teachr: unknown stage" in capsys.readouterr().err
+
+
+def test_bench_of_a_run_folder_reads_its_manifest_and_rebuilds_nothing(tiny_run, tmp_path, capsys):
+    """Even when the recipe would now give other stage keys (here: another teacher), `bench RUN_DIR` measures the
+    artifacts the manifest names; it trains nothing and leaves manifest, stages and report.json as they were."""
+    import shutil
+
+    import yaml
+
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run[0], copy)
+    recipe = yaml.safe_load((copy / "recipe.yaml").read_text())
+    recipe["teacher"]["train"]["epochs"] = 3
+    (copy / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    before = {p.name for p in (copy / "stages").iterdir()}, (copy / "manifest.json").read_text(), \
+        (copy / "report.json").read_text()
+    assert main(["bench", str(copy), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert {p.name for p in (copy / "stages").iterdir()} == before[0]
+    assert (copy / "manifest.json").read_text() == before[1] and (copy / "report.json").read_text() == before[2]
+    assert "student (KD, pruned)" in out and "teacher" in out
+    assert out.count(" ok ") == 10 and "failed" not in out  # 4 torch + 3 formats x fp32/int8, all measured

@@ -1,11 +1,14 @@
 """A model one converter cannot handle: its rows fail with the converter's message, the other formats run."""
 import json
 
+import pytest
+
 from pipeline.config.recipe import parse_recipe
 from pipeline.engine.optimize import optimize
 from tests.conftest import tiny_recipe_dict
 
 
+@pytest.mark.slow  # a whole optimize run
 def test_failed_conversion_marks_rows_and_the_rest_completes(tmp_path):
     raw = tiny_recipe_dict(**{
         "student.arch": "python:tests.custom_model:erfinv_net", "student.args": {"hidden": 8},

@@ -37,10 +37,11 @@ def cmd_bench(args, console: Console) -> int:
 
 
 def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
-    """Every artifact of an earlier optimize on the named targets; stages are reused, report.json is kept."""
+    """Every artifact of an earlier optimize (read through its manifest, nothing rebuilt) on the named targets;
+    report.json is kept."""
     from pipeline.config.recipe import load_recipe
     from pipeline.core.runlock import run_lock
-    from pipeline.engine.optimize import optimize
+    from pipeline.engine.rebench import bench_run_folder
 
     if len(args.models) > 1:
         raise EdgeshipError("bench takes one run folder, or model files, not both")
@@ -51,7 +52,7 @@ def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
     recipe = load_recipe(stored)
     recipe = recipe.model_copy(update={"targets": targets})
     with run_lock(run_dir):
-        report = optimize(recipe, run_dir, {"bench"} if args.force else None, console, publish=False)
+        report = bench_run_folder(recipe, run_dir, args.force, console)
     stdout_console().print(results_table(report["results"], f"edgeship bench: {recipe.name}"))
     return EXIT_OK if all(r["status"] == "ok" for r in report["results"]) else EXIT_FAILED
 

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from pipeline.cli.output import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, stdout_console
 from pipeline.core.errors import EdgeshipError
@@ -25,7 +24,7 @@ def _fraction(text: str, option: str) -> float:
 def cmd_check(args, console: Console) -> int:
     import os
 
-    from pipeline.gate.compare import compare, load_rows, markdown
+    from pipeline.gate.compare import check_view, compare, load_rows, markdown
     from pipeline.gate.remeasure import remeasurer
     from pipeline.gate.statistics import GateSettings
 
@@ -47,21 +46,7 @@ def cmd_check(args, console: Console) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        table = Table(title=f"edgeship check: {result['verdict'].upper()}")
-        for col in ("model", "format", "precision", "target", "verdict", "latency ratio [interval]", "accuracy",
-                    "why"):
-            table.add_column(col)
-        colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
-        for r in result["rows"]:
-            lat, acc = r.get("latency") or {}, r.get("accuracy") or {}
-            ratio = f"{lat['ratio']:.3f} [{lat['low']:.3f}, {lat['high']:.3f}]" if lat.get("low") is not None else "-"
-            table.add_row(r["model"], r["format"], r["precision"], r["target"],
-                          f"[{colour[r['verdict']]}]{r['verdict']}[/]", ratio,
-                          f"{-acc['drop']:+.2f}" if acc.get("drop") is not None else "-", r["reason"])
-        for label in ("appeared", "disappeared"):
-            for r in result[label]:
-                table.add_row(r["model"], r["format"], r["precision"], r["target"], label, "-", "-", "not judged")
-        stdout_console().print(table)
+        stdout_console().print(check_view(result).rich())
     return {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[result["verdict"]]
 
 

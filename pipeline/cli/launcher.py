@@ -78,7 +78,7 @@ def follow(recipe, force: set[str], train_part) -> None:
     """A rank other than 0: train together with rank 0 in a private folder; the run folder is rank 0's alone."""
     from rich.console import Console
 
-    from pipeline.engine.optimize import open_run
+    from pipeline.engine.flow import open_run
 
     with tempfile.TemporaryDirectory(prefix="edgeship-rank") as scratch:
         train_part(open_run(recipe, Path(scratch), force, Console(stderr=True, quiet=True), publish=False))

@@ -61,7 +61,8 @@ def cmd_optimize(args, console: Console) -> int:
 
 
 def cmd_distill(args, console: Console) -> int:
-    from pipeline.engine.optimize import open_run, train_models
+    from pipeline.engine.flow import open_run
+    from pipeline.engine.optimize import train_models
     from pipeline.reporting.report import model_names
 
     done = _in_run_folder(
@@ -90,7 +91,7 @@ def cmd_report(args, console: Console) -> int:
         raise EdgeshipError(f"{run_dir}: no report.json (run 'edgeship optimize' first)")
     report = read_report(run_dir)
     write_report(run_dir, report)
-    stdout_console().print(results_table(report["results"], f"edgeship: {report['recipe']}"))
+    stdout_console().print(results_table(report.results, f"edgeship: {report.recipe}"))
     return EXIT_OK
 
 

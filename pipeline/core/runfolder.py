@@ -1,6 +1,7 @@
 """Run folder: content-keyed stage folders, written atomically, recorded in manifest.json."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,13 @@ class RunFolder:
 
     def has_stage(self, name: str, key: str) -> bool:
         return (self.stage_dir(name, key) / META_FILE).is_file()
+
+    def read_manifest(self) -> list[StageRecord]:
+        """The stages the last optimize recorded (none when there is no manifest)."""
+        path = self.root / "manifest.json"
+        if not path.is_file():
+            return []
+        return [StageRecord(**rec) for rec in json.loads(path.read_text()).get("stages", [])]
 
     def record(self, rec: StageRecord) -> None:
         self.records = [r for r in self.records if r.name != rec.name] + [rec]

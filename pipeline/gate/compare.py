@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipeline.core.atomic import write_json_atomic
 from pipeline.core.errors import EdgeshipError
+from pipeline.core.tables import TableView
 from pipeline.gate.statistics import GateSettings, accuracy_verdict, latency_verdict
 
 KEY_FIELDS = ("model", "format", "precision", "target")
@@ -100,22 +101,28 @@ def write_baseline(rows: list[dict], out: Path, source: str) -> None:
                             "results": [{k: r.get(k) for k in keep} for r in rows]})
 
 
+def check_view(result: dict) -> TableView:
+    """Every judged row, then the rows that appeared or disappeared: the terminal and the CI summary show it."""
+    headers = ["model", "format", "precision", "target", "verdict", "latency ratio [interval]", "accuracy change",
+               "why"]
+    view = TableView(f"edgeship check: {result['verdict'].upper()}", headers, right={"accuracy change"})
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    for r in result["rows"]:
+        lat, acc = r.get("latency") or {}, r.get("accuracy") or {}
+        ratio = f"{lat['ratio']:.3f} [{lat['low']:.3f}, {lat['high']:.3f}]" if lat.get("low") is not None else "-"
+        change = f"{-acc['drop']:+.2f}" if acc.get("drop") is not None else "-"
+        view.add([r["model"], r["format"], r["precision"], r["target"], r["verdict"], ratio, change, r["reason"]])
+        view.styles[(len(view.rows) - 1, "verdict")] = colour[r["verdict"]]
+    for label in ("appeared", "disappeared"):
+        for r in result[label]:
+            view.add([r["model"], r["format"], r["precision"], r["target"], label, "-", "-",
+                      "new row, not judged" if label == "appeared" else "missing from the current run"])
+    return view
+
+
 def markdown(result: dict) -> str:
     s = result["settings"]
     lines = [f"## edgeship check: {result['verdict'].upper()}", "",
              f"Latency {s['metric']} may grow by {s['max_latency_regression']:.0%} (confidence "
-             f"{s['confidence']:.0%}); accuracy may drop {s['max_accuracy_drop']} points.", "",
-             "| model | format | precision | target | verdict | latency ratio [interval] | accuracy change | why |",
-             "|---|---|---|---|---|---|---:|---|"]
-    for r in result["rows"]:
-        lat, acc = r.get("latency") or {}, r.get("accuracy") or {}
-        ratio = (f"{lat['ratio']:.3f} [{lat['low']:.3f}, {lat['high']:.3f}]" if lat.get("low") is not None
-                 else "-")
-        change = f"{-acc['drop']:+.2f}" if acc.get("drop") is not None else "-"
-        lines.append(f"| {r['model']} | {r['format']} | {r['precision']} | {r['target']} | {r['verdict']} | "
-                     f"{ratio} | {change} | {r['reason']} |")
-    for label in ("appeared", "disappeared"):
-        for r in result[label]:
-            lines.append(f"| {r['model']} | {r['format']} | {r['precision']} | {r['target']} | {label} | - | - | "
-                         f"{'new row, not judged' if label == 'appeared' else 'missing from the current run'} |")
-    return "\n".join(lines) + "\n"
+             f"{s['confidence']:.0%}); accuracy may drop {s['max_accuracy_drop']} points.", ""]
+    return "\n".join(lines + check_view(result).markdown())

@@ -14,6 +14,9 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pipeline.core.results import Report, ResultRow  # noqa: E402
+from pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
+
 FORMAT_COLOURS = {"torch": "#7f7f7f", "onnx": "#1f77b4", "tflite": "#ff7f0e", "openvino": "#2ca02c"}
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -34,12 +37,8 @@ def _svg(fig) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: inline SVG in HTML
 
 
-def _shipped_stages(report: dict) -> set[str]:
-    return {c["stage"] for c in (report.get("ship") or {}).values() if c.get("stage")}
-
-
-def _ok(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r["status"] == "ok" and r.get("latency_ms") and r.get("accuracy") is not None]
+def _ok(rows: list[ResultRow]) -> list[ResultRow]:
+    return [r for r in rows if r.latency() is not None and r.accuracy is not None]
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -52,17 +51,17 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def pareto_svg(rows: list[dict], target: str, shipped: set[str]) -> str:
+def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str]) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     points = []
     for r in rows:
-        x, y = r["latency_ms"]["p50"], r["accuracy"]
+        x, y = r.latency(), r.accuracy
         points.append((x, y))
-        marker = "s" if r["precision"] == "int8" else "o"
-        ax.scatter(x, y, s=46, marker=marker, color=FORMAT_COLOURS.get(r["format"], "#333"), zorder=3)
-        if r["stage"] in shipped:
+        marker = "s" if r.precision == "int8" else "o"
+        ax.scatter(x, y, s=46, marker=marker, color=FORMAT_COLOURS.get(r.format, "#333"), zorder=3)
+        if r.stage in shipped:
             ax.scatter(x, y, s=260, marker="*", facecolors="none", edgecolors="#d62728", linewidths=1.4, zorder=4)
-        ax.annotate(f"{r['format']} {r['precision']}" if r["format"] != "torch" else r["model"], (x, y),
+        ax.annotate(f"{r.format} {r.precision}" if r.format != "torch" else r.model, (x, y),
                     fontsize=7, xytext=(4, 3), textcoords="offset points")
     front = pareto_front(points)
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#999", lw=1, ls="--", zorder=2)
@@ -75,21 +74,21 @@ def pareto_svg(rows: list[dict], target: str, shipped: set[str]) -> str:
     return _svg(fig)
 
 
-def waterfall_rows(report: dict, target: str) -> list[dict]:
+def waterfall_rows(report: Report, target: str) -> list[ResultRow]:
     """Teacher, distilled student, pruned student, then the shipped artifacts, on one target."""
-    rows = {r["stage"]: r for r in _ok(report["results"]) if r["target"] == target}
-    order = ["teacher", "student-kd", "pruned"] + sorted(s for s in _shipped_stages(report) if s in rows)
+    rows = {r.stage: r for r in _ok(report.results) if r.target == target}
+    order = ["teacher", "student-kd", "pruned"] + sorted(s for s in report.shipped_stages if s in rows)
     return [rows[s] for s in order if s in rows]
 
 
-def waterfall_svg(rows: list[dict]) -> str:
-    metrics = [("size KB", lambda r: (r["size_bytes"] or 0) / 1024), ("MACs (M)", lambda r: (r["macs"] or 0) / 1e6),
-               ("top-1 %", lambda r: r["accuracy"]), ("p50 ms", lambda r: r["latency_ms"]["p50"])]
+def waterfall_svg(rows: list[ResultRow]) -> str:
+    metrics = [("size KB", lambda r: (r.size_bytes or 0) / 1024), ("MACs (M)", lambda r: (r.macs or 0) / 1e6),
+               ("top-1 %", lambda r: r.accuracy), ("p50 ms", lambda r: r.latency())]
     fig, axes = plt.subplots(1, 4, figsize=(11, 3.2))
-    labels = [r["stage"] for r in rows]
+    labels = [r.stage for r in rows]
     for ax, (name, value) in zip(axes, metrics):
         values = [value(r) for r in rows]
-        ax.bar(range(len(rows)), values, color=[FORMAT_COLOURS.get(r["format"], "#333") for r in rows])
+        ax.bar(range(len(rows)), values, color=[FORMAT_COLOURS.get(r.format, "#333") for r in rows])
         ax.set_xticks(range(len(rows)), labels, rotation=40, ha="right", fontsize=7)
         ax.set_title(name, fontsize=9)
         ax.grid(True, axis="y", alpha=.3)
@@ -99,65 +98,21 @@ def waterfall_svg(rows: list[dict]) -> str:
     return _svg(fig)
 
 
-def _table(head: list[str], body: list[list[str]], left: int = 1, classes: list[str] | None = None) -> str:
-    cls = ["l" if i < left else "" for i in range(len(head))]
-    out = ["<table><tr>" + "".join(f'<th class="{c}">{escape(h)}</th>' for c, h in zip(cls, head)) + "</tr>"]
-    for i, row in enumerate(body):
-        tr = f' class="{classes[i]}"' if classes and classes[i] else ""
-        out.append(f"<tr{tr}>" + "".join(f'<td class="{c}">{escape(str(v))}</td>' for c, v in zip(cls, row))
-                   + "</tr>")
-    return "".join(out) + "</table>"
-
-
-def _results_table(report: dict) -> str:
-    shipped = _shipped_stages(report)
-    body, classes = [], []
-    for r in report["results"]:
-        lat = r.get("latency_ms") or {}
-        p50 = "emulated" if r.get("emulated") and lat else (f"{lat['p50']:.3f}" if lat else "-")
-        body.append([r["model"], r["format"], r["precision"], r["target"], r.get("runtime") or "-",
-                     f"{r['size_bytes'] / 1024:.1f}" if r.get("size_bytes") else "-",
-                     f"{r['macs']:,}" if r.get("macs") else "-",
-                     f"{r['accuracy']:.2f}" if r.get("accuracy") is not None else "-", p50,
-                     "yes" if r["stage"] in shipped else "", r["status"] if r["status"] == "ok" else r.get("error")])
-        classes.append("failed" if r["status"] != "ok" else "shipped" if r["stage"] in shipped else "")
-    head = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "accuracy %", "p50 ms",
-            "shipped", "status"]
-    return _table(head, body, left=5, classes=classes)
-
-
-def _environment(report: dict) -> str:
-    body = []
-    for target in dict.fromkeys(r["target"] for r in report["results"]):
-        r = next((r for r in report["results"] if r["target"] == target and r["status"] == "ok"), None)
-        if r is None:
-            body.append([target, "unreachable", "-", "-", "-"])
-            continue
-        body.append([target, r.get("machine") or "-", " ".join(r.get("cpu_features") or []) or "-",
-                     f"yes ({r['emulated_cpu']})" if r.get("emulated") else "no", r.get("container_platform") or "-"])
-    return _table(["target", "machine", "CPU features", "emulated", "container"], body, left=5)
-
-
-def _sensitivity(report: dict) -> str:
+def _sensitivity(report: Report) -> str:
     parts = []
-    first_target = report["results"][0]["target"] if report["results"] else None
-    for r in report["results"]:
-        sens = (r.get("int8") or {}).get("sensitivity")
-        if sens and r["target"] == first_target:
-            kept = ", ".join((r.get("int8") or {}).get("float_layers") or []) or "none"
-            parts.append(f"<h3>{escape(r['format'])} int8</h3><p>Layers kept float: {escape(kept)}</p>"
-                         + _table(["layer", "drop when quantized alone (points)"],
-                                  [[s["layer"], f"{s['drop_alone']:.2f}"] for s in sens]))
+    for row, view in sensitivity_views(report):
+        kept = ", ".join((row.int8 or {}).get("float_layers") or []) or "none"
+        parts.append(f"<h3>{escape(row.format)} int8</h3><p>Layers kept float: {escape(kept)}</p>{view.html()}")
     return "".join(parts) or '<p class="note">No sensitivity analysis ran: every int8 model met its budget.</p>'
 
 
-def render(report: dict) -> str:
-    shipped = _shipped_stages(report)
-    targets = list(dict.fromkeys(r["target"] for r in report["results"]))
-    native = [t for t in targets if not any(r.get("emulated") for r in report["results"] if r["target"] == t)]
+def render(report: Report) -> str:
+    shipped = report.shipped_stages
+    targets = report.targets
+    native = [t for t in targets if not any(r.emulated for r in report.results if r.target == t)]
     plots = []
     for target in native:
-        rows = [r for r in _ok(report["results"]) if r["target"] == target]
+        rows = [r for r in _ok(report.results) if r.target == target]
         if rows:
             plots.append(f"<figure>{pareto_svg(rows, target, shipped)}</figure>")
     emulated = [t for t in targets if t not in native]
@@ -165,15 +120,16 @@ def render(report: dict) -> str:
             "latency is the emulator's and is not plotted.</p>") if emulated else ""
     steps = waterfall_rows(report, native[0]) if native else []
     waterfall = f"<figure>{waterfall_svg(steps)}</figure>" if len(steps) > 1 else ""
-    ship = "".join(f"<li><b>{escape(fmt)}</b>: {escape(c['reason'])}</li>" for fmt, c in report["ship"].items())
+    ship = "".join(f"<li><b>{escape(fmt)}</b>: {escape(c['reason'])}</li>" for fmt, c in report.ship.items())
+    results = results_view(report.results, "Results", HTML, shipped).html()
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>edgeship: '
-            f"{escape(report['recipe'])}</title><style>{CSS}</style></head><body>"
-            f"<h1>edgeship report: {escape(report['recipe'])}</h1>"
+            f"{escape(report.recipe)}</title><style>{CSS}</style></head><body>"
+            f"<h1>edgeship report: {escape(report.recipe)}</h1>"
             f"<h2>Accuracy against latency</h2>{''.join(plots)}{note}"
             f"<h2>Stages</h2>{waterfall}"
             f"<h2>Shipped</h2><ul>{ship}</ul>"
-            f"<h2>Results</h2>{_results_table(report)}"
+            f"<h2>Results</h2>{results}"
             f"<h2>Int8 sensitivity</h2>{_sensitivity(report)}"
-            f"<h2>Targets</h2>{_environment(report)}"
+            f"<h2>Targets</h2>{environment_view(report.results).html()}"
             '<p class="note">Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards.</p>'
             "</body></html>\n")

@@ -9,39 +9,39 @@ from pipeline.core.artifact import META_FILE, Artifact
 from pipeline.core.atomic import write_folder_atomic
 from pipeline.core.formats import model_files
 from pipeline.core.keys import file_sha256
+from pipeline.core.results import ResultRow
 
 
-def choose(rows: list[dict], reference_stage: str, formats: list[str], max_drop: float) -> dict[str, dict]:
+def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float) -> dict[str, dict]:
     """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
     only emulated targets, the first one), the lowest p50 whose accuracy is within budget."""
     if not rows:
         return {}
-    target = next((r["target"] for r in rows if not r.get("emulated") and r["status"] == "ok"), rows[0]["target"])
-    ref = next((r for r in rows if r["stage"] == reference_stage and r["target"] == target
-                and r["accuracy"] is not None), None)
+    target = next((r.target for r in rows if r.is_native and r.ok), rows[0].target)
+    ref = next((r for r in rows if r.stage == reference_stage and r.target == target and r.accuracy is not None),
+               None)
     choices = {}
     for fmt in formats:
-        candidates = [r for r in rows if r["format"] == fmt and r["target"] == target and r["status"] == "ok"]
+        candidates = [r for r in rows if r.format == fmt and r.target == target and r.ok]
         if not candidates or ref is None:
             continue
-        floor = ref["accuracy"] - max_drop
-        within = [r for r in candidates if r["accuracy"] is not None and r["accuracy"] >= floor]
+        floor = ref.accuracy - max_drop
+        within = [r for r in candidates if r.accuracy is not None and r.accuracy >= floor]
         if not within:
-            best = max(candidates, key=lambda r: r["accuracy"] or 0)
+            best = max(candidates, key=lambda r: r.accuracy or 0)
             choices[fmt] = {"stage": None, "reason": (
-                f"nothing shipped: best {fmt} accuracy {best['accuracy']:.2f}% is more than {max_drop} points "
-                f"below the fp32 student's {ref['accuracy']:.2f}%")}
+                f"nothing shipped: best {fmt} accuracy {best.accuracy:.2f}% is more than {max_drop} points "
+                f"below the fp32 student's {ref.accuracy:.2f}%")}
             continue
-        pick = min(within, key=lambda r: r["latency_ms"]["p50"])
+        pick = min(within, key=lambda r: r.latency())
         others = [r for r in candidates if r is not pick]
-        why = (f"{pick['stage']} ({pick['precision']}): p50 {pick['latency_ms']['p50']:.3f} ms on {target}, "
-               f"accuracy {pick['accuracy']:.2f}% vs fp32 student {ref['accuracy']:.2f}% "
+        why = (f"{pick.stage} ({pick.precision}): p50 {pick.latency():.3f} ms on {target}, "
+               f"accuracy {pick.accuracy:.2f}% vs fp32 student {ref.accuracy:.2f}% "
                f"(allowed drop {max_drop} points)")
         if others:
             why += "; beat " + ", ".join(
-                f"{o['stage']} ({o['latency_ms']['p50']:.3f} ms, {o['accuracy']:.2f}%)" for o in others
-                if o["latency_ms"])
-        choices[fmt] = {"stage": pick["stage"], "precision": pick["precision"], "reason": why}
+                f"{o.stage} ({o.latency():.3f} ms, {o.accuracy:.2f}%)" for o in others if o.latency_ms)
+        choices[fmt] = {"stage": pick.stage, "precision": pick.precision, "reason": why}
     return choices
 
 

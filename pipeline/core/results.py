@@ -1,0 +1,123 @@
+"""Typed results: one ResultRow per (artifact, target column), one Report per run.
+
+report.json keeps the same fields it always had (rows are plain mappings there), so a report written by an
+earlier edgeship still loads: unknown keys are kept, missing ones take their defaults. The rules that every
+view shares live here once: an emulator's latency is never shown or compared (`display_latency`,
+`native_p50`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.atomic import write_json_atomic
+
+LATENCY_KEYS = ("p50", "p90", "p99", "mean", "std")
+
+
+@dataclass
+class ResultRow:
+    model: str
+    stage: str
+    format: str
+    precision: str
+    target: str
+    status: str = "failed"                 # ok | failed
+    error: str | None = None
+    runtime: str | None = None
+    threads: int | None = None
+    size_bytes: int | None = None
+    params: int | None = None
+    macs: int | None = None
+    accuracy: float | None = None
+    latency_ms: dict[str, float] | None = None
+    runs: int | None = None
+    timings_ms: list[float] | None = None  # raw per-iteration timings: what the gate judges
+    artifact_key: str | None = None
+    parity: dict | None = None
+    runtime_settings: dict | None = None
+    emulated: bool = False
+    emulated_cpu: str | None = None
+    machine: str | None = None
+    container_platform: str | None = None
+    cpu_features: list[str] | None = None
+    int8: dict | None = None               # the int8 budget's outcome (sensitivity, layers kept float)
+    speedup_vs_teacher: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of other edgeship versions, written back as they were
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ResultRow":
+        known = {f.name for f in fields(cls)} - {"extra"}
+        row = cls(**{k: v for k, v in data.items() if k in known},
+                  extra={k: v for k, v in data.items() if k not in known})
+        row.emulated = bool(row.emulated)
+        return row
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {**data.pop("extra"), **data}
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def is_native(self) -> bool:
+        return not self.emulated
+
+    def latency(self, key: str = "p50") -> float | None:
+        """The measured figure, emulated or not (accuracy work and raw data)."""
+        return (self.latency_ms or {}).get(key) if self.ok else None
+
+    def native_latency(self, key: str = "p50") -> float | None:
+        """Latency that means something for a device: none for an emulated target."""
+        return self.latency(key) if self.is_native else None
+
+    def display_latency(self, key: str = "p50") -> str:
+        """A latency figure for people: an emulator's latency never sits beside a device's."""
+        value = (self.latency_ms or {}).get(key)
+        if value is None:
+            return "-"
+        return "emulated" if self.emulated else f"{value:.3f}"
+
+
+@dataclass
+class Report:
+    recipe: str
+    results: list[ResultRow]
+    stages: list[dict] = field(default_factory=list)
+    kd_verdict: str | None = None
+    ship: dict[str, dict] = field(default_factory=dict)
+    reference_stage: str | None = None
+    int8_vs_fp32: list[dict] = field(default_factory=list)
+    pruning: list[dict] = field(default_factory=list)
+    distillation: dict | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        known = {f.name for f in fields(cls)} - {"extra", "results"}
+        return cls(results=[ResultRow.from_dict(r) for r in data.get("results") or []],
+                   **{k: v for k, v in data.items() if k in known},
+                   extra={k: v for k, v in data.items() if k not in known | {"results"}})
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "results")}
+        return {**self.extra, **data, "results": [r.to_dict() for r in self.results]}
+
+    @property
+    def shipped_stages(self) -> set[str]:
+        return {c["stage"] for c in self.ship.values() if c.get("stage")}
+
+    @property
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(r.target for r in self.results))
+
+    def write_json(self, path: Path) -> None:
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def read_json(cls, path: Path) -> "Report":
+        return cls.from_dict(json.loads(Path(path).read_text()))

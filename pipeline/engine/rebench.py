@@ -1,0 +1,43 @@
+"""`edgeship bench RUN_DIR`: measure the artifacts an earlier optimize made, read through its manifest.json.
+
+Nothing is rebuilt: a moved package version or a changed stage implementation does not retrain anything here;
+the next `edgeship optimize` decides that. Results are cached per artifact, target and agent code as always.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.config.recipe import Recipe
+from pipeline.core.artifact import Artifact
+from pipeline.core.errors import EdgeshipError
+from pipeline.core.runfolder import RunFolder
+from pipeline.data.datasets import load_dataset
+from pipeline.engine.results import bench_and_report
+from pipeline.stages.context import Context
+
+CONVERSIONS = ("export", "quantize")
+
+
+def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Console) -> dict:
+    run = RunFolder(run_dir)
+    records = run.read_manifest()
+    if not records:
+        raise EdgeshipError(f"{run_dir}: no stages in manifest.json (run 'edgeship optimize' first)")
+    artifacts, failures = {}, {}
+    for rec in records:
+        folder = run.stage_dir(rec.name, rec.key)
+        if rec.status in ("ok", "reused") and (folder / "artifact.json").is_file():
+            artifacts[rec.name] = Artifact.read(folder)
+        elif rec.type in CONVERSIONS:
+            failures[rec.name] = rec.error or f"{rec.name}: no artifact in the run folder"
+        else:
+            raise EdgeshipError(f"{run_dir}: stage {rec.name} has no artifact (status {rec.status}); "
+                                "run 'edgeship optimize' first")
+    final = "pruned" if "pruned" in artifacts else "student-kd"
+    if final not in artifacts:
+        raise EdgeshipError(f"{run_dir}: no trained student in the run folder; run 'edgeship optimize' first")
+    run.records = records
+    ctx = Context(recipe=recipe, run=run, data=load_dataset(recipe.data), console=console)
+    return bench_and_report(ctx, artifacts, failures, final, force, publish=False).to_dict()

@@ -1,0 +1,43 @@
+"""Bench a run's artifacts on the recipe's targets and make the typed report (rows, ship choice, trade-offs)."""
+from __future__ import annotations
+
+from pipeline.bench.run import bench_all, bench_columns
+from pipeline.core.artifact import Artifact
+from pipeline.core.results import Report
+from pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_names, write_report
+from pipeline.reporting.ship import choose, write_ship
+from pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
+from pipeline.stages.context import Context
+
+
+def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], failures: dict[str, str], final_stage: str,
+                     force_bench: bool, publish: bool) -> Report:
+    """`failures`: stage name -> why a conversion has no artifact (a failed row on every target)."""
+    recipe, run = ctx.recipe, ctx.run
+    ctx.console.print("[bold]bench[/bold]")
+    results = bench_all(list(artifacts.values()), ctx, force=bool(force_bench))
+    names = model_names(recipe.distill.method)
+    final_name = names[final_stage]
+    rows = []
+    for column in bench_columns(recipe):
+        for name, artifact in artifacts.items():
+            if column.cfg.measures(artifact.format):
+                rows.append(make_row(artifact, name, artifact.format, artifact.precision, names.get(name, final_name),
+                                     column.name, results.get((name, column.name))))
+        for name, error in failures.items():
+            fmt, precision = name.rsplit("-", 1)
+            rows.append(make_row(None, name, fmt, precision, final_name, column.name, None, error))
+    add_speedups(rows)
+    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop)
+    kd = artifacts.get("student-kd")
+    report = Report(
+        recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows), ship=ship_choices,
+        stages=[{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
+                 "error": r.error} for r in run.records],
+        reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows), pruning=pruning_effect(rows),
+        distillation={"method": recipe.distill.method,
+                      "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None})
+    if publish:
+        write_report(run.root, report)
+        write_ship(run.root, ship_choices, artifacts)
+    return report

@@ -1,0 +1,117 @@
+"""The report's tables, built once from typed rows; report.md, report.html and the terminal render them.
+
+Each column is a header and one function from a row to its cell; a view picks the columns it shows.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from pipeline.core.results import Report, ResultRow
+from pipeline.core.tables import TableView
+
+
+def _fmt(value, spec: str, empty: str = "-") -> str:
+    return empty if value is None else format(value, spec)
+
+
+def _status(row: ResultRow) -> str:
+    return row.status if row.ok else f"{row.status}: {row.error or ''}".strip()
+
+
+COLUMNS: dict[str, tuple[Callable[[ResultRow], str], bool]] = {  # header -> (cell, right-aligned)
+    "model": (lambda r: r.model, False),
+    "format": (lambda r: r.format, False),
+    "precision": (lambda r: r.precision, False),
+    "target": (lambda r: r.target, False),
+    "runtime": (lambda r: r.runtime or "-", False),
+    "size KB": (lambda r: _fmt(r.size_bytes and r.size_bytes / 1024, ".1f"), True),
+    "MACs": (lambda r: _fmt(r.macs, ","), True),
+    "params": (lambda r: _fmt(r.params, ","), True),
+    "accuracy %": (lambda r: _fmt(r.accuracy, ".2f"), True),
+    "p50 ms": (lambda r: r.display_latency("p50"), True),
+    "p90 ms": (lambda r: r.display_latency("p90"), True),
+    "vs teacher": (lambda r: _fmt(r.speedup_vs_teacher, ".1f") + ("x" if r.speedup_vs_teacher else ""), True),
+    "status": (_status, False),
+}
+TERMINAL = ["model", "format", "precision", "target", "size KB", "accuracy %", "p50 ms", "p90 ms", "vs teacher",
+            "status"]
+MARKDOWN = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "params", "accuracy %",
+            "p50 ms", "p90 ms", "vs teacher", "status"]
+HTML = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "accuracy %", "p50 ms", "shipped",
+        "status"]
+
+
+def results_view(rows: list[ResultRow], title: str, columns: list[str], shipped: set[str] = frozenset(),
+                 status_width: int | None = None) -> TableView:
+    view = TableView(title, columns, right={c for c in columns if c in COLUMNS and COLUMNS[c][1]})
+    for r in rows:
+        cells = ["yes" if r.stage in shipped else "" if c == "shipped" else COLUMNS[c][0](r) for c in columns]
+        if status_width and "status" in columns:
+            cells[columns.index("status")] = cells[columns.index("status")][:status_width]
+        view.add(cells, "failed" if not r.ok else "shipped" if r.stage in shipped else "")
+        if not r.ok and "status" in columns:
+            view.styles[(len(view.rows) - 1, "status")] = "red"
+    return view
+
+
+def per_target_view(rows: list[ResultRow]) -> TableView | None:
+    """One column group (accuracy, p50) per target: ARM int8 accuracy next to x86's."""
+    targets = list(dict.fromkeys(r.target for r in rows))
+    if len(targets) < 2:
+        return None
+    cells = {(r.stage, r.target): r for r in rows}
+    headers = ["model", "format", "precision"] + [h for t in targets for h in (f"{t} acc %", f"{t} p50 ms")]
+    view = TableView("Per target", headers, right=set(headers[3:]))
+    for stage in dict.fromkeys(r.stage for r in rows):
+        first = next(r for r in rows if r.stage == stage)
+        groups = []
+        for t in targets:
+            r = cells.get((stage, t))
+            if r is None:
+                groups += ["not measured", "-"]  # a format the target was not asked to run
+            elif r.ok:
+                groups += [_fmt(r.accuracy, ".2f"), r.display_latency("p50")]
+            else:
+                groups += ["failed", "-"]
+        view.add([first.model, first.format, first.precision, *groups])
+    return view
+
+
+def environment_view(rows: list[ResultRow]) -> TableView:
+    view = TableView("Targets", ["target", "machine", "CPU features", "emulated", "container"])
+    for target in dict.fromkeys(r.target for r in rows):
+        r = next((r for r in rows if r.target == target and r.ok), None)
+        if r is None:
+            view.add([target, "unreachable", "-", "-", "-"])
+            continue
+        view.add([target, r.machine or "-", " ".join(r.cpu_features or []) or "-",
+                  f"yes ({r.emulated_cpu})" if r.emulated else "no", r.container_platform or "-"])
+    return view
+
+
+def sensitivity_views(report: Report) -> list[tuple[ResultRow, TableView]]:
+    """Per int8 row of the first target whose budget ran the sensitivity search: its layers, most sensitive first."""
+    first = report.results[0].target if report.results else None
+    out = []
+    for r in report.results:
+        sensitivity = (r.int8 or {}).get("sensitivity")
+        if sensitivity and r.target == first:
+            view = TableView(f"Sensitivity: {r.format} int8", ["layer", "drop when quantized alone (points)"],
+                             right={"drop when quantized alone (points)"})
+            for s in sensitivity:
+                view.add([s["layer"], f"{s['drop_alone']:.2f}"])
+            out.append((r, view))
+    return out
+
+
+def int8_view(entries: list[dict]) -> TableView:
+    headers = ["format", "target", "runtime", "int8/fp32 p50", "size ratio", "fp32 %", "int8 %", "drop",
+               "layers kept float"]
+    view = TableView("Int8 against fp32", headers, right=set(headers[3:8]))
+    for e in entries:
+        flag = " ⚠" if e["warning"] else ""
+        ratio = "emulated" if e["latency_ratio"] is None else f"{e['latency_ratio']:.2f}x{flag}"
+        view.add([e["format"], e["target"], e["runtime"], ratio, _fmt(e["size_ratio"], ".2f"),
+                  _fmt(e["fp32_accuracy"], ".2f"), _fmt(e["int8_accuracy"], ".2f"), _fmt(e["drop_pt"], "+.2f"),
+                  ", ".join(e["float_layers"]) or "none"])
+    return view
