@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from tests.bad_inputs import CASES, verdict  # noqa: E402
-from tests.conftest import tiny_recipe_dict  # noqa: E402
+from tests.support.bad_inputs import CASES, verdict  # noqa: E402
+from tests.support.recipes import tiny_recipe_dict  # noqa: E402
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
 

@@ -1,41 +1,15 @@
 """Shared fixtures: a tiny recipe and one tiny optimize run reused by the structural tests."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli.telemetry import opt_out_of_openvino_telemetry
 from pipeline.config.recipe import parse_recipe
+from tests.support.recipes import TINY_RECIPE, tiny_recipe_dict  # noqa: F401 (tests import them from here too)
 
 opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the CLI that opts out
-
-TINY_RECIPE = {
-    "name": "tiny",
-    "seed": 0,
-    "data": {"source": "digits", "image_size": 8, "channels": 1, "mean": [0.3], "std": [0.4]},
-    "teacher": {"arch": "cifar_resnet8", "args": {"width": 8}, "train": {"epochs": 2, "lr": 0.05}},
-    "student": {"arch": "simple_cnn", "args": {"width": 8, "depth": 2},
-                "train": {"epochs": 8, "lr": 0.01, "optimizer": "adam"}},
-    "distill": {"temperature": 4.0, "alpha": 0.9, "baseline": True},
-    "prune": {"ratio": 0.25, "steps": 2, "importance": "taylor",
-              "finetune": {"epochs": 2, "lr": 0.005, "optimizer": "adam"}},
-    "export": {"formats": ["onnx", "tflite", "openvino"], "parity_samples": 64},
-    "quantize": {"calibration": {"samples": 50}},
-    "bench": {"warmup": 2, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5.0},
-}
-
-
-def tiny_recipe_dict(**overrides) -> dict:
-    raw = copy.deepcopy(TINY_RECIPE)
-    for dotted, value in overrides.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return raw
 
 
 @pytest.fixture(scope="session")

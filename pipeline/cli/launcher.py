@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -18,11 +19,17 @@ LAUNCHED_BY_NPROC = "EDGESHIP_NPROC_LAUNCH"
 PEER_LOSS_GRACE_S = 3.0
 
 
+def _stopped_by_launcher(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def run_rank(main, argv: list[str]) -> int:
     """What each process started by `launch` runs: the edgeship command itself (`main`, passed in so that this
     module needs no import of the CLI that calls it). A rank that stops with an error exits at once (a
     returning rank would wait for the others, which may wait for it in a collective), so the launcher stops
-    the rest."""
+    the rest. The launcher stops the other ranks with SIGTERM: it becomes an exception here, so a stage being
+    built removes its temp folder on the way out instead of leaving it half-written."""
+    signal.signal(signal.SIGTERM, _stopped_by_launcher)
     code = main(argv)
     if code:
         sys.stdout.flush()

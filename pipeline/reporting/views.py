@@ -21,7 +21,7 @@ def _status(row: ResultRow) -> str:
 COLUMNS: dict[str, tuple[Callable[[ResultRow], str], bool]] = {  # header -> (cell, right-aligned)
     "model": (lambda r: r.model, False),
     "format": (lambda r: r.format, False),
-    "precision": (lambda r: r.precision, False),
+    "precision": (lambda r: r.precision, True),
     "target": (lambda r: r.target, False),
     "runtime": (lambda r: r.runtime or "-", False),
     "size KB": (lambda r: _fmt(r.size_bytes and r.size_bytes / 1024, ".1f"), True),

@@ -65,7 +65,7 @@ def arm64_root() -> Path:
 
 @pytest.fixture(scope="session")
 def sshd_x86(tmp_path_factory):
-    from tests.infra.sshd import sshd_missing, start_sshd
+    from tests.support.sshd import sshd_missing, start_sshd
 
     if reason := sshd_missing():
         pytest.skip(reason)
@@ -76,7 +76,7 @@ def sshd_x86(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sshd_arm64(tmp_path_factory, arm64_root):
-    from tests.infra.sshd import sshd_missing, start_sshd
+    from tests.support.sshd import sshd_missing, start_sshd
 
     if reason := sshd_missing():
         pytest.skip(reason)
@@ -87,7 +87,7 @@ def sshd_arm64(tmp_path_factory, arm64_root):
 
 @pytest.fixture(scope="session")
 def docker_engine():
-    from tests.infra.dockerd import docker_missing, start_dockerd
+    from tests.support.dockerd import docker_missing, start_dockerd
 
     if reason := docker_missing():
         pytest.skip(reason)
@@ -98,6 +98,6 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def docker_images(docker_engine, arm64_root) -> dict[str, str]:
-    from tests.infra.dockerd import device_image
+    from tests.support.dockerd import device_image
 
     return {arch: device_image(docker_engine, arch) for arch in ("amd64", "arm64")}

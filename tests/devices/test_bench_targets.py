@@ -12,7 +12,7 @@ import yaml
 
 from pipeline.cli.main import main
 from pipeline.reporting.report import markdown
-from tests.infra.sshd import free_port
+from tests.support.sshd import free_port
 
 
 @pytest.mark.arm64

@@ -26,7 +26,7 @@ def leftovers(server) -> list[str]:
 
 
 def test_changed_host_key_is_refused(sshd_x86, tmp_path, tiny_models, eval_request):
-    from tests.infra.sshd import keygen
+    from tests.support.sshd import keygen
 
     keygen(tmp_path / "other")
     known = tmp_path / "known_hosts"
@@ -92,7 +92,7 @@ def test_ssh_config_alias_is_honoured(sshd_x86, tmp_path):
 
 
 def test_sshd_killed_mid_run_gives_failed_rows_and_no_hang(tmp_path, tiny_models):
-    from tests.infra.sshd import sshd_missing, start_sshd
+    from tests.support.sshd import sshd_missing, start_sshd
 
     if reason := sshd_missing():
         pytest.skip(reason)
@@ -111,7 +111,7 @@ def test_sshd_killed_mid_run_gives_failed_rows_and_no_hang(tmp_path, tiny_models
 
 
 def test_unreachable_host_is_a_failed_row_naming_it(tiny_models, eval_request):
-    from tests.infra.sshd import free_port
+    from tests.support.sshd import free_port
 
     if shutil.which("ssh") is None:
         pytest.skip("ssh client not installed")

@@ -13,7 +13,7 @@ from pipeline.cli.main import main
 from pipeline.config.recipe import parse_recipe
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES
-from tests.conftest import tiny_recipe_dict
+from tests.support.recipes import tiny_recipe_dict
 
 TOYS = ["tests.plugins.toy_format", "tests.plugins.toy_target", "tests.plugins.toy_method"]
 TOY_NAMES = {FORMATS: "onnx-ortopt", TARGET_TYPES: "sandbox", METHODS: "logit-mse"}

@@ -9,7 +9,7 @@ from pipeline.models.torch_artifact import load_torch_model
 from pipeline.models.zoo import build_model
 from pipeline.stages import teacher
 from pipeline.stages.context import Context
-from tests.conftest import tiny_recipe_dict
+from tests.support.recipes import tiny_recipe_dict
 
 
 def _checkpoint(tmp_path, width):

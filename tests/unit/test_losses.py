@@ -83,7 +83,7 @@ def test_similarity_preserving_loss_zero_for_same_relations():
 def test_cross_entropy_weight_is_one_minus_alpha():
     from pipeline.config.recipe import DistillConfig
     from pipeline.distillation.distiller import Distiller
-    from tests.custom_model import tiny_mlp
+    from tests.support.custom_model import tiny_mlp
 
     torch.manual_seed(0)
     teacher, student = tiny_mlp(3, 1, 4), tiny_mlp(3, 1, 4)

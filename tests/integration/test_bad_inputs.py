@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bad_inputs import CASES, verdict
+from tests.support.bad_inputs import CASES, verdict
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

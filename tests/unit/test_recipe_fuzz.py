@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from pipeline.config.recipe import load_recipe, parse_recipe
 from pipeline.core.errors import EdgeshipError
-from tests.conftest import tiny_recipe_dict
+from tests.support.recipes import tiny_recipe_dict
 
 SECTIONS = ["name", "seed", "data", "teacher", "student", "distill", "prune", "export", "quantize", "bench",
             "targets", "ship", "type", "host", "ratio", "temperature", "epochs", "source", "layers"]

@@ -7,7 +7,7 @@ import torch
 from calibration.calibration_set import CalibrationSet, sample_indices
 from pipeline.config.recipe import QuantizeConfig
 from pipeline.formats import onnx as onnx_format
-from tests.custom_model import tiny_mlp
+from tests.support.custom_model import tiny_mlp
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_report_of_a_folder_without_a_run(tmp_path, capsys):
 
 def test_second_optimize_on_a_locked_run_folder_is_refused(tmp_path, write_yaml, capsys):
     from pipeline.core.runlock import run_lock
-    from tests.conftest import tiny_recipe_dict
+    from tests.support.recipes import tiny_recipe_dict
 
     recipe = write_yaml(tiny_recipe_dict())
     with run_lock(tmp_path / "run"):
@@ -68,7 +68,7 @@ def test_every_verb_has_help(capsys):
 
 
 def test_force_of_an_unknown_stage_is_refused(tmp_path, write_yaml, capsys):
-    from tests.conftest import tiny_recipe_dict
+    from tests.support.recipes import tiny_recipe_dict
 
     recipe = write_yaml(tiny_recipe_dict())
     assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run"), "--force", "teachr"]) == 2

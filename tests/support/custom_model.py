@@ -1,4 +1,4 @@
-"""User model factories, loaded by tests as python:tests.custom_model:NAME."""
+"""User model factories, loaded by tests as python:tests.support.custom_model:NAME."""
 import torch
 from torch import nn
 

@@ -9,7 +9,7 @@ import yaml
 
 from pipeline.cli.main import build_parser
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ci"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ci"
 
 
 def shell_lines(node) -> list[str]:

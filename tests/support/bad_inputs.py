@@ -1,5 +1,5 @@
 """The bad-input matrix: each case a command a user might type with something wrong in it, and the words its
-one-line error must contain. Used by tests/test_bad_inputs.py and printed by benchmarks/faults.py.
+one-line error must contain. Used by tests/integration/test_bad_inputs.py and printed by benchmarks/faults.py.
 
 Every case must end with exit code 2, exactly one line on stderr that names the field, file or host, no
 traceback, and nothing half-written left behind.

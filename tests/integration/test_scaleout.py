@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pipeline.cli.launcher import run_on_ranks
-from tests.ddp_ranks import train_on_rank, train_student
+from tests.support.ddp_ranks import train_on_rank, train_student
 
 
 @pytest.mark.parametrize("method", ["scratch", "kd", "fitnets"])

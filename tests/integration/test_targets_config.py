@@ -8,8 +8,8 @@ import pytest
 from pipeline.cli.main import main
 from pipeline.config.recipe import parse_recipe
 from pipeline.core.errors import EdgeshipError
-from tests.conftest import tiny_recipe_dict
-from tests.infra.sshd import free_port
+from tests.support.recipes import tiny_recipe_dict
+from tests.support.sshd import free_port
 
 
 @pytest.mark.parametrize("targets, message", [

@@ -3,7 +3,7 @@ import pytest
 from pipeline.cli.main import main
 from pipeline.config.recipe import load_recipe, parse_recipe
 from pipeline.core.errors import EdgeshipError
-from tests.conftest import tiny_recipe_dict
+from tests.support.recipes import tiny_recipe_dict
 
 
 def test_tiny_recipe_parses_with_defaults():

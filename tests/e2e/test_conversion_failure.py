@@ -5,13 +5,13 @@ import pytest
 
 from pipeline.config.recipe import parse_recipe
 from pipeline.engine.optimize import optimize
-from tests.conftest import tiny_recipe_dict
+from tests.support.recipes import tiny_recipe_dict
 
 
 @pytest.mark.slow  # a whole optimize run
 def test_failed_conversion_marks_rows_and_the_rest_completes(tmp_path):
     raw = tiny_recipe_dict(**{
-        "student.arch": "python:tests.custom_model:erfinv_net", "student.args": {"hidden": 8},
+        "student.arch": "python:tests.support.custom_model:erfinv_net", "student.args": {"hidden": 8},
         "student.train": {"epochs": 1}, "teacher.train": {"epochs": 1}, "distill.baseline": False,
         "prune.enabled": False,
     })

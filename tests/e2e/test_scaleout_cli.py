@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.runlock import run_lock
-from tests.conftest import tiny_recipe_dict
+from tests.support.recipes import tiny_recipe_dict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -14,7 +14,7 @@ from pipeline.models.zoo import build_model, count_macs_params
     ("simple_cnn", {"width": 4, "depth": 3}),
     ("resnet18", {}),
     ("mobilenet_v3_small", {}),
-    ("python:tests.custom_model:tiny_mlp", {"hidden": 7}),
+    ("python:tests.support.custom_model:tiny_mlp", {"hidden": 7}),
 ])
 def test_architectures_take_the_input_and_give_class_logits(arch, args):
     model = build_model(arch, num_classes=5, in_channels=1, image_size=16, args=args).eval()
