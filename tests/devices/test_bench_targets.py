@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pipeline.cli.main import main
+from pipeline.core.results import Report
 from pipeline.reporting.report import markdown
 from tests.support.sshd import free_port
 
@@ -58,7 +59,7 @@ def test_report_keeps_emulated_latency_apart(tiny_run, arm64_root):
                for e in report["int8_vs_fp32"] if e["target"] == "pi4")
     assert {e["target"] for e in report["int8_vs_fp32"]} == {"local", "pi4"}  # ARM int8 accuracy is reported
     assert all(c["reason"].count("on local") for c in report["ship"].values() if c["stage"])
-    text = markdown(report)
+    text = markdown(Report.from_dict(report))
     assert "## Per target" in text and "pi4 acc %" in text and "| emulated |" in text
     assert "yes (cortex-a72)" in text
     result_lines = [ln for ln in text.splitlines() if "| pi4 | " in ln and "| ok |" in ln]
