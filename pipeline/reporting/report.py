@@ -19,7 +19,7 @@ EMULATED_NOTE = ("Emulated targets (qemu-user) give the ARM kernels' accuracy; t
 
 def method_display(method: str) -> str:
     """A method's own name for people; a report of a method no longer registered shows its recipe name."""
-    return dict(METHODS.items())[method].display if method in METHODS.names() else method
+    return next((m.display for name, m in METHODS.items() if name == method), method)
 
 
 def model_names(method: str) -> dict[str, str]:

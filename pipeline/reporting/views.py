@@ -45,7 +45,7 @@ def results_view(rows: list[ResultRow], title: str, columns: list[str], shipped:
                  status_width: int | None = None) -> TableView:
     view = TableView(title, columns, right={c for c in columns if c in COLUMNS and COLUMNS[c][1]})
     for r in rows:
-        cells = ["yes" if r.stage in shipped else "" if c == "shipped" else COLUMNS[c][0](r) for c in columns]
+        cells = [("yes" if r.stage in shipped else "") if c == "shipped" else COLUMNS[c][0](r) for c in columns]
         if status_width and "status" in columns:
             cells[columns.index("status")] = cells[columns.index("status")][:status_width]
         view.add(cells, "failed" if not r.ok else "shipped" if r.stage in shipped else "")

@@ -53,6 +53,7 @@ def test_one_table_renders_as_terminal_markdown_and_html():
                                                 target="local", error="converter said no | twice")]
     view = results_view(rows, "t", HTML, shipped={"teacher"})
     assert view.rows[0][HTML.index("shipped")] == "yes" and view.row_classes == ["shipped", "failed"]
+    assert view.rows[0][:2] == ["teacher", "torch"] and view.rows[1][HTML.index("shipped")] == ""
     html = view.html()
     assert "<tr class=\"failed\">" in html and "converter said no | twice" in html
     md = results_view(rows, "t", TERMINAL).markdown()

@@ -31,9 +31,8 @@ class Method(nn.Module):
     def setup(self, student_features: list[torch.Tensor], teacher_features: list[torch.Tensor]) -> None:
         """Called once with one batch's hooked features, before training: build learned parts here."""
 
-    def loss(self, s_logits: torch.Tensor, t_logits: torch.Tensor, s_feats: list[torch.Tensor],
-             t_feats: list[torch.Tensor], labels: torch.Tensor, epoch: int) -> torch.Tensor:
-        raise NotImplementedError
+    # Every method defines loss(s_logits, t_logits, s_feats, t_feats, labels, epoch) -> scalar tensor; the base
+    # has none, so a method without one is refused when it registers ("missing loss").
 
 
 def register(cls: type[Method]) -> type[Method]:
