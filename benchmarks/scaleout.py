@@ -2,8 +2,8 @@
 """Distillation on N processes (torchrun + DistributedDataParallel, gloo on this CPU): `edgeship distill
 RECIPE --nproc N` for each N on a fresh run folder, side by side in one run. Prints each training stage's
 seconds per epoch and test accuracy, the wall time and the speed-up over one process. The recipe's batch
-size is the global batch in every case, so the accuracies should agree within the noise of per-rank
-BatchNorm statistics."""
+size is the global batch in every case and BatchNorm statistics span the ranks, so the accuracies should agree
+up to what float rounding moves."""
 from __future__ import annotations
 
 import argparse

@@ -72,6 +72,9 @@ class TrainConfig(Section):
     optimizer: Literal["sgd", "adam"] = "sgd"
     weight_decay: float = Field(5e-4, ge=0.0)
     augment: bool = False
+    # Under --nproc N, BatchNorm statistics span all ranks, so N processes train what one process trains; false
+    # skips the two collectives per BatchNorm layer per step (faster on slow links, per-rank statistics).
+    sync_batchnorm: bool = True
 
 
 class ModelConfig(Section):

@@ -15,6 +15,7 @@ from pipeline.config.recipe import TrainConfig
 from pipeline.core.tasks import Task
 from pipeline.tasks.classification import CLASSIFICATION
 from pipeline.training import distributed
+from pipeline.training.sync_batchnorm import synced_batchnorm
 
 
 def seed_everything(seed: int) -> None:
@@ -107,44 +108,48 @@ def train(
     runner = distributed_wrapper(step, distiller) if world > 1 else step
     is_main = distributed.is_main()
     history = []
-    for epoch in range(1, epochs + 1):
-        model.train()
-        if distiller is not None:
-            distiller.method_module.train()
-        start = time.perf_counter()
-        order = torch.randperm(len(x_all), generator=generator)
-        sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
-        for i in range(0, len(order), cfg.batch_size):
-            batch_idx = order[i:i + cfg.batch_size]
-            xb = x_all[batch_idx]
-            if cfg.augment:  # on the whole global batch: every rank draws the same shift
-                xb = _shift_augment(xb, generator)
-            part, weight = distributed.shard(len(batch_idx))
-            idx, xb = batch_idx[part], xb[part]
-            yb = y_all[idx]
-            loss, logits, parts = runner(xb, yb, idx, epoch)
-            optimizer.zero_grad(set_to_none=True)
-            (loss * weight).backward()
-            optimizer.step()
-            scheduler.step()
-            if weight == 0:  # a stand-in image that only joined the all-reduce
-                continue
-            sums["loss"] += loss.item() * len(idx)
-            for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value * len(idx)
-            sums["correct"] += int((task.predict_labels(logits) == yb).sum())
-        if world > 1:  # every rank saw its shards: the epoch's figures are their sums
-            sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
-        seconds = time.perf_counter() - start
-        correct = sums.pop("correct")
-        row = {"epoch": epoch, **{k: v / len(x_all) for k, v in sums.items()},
-               "train_acc": correct / len(x_all) * 100.0,
-               "val_acc": accuracy(model, x_val, y_val) if len(x_val) and is_main else float("nan"),
-               "seconds": seconds, "images_per_s": len(x_all) / max(seconds, 1e-9),
-               "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
-        history.append(row)
-        if on_epoch:
-            on_epoch(row)
+    # One process or several: BatchNorm sees the whole global batch either way (unless the recipe says not to).
+    synced = [model, *([distiller.method_module] if distiller else [])] if cfg.sync_batchnorm else []
+    with synced_batchnorm(*synced) as shard:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            if distiller is not None:
+                distiller.method_module.train()
+            start = time.perf_counter()
+            order = torch.randperm(len(x_all), generator=generator)
+            sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
+            for i in range(0, len(order), cfg.batch_size):
+                batch_idx = order[i:i + cfg.batch_size]
+                xb = x_all[batch_idx]
+                if cfg.augment:  # on the whole global batch: every rank draws the same shift
+                    xb = _shift_augment(xb, generator)
+                part, weight = distributed.shard(len(batch_idx))
+                shard.samples, shard.counts = len(batch_idx), weight > 0
+                idx, xb = batch_idx[part], xb[part]
+                yb = y_all[idx]
+                loss, logits, parts = runner(xb, yb, idx, epoch)
+                optimizer.zero_grad(set_to_none=True)
+                (loss * weight).backward()
+                optimizer.step()
+                scheduler.step()
+                if weight == 0:  # a stand-in image that only joined the all-reduce
+                    continue
+                sums["loss"] += loss.item() * len(idx)
+                for name, value in parts.items():
+                    sums[name] = sums.get(name, 0.0) + value * len(idx)
+                sums["correct"] += int((task.predict_labels(logits) == yb).sum())
+            if world > 1:  # every rank saw its shards: the epoch's figures are their sums
+                sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
+            seconds = time.perf_counter() - start
+            correct = sums.pop("correct")
+            row = {"epoch": epoch, **{k: v / len(x_all) for k, v in sums.items()},
+                   "train_acc": correct / len(x_all) * 100.0,
+                   "val_acc": accuracy(model, x_val, y_val) if len(x_val) and is_main else float("nan"),
+                   "seconds": seconds, "images_per_s": len(x_all) / max(seconds, 1e-9),
+                   "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
+            history.append(row)
+            if on_epoch:
+                on_epoch(row)
     if log_csv is not None and history and is_main:
         fields = list(dict.fromkeys(k for row in history for k in row))
         with open(log_csv, "w", newline="") as handle:

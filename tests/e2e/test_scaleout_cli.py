@@ -17,6 +17,7 @@ from tests.support.recipes import tiny_recipe_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+NPROC_TOLERANCE_POINTS = 3.0  # README, "Running at scale": 1 and N processes agree within 3 points
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:
@@ -60,8 +61,10 @@ def test_optimize_on_two_processes_matches_one(tiny_run, tmp_path, write_yaml):
     two, one = stage_metrics(run_dir), stage_metrics(single_dir)
     for stage in ("teacher", "student-scratch", "student-kd", "pruned"):
         assert two[stage]["world_size"] == 2 and one[stage]["world_size"] == 1
-        # Tiny models trained for a few epochs: BatchNorm's per-rank statistics move accuracy by a few points.
-        assert abs(two[stage]["test_accuracy"] - one[stage]["test_accuracy"]) <= 6.0, stage
+        # The README's promise: the same training up to float rounding, which moves at most a few test images.
+        gap = abs(two[stage]["test_accuracy"] - one[stage]["test_accuracy"])
+        print(f"{stage}: 1 process {one[stage]['test_accuracy']:.2f}, 2 processes {two[stage]['test_accuracy']:.2f}")
+        assert gap <= NPROC_TOLERANCE_POINTS, (stage, one[stage]["test_accuracy"], two[stage]["test_accuracy"])
     assert no_leftovers(tmp_path) == []  # the other rank's private folders are gone
 
 

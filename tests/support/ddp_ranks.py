@@ -16,9 +16,10 @@ SAMPLES, BATCH = 257, 64
 
 
 def _net(width: int) -> nn.Module:
-    # No BatchNorm: per-rank batch statistics are the one thing DDP legitimately computes differently.
-    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1),
-                         nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * width, 10))
+    # BatchNorm as in the pipeline's models: its batch statistics must span the ranks.
+    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * width, 10))
 
 
 def train_student(method: str) -> dict[str, torch.Tensor]:
@@ -31,7 +32,7 @@ def train_student(method: str) -> dict[str, torch.Tensor]:
     distiller = None
     if method != "scratch":
         cfg = DistillConfig(method=method, hint_epochs=1, beta=1.0,
-                            layers=[LayerPair(teacher="2", student="2")] if method == "fitnets" else [])
+                            layers=[LayerPair(teacher="3", student="3")] if method == "fitnets" else [])
         distiller = Distiller(teacher, student, cfg, torch.from_numpy(x[:1]))
     train(student, x, y, x[:0], y[:0], TrainConfig(epochs=2, batch_size=BATCH, lr=0.01, augment=True), 0,
           distiller)
