@@ -17,6 +17,7 @@ from pipeline.core.plugins import FORMATS
 from pipeline.core.runfolder import RunFolder
 from pipeline.data.datasets import load_dataset
 from pipeline.stages.context import Context
+from pipeline.stages.preflight import check_models
 from pipeline.training import distributed
 
 TORCH_PACKAGES = ("torch", "torchvision", "torch-pruning", "numpy")
@@ -90,8 +91,10 @@ def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Con
         write_atomic(run.root / "recipe.yaml", lambda tmp: tmp.write_text(text))
     console = console or Console(stderr=True)
     data = load_dataset(recipe.data)
+    flow = Flow(Context(recipe=recipe, run=run, data=data, console=console), force or set())
+    check_models(recipe, data)
     console.print(f"data: {recipe.data.source}: {len(data.x_train)} train / {len(data.x_val)} val / "
                   f"{len(data.x_test)} test, {data.num_classes} classes, key {data.key}")
-    return Flow(Context(recipe=recipe, run=run, data=data, console=console), force or set())
+    return flow
 
 

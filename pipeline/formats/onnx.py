@@ -1,6 +1,9 @@
 """ONNX: export with torch.onnx (TorchScript path), int8 with onnxruntime's static QDQ quantizer."""
 from __future__ import annotations
 
+import contextlib
+import io
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -51,12 +54,35 @@ def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, cal
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[qcfg.calibration.method]
     path = out / f"{name}{SUFFIX}"
-    quantize_static(str(_preprocessed(fp32_path, out)), str(path), onnxruntime_reader(calib, INPUT_NAME),
-                    quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=preset.ort_reduce_range,
-                    activation_type=getattr(QuantType, preset.ort_activation),
-                    weight_type=getattr(QuantType, preset.ort_weight), nodes_to_exclude=list(exclude),
-                    calibrate_method=method)
+    prepared = _preprocessed(fp32_path, out)
+    with tempfile.TemporaryDirectory(prefix="edgeship-calib-") as tmp:
+        cache = _histogram_ranges(prepared, calib, method, Path(tmp)) if method != CalibrationMethod.MinMax else None
+        quantize_static(str(prepared), str(path), onnxruntime_reader(calib, INPUT_NAME),
+                        quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=preset.ort_reduce_range,
+                        activation_type=getattr(QuantType, preset.ort_activation),
+                        weight_type=getattr(QuantType, preset.ort_weight), nodes_to_exclude=list(exclude),
+                        calibrate_method=method, calibration_cache_path=cache)
     return path.name
+
+
+# quantize_static builds its histogram calibrators with 128 bins and 128 quantized bins and passes no bin
+# count through: entropy's KL search then has one candidate, the full range, and is min-max in disguise.
+# These are the counts TensorRT and onnxruntime's own percentile default use.
+HISTOGRAM_OPTIONS = {"num_bins": 2048, "num_quantized_bins": 128}
+
+
+def _histogram_ranges(prepared: Path, calib: CalibrationSet, method, folder: Path) -> Path:
+    """Entropy or percentile ranges from onnxruntime's calibrator with enough bins, in its cache format."""
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+
+    calibrator = create_calibrator(prepared, None, augmented_model_path=str(folder / "augmented.onnx"),
+                                   calibrate_method=method, extra_options=HISTOGRAM_OPTIONS)
+    with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print their settings
+        calibrator.collect_data(onnxruntime_reader(calib, INPUT_NAME))
+        ranges = calibrator.compute_data()
+    cache = folder / "ranges.json"
+    save_tensors_data(ranges, cache)
+    return cache
 
 
 def cleanup(out: Path) -> None:

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from targets.base import BenchRequest
+from targets.binfmt import QEMU_CONF
+from tests.support.requirements import missing
 
 FORMATS = ("onnx", "tflite", "openvino")
 
 
 def _require_root_tools(*tools: str) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root (chroot, mounts, binfmt)")
+        missing("needs root (chroot, mounts, binfmt)")
     for tool in tools:
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed (.ci/run installs it with apt-get)")
+            missing(f"{tool} not installed (.ci/run installs it with apt-get)")
 
 
 @pytest.fixture(scope="session")
@@ -53,13 +55,15 @@ def reference_results(tiny_models, eval_request) -> list[dict]:
 @pytest.fixture(scope="session")
 def arm64_root() -> Path:
     _require_root_tools("mmdebstrap", "unshare", "chroot")
+    if not QEMU_CONF.is_file():
+        missing(f"{QEMU_CONF} missing (apt-get install qemu-user-static)")
     from targets.binfmt import EmulationUnavailable, ensure_aarch64
     from targets.userland import userland
 
     try:
         ensure_aarch64()
-    except EmulationUnavailable as err:
-        pytest.skip(f"no arm64 emulation: {err}")
+    except EmulationUnavailable as err:  # qemu-user-static and root are there: edgeship's registration failed
+        pytest.fail(f"edgeship could not set up arm64 emulation: {err}", pytrace=False)
     return userland("arm64")
 
 
@@ -68,7 +72,7 @@ def sshd_x86(tmp_path_factory):
     from tests.support.sshd import sshd_missing, start_sshd
 
     if reason := sshd_missing():
-        pytest.skip(reason)
+        missing(reason)
     server = start_sshd(tmp_path_factory.mktemp("sshd-x86"))
     yield server
     server.stop()
@@ -79,7 +83,7 @@ def sshd_arm64(tmp_path_factory, arm64_root):
     from tests.support.sshd import sshd_missing, start_sshd
 
     if reason := sshd_missing():
-        pytest.skip(reason)
+        missing(reason)
     server = start_sshd(tmp_path_factory.mktemp("sshd-arm64"), arm64_root=arm64_root)
     yield server
     server.stop()
@@ -90,14 +94,23 @@ def docker_engine():
     from tests.support.dockerd import docker_missing, start_dockerd
 
     if reason := docker_missing():
-        pytest.skip(reason)
+        missing(reason)
     engine = start_dockerd()
     yield engine
     engine.stop()
 
 
 @pytest.fixture(scope="session")
-def docker_images(docker_engine, arm64_root) -> dict[str, str]:
+def docker_image_amd64(docker_engine) -> str:
+    """The amd64 device image: built from a debootstrapped userland, no emulation needed."""
     from tests.support.dockerd import device_image
 
-    return {arch: device_image(docker_engine, arch) for arch in ("amd64", "arm64")}
+    _require_root_tools("mmdebstrap", "unshare")
+    return device_image(docker_engine, "amd64")
+
+
+@pytest.fixture(scope="session")
+def docker_image_arm64(docker_engine, arm64_root) -> str:
+    from tests.support.dockerd import device_image
+
+    return device_image(docker_engine, "arm64")

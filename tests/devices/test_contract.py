@@ -38,8 +38,8 @@ def target_config(kind: str, request):
         return SshTargetConfig(**server.target("pi4-ssh", python="python3", emulated=True))
     if kind.startswith("docker-"):
         arch = kind.split("-")[1]
-        engine, images = request.getfixturevalue("docker_engine"), request.getfixturevalue("docker_images")
-        return DockerTargetConfig(name=kind, type="docker", image=images[arch], platform=f"linux/{arch}",
+        engine, image = request.getfixturevalue("docker_engine"), request.getfixturevalue(f"docker_image_{arch}")
+        return DockerTargetConfig(name=kind, type="docker", image=image, platform=f"linux/{arch}",
                                   docker_host=engine.host, cpus=1.0, memory="1g")
     root = request.getfixturevalue("arm64_root")
     return QemuArm64TargetConfig(name="pi4", type="qemu-arm64", rootfs=str(root), cpu="cortex-a72")

@@ -11,6 +11,7 @@ import pytest
 
 from targets.base import BenchRequest
 from targets.ssh import SshTarget, SshTargetConfig
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.ssh
 
@@ -95,7 +96,7 @@ def test_sshd_killed_mid_run_gives_failed_rows_and_no_hang(tmp_path, tiny_models
     from tests.support.sshd import sshd_missing, start_sshd
 
     if reason := sshd_missing():
-        pytest.skip(reason)
+        missing(reason)
     server = start_sshd(tmp_path / "doomed")
     long_run = BenchRequest(eval_npz=None, warmup=1, min_runs=10**9, min_seconds=120, max_seconds=120, timeout=180)
     threading.Timer(4.0, server.stop).start()  # sshd and every session it serves
@@ -114,7 +115,7 @@ def test_unreachable_host_is_a_failed_row_naming_it(tiny_models, eval_request):
     from tests.support.sshd import free_port
 
     if shutil.which("ssh") is None:
-        pytest.skip("ssh client not installed")
+        missing("ssh client not installed")
     cfg = SshTargetConfig(name="gone", type="ssh", host="127.0.0.1", port=free_port(), connect_timeout=3)
     results = SshTarget(cfg).bench_many(tiny_models[:2], eval_request)
     assert [r["status"] for r in results] == ["failed", "failed"]

@@ -24,8 +24,16 @@ def test_digits_demo_meets_the_done_criteria(tmp_path):
         assert fp32["status"] == int8["status"] == "ok"
         assert abs(int8["accuracy"] - fp32["accuracy"]) <= 1.0, (fmt, fp32["accuracy"], int8["accuracy"])
         assert report["ship"][fmt]["stage"] in (f"{fmt}-fp32", f"{fmt}-int8")
-    assert rows["teacher"]["accuracy"] > 90 and rows["student-kd"]["accuracy"] > 90
-    assert report["kd_verdict"].startswith("The distilled student")
+    for row in rows.values():  # chance is 10%; every model of the demo is far above it
+        assert row["accuracy"] > 90, (row["stage"], row["accuracy"])
+    for fmt in ("onnx", "tflite", "openvino"):  # an export computes what the torch model computes
+        assert abs(rows[f"{fmt}-fp32"]["accuracy"] - rows["pruned"]["accuracy"]) <= 0.3, fmt
+    # KD vs scratch in the direction the README measured on this recipe (3 seeds: 97.21% scratch, 98.79% KD),
+    # with a margin of two test images (one is 0.28 points) for one seed's noise; the verdict says the sign.
+    gain = rows["student-kd"]["accuracy"] - rows["student-scratch"]["accuracy"]
+    assert gain >= -0.56, (rows["student-kd"]["accuracy"], rows["student-scratch"]["accuracy"])
+    expected = "beats" if gain > 0 else "does not beat"
+    assert expected in report["kd_verdict"] and f"{gain:+.2f}" in report["kd_verdict"], report["kd_verdict"]
 
     # An unchanged recipe reuses every stage and every bench result (no file rewritten).
     bench_files = sorted((run_dir / "bench").rglob("*.json"))

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from pipeline.cli.main import main
+from tests.support.requirements import missing
 
 
 def folder_bytes(path) -> int:
@@ -18,7 +19,7 @@ def folder_bytes(path) -> int:
 def small_disk(tmp_path):
     """A tmpfs mount point; the test sizes it."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
+        missing("mounting a tmpfs needs root")
     mount = tmp_path / "disk"
     mount.mkdir()
     yield mount

@@ -13,6 +13,7 @@ EXPECTED_STAGES = {"teacher", "student-scratch", "student-kd", "pruned", "onnx-f
                    "tflite-int8", "openvino-fp32", "openvino-int8"}
 ROW_KEYS = {"model", "stage", "format", "precision", "target", "runtime", "threads", "size_bytes", "params", "macs",
             "accuracy", "latency_ms", "runs", "status", "error"}
+CHANCE = 10.0  # digits: 10 balanced classes
 
 
 def _artifacts(run_dir):
@@ -31,7 +32,12 @@ def test_report_has_one_ok_row_per_artifact(tiny_run):
         assert row["status"] == "ok", row
         assert set(row["latency_ms"]) == {"p50", "p90", "p99", "mean", "std"}
         assert row["runs"] >= 5 and row["size_bytes"] > 0 and row["macs"] > 0
-        assert 0 <= row["accuracy"] <= 100
+        assert row["accuracy"] >= 3 * CHANCE, (row["stage"], row["accuracy"])  # learned, not guessed
+    # Each export computes what its torch model computes; int8 stays near its fp32 file.
+    for fmt in FORMATS.names():
+        fp32, int8 = rows[f"{fmt}-fp32"]["accuracy"], rows[f"{fmt}-int8"]["accuracy"]
+        assert abs(fp32 - rows["pruned"]["accuracy"]) <= 0.6, (fmt, fp32, rows["pruned"]["accuracy"])
+        assert abs(int8 - fp32) <= 3.0, (fmt, fp32, int8)
     assert {s["name"] for s in on_disk["stages"]} == EXPECTED_STAGES
     assert (run_dir / "report.md").read_text().count("| ok |") == len(EXPECTED_STAGES)
 

@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 
-import pytest
+from tests.support.requirements import missing
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -16,7 +16,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 def chromium(args: list[str], profile) -> subprocess.CompletedProcess:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("chromium not installed (.ci/run installs Debian's chromium)")
+        missing("chromium not installed (.ci/run installs Debian's chromium)")
     return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                           text=True, timeout=120)
 

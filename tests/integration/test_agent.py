@@ -26,12 +26,27 @@ def onnx_model(tmp_path_factory):
     return path, folder / "eval.npz"
 
 
+def isolated_python(code: str, cwd: str = "/") -> subprocess.CompletedProcess:
+    """`python -S -I`: no site module (so no .pth file, and no editable install of edgeship), no PYTHONPATH,
+    no script or current folder on the path; then site-packages alone is added, as a board's python has its
+    packages. What the agent imports must come from there, never from this repository."""
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    return subprocess.run([sys.executable, "-S", "-I", "-c", f"import sys; sys.path.append({site!r}); {code}"],
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_edgeship_cannot_be_imported_in_the_isolated_interpreter():
+    for package in ("pipeline", "targets", "calibration"):
+        proc = isolated_python(f"import {package}")
+        assert proc.returncode == 1 and "ModuleNotFoundError" in proc.stderr, (package, proc.stderr[-300:])
+
+
 def test_agent_runs_standalone_and_prints_one_json_object(onnx_model):
     path, eval_npz = onnx_model
-    # -S -I: no site customisation and an isolated path, so only numpy and the runtime can be imported
-    proc = subprocess.run([sys.executable, str(AGENT), "--model", str(path), "--eval", str(eval_npz),
-                           "--min-runs", "30", "--min-seconds", "0", "--warmup", "3"],
-                          capture_output=True, text=True, timeout=120, cwd="/")
+    argv = [str(AGENT), "--model", str(path), "--eval", str(eval_npz), "--min-runs", "30", "--min-seconds", "0",
+            "--warmup", "3"]
+    proc = isolated_python(f"import runpy; sys.argv = {argv!r}; runpy.run_path({str(AGENT)!r}, run_name='__main__')")
+    assert proc.returncode == 0, proc.stderr[-1000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 0 and result["status"] == "ok"
     assert result["format"] == "onnx" and result["runtime"] == "onnxruntime"

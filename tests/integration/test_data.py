@@ -6,6 +6,7 @@ import pytest
 from pipeline.config.recipe import DataConfig
 from pipeline.core.errors import EdgeshipError
 from pipeline.data.datasets import load_dataset, preprocess
+from tests.support.requirements import missing
 
 
 def test_digits_splits_are_disjoint_stratified_and_preprocessed():
@@ -102,7 +103,7 @@ def test_real_fashion_mnist_when_installed():
     from pipeline.data.datasets import DEFAULT_FASHION_DIR
 
     if not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip("dataset-fashion-mnist is not installed (.ci/run installs it)")
+        missing("dataset-fashion-mnist is not installed (.ci/run installs it)")
     data = load_dataset(DataConfig(source=f"fashion-mnist:{DEFAULT_FASHION_DIR}", image_size=28))
     assert len(data.x_train) + len(data.x_val) == 60000 and len(data.x_test) == 10000
     assert data.x_test.shape[1:] == (1, 28, 28) and np.bincount(data.y_test).tolist() == [1000] * 10

@@ -1,4 +1,4 @@
-"""A one-epoch distillation run per method on digits, plus the layer-pair checks users hit first."""
+"""A short distillation run per method on digits, plus the layer-pair checks users hit first."""
 import numpy as np
 import pytest
 import torch
@@ -32,19 +32,32 @@ def _student():
     return build_model("simple_cnn", 10, 1, 8, {"width": 8, "depth": 2})
 
 
-@pytest.mark.parametrize("method, extra", [
-    ("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 1}),
-    ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1}),
-])
-def test_each_method_trains_one_epoch(digits, teacher, method, extra):
-    x, y, xv, yv = digits
-    student = _student()
-    before = [p.detach().clone() for p in student.parameters()]
-    cfg = DistillConfig(method=method, **extra)
-    distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
-    history = train(student, x, y, xv, yv, TrainConfig(epochs=1, lr=0.05), seed=0, distiller=distiller)
-    distiller.close()
-    assert len(history) == 1 + cfg.hint_epochs
+METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 1}),
+           ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1})]
+CHANCE = 10.0
+_RUNS: dict[str, tuple] = {}
+
+
+def _distill(digits, teacher, method: str, extra: dict):
+    """Three epochs of one method on digits, once per module: (student, history, weights before, config)."""
+    name = f"{method}{sorted(extra.items())}"
+    if name not in _RUNS:
+        x, y, xv, yv = digits
+        student = _student()
+        before = [p.detach().clone() for p in student.parameters()]
+        cfg = DistillConfig(method=method, **extra)
+        distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
+        history = train(student, x, y, xv, yv, TrainConfig(epochs=3, lr=0.01, optimizer="adam"), seed=0,
+                        distiller=distiller)
+        distiller.close()
+        _RUNS[name] = student, history, before, cfg
+    return _RUNS[name]
+
+
+@pytest.mark.parametrize("method, extra", METHODS)
+def test_each_method_trains_a_student(digits, teacher, method, extra):
+    student, history, before, cfg = _distill(digits, teacher, method, extra)
+    assert len(history) == 3 + cfg.hint_epochs
     last = history[-1]
     assert np.isfinite(last["loss"]) and last["teacher_logits"] == "cached"
     if method != "kd":
@@ -54,8 +67,19 @@ def test_each_method_trains_one_epoch(digits, teacher, method, extra):
     after = list(student.parameters())
     assert all(torch.isfinite(p).all() for p in after)
     assert sum(not torch.equal(a, b) for a, b in zip(before, after)) == len(before)  # every layer trained
-    assert 0.0 <= accuracy(student, xv, yv) <= 100.0
     assert not student.features[6]._forward_hooks  # hooks removed
+
+
+# Issue 17: with their default weights FitNets and AT drown the cross-entropy; their students stay near chance.
+BELOW_CHANCE = pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE")
+
+
+@pytest.mark.parametrize("method, extra", [
+    pytest.param(m, e, marks=BELOW_CHANCE) if m in ("fitnets", "at") else (m, e) for m, e in METHODS])
+def test_each_method_learns_well_above_chance(digits, teacher, method, extra):
+    student = _distill(digits, teacher, method, extra)[0]
+    top1 = accuracy(student, digits[2], digits[3])
+    assert top1 >= 3 * CHANCE, (method, top1)
 
 
 def test_unknown_layer_lists_the_modules(teacher):

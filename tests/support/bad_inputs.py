@@ -160,12 +160,12 @@ def run_case(case: Case, folder: Path) -> tuple[int, str]:
 
 def verdict(case: Case, folder: Path) -> tuple[bool, str]:
     code, err = run_case(case, folder)
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("edgeship: error:")]
+    lines = err.strip().splitlines()  # exactly one line, and it is the error
     leftovers = list(folder.rglob(".tmp-*"))
     problems = []
     if code != 2:
         problems.append(f"exit {code}")
-    if len(lines) != 1 or case.expect not in lines[0]:
+    if len(lines) != 1 or not lines[0].startswith("edgeship: error:") or case.expect not in lines[0]:
         problems.append(f"stderr {err.strip()[-200:]!r}")
     if "Traceback" in err:
         problems.append("traceback")

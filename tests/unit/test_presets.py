@@ -31,14 +31,35 @@ def test_preset_sets_activation_type(fp32, tmp_path, preset, dtype):
     assert _activation_zero_point_types(tmp_path / name) == {dtype}
 
 
-@pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
-def test_calibration_methods_produce_quantized_models(fp32, tmp_path, method):
-    calib = CalibrationSet(np.random.default_rng(1).standard_normal((30, 1, 8, 8)).astype(np.float32),
-                           np.arange(30), "k")
-    qcfg = QuantizeConfig(calibration={"method": method})
-    name = onnx_format.quantize(fp32, None, None, calib, tmp_path, qcfg, [], "q")
-    assert onnx_format.quantized_ops(tmp_path / name)["QuantizeLinear"] >= 2
-    assert onnx_format.float_layers(tmp_path / name) == []
+def _input_scale(path) -> float:
+    """The scale of the QuantizeLinear on the graph input: what calibration chose for the input's range."""
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
+    node = next(n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == graph.input[0].name)
+    return float(inits[node.input[1]])
+
+
+def test_calibration_methods_choose_their_own_ranges(fp32, tmp_path):
+    """Laplace inputs with 0.1% large outliers: min-max must cover them; entropy (KL) clips them; percentile
+    (99.999%) keeps nearly all. Were the method ignored, or entropy run with onnxruntime's 128 bins (then it is
+    min-max), the scales would be equal."""
+    x = np.random.default_rng(1).laplace(size=(300, 1, 8, 8)).astype(np.float32)
+    x.reshape(-1)[::997] = 40.0
+    calib = CalibrationSet(x, np.arange(300), "k")
+    scales = {}
+    for method in ("minmax", "entropy", "percentile"):
+        folder = tmp_path / method
+        folder.mkdir()
+        name = onnx_format.quantize(fp32, None, None, calib, folder, QuantizeConfig(calibration={"method": method}),
+                                    [], "q")
+        assert onnx_format.quantized_ops(folder / name)["QuantizeLinear"] >= 2
+        assert onnx_format.float_layers(folder / name) == []
+        scales[method] = _input_scale(folder / name)
+    # x86-vnni quantizes activations to uint8: min-max spans [min, 40] over 255 steps.
+    assert scales["minmax"] == pytest.approx((40.0 - float(x.min())) / 255, rel=1e-3)
+    assert scales["entropy"] < 0.6 * scales["minmax"], scales
+    assert scales["percentile"] <= scales["minmax"], scales
+    assert len({round(v, 7) for v in scales.values()}) == 3, scales
 
 
 def test_excluded_onnx_node_stays_float(fp32, tmp_path):
