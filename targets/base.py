@@ -23,14 +23,16 @@ class BenchRequest:
     max_seconds: float = 30.0
     timeout: float = 300.0
     slowdown: float = 0.0  # injected regression (benchmarks/gate_power.py)
-    baseline_model: Path | None = None  # time this one too, interleaved (local target; the CI gate)
+    baseline_model: Path | None = None  # time this one too, interleaved with the model (the CI gate)
 
-    def agent_args(self, model: str, fmt: str, eval_npz: str | None) -> list[str]:
+    def agent_args(self, model: str, fmt: str, eval_npz: str | None, baseline: str | None = None) -> list[str]:
+        """The agent's command line; `baseline`: where the device sees the baseline model (default: here)."""
         args = ["--model", model, "--format", runner_of(fmt), "--threads", str(self.threads),
                 "--warmup", str(self.warmup), "--min-runs", str(self.min_runs), "--min-seconds", str(self.min_seconds),
                 "--max-seconds", str(self.max_seconds)]
         args += ["--slowdown", str(self.slowdown)] if self.slowdown else []
-        args += ["--baseline-model", str(self.baseline_model)] if self.baseline_model else []
+        if self.baseline_model:
+            args += ["--baseline-model", baseline or str(self.baseline_model)]
         return args + (["--eval", eval_npz] if eval_npz else [])
 
 
@@ -55,9 +57,26 @@ def stage(folder: Path, model: Path, fmt: str, eval_npz: Path | None) -> None:
         shutil.copyfile(source, folder / source.name)
 
 
-def local_only(target: "Target", feature: str, count: int) -> list[dict]:
-    """Failed rows for a request a remote target cannot serve (it names a file on this machine)."""
-    return [with_target(failed(f"target {target.name}: {feature} runs on local targets only"), target)] * count
+BASELINE_PREFIX = "baseline-"
+
+
+def baseline_copies(request: BenchRequest, fmt: str, folder: Path) -> tuple[list[Path], str | None]:
+    """The baseline model's files copied into `folder` under a prefix (the candidate may have the same file
+    name; OpenVINO's .xml and .bin keep a common stem), and the baseline's file name there."""
+    if request.baseline_model is None:
+        return [], None
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in model_files(request.baseline_model, fmt):
+        copies.append(folder / f"{BASELINE_PREFIX}{source.name}")
+        shutil.copyfile(source, copies[-1])
+    return copies, copies[0].name
+
+
+def unsupported(target: "Target", feature: str, count: int) -> list[dict]:
+    """Failed rows for a request this target type cannot serve."""
+    return [with_target(failed(f"target {target.name}: {feature} is not supported by this target type"),
+                        target)] * count
 
 
 def with_target(result: dict, target: "Target") -> dict:

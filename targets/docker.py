@@ -18,7 +18,15 @@ from pydantic import Field
 
 from pipeline.core.targets import TargetBase, TargetType, register_target_type
 from targets.arm_cpus import ArmCpuName, fake_cpuinfo
-from targets.base import AGENT, BenchRequest, failed, local_only, parse_agent_output, stage, with_target
+from targets.base import (
+    AGENT,
+    BenchRequest,
+    baseline_copies,
+    failed,
+    parse_agent_output,
+    stage,
+    with_target,
+)
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.process import DeadlineExceeded, run_with_deadline
 
@@ -104,8 +112,6 @@ class DockerTarget:
                             **({"emulated_cpu": self.cfg.cpu} if self.emulated else {})}, self)
 
     def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
-        if request.baseline_model:
-            return local_only(self, "interleaved baseline timing", len(models))
         try:
             self._inspect()
         except DockerError as err:
@@ -115,8 +121,9 @@ class DockerTarget:
             with tempfile.TemporaryDirectory(prefix="edgeship-docker-") as tmp:
                 work = Path(tmp)
                 stage(work / "in", model, fmt, request.eval_npz)
+                baseline = baseline_copies(request, fmt, work / "in")[1]
                 eval_arg = f"/in/{request.eval_npz.name}" if request.eval_npz else None
-                args = request.agent_args(f"/in/{model.name}", fmt, eval_arg)
+                args = request.agent_args(f"/in/{model.name}", fmt, eval_arg, baseline and f"/in/{baseline}")
                 results.append(self._describe(self._run(work, args, request.timeout)))
         return results
 
@@ -146,4 +153,4 @@ class DockerTargetConfig(TargetBase):
 
 
 register_target_type(TargetType(name="docker", config=DockerTargetConfig, make=DockerTarget, runs_torch=False,
-                                 interleaved_timing=False))
+                                 interleaved_timing=True))

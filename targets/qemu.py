@@ -14,7 +14,7 @@ from pydantic import Field
 
 from pipeline.core.targets import TargetBase, TargetType, register_target_type
 from targets.arm_cpus import ArmCpuName, fake_cpuinfo
-from targets.base import AGENT, BenchRequest, failed, local_only, parse_agent_output, stage, with_target
+from targets.base import AGENT, BenchRequest, failed, parse_agent_output, stage, unsupported, with_target
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.chroot import chroot_argv, chroot_env
 from targets.process import DeadlineExceeded, run_with_deadline
@@ -58,7 +58,7 @@ class QemuArm64Target:
 
     def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
         if request.baseline_model:
-            return local_only(self, "interleaved baseline timing", len(models))
+            return unsupported(self, "interleaved baseline timing", len(models))
         results = []
         for model, fmt in models:
             with tempfile.TemporaryDirectory(prefix="edgeship-qemu-") as tmp:

@@ -21,9 +21,9 @@ from pipeline.core.targets import TargetBase, TargetType, register_target_type
 from targets.base import (
     AGENT,
     BenchRequest,
+    baseline_copies,
     checksums,
     failed,
-    local_only,
     parse_agent_output,
     with_target,
 )
@@ -125,8 +125,6 @@ class SshTarget:
 
     # -- the Target interface ----------------------------------------------------------------------------------
     def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
-        if request.baseline_model:
-            return local_only(self, "interleaved baseline timing", len(models))
         results: list[dict] = []
         folder = None
         try:
@@ -134,8 +132,10 @@ class SshTarget:
             shared = [AGENT, *([request.eval_npz] if request.eval_npz else [])]
             eval_arg = request.eval_npz.name if request.eval_npz else None
             for model, fmt in models:
-                self.upload(folder, [*shared, *model_files(model, fmt)])
-                args = request.agent_args(model.name, fmt, eval_arg)
+                with tempfile.TemporaryDirectory(prefix="edgeship-baseline-") as tmp:
+                    baseline_files, baseline = baseline_copies(request, fmt, Path(tmp))
+                    self.upload(folder, [*shared, *model_files(model, fmt), *baseline_files])
+                args = request.agent_args(model.name, fmt, eval_arg, baseline)
                 results.append(with_target(self.run_agent(folder, args, request.timeout), self))
         except RemoteError as err:
             results += [with_target(failed(f"target {self.name}: {err}"), self)] * (len(models) - len(results))
@@ -174,4 +174,4 @@ class SshTargetConfig(TargetBase):
 
 
 register_target_type(TargetType(name="ssh", config=SshTargetConfig, make=SshTarget, runs_torch=False,
-                                 interleaved_timing=False))
+                                 interleaved_timing=True))

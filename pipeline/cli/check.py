@@ -24,8 +24,8 @@ def _fraction(text: str, option: str) -> float:
 def cmd_check(args, console: Console) -> int:
     import os
 
-    from pipeline.gate.compare import check_view, compare, load_rows, markdown
-    from pipeline.gate.remeasure import remeasurer
+    from pipeline.gate.compare import check_comparable, check_view, compare, load_rows, markdown
+    from pipeline.gate.remeasure import Retimer
     from pipeline.gate.statistics import GateSettings
 
     confidence = _fraction(args.confidence, "--confidence")
@@ -33,12 +33,15 @@ def cmd_check(args, console: Console) -> int:
         raise EdgeshipError(f"--confidence {args.confidence}: must lie between 0.5 and 1 (e.g. 0.99)")
     if args.max_accuracy_drop < 0:
         raise EdgeshipError("--max-accuracy-drop: must be >= 0 points")
+    if args.remeasure < 0:
+        raise EdgeshipError("--remeasure: must be >= 0 looks")
     settings = GateSettings(_fraction(args.max_latency_regression, "--max-latency-regression"),
-                            args.max_accuracy_drop, args.metric, confidence)
-    base_rows, base_dir = load_rows(args.baseline)
-    cur_rows, cur_dir = load_rows(args.current)
-    again = remeasurer(base_dir, base_rows, cur_dir, cur_rows) if cur_dir and args.remeasure else None
-    result = compare(base_rows, cur_rows, settings, again, args.remeasure)
+                            args.max_accuracy_drop, args.metric, confidence,
+                            _fraction(args.between_run_spread, "--between-run-spread"), args.remeasure)
+    baseline, current = load_rows(args.baseline), load_rows(args.current)
+    check_comparable(baseline, current)
+    retimer = Retimer(baseline.path, baseline.rows, current.run_dir)
+    result = compare(baseline.rows, current.rows, settings, retimer)
     text = markdown(result)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
@@ -53,11 +56,14 @@ def cmd_check(args, console: Console) -> int:
 def cmd_baseline_update(args, console: Console) -> int:
     from pipeline.gate.compare import load_rows, write_baseline
 
-    rows, _ = load_rows(args.current)
+    current = load_rows(args.current)
+    rows = current.rows
     bad = [r for r in rows if r.get("status") == "ok" and not r.get("emulated") and not r.get("timings_ms")]
     if bad:
         raise EdgeshipError(f"{args.current}: rows without raw timings (made before edgeship kept them); "
                             f"run 'edgeship optimize --force bench' first")
-    write_baseline(rows, Path(args.out), str(args.current))
-    print(f"baseline: {len(rows)} rows written to {args.out}")
+    out = Path(args.out)
+    kept = write_baseline(rows, out, current.path, {"recipe": current.recipe, "task": current.task})
+    models = len({r["model_file"] for r in kept if r.get("model_file")})
+    print(f"baseline: {len(rows)} rows written to {out}, {models} models to {out.with_suffix('.models')}/")
     return EXIT_OK

@@ -150,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-accuracy-drop", type=float, default=0.5, help="top-1 points allowed (default 0.5)")
     p.add_argument("--metric", choices=("p50", "p90"), default="p50")
     p.add_argument("--confidence", default="0.99", help="one-sided confidence of a verdict (default 0.99)")
-    p.add_argument("--remeasure", type=int, default=2, metavar="N",
-                   help="measure inconclusive rows again up to N times when CURRENT is a run folder (default 2)")
+    p.add_argument("--remeasure", type=int, default=3, metavar="N",
+                   help="time baseline and candidate interleaved, up to N looks per row, when CURRENT is a run "
+                        "folder and the baseline has its models (default 3; 0: judge stored timings only)")
+    p.add_argument("--between-run-spread", default="15%",
+                   help="how far one model's latency moves between separate runs; stored timings of two runs "
+                        "must clear the threshold by it (default 15%%)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("baseline", help="manage the baseline file the check compares with")

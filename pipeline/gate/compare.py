@@ -1,19 +1,23 @@
 """`edgeship check`: every (model, format, precision, target) row of a run against a baseline.
 
 Inputs are report.json files, run folders, or baseline files written by `edgeship baseline update` (the same
-rows, raw timings included). Rows judged inconclusive can be measured again when CURRENT is a run folder: the
-artifact is benched once more on its target and the new timings join the old ones (and the baseline's too,
-interleaved, when the baseline is a run folder that still has its model).
+rows, raw timings included, and copies of the models). Latency is judged on baseline and candidate timed
+interleaved in one agent on the row's target, when CURRENT is a run folder and the baseline's model is at hand;
+otherwise on the stored timings of the two runs, whose interval must clear the threshold by the between-run
+spread (statistics.across_runs), and the row says why it was not timed interleaved.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config.recipe import load_recipe
 from pipeline.core.atomic import write_json_atomic
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.tables import TableView
-from pipeline.gate.statistics import GateSettings, accuracy_verdict, latency_verdict
+from pipeline.gate.baseline_models import copy_models
+from pipeline.gate.statistics import GateSettings, accuracy_verdict, across_runs, latency_verdict
 
 KEY_FIELDS = ("model", "format", "precision", "target")
 BASELINE_FORMAT = "edgeship-baseline/1"
@@ -23,8 +27,18 @@ def row_key(row: dict) -> tuple:
     return tuple(row.get(k) for k in KEY_FIELDS)
 
 
-def load_rows(path: str | Path) -> tuple[list[dict], Path | None]:
-    """The result rows and, for a run folder, the folder (so rows can be measured again)."""
+@dataclass
+class Results:
+    """One side of a check: its rows, its run folder (None for a file), and what it was made from."""
+
+    path: Path
+    rows: list[dict]
+    run_dir: Path | None
+    recipe: str | None
+    task: str | None
+
+
+def load_rows(path: str | Path) -> Results:
     path = Path(path)
     run_dir = path if path.is_dir() else None
     file = path / "report.json" if run_dir else path
@@ -40,12 +54,30 @@ def load_rows(path: str | Path) -> tuple[list[dict], Path | None]:
                                              for r in rows):
         raise EdgeshipError(f"{file}: not an edgeship report or baseline (no 'results' rows with "
                             f"{', '.join(KEY_FIELDS)})")
-    return rows, run_dir
+    task = data.get("task")
+    if run_dir is not None and (run_dir / "recipe.yaml").is_file():
+        task = load_recipe(run_dir / "recipe.yaml").task
+    return Results(path, rows, run_dir, data.get("recipe"), task)
 
 
-def compare(baseline: list[dict], current: list[dict], settings: GateSettings, remeasure=None,
-            rounds: int = 0) -> dict:
-    """Verdict per row; `remeasure(key)` returns (more baseline timings, more current timings, interleaved?)."""
+def check_comparable(baseline: Results, current: Results) -> None:
+    """A baseline of another recipe, task or target set is unusable input, not a row-by-row verdict."""
+    for field in ("recipe", "task"):
+        theirs, ours = getattr(baseline, field), getattr(current, field)
+        if theirs and ours and theirs != ours:
+            raise EdgeshipError(f"--baseline {baseline.path}: made by {field} {theirs!r}, CURRENT by {field} "
+                                f"{ours!r}: not comparable")
+    ok_keys = {row_key(r) for r in baseline.rows if r.get("status") == "ok"}
+    if not any(row_key(r) in ok_keys for r in current.rows):
+        targets = sorted({str(r.get("target")) for r in baseline.rows})
+        ours = sorted({str(r.get("target")) for r in current.rows})
+        raise EdgeshipError(f"--baseline {baseline.path}: no row matches CURRENT (baseline targets "
+                            f"{', '.join(targets) or 'none'}; current targets {', '.join(ours) or 'none'})")
+
+
+def compare(baseline: list[dict], current: list[dict], settings: GateSettings, retimer=None) -> dict:
+    """Verdict per row. `retimer` (remeasure.Retimer) times rows interleaved; without it every row is judged
+    across runs."""
     base_by_key = {row_key(r): r for r in baseline}
     cur_by_key = {row_key(r): r for r in current}
     rows = []
@@ -53,7 +85,7 @@ def compare(baseline: list[dict], current: list[dict], settings: GateSettings, r
         base = base_by_key.get(key)
         if base is None or base.get("status") != "ok":
             continue
-        rows.append(_judge(key, base, cur, settings, remeasure, rounds))
+        rows.append(_judge(key, base, cur, settings, retimer))
     appeared = [dict(zip(KEY_FIELDS, k)) for k in cur_by_key if k not in base_by_key]
     disappeared = [dict(zip(KEY_FIELDS, k)) for k in base_by_key if k not in cur_by_key]
     verdicts = {r["verdict"] for r in rows}
@@ -62,43 +94,59 @@ def compare(baseline: list[dict], current: list[dict], settings: GateSettings, r
             "disappeared": disappeared}
 
 
-def _judge(key: tuple, base: dict, cur: dict, settings: GateSettings, remeasure, rounds: int) -> dict:
+def _interleaved(key: tuple, cur: dict, settings: GateSettings, retimer) -> dict:
+    """Up to `looks` interleaved looks, pooled; each judged at the per-look confidence."""
+    base_t: list[float] = []
+    cur_t: list[float] = []
+    latency: dict = {}
+    for look in range(1, settings.looks + 1):
+        got = retimer.pair(key, cur)
+        if isinstance(got, str):
+            latency = {"verdict": "inconclusive", "ratio": None, "low": None, "high": None, "reason": got}
+            break
+        base_t, cur_t = base_t + list(got[0]), cur_t + list(got[1])
+        latency = latency_verdict(base_t, cur_t, settings.per_look(), paired=True)
+        if latency["verdict"] != "inconclusive":
+            break
+    return {**latency, "samples": [len(base_t), len(cur_t)], "interleaved": True, "looks": look}
+
+
+def _latency(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer) -> dict:
+    if cur.get("emulated") or base.get("emulated"):
+        return {"verdict": "pass", "ratio": None, "low": None, "high": None, "reason": "emulated: latency not judged"}
+    why_not = retimer.why_not(key, cur) if retimer and settings.looks > 0 else "re-timing is off (--remeasure 0)"
+    if not why_not:
+        return _interleaved(key, cur, settings, retimer)
+    if retimer and retimer.model(key).declared:  # the baseline promised its model: a bad baseline, not old
+        return {"verdict": "inconclusive", "ratio": None, "low": None, "high": None, "reason": why_not,
+                "samples": [0, 0], "interleaved": False, "looks": 0}
+    base_t, cur_t = list(base.get("timings_ms") or []), list(cur.get("timings_ms") or [])
+    latency = across_runs(latency_verdict(base_t, cur_t, settings), settings)
+    latency["reason"] += f" (timings of separate runs: {why_not})"
+    return {**latency, "samples": [len(base_t), len(cur_t)], "interleaved": False, "looks": 0}
+
+
+def _judge(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer) -> dict:
     out = dict(zip(KEY_FIELDS, key))
     if cur.get("status") != "ok":
         return {**out, "verdict": "fail", "latency": None, "accuracy": None,
                 "reason": f"did not run: {cur.get('error')}"}
     accuracy = accuracy_verdict(base.get("accuracy"), cur.get("accuracy"), settings)
-    if cur.get("emulated") or base.get("emulated"):
-        latency = {"verdict": "pass", "ratio": None, "low": None, "high": None,
-                   "reason": "emulated: latency not judged"}
-    else:
-        base_t, cur_t = list(base.get("timings_ms") or []), list(cur.get("timings_ms") or [])
-        latency = latency_verdict(base_t, cur_t, settings)
-        paired: tuple[list, list] = ([], [])
-        for _ in range(rounds if remeasure else 0):
-            if latency["verdict"] != "inconclusive":
-                break
-            more_base, more_cur, is_pair = remeasure(key)
-            if is_pair:  # interleaved timings beat stored ones: judge on those alone
-                paired = (paired[0] + more_base, paired[1] + more_cur)
-                base_t, cur_t = paired
-            else:
-                base_t, cur_t = base_t + more_base, cur_t + more_cur
-            latency = latency_verdict(base_t, cur_t, settings, paired=is_pair)
-        latency["samples"] = [len(base_t), len(cur_t)]
-        latency["interleaved"] = bool(paired[0])
+    latency = _latency(key, base, cur, settings, retimer)
     verdicts = {latency["verdict"], accuracy["verdict"]}
     verdict = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
     reason = "; ".join(v["reason"] for v in (latency, accuracy) if v["verdict"] == verdict) or latency["reason"]
     return {**out, "verdict": verdict, "latency": latency, "accuracy": accuracy, "reason": reason}
 
 
-def write_baseline(rows: list[dict], out: Path, source: str) -> None:
-    """The current rows, raw timings included, as a file to commit; written atomically."""
-    keep = (*KEY_FIELDS, "stage", "status", "error", "accuracy", "latency_ms", "timings_ms", "emulated", "runtime",
-            "threads", "cpu_features", "machine", "size_bytes")
-    write_json_atomic(out, {"format": BASELINE_FORMAT, "source": source,
-                            "results": [{k: r.get(k) for k in keep} for r in rows]})
+def write_baseline(rows: list[dict], out: Path, source: Path, meta: dict) -> list[dict]:
+    """The current rows, raw timings included, and copies of their models, as files to commit; written
+    atomically (the models folder first, so a baseline file never names models that are not there)."""
+    keep = (*KEY_FIELDS, "stage", "artifact_key", "status", "error", "accuracy", "latency_ms", "timings_ms",
+            "emulated", "runtime", "threads", "cpu_features", "machine", "size_bytes")
+    kept = copy_models([{k: r.get(k) for k in keep} for r in rows], source if source.is_dir() else None, out)
+    write_json_atomic(out, {"format": BASELINE_FORMAT, "source": str(source), **meta, "results": kept})
+    return kept
 
 
 def check_view(result: dict) -> TableView:

@@ -1,4 +1,4 @@
-"""Measure a report row's artifact again on its target, from the run folder that made it (for the gate)."""
+"""Time a row's baseline and candidate models again, interleaved in one agent on the row's target (the gate)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -6,18 +6,12 @@ from pathlib import Path
 
 from pipeline.bench.run import bench_columns, bench_request
 from pipeline.config.recipe import load_recipe
-from pipeline.core.artifact import Artifact
 from pipeline.core.targets import target_type
+from pipeline.gate.baseline_models import BaselineModel, baseline_model, stage_artifact
+from pipeline.gate.compare import row_key
 from targets.registry import make_target
 
 MIN_RUNS = 300
-
-
-def _artifact(run_dir: Path | None, row: dict) -> Artifact | None:
-    if run_dir is None:
-        return None
-    folder = Path(run_dir) / "stages" / f"{row.get('stage')}-{row.get('artifact_key')}"
-    return Artifact.read(folder) if (folder / "artifact.json").is_file() else None
 
 
 def _column(run_dir: Path, row: dict):
@@ -26,46 +20,52 @@ def _column(run_dir: Path, row: dict):
     return recipe, next((c for c in bench_columns(recipe) if c.name == row["target"]), None)
 
 
-def measure_row(run_dir: Path | None, row: dict, baseline: Artifact | None = None) -> dict | None:
-    """The agent's result for the row's artifact on its target (with `baseline` timed interleaved beside it),
-    or None when the run folder no longer has what it takes."""
-    artifact = _artifact(run_dir, row)
+def measure_row(run_dir: Path, row: dict, baseline: Path | None = None) -> dict:
+    """The agent's result for the row's artifact on its target, with `baseline` timed interleaved beside it."""
+    artifact = stage_artifact(run_dir, row)
     if artifact is None:
-        return None
+        return {"status": "failed", "error": f"{run_dir} no longer has {row.get('stage')}"}
     recipe, column = _column(run_dir, row)
     if column is None:
-        return None
-    # At least a second and 300 runs, whatever the recipe's bench asked: a row is measured again because
-    # its samples were too few or too noisy.
+        return {"status": "failed", "error": f"the recipe in {run_dir} no longer has target {row['target']}"}
+    # At least a second and 300 runs, whatever the recipe's bench asked: a verdict needs them.
     request = replace(bench_request(recipe.bench, None), threads=column.threads,
                       timeout=column.cfg.timeout or recipe.bench.timeout,
                       min_runs=max(recipe.bench.min_runs, MIN_RUNS), min_seconds=max(recipe.bench.min_seconds, 1.0),
-                      max_seconds=max(recipe.bench.max_seconds, 10.0),
-                      baseline_model=baseline.path if baseline else None)
-    result = make_target(column.cfg).bench_many([(artifact.path, artifact.format)], request)[0]
-    return result if result.get("status") == "ok" else None
+                      max_seconds=max(recipe.bench.max_seconds, 10.0), baseline_model=baseline)
+    return make_target(column.cfg).bench_many([(artifact.path, artifact.format)], request)[0]
 
 
-def remeasurer(baseline_dir: Path | None, baseline_rows: list[dict], current_dir: Path, current_rows: list[dict]):
-    """A callback for check.compare: baseline then current, back to back, so both see the same machine."""
-    from pipeline.gate.compare import row_key
+class Retimer:
+    """For check.compare: why a row cannot be timed interleaved (an empty string when it can), and the paired
+    timings of one more look."""
 
-    base_by_key = {row_key(r): r for r in baseline_rows}
-    cur_by_key = {row_key(r): r for r in current_rows}
+    def __init__(self, baseline_source: Path, baseline_rows: list[dict], current_dir: Path | None):
+        self.source, self.current_dir = baseline_source, current_dir
+        self.base_rows = {row_key(r): r for r in baseline_rows}
+        self.models: dict[tuple, BaselineModel] = {}
 
-    def again(key: tuple) -> tuple[list[float], list[float], bool]:
-        """(baseline timings, current timings, paired): interleaved in one agent when both models are
-        here and the target type can time two models side by side; otherwise each measured afresh (the baseline
-        only if its run folder has it)."""
-        base_row, cur_row = base_by_key[key], cur_by_key[key]
-        baseline = _artifact(baseline_dir, base_row)
-        column = _column(current_dir, cur_row)[1]
-        if baseline is not None and column is not None and target_type(column.cfg.type).interleaved_timing:
-            pair = measure_row(current_dir, cur_row, baseline)
-            if pair:
-                return pair["baseline_timings_ms"], pair["timings_ms"], True
-        base = measure_row(baseline_dir, base_row) if baseline is not None else None
-        cur = measure_row(current_dir, cur_row)
-        return (base or {}).get("timings_ms") or [], (cur or {}).get("timings_ms") or [], False
+    def model(self, key: tuple) -> BaselineModel:
+        if key not in self.models:
+            self.models[key] = baseline_model(self.source, self.base_rows[key])
+        return self.models[key]
 
-    return again
+    def why_not(self, key: tuple, current_row: dict) -> str:
+        if self.current_dir is None:
+            return "CURRENT is a results file: timing both models interleaved needs its run folder"
+        model = self.model(key)
+        if model.path is None:
+            return model.missing
+        column = _column(self.current_dir, current_row)[1]
+        if column is None:
+            return f"the recipe in {self.current_dir} no longer has target {current_row['target']}"
+        if not target_type(column.cfg.type).interleaved_timing:
+            return f"target {column.name} ({column.cfg.type}) cannot time two models interleaved"
+        return ""
+
+    def pair(self, key: tuple, current_row: dict) -> tuple[list[float], list[float]] | str:
+        """(baseline timings, current timings) of one interleaved look, or why the look failed."""
+        result = measure_row(self.current_dir, current_row, self.model(key).path)
+        if result.get("status") != "ok" or not result.get("baseline_timings_ms"):
+            return f"interleaved timing failed: {result.get('error') or 'no baseline timings came back'}"
+        return result["baseline_timings_ms"], result["timings_ms"]

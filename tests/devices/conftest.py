@@ -114,3 +114,18 @@ def docker_image_arm64(docker_engine, arm64_root) -> str:
     from tests.support.dockerd import device_image
 
     return device_image(docker_engine, "arm64")
+
+
+def assert_times_interleaved(target, tiny_models, eval_request) -> None:
+    """The gate's paired timing on a device: the baseline model travels with the candidate (under its own
+    name, since both are often model.onnx; OpenVINO's .bin along with its .xml) and comes back timed."""
+    from dataclasses import replace
+
+    models = {(fmt, path.name): path for path, fmt in tiny_models}
+    for fmt in ("onnx", "openvino"):
+        fp32, int8 = sorted((p for (f, _), p in models.items() if f == fmt), key=lambda p: "int8" in str(p))
+        for candidate in (fp32, int8):  # the same file name on both sides, then another model
+            result = target.bench_many([(candidate, fmt)], replace(eval_request, baseline_model=fp32))[0]
+            assert result["status"] == "ok", result.get("error")
+            assert result["baseline_model"] == f"baseline-{fp32.name}"
+            assert len(result["baseline_timings_ms"]) == len(result["timings_ms"]) >= 3

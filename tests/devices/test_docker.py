@@ -59,3 +59,11 @@ def test_platform_mismatch_is_refused(docker_engine, docker_image_amd64, tiny_mo
     results = docker_target(docker_engine, docker_image_amd64, platform="linux/arm64").bench_many(
         tiny_models[:1], eval_request)
     assert results[0]["status"] == "failed" and "is linux/amd64, not linux/arm64" in results[0]["error"]
+
+
+def test_baseline_and_candidate_are_timed_interleaved_in_a_container(docker_engine, docker_image_amd64, tiny_models,
+                                                                      eval_request):
+    from tests.devices.conftest import assert_times_interleaved
+
+    assert_times_interleaved(docker_target(docker_engine, docker_image_amd64), tiny_models, eval_request)
+    assert running_containers(docker_engine) == []

@@ -120,3 +120,11 @@ def test_unreachable_host_is_a_failed_row_naming_it(tiny_models, eval_request):
     results = SshTarget(cfg).bench_many(tiny_models[:2], eval_request)
     assert [r["status"] for r in results] == ["failed", "failed"]
     assert "cannot reach 127.0.0.1" in results[0]["error"]
+
+
+def test_baseline_and_candidate_are_timed_interleaved_on_the_board(sshd_x86, tiny_models, eval_request):
+    from tests.devices.conftest import assert_times_interleaved
+
+    target = ssh_target(sshd_x86)
+    assert_times_interleaved(target, tiny_models, eval_request)
+    assert leftovers(sshd_x86) == []

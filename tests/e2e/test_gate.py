@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.cli.main import main
-from pipeline.gate.statistics import GateSettings, latency_verdict
+from pipeline.gate.statistics import GateSettings, across_runs, latency_verdict
 from targets.base import BenchRequest
 from targets.local import LocalTarget
 
@@ -144,3 +144,20 @@ def test_unusable_input_exits_2_with_one_line(args, message, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_shift_between_runs_is_not_a_verdict_on_stored_timings():
+    """Two runs of one model on a busy machine: the second 12% slower throughout. Resampling inside each run
+    calls that a fail; judged across runs (interval widened by the between-run spread) it is inconclusive."""
+    first, second = noisy(400, 1.0, 1, spread=0.02), noisy(400, 1.12, 2, spread=0.02)
+    inside = latency_verdict(first, second, GATE)
+    assert inside["verdict"] == "fail"
+    across = across_runs(inside, GATE)
+    assert across["verdict"] == "inconclusive" and "separate runs" in across["reason"]
+    assert across_runs(latency_verdict(first, noisy(400, 1.6, 3, spread=0.02), GATE), GATE)["verdict"] == "fail"
+
+
+def test_each_look_is_judged_at_a_corrected_confidence():
+    looks = GateSettings(confidence=0.99, looks=3).per_look()
+    assert looks.confidence == pytest.approx(1 - 0.01 / 3)
+    assert GateSettings(confidence=0.99, looks=1).per_look().confidence == pytest.approx(0.99)
