@@ -17,7 +17,7 @@ from pipeline.core.atomic import write_json_atomic
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.tables import TableView
 from pipeline.gate.baseline_models import copy_models
-from pipeline.gate.statistics import GateSettings, accuracy_verdict, across_runs, latency_verdict
+from pipeline.gate.statistics import GateSettings, accuracy_verdict, across_runs, latency_verdict, unjudged
 
 KEY_FIELDS = ("model", "format", "precision", "target")
 BASELINE_FORMAT = "edgeship-baseline/1"
@@ -102,7 +102,7 @@ def _interleaved(key: tuple, cur: dict, settings: GateSettings, retimer) -> dict
     for look in range(1, settings.looks + 1):
         got = retimer.pair(key, cur)
         if isinstance(got, str):
-            latency = {"verdict": "inconclusive", "ratio": None, "low": None, "high": None, "reason": got}
+            latency = unjudged("inconclusive", got)
             break
         base_t, cur_t = base_t + list(got[0]), cur_t + list(got[1])
         latency = latency_verdict(base_t, cur_t, settings.per_look(), paired=True)
@@ -113,13 +113,12 @@ def _interleaved(key: tuple, cur: dict, settings: GateSettings, retimer) -> dict
 
 def _latency(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer) -> dict:
     if cur.get("emulated") or base.get("emulated"):
-        return {"verdict": "pass", "ratio": None, "low": None, "high": None, "reason": "emulated: latency not judged"}
+        return unjudged("pass", "emulated: latency not judged")
     why_not = retimer.why_not(key, cur) if retimer and settings.looks > 0 else "re-timing is off (--remeasure 0)"
     if not why_not:
         return _interleaved(key, cur, settings, retimer)
     if retimer and retimer.model(key).declared:  # the baseline promised its model: a bad baseline, not old
-        return {"verdict": "inconclusive", "ratio": None, "low": None, "high": None, "reason": why_not,
-                "samples": [0, 0], "interleaved": False, "looks": 0}
+        return {**unjudged("inconclusive", why_not), "samples": [0, 0], "interleaved": False, "looks": 0}
     base_t, cur_t = list(base.get("timings_ms") or []), list(cur.get("timings_ms") or [])
     latency = across_runs(latency_verdict(base_t, cur_t, settings), settings)
     latency["reason"] += f" (timings of separate runs: {why_not})"

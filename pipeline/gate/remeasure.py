@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.bench.run import bench_columns, bench_request
@@ -14,9 +15,15 @@ from targets.registry import make_target
 MIN_RUNS = 300
 
 
+@lru_cache(maxsize=8)
+def _recipe(run_dir: Path):
+    """The run's recipe, read once per check (every row and every look asks)."""
+    return load_recipe(Path(run_dir) / "recipe.yaml")
+
+
 def _column(run_dir: Path, row: dict):
     """The run's bench column (target and thread count) that produced the row, if the recipe still has it."""
-    recipe = load_recipe(Path(run_dir) / "recipe.yaml")
+    recipe = _recipe(Path(run_dir))
     return recipe, next((c for c in bench_columns(recipe) if c.name == row["target"]), None)
 
 
@@ -42,6 +49,7 @@ class Retimer:
 
     def __init__(self, baseline_source: Path, baseline_rows: list[dict], current_dir: Path | None):
         self.source, self.current_dir = baseline_source, current_dir
+        _recipe.cache_clear()  # one check reads each recipe once, and never an earlier check's copy
         self.base_rows = {row_key(r): r for r in baseline_rows}
         self.models: dict[tuple, BaselineModel] = {}
 

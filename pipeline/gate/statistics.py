@@ -53,6 +53,11 @@ def _statistic(values: np.ndarray, metric: str, axis=None):
     return np.percentile(values, 90 if metric == "p90" else 50, axis=axis)
 
 
+def unjudged(verdict: str, reason: str) -> dict:
+    """A latency verdict without a ratio or interval (nothing to time, or too little of it)."""
+    return {"verdict": verdict, "ratio": None, "low": None, "high": None, "reason": reason}
+
+
 def latency_verdict(baseline: list[float], current: list[float], settings: GateSettings, seed: int = 0,
                     paired: bool = False) -> dict:
     """Ratio current/baseline of the metric with its block-bootstrap interval, and pass/fail/inconclusive.
@@ -61,8 +66,8 @@ def latency_verdict(baseline: list[float], current: list[float], settings: GateS
     blocks are drawn on both sides and whatever slowed the machine at that moment cancels out of the ratio."""
     base, cur = np.asarray(baseline, dtype=np.float64), np.asarray(current, dtype=np.float64)
     if len(base) < MIN_SAMPLES or len(cur) < MIN_SAMPLES:
-        return {"verdict": "inconclusive", "ratio": None, "low": None, "high": None,
-                "reason": f"too few samples ({len(base)} baseline, {len(cur)} current; need {MIN_SAMPLES})"}
+        return unjudged("inconclusive",
+                        f"too few samples ({len(base)} baseline, {len(cur)} current; need {MIN_SAMPLES})")
     ratio = float(_statistic(cur, settings.metric) / _statistic(base, settings.metric))
     rng = np.random.default_rng(seed)
     paired = paired and len(base) == len(cur)
