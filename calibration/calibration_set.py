@@ -8,6 +8,7 @@ import numpy as np
 
 from pipeline.core.atomic import write_atomic
 from pipeline.core.keys import content_key
+from pipeline.core.sampling import stratified_indices
 
 
 @dataclass
@@ -40,22 +41,12 @@ class CalibrationSet:
 def sample_indices(labels: np.ndarray, count: int, sampling: str, seed: int) -> np.ndarray:
     """Stratified: the same number from every class (as near as count allows); random: uniform draw;
     all: every sample (count ignored)."""
-    rng = np.random.default_rng(seed)
     if sampling == "all":
         return np.arange(len(labels), dtype=np.int64)
-    count = min(count, len(labels))
     if sampling == "random":
-        return np.sort(rng.choice(len(labels), size=count, replace=False))
-    classes = np.unique(labels)
-    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
-    picked: list[int] = []
-    depth = 0
-    while len(picked) < count:
-        for members in per_class:
-            if depth < len(members) and len(picked) < count:
-                picked.append(int(members[depth]))
-        depth += 1
-    return np.sort(np.asarray(picked, dtype=np.int64))
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(len(labels), size=min(count, len(labels)), replace=False))
+    return stratified_indices(labels, count, seed)
 
 
 def build_calibration_set(inputs: np.ndarray, labels: np.ndarray, data_key: str, count: int, sampling: str,

@@ -219,6 +219,17 @@ def probe(work_dir: str) -> dict:
             "free_disk_mb": stat.f_bavail * stat.f_frsize // 2**20, "numpy": np.__version__}
 
 
+def load_eval_set(path: str):
+    """float32 'inputs', or uint8 'images' with the 'scale', 'mean' and 'std' that make them model inputs."""
+    with np.load(path) as data:
+        if "inputs" in data:
+            return data["inputs"].astype(np.float32), data["labels"]
+        shape = (1, -1, 1, 1)
+        mean, std = data["mean"].reshape(shape), data["std"].reshape(shape)
+        inputs = (data["images"].astype(np.float32) * np.float32(data["scale"]) - mean) / std
+        return inputs.astype(np.float32), data["labels"]
+
+
 def run(args) -> dict:
     fmt = args.format or FORMAT_BY_SUFFIX.get(os.path.splitext(args.model)[1])
     result = {"model": os.path.basename(args.model), "format": fmt, "threads": args.threads,
@@ -228,8 +239,7 @@ def run(args) -> dict:
     result.update(runtime=runner.runtime, runtime_version=runner.version, settings=runner.settings,
                   load_seconds=time.perf_counter() - t0, input_shape=runner.input_shape)
     if args.eval:
-        with np.load(args.eval) as data:
-            inputs, labels = data["inputs"].astype(np.float32), data["labels"]
+        inputs, labels = load_eval_set(args.eval)
         result["accuracy"] = evaluate(runner, inputs, labels)
         result["eval_samples"] = int(len(inputs))
         sample = inputs[:1]
@@ -258,7 +268,8 @@ def main(argv=None) -> int:
     parser.add_argument("--probe", metavar="WORK_DIR", help="print platform, runtimes and free disk, then exit")
     parser.add_argument("--output", help="also write the JSON result to this file (a results mount)")
     parser.add_argument("--format", choices=sorted(RUNNERS))
-    parser.add_argument("--eval", help="npz with float32 'inputs' (N,C,H,W) and 'labels'")
+    parser.add_argument("--eval", help="npz with 'labels' and float32 'inputs' (N,C,H,W), or uint8 'images' "
+                                       "with the 'scale', 'mean' and 'std' that normalize them")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--min-runs", type=int, default=100)

@@ -41,11 +41,16 @@ def bench_columns(recipe) -> list[BenchColumn]:
 
 
 def write_eval_set(ctx: Context) -> Path:
-    """The held-out test split, preprocessed, as the agent reads it."""
-    path = ctx.run.root / "data" / f"eval-{ctx.data.key}.npz"
+    """The test split (or bench.eval_samples of it, stratified) as uint8 images at the model's size, with the
+    normalization the agent applies: a quarter of the bytes of float inputs."""
+    count = ctx.recipe.bench.eval_samples
+    path = ctx.run.root / "data" / f"eval-{ctx.data.key}-{count or 'all'}.npz"
     if not path.exists():
-        write_atomic(path, lambda tmp: np.savez(tmp, inputs=ctx.data.inputs(ctx.data.x_test), labels=ctx.data.y_test),
-                     suffix=".npz")
+        split = ctx.data.test.sample(count)
+        pre = ctx.data.preprocessing
+        write_atomic(path, lambda tmp: np.savez(
+            tmp, images=split.images(), labels=split.labels, scale=np.float32(pre["scale"]),
+            mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32)), suffix=".npz")
     return path
 
 

@@ -51,6 +51,8 @@ def cmd_optimize(args, console: Console) -> int:
     recipe, run_dir, report = done
     out = stdout_console()
     out.print(results_table(report["results"], f"edgeship: {recipe.name}"))
+    for notice in report.get("notices") or []:
+        out.print(f"[bold yellow]{notice}[/bold yellow]")
     if report.get("kd_verdict"):
         out.print(report["kd_verdict"])
     for fmt, choice in report["ship"].items():

@@ -46,6 +46,15 @@ class DataConfig(Section):
     split: Split = Split()
     # Keep at most this many training images (fast experiments on big sets); None keeps all.
     limit_train: int | None = Field(None, ge=10)
+    # At most this many validation / test images, the same number per class (fixed seed); None keeps all.
+    limit_val: int | None = Field(None, ge=10)
+    limit_test: int | None = Field(None, ge=10)
+    # imagefolder: decode every file once into memory at the model's size instead of streaming from disk.
+    in_memory: bool = False
+    # imagefolder: leave out files that are not readable images (counted in the report) instead of failing.
+    skip_unreadable: bool = False
+    # DataLoader worker processes; None: 0 for in-memory sources, up to 4 for files.
+    workers: int | None = Field(None, ge=0, le=64)
 
     @field_validator("source")
     @classmethod
@@ -71,7 +80,16 @@ class TrainConfig(Section):
     lr: float = Field(0.05, gt=0.0)
     optimizer: Literal["sgd", "adam"] = "sgd"
     weight_decay: float = Field(5e-4, ge=0.0)
+    # Augmentation: random shifts below 64 px; RandomResizedCrop + flip (+ TrivialAugment) from 64 px up.
     augment: bool = False
+    hflip: bool = True            # crops only: mirror images (off for text, digits, anything with a handedness)
+    trivial_augment: bool = False
+    # Linear learning-rate warm-up before the cosine decay; None: 1 epoch for torchvision/timm models (deep,
+    # BatchNorm-heavy families diverge early without it), none for the small built-in ones.
+    warmup_epochs: float | None = Field(None, ge=0.0)
+    # After training, re-estimate BatchNorm statistics on this many training images (0: off); the model keeps
+    # whichever statistics score better on validation.
+    recalibrate_bn: int = Field(2000, ge=0)
     # Under --nproc N, BatchNorm statistics span all ranks, so N processes train what one process trains; false
     # skips the two collectives per BatchNorm layer per step (faster on slow links, per-rank statistics).
     sync_batchnorm: bool = True
@@ -157,11 +175,15 @@ class BenchConfig(Section):
     max_seconds: float = Field(30.0, gt=0.0)
     threads: int = Field(1, ge=1)
     timeout: float = Field(300.0, gt=0.0)
+    # Device accuracy on this many test images (stratified, fixed seed); None: the whole test split.
+    eval_samples: int | None = Field(None, ge=10)
 
 
 class ShipConfig(Section):
     # Points of top-1 an artifact may lose against the fp32 student and still be shipped.
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
+    # The student that pruning and int8 start from: the better one on validation, or always one of them.
+    start_from: Literal["best", "kd", "scratch"] = "best"
 
 
 class Recipe(Section):

@@ -94,6 +94,9 @@ class Report:
     int8_vs_fp32: list[dict] = field(default_factory=list)
     pruning: list[dict] = field(default_factory=list)
     distillation: dict | None = None
+    notices: list[str] = field(default_factory=list)   # the report's first lines
+    ship_from: str = "student-kd"                       # the trained student pruning and int8 start from
+    unfit: dict[str, list[str]] = field(default_factory=dict)  # stage -> why it must not ship
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

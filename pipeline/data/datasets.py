@@ -1,8 +1,9 @@
-"""Datasets: built-in digits, Fashion-MNIST IDX files, ImageFolder trees.
+"""Datasets: built-in digits, Fashion-MNIST IDX files, ImageFolder trees, split into train / val / test.
 
-Every source is loaded once into uint8 arrays (N, C, H, W) at the recipe's image size; the recipe's
-preprocessing (scale to [0,1], normalize by mean/std) turns them into float32 model inputs and travels
-with every artifact so that devices can reproduce it.
+Digits and Fashion-MNIST are small and stay in memory at their native size; an ImageFolder is a list of files
+decoded when a loader asks (or, with data.in_memory, decoded once at the exact model size). The recipe's
+preprocessing (resize, crop, scale, mean, std: pipeline.data.transforms) travels with every artifact so that
+devices can reproduce it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import numpy as np
 from pipeline.config.recipe import DataConfig
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.keys import content_key
+from pipeline.data.splits import ArraySplit, FileSplit, Split, file_listing_digest
+from pipeline.data.transforms import make_preprocessing
 
 FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -28,49 +31,23 @@ DEFAULT_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 @dataclass
 class Dataset:
-    x_train: np.ndarray  # uint8 (N, C, H, W)
-    y_train: np.ndarray  # int64 (N,)
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    train: Split
+    val: Split
+    test: Split
     labels: list[str]
     preprocessing: dict
     key: str
+    skipped: int = 0  # unreadable files left out (data.skip_unreadable)
 
     @property
     def num_classes(self) -> int:
         return len(self.labels)
 
-    def inputs(self, x_uint8: np.ndarray) -> np.ndarray:
-        return preprocess(x_uint8, self.preprocessing)
-
-
-def preprocess(x_uint8: np.ndarray, pre: dict) -> np.ndarray:
-    mean = np.asarray(pre["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(pre["std"], dtype=np.float32).reshape(1, -1, 1, 1)
-    return ((x_uint8.astype(np.float32) * np.float32(pre["scale"])) - mean) / std
-
-
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of uint8 (N, C, H, W) with torch; a no-op at the native size."""
-    if images.shape[-2:] == (size, size):
-        return images
-    import torch
-    import torch.nn.functional as F
-
-    out = F.interpolate(torch.from_numpy(images).float(), size=(size, size), mode="bilinear", align_corners=False)
-    return out.round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:
-    if images.shape[1] == channels:
-        return images
-    if images.shape[1] == 1 and channels == 3:
-        return np.repeat(images, 3, axis=1)
-    # RGB -> gray with the ITU-R 601 weights, as PIL's convert("L") does.
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32).reshape(1, 3, 1, 1)
-    return (images.astype(np.float32) * weights).sum(1, keepdims=True).round().astype(np.uint8)
+    def describe(self) -> str:
+        kind = "files decoded on the fly" if isinstance(self.train, FileSplit) else "in memory"
+        skipped = f", {self.skipped} unreadable files skipped" if self.skipped else ""
+        return (f"{len(self.train)} train / {len(self.val)} val / {len(self.test)} test, {self.num_classes} "
+                f"classes, {kind}{skipped}")
 
 
 def _load_digits():
@@ -115,36 +92,56 @@ def _load_fashion(folder: Path):
     return x_train, y_train, FASHION_LABELS, x_test, y_test
 
 
-def _load_image_tree(folder: Path, size: int, channels: int, classes: list[str] | None = None):
+def _scan_tree(folder: Path, skip_unreadable: bool, classes: list[str] | None = None):
+    """(paths, labels, classes, skipped) of an ImageFolder tree; each file's header is read (not its pixels), so a
+    file that is not an image is found now, not in the middle of an epoch."""
     from PIL import Image, UnidentifiedImageError
     from torchvision.datasets import ImageFolder
 
     try:
-        tree = ImageFolder(str(folder))
+        tree = ImageFolder(str(folder), loader=str)
     except (FileNotFoundError, OSError) as err:
         raise EdgeshipError(f"data.source: {folder}: {str(err).splitlines()[0]}") from None
     if classes is not None and tree.classes != classes:
         raise EdgeshipError(f"data.source: {folder} has classes {tree.classes}, the train folder has {classes}")
-    mode = "L" if channels == 1 else "RGB"
-    images = np.empty((len(tree.samples), channels, size, size), dtype=np.uint8)
-    for i, (path, _) in enumerate(tree.samples):
+    paths, labels, skipped = [], [], 0
+    for path, label in tree.samples:
         try:
-            with Image.open(path) as img:
-                arr = np.asarray(img.convert(mode).resize((size, size), Image.BILINEAR))
+            with Image.open(path):
+                pass
         except (UnidentifiedImageError, OSError) as err:
-            raise EdgeshipError(f"data.source: cannot read image {path}: {err}") from None
-        images[i] = arr[None] if channels == 1 else arr.transpose(2, 0, 1)
-    return images, np.asarray(tree.targets, dtype=np.int64), tree.classes
+            if not skip_unreadable:
+                raise EdgeshipError(f"data.source: cannot read image {path}: {' '.join(str(err).split())} "
+                                    "(data.skip_unreadable: true skips such files)") from None
+            skipped += 1
+            continue
+        paths.append(path)
+        labels.append(label)
+    if not paths:
+        raise EdgeshipError(f"data.source: {folder} holds no readable images")
+    return paths, np.asarray(labels, dtype=np.int64), tree.classes, skipped
 
 
-def _load_imagefolder(root: Path, size: int, channels: int):
+def _decode_all(split: FileSplit) -> ArraySplit:
+    """data.in_memory: decode every file once, at the model's evaluation size."""
+    return ArraySplit(split.images(), split.labels, split.pre, model_sized=True)
+
+
+def _load_imagefolder(root: Path, cfg: DataConfig, pre: dict):
     if not (root / "train").is_dir():
         raise EdgeshipError(f"data.source: {root / 'train'} not found (imagefolder needs train/ and val/ subfolders)")
-    x_train, y_train, classes = _load_image_tree(root / "train", size, channels)
-    x_test, y_test = None, None
+    paths, labels, classes, skipped = _scan_tree(root / "train", cfg.skip_unreadable)
+    train = FileSplit(paths, labels, pre, skip_unreadable=cfg.skip_unreadable)
+    listing = file_listing_digest(paths, root)
+    test = None
     if (root / "val").is_dir():
-        x_test, y_test, _ = _load_image_tree(root / "val", size, channels, classes)
-    return x_train, y_train, classes, x_test, y_test
+        t_paths, t_labels, _, t_skipped = _scan_tree(root / "val", cfg.skip_unreadable, classes)
+        test = FileSplit(t_paths, t_labels, pre, skip_unreadable=cfg.skip_unreadable)
+        listing += file_listing_digest(t_paths, root)
+        skipped += t_skipped
+    if cfg.in_memory:
+        train, test = _decode_all(train), (_decode_all(test) if test is not None else None)
+    return train, test, classes, listing, skipped
 
 
 def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -158,44 +155,39 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) 
     return keep, held
 
 
-def load_dataset(cfg: DataConfig) -> Dataset:
+def _sources(cfg: DataConfig, pre: dict):
+    """(train-or-all split, test split or None, class names, what identifies the source's content, skipped)."""
     kind, _, arg = cfg.source.partition(":")
-    if len(cfg.mean) not in (1, cfg.channels) or len(cfg.std) not in (1, cfg.channels):
-        raise EdgeshipError(f"data.mean/data.std: need 1 or {cfg.channels} values (data.channels)")
+    if kind == "imagefolder":
+        return _load_imagefolder(Path(arg), cfg, pre)
     if kind == "digits":
         x, y, labels, x_test, y_test = _load_digits()
-    elif kind == "fashion-mnist":
+    else:
         x, y, labels, x_test, y_test = _load_fashion(Path(arg or DEFAULT_FASHION_DIR))
-    else:
-        x, y, labels, x_test, y_test = _load_imagefolder(Path(arg), cfg.image_size, cfg.channels)
-    if len(x) == 0:
+    digest = [_array_digest(a) for a in (x, y, x_test, y_test) if a is not None]
+    test = ArraySplit(x_test, y_test, pre) if x_test is not None else None
+    return ArraySplit(x, y, pre), test, labels, digest, 0
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    if len(cfg.mean) not in (1, cfg.channels) or len(cfg.std) not in (1, cfg.channels):
+        raise EdgeshipError(f"data.mean/data.std: need 1 or {cfg.channels} values (data.channels)")
+    pre = make_preprocessing(cfg.image_size, cfg.channels, cfg.mean, cfg.std)
+    everything, test, labels, source_digest, skipped = _sources(cfg, pre)
+    if len(everything) == 0:
         raise EdgeshipError(f"data.source: {cfg.source} holds no images")
-    x = _match_channels(_resize(x, cfg.image_size), cfg.channels)
     rng = np.random.default_rng(cfg.split.seed)
-    if x_test is None:
-        keep, held = _stratified_split(y, cfg.split.test, rng)
-        x, y, x_test, y_test = x[keep], y[keep], x[held], y[held]
-    else:
-        x_test = _match_channels(_resize(x_test, cfg.image_size), cfg.channels)
-    keep, held = _stratified_split(y, cfg.split.val, rng)
-    x_train, y_train, x_val, y_val = x[keep], y[keep], x[held], y[held]
-    if cfg.limit_train is not None and len(x_train) > cfg.limit_train:
-        pick = np.sort(rng.permutation(len(x_train))[: cfg.limit_train])
-        x_train, y_train = x_train[pick], y_train[pick]
-    channels = cfg.channels
-    preprocessing = {
-        "size": [cfg.image_size, cfg.image_size],
-        "channels": channels,
-        "layout": "NCHW",
-        "scale": 1.0 / 255.0,
-        "mean": list(cfg.mean) * (channels // len(cfg.mean)),
-        "std": list(cfg.std) * (channels // len(cfg.std)),
-    }
-    key = content_key(
-        cfg.model_dump(mode="json"),
-        [_array_digest(a) for a in (x_train, y_train, x_val, y_val, x_test, y_test)],
-    )
-    return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, labels, preprocessing, key)
+    if test is None:
+        keep, held = _stratified_split(everything.labels, cfg.split.test, rng)
+        everything, test = everything.subset(keep), everything.subset(held)
+    keep, held = _stratified_split(everything.labels, cfg.split.val, rng)
+    train, val = everything.subset(keep), everything.subset(held)
+    if cfg.limit_train is not None and len(train) > cfg.limit_train:
+        train = train.subset(np.sort(rng.permutation(len(train))[: cfg.limit_train]))
+    val, test = val.sample(cfg.limit_val, cfg.split.seed), test.sample(cfg.limit_test, cfg.split.seed)
+    key = content_key(cfg.model_dump(mode="json", exclude={"workers"}), source_digest,
+                      [_array_digest(s.rows) for s in (train, val, test)])
+    return Dataset(train, val, test, list(labels), pre, key, skipped)
 
 
 def _array_digest(array: np.ndarray) -> str:

@@ -7,13 +7,13 @@ so they are computed once and reused every epoch.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.plugins import METHODS
+from pipeline.data.loaders import eval_loader, iterate
 from pipeline.distillation.hooks import FeatureHooks
 from pipeline.distillation.logit import kd_loss
 
@@ -61,17 +61,18 @@ class Distiller(nn.Module):
         return "cached" if self.cache is not None else "live"
 
     @torch.no_grad()
-    def prepare(self, x_train: np.ndarray, augment: bool, batch_size: int = 256) -> None:
-        """Cache the teacher's logits (and hint features, in fp16) when every epoch shows it the same inputs."""
+    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None) -> None:
+        """Cache the teacher's logits (and hint features, in fp16) by the images' positions in the split, when
+        every epoch shows it the same inputs."""
         if augment or not self.cfg.cache_teacher:
             return
         logits, feats = [], []
-        for i in range(0, len(x_train), batch_size):
-            logits.append(self.teacher(torch.from_numpy(x_train[i:i + batch_size])))
+        for xb, _, _ in iterate(eval_loader(train_split, batch_size, workers)):
+            logits.append(self.teacher(train_split.to_inputs(xb)))
             feats.append([f.half() for f in self.t_hooks.features()])
-            if i == 0 and feats[0]:
+            if len(feats) == 1 and feats[0]:
                 per_sample = sum(f[0].numel() * 2 for f in feats[0])
-                if per_sample * len(x_train) > CACHE_LIMIT_BYTES:
+                if per_sample * len(train_split) > CACHE_LIMIT_BYTES:
                     return  # too big to keep: the teacher runs live
         stacked = [torch.cat([batch[k] for batch in feats]) for k in range(len(self.t_hooks.names))]
         self.cache = (torch.cat(logits), stacked)

@@ -48,7 +48,9 @@ class Flow:
         self.ctx = ctx
         self.force = set(force)
         self.forced_keys: set[str] = set()
-        self.failures: dict[str, str] = {}
+        self.failures: dict[str, str] = {}  # conversion stage -> why it has no artifact
+        self.notices: list[str] = []  # what the report says first (a stage that failed, the ship line's start)
+        self.ship_from = "student-kd"
 
     def stage(self, name: str, stage_type: str, cfg, parent: Artifact | None, packages, build,
               extra_key=(), trains: bool = False, plugin_code=()) -> Artifact:
@@ -69,17 +71,30 @@ class Flow:
             self.ctx.say("  reused")
         return artifact
 
-    def conversion(self, name: str, *args, **kwargs) -> Artifact | None:
-        """A conversion that fails marks its rows failed; the other formats go on."""
+    def _tolerant(self, name: str, *args, **kwargs) -> tuple[Artifact | None, str | None]:
         try:
-            return self.stage(name, *args, **kwargs)
+            return self.stage(name, *args, **kwargs), None
         except EdgeshipError:
             raise
-        except Exception as err:  # converters raise anything; the message goes into the report row
+        except Exception as err:  # converters and pruners raise anything; the message goes into the report
             message = one_line(err)
-            self.failures[name] = message
             self.ctx.say(f"  [red]failed[/red]: {message}")
-            return None
+            return None, message
+
+    def conversion(self, name: str, *args, **kwargs) -> Artifact | None:
+        """A conversion that fails marks its rows failed; the other formats go on."""
+        artifact, message = self._tolerant(name, *args, **kwargs)
+        if message:
+            self.failures[name] = message
+        return artifact
+
+    def optional_stage(self, name: str, *args, **kwargs) -> Artifact | None:
+        """A stage the flow can do without (pruning): if it fails, the report says why in its first lines and
+        the flow goes on from the stage's parent."""
+        artifact, message = self._tolerant(name, *args, **kwargs)
+        if message:
+            self.notices.append(f"{name} failed, so the ship line goes on without it: {message}")
+        return artifact
 
 
 def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Console | None,
@@ -93,8 +108,7 @@ def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Con
     data = load_dataset(recipe.data)
     flow = Flow(Context(recipe=recipe, run=run, data=data, console=console), force or set())
     check_models(recipe, data)
-    console.print(f"data: {recipe.data.source}: {len(data.x_train)} train / {len(data.x_val)} val / "
-                  f"{len(data.x_test)} test, {data.num_classes} classes, key {data.key}")
+    console.print(f"data: {recipe.data.source}: {data.describe()}, key {data.key}")
     return flow
 
 

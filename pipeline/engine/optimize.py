@@ -11,8 +11,10 @@ from pipeline.core.artifact import Artifact
 from pipeline.core.formats import format_named
 from pipeline.core.keys import file_sha256
 from pipeline.core.plugins import METHODS
+from pipeline.data.splits import InputsByIndex
 from pipeline.engine.flow import TORCH_PACKAGES, Flow, open_run, plugin_files
 from pipeline.engine.results import bench_and_report
+from pipeline.engine.ship_line import choose_start
 from pipeline.stages import convert, distill, prune, teacher
 from pipeline.training import distributed
 
@@ -25,7 +27,6 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"), None, TORCH_PACKAGES,
                              lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
                              extra_key=(data.key, checkpoint_sum), trains=True)
-    ctx.teacher = teacher_art
     stages = {"teacher": teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
     if recipe.distill.baseline:
@@ -46,12 +47,19 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
     run do together. Returns the torch stages and the student the conversions start from."""
     ctx, recipe = flow.ctx, flow.ctx.recipe
     torch_stages = train_models(flow)
-    student = torch_stages["student-kd"]
+    line = choose_start(torch_stages, recipe.ship.start_from)
+    flow.ship_from, student = line.start.stage, line.start
+    if line.notice:
+        flow.notices.append(line.notice)
+        ctx.say(f"[yellow]{line.notice}[/yellow]")
     if recipe.prune.enabled:
-        student = flow.stage("pruned", "prune", recipe.prune.model_dump(mode="json"), student, TORCH_PACKAGES,
-                             lambda out, key: prune.run(torch_stages["student-kd"], recipe.prune, out, ctx, key),
-                             extra_key=(ctx.data.key, ctx.teacher.key), trains=True)
-        torch_stages["pruned"] = student
+        teacher_art = torch_stages["teacher"] if line.distilled else None
+        pruned = flow.optional_stage(
+            "pruned", "prune", recipe.prune.model_dump(mode="json"), line.start, TORCH_PACKAGES,
+            lambda out, key: prune.run(line.start, recipe.prune, out, ctx, key, teacher_art),
+            extra_key=(ctx.data.key, teacher_art.key if teacher_art else None), trains=True)
+        if pruned is not None:
+            torch_stages["pruned"] = student = pruned
     distributed.leave()
     return torch_stages, student
 
@@ -66,7 +74,7 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
 
     if recipe.quantize.enabled:
         c = recipe.quantize.calibration
-        ctx.calibration = build_calibration_set(data.inputs(data.x_train), data.y_train, data.key, c.samples,
+        ctx.calibration = build_calibration_set(InputsByIndex(data.train), data.train.labels, data.key, c.samples,
                                                 c.sampling, c.seed)
         ctx.calibration.save(run.root / "calibration")
     converted: dict[str, Artifact] = {}
@@ -90,6 +98,6 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
                 converted[int8.stage] = int8
 
     artifacts = {**torch_stages, **converted}
-    report = bench_and_report(ctx, artifacts, flow.failures, final_student.stage, flow.force & {"bench", "all"},
-                              publish)
+    report = bench_and_report(ctx, artifacts, final_student.stage, flow.failures, bool(flow.force & {"bench", "all"}),
+                              publish, flow.notices, flow.ship_from)
     return report.to_dict()

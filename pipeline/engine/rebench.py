@@ -15,6 +15,7 @@ from pipeline.core.errors import EdgeshipError
 from pipeline.core.runfolder import RunFolder
 from pipeline.data.datasets import load_dataset
 from pipeline.engine.results import bench_and_report
+from pipeline.engine.ship_line import choose_start
 from pipeline.stages.context import Context
 
 CONVERSIONS = ("export", "quantize")
@@ -35,9 +36,11 @@ def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Consol
         else:
             raise EdgeshipError(f"{run_dir}: stage {rec.name} has no artifact (status {rec.status}); "
                                 "run 'edgeship optimize' first")
-    final = "pruned" if "pruned" in artifacts else "student-kd"
-    if final not in artifacts:
+    if "student-kd" not in artifacts:
         raise EdgeshipError(f"{run_dir}: no trained student in the run folder; run 'edgeship optimize' first")
+    line = choose_start(artifacts, recipe.ship.start_from)
+    final = "pruned" if "pruned" in artifacts else line.start.stage
     run.records = records
     ctx = Context(recipe=recipe, run=run, data=load_dataset(recipe.data), console=console)
-    return bench_and_report(ctx, artifacts, failures, final, force, publish=False).to_dict()
+    notices = [line.notice] if line.notice else []
+    return bench_and_report(ctx, artifacts, final, failures, force, False, notices, line.start.stage).to_dict()

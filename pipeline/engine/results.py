@@ -10,13 +10,25 @@ from pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
 from pipeline.stages.context import Context
 
 
-def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], failures: dict[str, str], final_stage: str,
-                     force_bench: bool, publish: bool) -> Report:
-    """`failures`: stage name -> why a conversion has no artifact (a failed row on every target)."""
+def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, list[str]]:
+    """Torch stages that are not fit to ship (pipeline.training.health), and the conversions of an unfit final
+    student with them."""
+    unfit = {name: a.metrics["health"] for name, a in artifacts.items()
+             if a.format == "torch" and a.metrics.get("health")}
+    if final_stage in unfit:
+        unfit.update({name: unfit[final_stage] for name, a in artifacts.items() if a.format != "torch"})
+    return unfit
+
+
+def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str, failures: dict[str, str],
+                     force_bench: bool, publish: bool, notices: list[str] = (), ship_from: str = "student-kd",
+                     ) -> Report:
+    """`failures`: stage name -> why a conversion has no artifact (a failed row on every target). `notices`: what
+    the report says first. `ship_from`: the trained student that pruning and the conversions start from."""
     recipe, run = ctx.recipe, ctx.run
     ctx.console.print("[bold]bench[/bold]")
     results = bench_all(list(artifacts.values()), ctx, force=bool(force_bench))
-    names = model_names(recipe.distill.method)
+    names = model_names(recipe.distill.method, ship_from)
     final_name = names[final_stage]
     rows = []
     for column in bench_columns(recipe):
@@ -28,13 +40,17 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], failures: dic
             fmt, precision = name.rsplit("-", 1)
             rows.append(make_row(None, name, fmt, precision, final_name, column.name, None, error))
     add_speedups(rows)
-    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop)
+    unfit = unfit_stages(artifacts, final_stage)
+    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit)
+    notices = list(notices) + [f"{names.get(stage, stage)} is not fit to ship: {'; '.join(why)}"
+                               for stage, why in unfit.items() if artifacts[stage].format == "torch"]
     kd = artifacts.get("student-kd")
     report = Report(
         recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows), ship=ship_choices,
         stages=[{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
                  "error": r.error} for r in run.records],
         reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows), pruning=pruning_effect(rows),
+        notices=notices, ship_from=ship_from, unfit=unfit,
         distillation={"method": recipe.distill.method,
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None})
     if publish:

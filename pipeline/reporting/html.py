@@ -125,6 +125,7 @@ def render(report: Report) -> str:
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>edgeship: '
             f"{escape(report.recipe)}</title><style>{CSS}</style></head><body>"
             f"<h1>edgeship report: {escape(report.recipe)}</h1>"
+            f"{''.join(f'<p class=notice><b>{escape(n)}</b></p>' for n in report.notices)}"
             f"<h2>Accuracy against latency</h2>{''.join(plots)}{note}"
             f"<h2>Stages</h2>{waterfall}"
             f"<h2>Shipped</h2><ul>{ship}</ul>"

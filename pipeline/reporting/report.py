@@ -22,10 +22,11 @@ def method_display(method: str) -> str:
     return next((m.display for name, m in METHODS.items() if name == method), method)
 
 
-def model_names(method: str) -> dict[str, str]:
+def model_names(method: str, ship_from: str = "student-kd") -> dict[str, str]:
     shown = method_display(method)
+    start = "scratch" if ship_from == "student-scratch" else shown
     return {"teacher": "teacher", "student-scratch": "student (scratch)", "student-kd": f"student ({shown})",
-            "pruned": f"student ({shown}, pruned)"}
+            "pruned": f"student ({start}, pruned)"}
 
 
 def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, model: str, target: str,
@@ -68,6 +69,7 @@ def kd_verdict(rows: list[ResultRow]) -> str | None:
 
 def markdown(report: Report) -> str:
     lines = [f"# edgeship report: {report.recipe}", ""]
+    lines += [f"> **{notice}**" for notice in report.notices] + ([""] if report.notices else [])
     lines += results_view(report.results, "Results", MARKDOWN).markdown()
     per_target = per_target_view(report.results)
     lines += per_target.markdown("## Per target") if per_target else []

@@ -12,9 +12,12 @@ from pipeline.core.keys import file_sha256
 from pipeline.core.results import ResultRow
 
 
-def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float) -> dict[str, dict]:
+def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float,
+           unfit: dict[str, list[str]] | None = None) -> dict[str, dict]:
     """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
-    only emulated targets, the first one), the lowest p50 whose accuracy is within budget."""
+    only emulated targets, the first one), the lowest p50 whose accuracy is within budget. Rows of `unfit`
+    stages (stage -> why) are never shipped."""
+    unfit = unfit or {}
     if not rows:
         return {}
     target = next((r.target for r in rows if r.is_native and r.ok), rows[0].target)
@@ -25,6 +28,11 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
         candidates = [r for r in rows if r.format == fmt and r.target == target and r.ok]
         if not candidates or ref is None:
             continue
+        if all(r.stage in unfit for r in candidates):
+            why = "; ".join(unfit[candidates[0].stage])
+            choices[fmt] = {"stage": None, "reason": f"nothing shipped: the student is not fit to ship ({why})"}
+            continue
+        candidates = [r for r in candidates if r.stage not in unfit]
         floor = ref.accuracy - max_drop
         within = [r for r in candidates if r.accuracy is not None and r.accuracy >= floor]
         if not within:

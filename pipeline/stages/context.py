@@ -18,7 +18,6 @@ class Context:
     data: Dataset
     console: Console = field(default_factory=lambda: Console(stderr=True))
     calibration: CalibrationSet | None = None
-    teacher: object | None = None  # the teacher Artifact, for stages that distill from it
 
     def say(self, message: str) -> None:
         self.console.print(message)

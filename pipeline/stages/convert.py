@@ -13,8 +13,7 @@ from pipeline.stages.context import Context
 
 
 def _parity_inputs(ctx: Context):
-    data = ctx.data
-    return data.inputs(data.x_test[: ctx.recipe.export.parity_samples])
+    return ctx.data.test.sample(ctx.recipe.export.parity_samples).inputs()
 
 
 def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
@@ -33,11 +32,10 @@ def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Conte
     backend = format_named(fmt)
     model = load_torch_model(torch_src)
     qcfg = ctx.recipe.quantize
-    data = ctx.data
-    val_inputs = data.inputs(data.x_val[: qcfg.validation_samples])
+    val = ctx.data.val.sample(qcfg.validation_samples)
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
-                                         ctx.calibration, out, qcfg, val_inputs, data.y_val[: qcfg.validation_samples])
+                                         ctx.calibration, out, qcfg, val.inputs(), val.labels)
     name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:

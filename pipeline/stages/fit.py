@@ -1,4 +1,5 @@
-"""Shared by the stages that train: progress on the console, a CSV log, accuracy on the held-out splits."""
+"""Shared by the stages that train: progress on the console, a CSV log, BatchNorm statistics re-estimated,
+accuracy on the held-out splits, and the model's health (pipeline.training.health)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,14 +10,40 @@ from pipeline.config.recipe import TrainConfig
 from pipeline.core.progress import progress_bar
 from pipeline.core.tasks import task_named
 from pipeline.stages.context import Context
-from pipeline.training import distributed
+from pipeline.training import bn_recalibration, distributed, health
 from pipeline.training.loop import accuracy, train
+
+ZOO_MODULES = ("torchvision.", "timm.")
+
+
+def with_family_defaults(cfg: TrainConfig, model: nn.Module) -> TrainConfig:
+    """Settings the recipe left open, chosen for the model's family: a 1-epoch warm-up for zoo models."""
+    if cfg.warmup_epochs is not None:
+        return cfg
+    zoo = type(model).__module__.startswith(ZOO_MODULES)
+    return cfg.model_copy(update={"warmup_epochs": min(1.0, cfg.epochs / 3) if zoo else 0.0})
+
+
+def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_before: float) -> dict:
+    """Re-estimate BatchNorm statistics; keep them only if validation accuracy does not drop."""
+    data, workers = ctx.data, ctx.recipe.data.workers
+    saved = bn_recalibration.snapshot(model)
+    images = bn_recalibration.recalibrate(model, data.train, cfg.recalibrate_bn, workers=workers)
+    if not images:
+        return {"images": 0, "val_before": val_before, "val_after": val_before, "kept": "trained"}
+    val_after = accuracy(model, data.val, workers=workers)
+    kept = "recalibrated"
+    if val_after < val_before:
+        bn_recalibration.restore(model, saved)
+        kept = "trained"
+    return {"images": images, "val_before": val_before, "val_after": val_after, "kept": kept}
 
 
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         distiller=None, log_name: str = "train.csv") -> dict:
     data = ctx.data
-    x_train, x_val = data.inputs(data.x_train), data.inputs(data.x_val)
+    workers = ctx.recipe.data.workers
+    cfg = with_family_defaults(cfg, model)
 
     with progress_bar(ctx.console) as bar:
         task = bar.add_task(f"{label} epochs", total=cfg.epochs, info="")
@@ -26,12 +53,22 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
                 f"loss {row['loss']:.4f} (kd {row['kd']:.4f} ce {row['ce']:.4f})  train {row['train_acc']:.1f}%  "
                 f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
 
-        history = train(model, x_train, data.y_train, x_val, data.y_val, cfg, ctx.recipe.seed, distiller,
-                        on_epoch=show, log_csv=out / log_name, task=task_named(ctx.recipe.task))
+        history = train(model, data.train, data.val, cfg, ctx.recipe.seed, distiller, on_epoch=show,
+                        log_csv=out / log_name, task=task_named(ctx.recipe.task), workers=workers)
+    batchnorm = settle_batchnorm(model, cfg, ctx, accuracy(model, data.val, workers=workers))
+    val = max(batchnorm["val_before"], batchnorm["val_after"])
+    train_acc = history[-1]["train_acc"] if history else None
+    found = health.problems(val, train_acc, data.num_classes)
+    if found:
+        ctx.say(f"  [red]{label} is not fit to ship[/red]: {'; '.join(found)}")
     return {
         "epochs": cfg.epochs,
-        "val_accuracy": accuracy(model, x_val, data.y_val),
-        "test_accuracy": accuracy(model, data.inputs(data.x_test), data.y_test),
+        "warmup_epochs": cfg.warmup_epochs,
+        "val_accuracy": val,
+        "train_accuracy": train_acc,
+        "test_accuracy": accuracy(model, data.test, workers=workers),
+        "batchnorm": batchnorm,
+        "health": found,
         "teacher_logits": history[-1]["teacher_logits"] if history else "none",
         "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else 0.0,
         "world_size": distributed.world_size(),  # processes that trained it (DistributedDataParallel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -62,15 +63,17 @@ def prune_channels(model: nn.Module, example: torch.Tensor, ratio: float, num_cl
     return model
 
 
-def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str) -> Artifact:
+def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teacher_art: Artifact | None) -> Artifact:
+    """Prune `src`; each step is fine-tuned with KD from `teacher_art` (None: without a teacher)."""
     seed_everything(ctx.recipe.seed)
     model = load_torch_model(src)
     example = example_input(ctx.data.preprocessing)
     macs_before, params_before = count_macs_params(model, example)
     pruner = make_pruner(model, example, cfg, ctx.data.num_classes)
     data = ctx.data
-    batch = torch.from_numpy(data.inputs(data.x_train[:256])), torch.from_numpy(data.y_train[:256])
-    teacher = load_torch_model(ctx.teacher) if ctx.teacher is not None else None
+    first = data.train.subset(np.arange(min(256, len(data.train))))
+    batch = torch.from_numpy(first.inputs()), torch.from_numpy(first.labels)
+    teacher = load_torch_model(teacher_art) if teacher_art is not None else None
     # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
     # chosen for the unpruned student may no longer fit.
     kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})

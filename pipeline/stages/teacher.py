@@ -19,8 +19,7 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
     if cfg.checkpoint:
         load_checkpoint(Path(cfg.checkpoint), model, "teacher.checkpoint")
         metrics = {"source": "checkpoint",
-                   "val_accuracy": accuracy(model, data.inputs(data.x_val), data.y_val),
-                   "test_accuracy": accuracy(model, data.inputs(data.x_test), data.y_test)}
+                   "val_accuracy": accuracy(model, data.val), "test_accuracy": accuracy(model, data.test)}
     else:
         metrics = {"source": "trained", **fit(model, cfg.train, ctx, out, "teacher")}
     return torch_artifact(out, model, key=key, parent=None, stage="teacher", spec=spec, data=data,

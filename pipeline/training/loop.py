@@ -1,4 +1,4 @@
-"""Training and evaluation loops (CPU), with or without a teacher."""
+"""Training and evaluation loops over streamed splits, with or without a teacher."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +13,9 @@ from torch import nn
 
 from pipeline.config.recipe import TrainConfig
 from pipeline.core.tasks import Task
+from pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
+from pipeline.data.splits import Split
+from pipeline.data.transforms import batch_shifts
 from pipeline.tasks.classification import CLASSIFICATION
 from pipeline.training import distributed
 from pipeline.training.sync_batchnorm import synced_batchnorm
@@ -24,15 +27,22 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+def predict_logits(model: nn.Module, split: Split, batch_size: int = 256, device: torch.device | None = None,
+                   workers: int | None = None) -> np.ndarray:
+    """The model's outputs for every image of the split, in order (evaluation transform, eval mode)."""
     model.eval()
-    out = [model(torch.from_numpy(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    device = device or next(model.parameters(), torch.zeros(())).device
+    out = [model(split.to_inputs(xb.to(device))).float().cpu().numpy()
+           for xb, _, _ in iterate(eval_loader(split, batch_size, workers))]
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+def accuracy(model: nn.Module, split: Split, task: Task = CLASSIFICATION, **kwargs) -> float:
     """Top-1 accuracy in percent."""
-    return float((predict_logits(model, x).argmax(1) == y).mean() * 100.0)
+    if len(split) == 0:
+        return float("nan")
+    predicted = task.predict_labels(torch.from_numpy(predict_logits(model, split, **kwargs))).numpy()
+    return float((predicted == split.labels).mean() * 100.0)
 
 
 def _shift_augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -47,6 +57,16 @@ def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Opti
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+
+
+def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int):
+    """Cosine decay over the run, after a linear warm-up from a tenth of the learning rate."""
+    warmup = min(warmup, steps - 1) if steps > 1 else 0
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps - warmup))
+    if warmup <= 0:
+        return cosine
+    ramp = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, cosine], milestones=[warmup])
 
 
 class TrainStep(nn.Module):
@@ -80,29 +100,30 @@ def distributed_wrapper(step: TrainStep, distiller) -> nn.Module:
 
 def train(
     model: nn.Module,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
+    train_split: Split,
+    val_split: Split | None,
     cfg: TrainConfig,
     seed: int,
     distiller=None,
     on_epoch: Callable[[dict], None] | None = None,
     log_csv: Path | None = None,
     task: Task = CLASSIFICATION,
+    workers: int | None = None,
 ) -> list[dict]:
     """Train in place with a cosine schedule; `distiller` (pipeline.distillation) supplies the loss when a
-    teacher teaches. Returns one metrics dict per epoch."""
+    teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     params = list(model.parameters()) + (list(distiller.method_module.parameters()) if distiller else [])
     optimizer = _optimizer(params, cfg)
     epochs = cfg.epochs + (distiller.hint_epochs if distiller else 0)
-    steps_per_epoch = max(1, -(-len(x_train) // cfg.batch_size))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * steps_per_epoch))
-    x_all, y_all = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    view = train_split.for_training(cfg.augment, cfg.hflip, cfg.trivial_augment)
+    sampler = GlobalBatches(len(view), cfg.batch_size, seed, distributed.shard)
+    loader = train_loader(view, sampler, workers)
+    scheduler = _schedule(optimizer, epochs * len(sampler), round((cfg.warmup_epochs or 0) * len(sampler)))
+    shifts = batch_shifts(view.pre, cfg.augment)
     if distiller is not None:
-        distiller.prepare(x_train, cfg.augment)
+        distiller.prepare(train_split, cfg.augment, workers=workers)
     step = TrainStep(model, distiller, task)
     world = distributed.world_size()
     runner = distributed_wrapper(step, distiller) if world > 1 else step
@@ -116,17 +137,14 @@ def train(
             if distiller is not None:
                 distiller.method_module.train()
             start = time.perf_counter()
-            order = torch.randperm(len(x_all), generator=generator)
+            sampler.set_epoch(epoch)
             sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
-            for i in range(0, len(order), cfg.batch_size):
-                batch_idx = order[i:i + cfg.batch_size]
-                xb = x_all[batch_idx]
-                if cfg.augment:  # on the whole global batch: every rank draws the same shift
+            for (xb, yb, idx), global_size in zip(iterate(loader), sampler.global_sizes()):
+                xb = view.to_inputs(xb)
+                if shifts:  # every rank draws the same shift for its part of the global batch
                     xb = _shift_augment(xb, generator)
-                part, weight = distributed.shard(len(batch_idx))
-                shard.samples, shard.counts = len(batch_idx), weight > 0
-                idx, xb = batch_idx[part], xb[part]
-                yb = y_all[idx]
+                _, weight = distributed.shard(global_size)
+                shard.samples, shard.counts = global_size, weight > 0
                 loss, logits, parts = runner(xb, yb, idx, epoch)
                 optimizer.zero_grad(set_to_none=True)
                 (loss * weight).backward()
@@ -142,10 +160,11 @@ def train(
                 sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
             seconds = time.perf_counter() - start
             correct = sums.pop("correct")
-            row = {"epoch": epoch, **{k: v / len(x_all) for k, v in sums.items()},
-                   "train_acc": correct / len(x_all) * 100.0,
-                   "val_acc": accuracy(model, x_val, y_val) if len(x_val) and is_main else float("nan"),
-                   "seconds": seconds, "images_per_s": len(x_all) / max(seconds, 1e-9),
+            row = {"epoch": epoch, **{k: v / len(view) for k, v in sums.items()},
+                   "train_acc": correct / len(view) * 100.0,
+                   "val_acc": accuracy(model, val_split, task) if val_split is not None and len(val_split)
+                   and is_main else float("nan"),
+                   "seconds": seconds, "images_per_s": len(view) / max(seconds, 1e-9),
                    "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
             history.append(row)
             if on_epoch:

@@ -5,24 +5,29 @@ import pytest
 
 from pipeline.config.recipe import DataConfig
 from pipeline.core.errors import EdgeshipError
-from pipeline.data.datasets import load_dataset, preprocess
+from pipeline.data.datasets import load_dataset
+from pipeline.data.loaders import eval_loader, iterate
+from pipeline.data.transforms import preprocess
 from tests.support.requirements import missing
 
 
 def test_digits_splits_are_disjoint_stratified_and_preprocessed():
     data = load_dataset(DataConfig(source="digits", mean=[0.5], std=[0.25]))
     assert data.num_classes == 10 and data.labels[3] == "3"
-    total = len(data.x_train) + len(data.x_val) + len(data.x_test)
+    total = len(data.train) + len(data.val) + len(data.test)
     assert total == 1797
-    assert abs(len(data.x_test) / total - 0.2) < 0.01
-    # every class is in every split
-    for y in (data.y_train, data.y_val, data.y_test):
-        assert set(np.unique(y)) == set(range(10))
-    x = data.inputs(data.x_test[:4])
+    assert abs(len(data.test) / total - 0.2) < 0.01
+    # every class is in every split, and no image is in two
+    for split in (data.train, data.val, data.test):
+        assert set(np.unique(split.labels)) == set(range(10))
+    rows = [set(split.rows.tolist()) for split in (data.train, data.val, data.test)]
+    assert not (rows[0] & rows[1]) and not (rows[0] & rows[2]) and not (rows[1] & rows[2])
+    x = data.test.subset(np.arange(4)).inputs()
     assert x.dtype == np.float32 and x.shape == (4, 1, 8, 8)
     assert x.min() == pytest.approx((0 - 0.5) / 0.25)
-    assert data.preprocessing == {"size": [8, 8], "channels": 1, "layout": "NCHW", "scale": 1 / 255,
-                                  "mean": [0.5], "std": [0.25]}
+    pre = data.preprocessing
+    assert (pre["size"], pre["channels"], pre["scale"], pre["mean"], pre["std"]) == ([8, 8], 1, 1 / 255, [0.5], [0.25])
+    assert pre["resize_mode"] == "exact" and pre["crop"] == [8, 8]
 
 
 def test_dataset_key_changes_with_split_and_is_stable():
@@ -34,7 +39,7 @@ def test_dataset_key_changes_with_split_and_is_stable():
 
 def test_resize_and_channels():
     data = load_dataset(DataConfig(source="digits", image_size=16, channels=3, mean=[0.5], std=[0.5]))
-    assert data.x_train.shape[1:] == (3, 16, 16)
+    assert data.train.images(batch_size=64).shape[1:] == (3, 16, 16)
     assert data.preprocessing["mean"] == [0.5, 0.5, 0.5]
 
 
@@ -50,7 +55,7 @@ def test_fashion_mnist_idx_files(tmp_path):
         _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
         _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
     data = load_dataset(DataConfig(source=f"fashion-mnist:{tmp_path}", image_size=28))
-    assert len(data.x_test) == 50 and len(data.x_train) + len(data.x_val) == 200
+    assert len(data.test) == 50 and len(data.train) + len(data.val) == 200
     assert data.labels[9] == "Ankle boot"
 
 
@@ -76,7 +81,7 @@ def test_imagefolder_reads_train_and_val(tmp_path):
     data = load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=8, channels=3,
                                    mean=[0.5], std=[0.5]))
     assert data.labels == ["cat", "dog"]
-    assert data.x_test.shape == (12, 3, 8, 8)
+    assert data.test.images().shape == (12, 3, 8, 8)
 
 
 def test_imagefolder_corrupt_image_names_the_file(tmp_path):
@@ -105,5 +110,92 @@ def test_real_fashion_mnist_when_installed():
     if not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
         missing("dataset-fashion-mnist is not installed (.ci/run installs it)")
     data = load_dataset(DataConfig(source=f"fashion-mnist:{DEFAULT_FASHION_DIR}", image_size=28))
-    assert len(data.x_train) + len(data.x_val) == 60000 and len(data.x_test) == 10000
-    assert data.x_test.shape[1:] == (1, 28, 28) and np.bincount(data.y_test).tolist() == [1000] * 10
+    assert len(data.train) + len(data.val) == 60000 and len(data.test) == 10000
+    assert data.test.subset(np.arange(3)).images().shape == (3, 1, 28, 28)
+    assert np.bincount(data.test.labels).tolist() == [1000] * 10
+
+
+def _write_sized_tree(root, sizes, per_class=4, classes=("cat", "dog")):
+    """Images of different sizes and aspect ratios, as real folders have."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split in ("train", "val"):
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True)
+            for i in range(per_class):
+                w, h = sizes[i % len(sizes)]
+                Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / split / cls / f"{i}.png")
+
+
+def test_imagefolder_streams_files_and_crops_large_images(tmp_path):
+    from pipeline.data.splits import FileSplit
+
+    _write_sized_tree(tmp_path, [(120, 80), (80, 130), (96, 96)])
+    data = load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=64, channels=3, mean=[0.5],
+                                   std=[0.5], workers=0))
+    assert isinstance(data.train, FileSplit) and "decoded on the fly" in data.describe()
+    pre = data.preprocessing
+    assert pre["resize_mode"] == "shorter-side" and pre["resize"] == 73 and pre["crop"] == [64, 64]
+    images = data.test.images()
+    assert images.dtype == np.uint8 and images.shape == (8, 3, 64, 64)
+    # the evaluation transform is deterministic; training crops are random
+    np.testing.assert_array_equal(images, data.test.images())
+    crops = data.train.for_training(True, True, False)
+    first = [crops[0][0] for _ in range(4)]
+    assert first[0].shape == (3, 64, 64) and any(not (f == first[0]).all() for f in first[1:])
+
+
+def test_in_memory_imagefolder_equals_streaming(tmp_path):
+    _write_sized_tree(tmp_path, [(120, 80), (96, 96)])
+    common = dict(source=f"imagefolder:{tmp_path}", image_size=64, channels=3, mean=[0.5], std=[0.5], workers=0)
+    streamed, in_memory = load_dataset(DataConfig(**common)), load_dataset(DataConfig(**common, in_memory=True))
+    assert "in memory" in in_memory.describe() and streamed.key != in_memory.key
+    np.testing.assert_array_equal(streamed.test.images(), in_memory.test.images())
+    np.testing.assert_array_equal(streamed.train.labels, in_memory.train.labels)
+
+
+def test_limit_val_and_test_keep_every_class(tmp_path):
+    data = load_dataset(DataConfig(source="digits", limit_val=20, limit_test=30))
+    assert len(data.val) == 20 and len(data.test) == 30
+    assert np.bincount(data.test.labels).tolist() == [3] * 10
+    assert set(data.val.labels.tolist()) == set(range(10))
+
+
+def test_unreadable_files_are_skipped_with_a_count_when_asked(tmp_path):
+    _write_tree(tmp_path, ["a", "b"], 3)
+    (tmp_path / "train" / "a" / "broken.png").write_bytes(b"not a png")
+    data = load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=8, skip_unreadable=True))
+    assert data.skipped == 1 and "1 unreadable files skipped" in data.describe()
+    assert len(data.train) + len(data.val) == 6
+
+
+def test_truncated_image_inside_an_epoch_names_the_file(tmp_path):
+    _write_tree(tmp_path, ["a", "b"], 3, size=40)
+    victim = tmp_path / "val" / "b" / "1.png"
+    victim.write_bytes(victim.read_bytes()[:60])  # the header reads, the pixels do not
+    data = load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=8, workers=1))
+    with pytest.raises(EdgeshipError, match=r"^data.source: cannot read image .*1.png"):
+        list(iterate(eval_loader(data.test, batch_size=2, workers=1)))
+
+
+def test_folder_with_no_images_is_one_line(tmp_path):
+    (tmp_path / "train" / "a").mkdir(parents=True)
+    (tmp_path / "train" / "a" / "notes.txt").write_text("no images here")
+    with pytest.raises(EdgeshipError, match="data.source") as err:
+        load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=8))
+    assert "\n" not in str(err.value)
+
+
+def test_device_eval_set_is_uint8_and_the_agent_normalizes_like_the_host(tmp_path):
+    from targets.agent import load_eval_set
+
+    data = load_dataset(DataConfig(source="digits", mean=[0.3], std=[0.4]))
+    split = data.test.sample(50)
+    pre = data.preprocessing
+    path = tmp_path / "eval.npz"
+    np.savez(path, images=split.images(), labels=split.labels, scale=np.float32(pre["scale"]),
+             mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32))
+    inputs, labels = load_eval_set(str(path))
+    np.testing.assert_allclose(inputs, split.inputs(), atol=1e-6)
+    np.testing.assert_array_equal(labels, split.labels)

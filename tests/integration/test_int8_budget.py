@@ -21,18 +21,18 @@ def _net():
 @pytest.fixture(scope="module")
 def fragile():
     data = load_dataset(DataConfig(source="digits", mean=[0.3], std=[0.4]))
-    x, xv = data.inputs(data.x_train), data.inputs(data.x_val)
+    x, xv, yv = data.train.inputs(), data.val.inputs(), data.val.labels
     torch.manual_seed(0)
     model = _net()
-    train(model, x, data.y_train, xv, data.y_val, TrainConfig(epochs=15, lr=0.01, optimizer="adam"), seed=0)
-    healthy = accuracy(model, xv, data.y_val)
+    train(model, data.train, data.val, TrainConfig(epochs=15, lr=0.01, optimizer="adam"), seed=0)
+    healthy = accuracy(model, data.val)
     with torch.no_grad():  # ReLU is positively homogeneous: scaling channel 0 up and its consumer down is exact
         model[0].weight[0] *= 1000.0
         model[0].bias[0] *= 1000.0
         model[2].weight[:, 0] /= 1000.0
-    assert accuracy(model, xv, data.y_val) == pytest.approx(healthy, abs=0.8)
-    calib = build_calibration_set(x, data.y_train, data.key, 100, "stratified", 0)
-    return model.eval(), calib, xv, data.y_val, healthy
+    assert accuracy(model, data.val) == pytest.approx(healthy, abs=0.8)
+    calib = build_calibration_set(x, data.train.labels, data.key, 100, "stratified", 0)
+    return model.eval(), calib, xv, yv, healthy
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "openvino", "tflite"])

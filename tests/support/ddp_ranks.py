@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from pipeline.config.recipe import DistillConfig, LayerPair, TrainConfig
+from pipeline.data.splits import ArraySplit
 from pipeline.distillation.distiller import Distiller
 from pipeline.training import distributed
 from pipeline.training.loop import seed_everything, train
@@ -34,8 +35,8 @@ def train_student(method: str) -> dict[str, torch.Tensor]:
         cfg = DistillConfig(method=method, hint_epochs=1, beta=1.0,
                             layers=[LayerPair(teacher="3", student="3")] if method == "fitnets" else [])
         distiller = Distiller(teacher, student, cfg, torch.from_numpy(x[:1]))
-    train(student, x, y, x[:0], y[:0], TrainConfig(epochs=2, batch_size=BATCH, lr=0.01, augment=True), 0,
-          distiller)
+    train(student, ArraySplit.of_inputs(x, y), None, TrainConfig(epochs=2, batch_size=BATCH, lr=0.01, augment=True),
+          0, distiller)
     state = {f"student.{k}": v for k, v in student.state_dict().items()}
     if distiller is not None:
         state.update({f"regressors.{k}": v for k, v in distiller.method_module.state_dict().items()})

@@ -1,0 +1,66 @@
+"""DataLoaders over splits: evaluation in order, training in seeded global batches of which each rank of a
+distributed run loads only its own part."""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from pipeline.core.errors import EdgeshipError
+
+
+def default_workers(split) -> int:
+    """Decoding files in worker processes pays; in-memory arrays are faster in the main process."""
+    return min(4, os.cpu_count() or 1) if getattr(split, "decodes_files", False) else 0
+
+
+def _loader(split, workers: int | None, pin_memory: bool = False, **kwargs) -> DataLoader:
+    workers = default_workers(split) if workers is None else workers
+    return DataLoader(split, num_workers=workers, pin_memory=pin_memory, persistent_workers=False,
+                      **({"prefetch_factor": 2} if workers else {}), **kwargs)
+
+
+def eval_loader(split, batch_size: int = 256, workers: int | None = None, pin_memory: bool = False) -> DataLoader:
+    return _loader(split, workers, pin_memory, batch_size=batch_size, shuffle=False)
+
+
+class GlobalBatches(Sampler[list[int]]):
+    """A seeded permutation per epoch cut into global batches; yields this rank's part of each (one stand-in
+    sample where a rank has none: it must still join the gradient all-reduce). `shard(global_batch_size)` gives
+    this rank's slice of a global batch (pipeline.training.distributed.shard)."""
+
+    def __init__(self, length: int, batch_size: int, seed: int, shard: Callable[[int], tuple[slice, float]]):
+        self.length, self.batch_size, self.seed, self.epoch = length, batch_size, seed, 0
+        self.shard = shard
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-self.length // self.batch_size)
+
+    def global_sizes(self) -> list[int]:
+        return [min(self.batch_size, self.length - i) for i in range(0, self.length, self.batch_size)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.length, generator=torch.Generator().manual_seed(self.seed * 10_007 + self.epoch))
+        for i in range(0, self.length, self.batch_size):
+            part, _ = self.shard(min(self.batch_size, self.length - i))
+            yield order[i:i + self.batch_size][part].tolist()
+
+
+def train_loader(split, sampler: GlobalBatches, workers: int | None = None, pin_memory: bool = False) -> DataLoader:
+    return _loader(split, workers, pin_memory, batch_sampler=sampler)
+
+
+def iterate(loader: DataLoader):
+    """The loader's batches; an EdgeshipError raised in a worker (an unreadable image) comes back as its own
+    one-line message instead of the worker's traceback."""
+    try:
+        yield from loader
+    except EdgeshipError as err:
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        last = lines[-1] if lines else str(err)
+        raise EdgeshipError(last.split("EdgeshipError: ", 1)[-1]) from None

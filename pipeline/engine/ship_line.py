@@ -1,0 +1,41 @@
+"""Which trained student the ship line (pruning, export, int8) starts from: the better one on validation, unless
+the recipe says which (ship.start_from), and never one that is not fit to ship when the other is."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.core.artifact import Artifact
+from pipeline.core.errors import EdgeshipError
+
+
+@dataclass
+class ShipLine:
+    start: Artifact
+    distilled: bool   # whether the start is the distilled student (pruning then fine-tunes with the teacher)
+    notice: str | None = None  # said in the report's first lines
+
+
+def _val(artifact: Artifact) -> float:
+    value = artifact.metrics.get("val_accuracy")
+    return float("-inf") if value is None or value != value else float(value)
+
+
+def _healthy(artifact: Artifact) -> bool:
+    return not artifact.metrics.get("health")
+
+
+def choose_start(stages: dict[str, Artifact], start_from: str) -> ShipLine:
+    kd, scratch = stages["student-kd"], stages.get("student-scratch")
+    if start_from == "scratch":
+        if scratch is None:
+            raise EdgeshipError("ship.start_from: scratch needs distill.baseline: true (no scratch student is trained)")
+        return ShipLine(scratch, False, "The ship line starts from the scratch student (ship.start_from: scratch).")
+    if start_from == "kd" or scratch is None:
+        return ShipLine(kd, True)
+    kd_val, scratch_val = _val(kd), _val(scratch)
+    better = (_healthy(scratch) and not _healthy(kd)) or (_healthy(scratch) == _healthy(kd) and scratch_val > kd_val)
+    if not better:
+        return ShipLine(kd, True)
+    return ShipLine(scratch, False, (
+        f"The scratch student ({scratch_val:.2f}% validation) beats the distilled student ({kd_val:.2f}%): "
+        "pruning and int8 start from the scratch student (ship.start_from: kd forces the distilled one)."))
