@@ -96,10 +96,14 @@ class TrainConfig(Section):
 
 
 class ModelConfig(Section):
-    # torchvision name (resnet18, mobilenet_v3_small, ...), cifar_resnet20, simple_cnn, or python:module:function
+    # torchvision name (resnet18, mobilenet_v3_small, ...), timm:NAME, cifar_resnet20, simple_cnn,
+    # python:module:function, or (teacher only) onnx: the checkpoint is an ONNX file run by onnxruntime
     arch: str
     args: dict[str, Any] = {}
+    # Weights-only state dict from a local file (never downloaded). A head for another class count is replaced and
+    # trained: the teacher fine-tunes for train.epochs; a student starts from it.
     checkpoint: str | None = None
+    checkpoint_prefix: str | None = None  # strip this from every key (e.g. "model." of a Lightning checkpoint)
     train: TrainConfig = TrainConfig()
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from pipeline.core.artifact import Artifact
 from pipeline.core.errors import EdgeshipError
 from pipeline.data.datasets import Dataset
+from pipeline.models.onnx_teacher import OnnxTeacher
 from pipeline.models.zoo import build_model, count_macs_params
 
 WEIGHTS_FILE = "weights.pt"
@@ -88,27 +89,6 @@ def load_torch_model(artifact: Artifact) -> nn.Module:
     return load_resized(build_from_spec(artifact.arch), state).eval()
 
 
-def load_checkpoint(path: Path, model: nn.Module, field: str) -> nn.Module:
-    """A user's checkpoint: weights only (never code), shapes must match the architecture exactly."""
-    if not path.is_file():
-        raise EdgeshipError(f"{field}: checkpoint not found: {path}")
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise EdgeshipError(f"{field}: {path} is not a weights-only state dict ({first})") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise EdgeshipError(f"{field}: {path} holds a {type(state).__name__}, not a state dict")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        detail = " ".join(str(err).split())[:300]
-        raise EdgeshipError(f"{field}: {path} does not match the architecture: {detail}") from None
-    return model.eval()
-
-
 def torch_artifact(out: Path, model: nn.Module, *, key: str, parent: str | None, stage: str, spec: dict,
                    data: Dataset, extra_metrics: dict | None = None) -> Artifact:
     metrics = save_torch_model(model, out, data.preprocessing)
@@ -123,3 +103,10 @@ def torch_artifact(out: Path, model: nn.Module, *, key: str, parent: str | None,
 def input_spec(pre: dict, name: str, dtype: str = "float32") -> dict:
     return {"name": name, "shape": [1, pre["channels"], *pre["size"]], "dtype": dtype, "layout": "NCHW"}
 
+
+
+def load_teacher(artifact: Artifact) -> nn.Module:
+    """The teacher as a module that gives logits: a torch model, or an ONNX file run by onnxruntime."""
+    if artifact.format == "onnx":
+        return OnnxTeacher(artifact.path).eval()
+    return load_torch_model(artifact)

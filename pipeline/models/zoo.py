@@ -1,5 +1,5 @@
-"""Architectures by name: CIFAR-style ResNets and a small CNN for small images, torchvision models adapted
-to the input, or any `python:module:function` that returns an nn.Module."""
+"""Architectures by name: CIFAR-style ResNets and a small CNN for small images, torchvision and timm models
+adapted to the input, or any `python:module:function` that returns an nn.Module."""
 from __future__ import annotations
 
 import importlib
@@ -85,12 +85,14 @@ def _first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
     raise EdgeshipError("model has no Conv2d to adapt to the input channels")
 
 
-def _torchvision(name: str, num_classes: int, in_channels: int, image_size: int, args: dict) -> nn.Module:
-    import torchvision
+# Below this input size a zoo model's stem (stride 2-4, often a max-pool) would leave later stages nothing to
+# see: it becomes a stride-1 3x3 convolution (CIFAR practice). From 64 px up the stems stay as designed.
+SMALL_INPUT = 64
 
-    model = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **args)
+
+def _adapt_stem(model: nn.Module, in_channels: int, image_size: int) -> nn.Module:
     parent, child_name, conv = _first_conv(model)
-    small = image_size < 96
+    small = image_size < SMALL_INPUT
     if conv.in_channels != in_channels or small:
         # Small images: a stride-1 3x3 stem keeps spatial size for the later stages (CIFAR practice).
         kernel, stride, padding = ((3, 3), (1, 1), (1, 1)) if small else (conv.kernel_size, conv.stride, conv.padding)
@@ -99,6 +101,25 @@ def _torchvision(name: str, num_classes: int, in_channels: int, image_size: int,
     if small and isinstance(getattr(model, "maxpool", None), nn.MaxPool2d):
         model.maxpool = nn.Identity()
     return model
+
+
+def _torchvision(name: str, num_classes: int, in_channels: int, image_size: int, args: dict) -> nn.Module:
+    import torchvision
+
+    model = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **args)
+    return _adapt_stem(model, in_channels, image_size)
+
+
+def _timm(name: str, num_classes: int, in_channels: int, image_size: int, args: dict) -> nn.Module:
+    import timm
+
+    if not timm.is_model(name):
+        close = timm.list_models(f"*{name.split('_')[0]}*")[:5]
+        raise EdgeshipError(f"arch 'timm:{name}': timm has no model {name!r}"
+                            + (f" (similar: {', '.join(close)})" if close else ""))
+    # pretrained=False always: weights come from local files (teacher.checkpoint), never from a download
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_channels, **args)
+    return _adapt_stem(model, in_channels, image_size)
 
 
 def _python_factory(spec: str) -> Callable[..., nn.Module]:
@@ -124,6 +145,8 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
             return CifarResNet(int(match.group(1)), num_classes, in_channels, **args)
         if arch == "simple_cnn":
             return SimpleCNN(num_classes, in_channels, **args)
+        if arch.startswith("timm:"):
+            return _timm(arch.removeprefix("timm:"), num_classes, in_channels, image_size, args)
         if arch.startswith("python:"):
             model = _python_factory(arch)(num_classes=num_classes, in_channels=in_channels,
                                           image_size=image_size, **args)
@@ -137,7 +160,7 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
     except TypeError as err:
         raise EdgeshipError(f"arch {arch!r}: bad args: {err}") from None
     raise EdgeshipError(f"unknown architecture {arch!r} (cifar_resnetN, simple_cnn, a torchvision model name, "
-                        "or python:module:function)")
+                        "timm:NAME, or python:module:function)")
 
 
 def count_macs_params(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:

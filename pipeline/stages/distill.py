@@ -6,7 +6,8 @@ from pathlib import Path
 from pipeline.config.recipe import DistillConfig
 from pipeline.core.artifact import Artifact
 from pipeline.distillation.distiller import Distiller
-from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_torch_model, torch_artifact
+from pipeline.models.checkpoints import load_checkpoint
+from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher, torch_artifact
 from pipeline.stages.context import Context
 from pipeline.stages.fit import fit
 from pipeline.training.loop import seed_everything
@@ -17,9 +18,12 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
     spec = arch_spec(student.arch, student.args, ctx.data)
     seed_everything(ctx.recipe.seed)
     model = build_from_spec(spec)
+    if student.checkpoint:  # pretrained weights to start from (a head for other classes starts fresh)
+        load_checkpoint(Path(student.checkpoint), model, "student.checkpoint", ctx.data.num_classes,
+                        student.checkpoint_prefix)
     distiller = None
     if src is not None:
-        distiller = Distiller(load_torch_model(src), model, cfg, example_input(ctx.data.preprocessing))
+        distiller = Distiller(load_teacher(src), model, cfg, example_input(ctx.data.preprocessing))
     try:
         metrics = fit(model, student.train, ctx, out, stage, distiller)
     finally:

@@ -1,17 +1,45 @@
 """Inputs the training stages would refuse late (an unknown architecture, a factory that does not import, a
-checkpoint that is missing, holds code or does not fit), checked before the run prints or trains anything: bad
-input is one line and nothing else."""
+checkpoint that is missing, holds code or does not fit, an ONNX teacher of the wrong shape), checked before the
+run prints or trains anything: bad input is one line and nothing else."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config.recipe import Recipe
+from pipeline.config.recipe import ModelConfig, Recipe
+from pipeline.core.errors import EdgeshipError
+from pipeline.core.plugins import METHODS
 from pipeline.data.datasets import Dataset
-from pipeline.models.torch_artifact import arch_spec, build_from_spec, load_checkpoint
+from pipeline.models.checkpoints import load_checkpoint
+from pipeline.models.onnx_teacher import OnnxTeacher
+from pipeline.models.torch_artifact import arch_spec, build_from_spec
+
+
+def _check_onnx_teacher(recipe: Recipe, data: Dataset) -> None:
+    if not recipe.teacher.checkpoint:
+        raise EdgeshipError("teacher.checkpoint: arch 'onnx' needs the ONNX file as its checkpoint")
+    method = recipe.distill.method
+    if METHODS.get(method, "distill.method").needs_layers:
+        raise EdgeshipError(f"distill.method: {method!r} needs a torch teacher's layers; an ONNX teacher gives "
+                            "logits only (use kd or dkd)")
+    pre = data.preprocessing
+    OnnxTeacher(Path(recipe.teacher.checkpoint)).check(pre["channels"], pre["size"], data.num_classes)
+
+
+def _check_torch_model(cfg: ModelConfig, field: str, data: Dataset) -> None:
+    model = build_from_spec(arch_spec(cfg.arch, cfg.args, data))
+    if cfg.checkpoint:
+        replaced = load_checkpoint(Path(cfg.checkpoint), model, f"{field}.checkpoint", data.num_classes,
+                                   cfg.checkpoint_prefix)
+        if replaced and field == "teacher" and cfg.train.epochs == 0:
+            raise EdgeshipError(f"teacher.train.epochs: 0, but the checkpoint's head ({replaced[0]}) is for another "
+                                f"class count than the data's {data.num_classes}: the new head needs training")
 
 
 def check_models(recipe: Recipe, data: Dataset) -> None:
-    teacher = build_from_spec(arch_spec(recipe.teacher.arch, recipe.teacher.args, data))
-    if recipe.teacher.checkpoint:
-        load_checkpoint(Path(recipe.teacher.checkpoint), teacher, "teacher.checkpoint")
-    build_from_spec(arch_spec(recipe.student.arch, recipe.student.args, data))
+    if recipe.student.arch == "onnx":
+        raise EdgeshipError("student.arch: 'onnx' is for a teacher only (a student must be trainable)")
+    if recipe.teacher.arch == "onnx":
+        _check_onnx_teacher(recipe, data)
+    else:
+        _check_torch_model(recipe.teacher, "teacher", data)
+    _check_torch_model(recipe.student, "student", data)

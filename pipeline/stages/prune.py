@@ -13,17 +13,12 @@ from pipeline.config.recipe import PruneConfig
 from pipeline.core.artifact import Artifact
 from pipeline.core.errors import EdgeshipError
 from pipeline.distillation.distiller import Distiller
-from pipeline.models.torch_artifact import example_input, load_torch_model, torch_artifact
+from pipeline.models.heads import classifier_layers
+from pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from pipeline.models.zoo import count_macs_params
 from pipeline.stages.context import Context
 from pipeline.stages.fit import fit
 from pipeline.training.loop import seed_everything
-
-
-def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:
-    """Layers whose outputs are the classes: pruning them would change what the model predicts."""
-    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))
-            and getattr(m, "out_features", getattr(m, "out_channels", None)) == num_classes]
 
 
 def _importance(name: str):
@@ -73,7 +68,7 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     data = ctx.data
     first = data.train.subset(np.arange(min(256, len(data.train))))
     batch = torch.from_numpy(first.inputs()), torch.from_numpy(first.labels)
-    teacher = load_torch_model(teacher_art) if teacher_art is not None else None
+    teacher = load_teacher(teacher_art) if teacher_art is not None else None
     # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
     # chosen for the unpruned student may no longer fit.
     kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})

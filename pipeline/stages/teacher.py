@@ -1,26 +1,51 @@
-"""teacher: load a weights-only checkpoint, or train the teacher from the recipe."""
+"""teacher: train it from the recipe, load a weights-only checkpoint (a head for another class count replaced and
+fine-tuned), or take an ONNX file as it is (logits only)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from pipeline.config.recipe import ModelConfig
 from pipeline.core.artifact import Artifact
-from pipeline.models.torch_artifact import arch_spec, build_from_spec, load_checkpoint, torch_artifact
+from pipeline.models.checkpoints import load_checkpoint
+from pipeline.models.onnx_teacher import OnnxTeacher
+from pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
 from pipeline.stages.context import Context
 from pipeline.stages.fit import fit
 from pipeline.training.loop import accuracy, seed_everything
 
+ONNX_TEACHER_FILE = "teacher.onnx"
+
 
 def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:
+    if cfg.arch == "onnx":
+        return _onnx(cfg, out, ctx, key)
     spec = arch_spec(cfg.arch, cfg.args, ctx.data)
     seed_everything(ctx.recipe.seed)
     model = build_from_spec(spec)
     data = ctx.data
-    if cfg.checkpoint:
-        load_checkpoint(Path(cfg.checkpoint), model, "teacher.checkpoint")
-        metrics = {"source": "checkpoint",
-                   "val_accuracy": accuracy(model, data.val), "test_accuracy": accuracy(model, data.test)}
-    else:
+    if not cfg.checkpoint:
         metrics = {"source": "trained", **fit(model, cfg.train, ctx, out, "teacher")}
+    else:
+        replaced = load_checkpoint(Path(cfg.checkpoint), model, "teacher.checkpoint", data.num_classes,
+                                   cfg.checkpoint_prefix)
+        if replaced:  # a checkpoint for other classes: the new head learns, the rest fine-tunes
+            metrics = {"source": "checkpoint, new head fine-tuned", "replaced": replaced,
+                       **fit(model, cfg.train, ctx, out, "teacher (fine-tune)")}
+        else:
+            metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val),
+                       "test_accuracy": accuracy(model, data.test)}
     return torch_artifact(out, model, key=key, parent=None, stage="teacher", spec=spec, data=data,
                           extra_metrics=metrics)
+
+
+def _onnx(cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:
+    data = ctx.data
+    shutil.copy2(cfg.checkpoint, out / ONNX_TEACHER_FILE)
+    model = OnnxTeacher(out / ONNX_TEACHER_FILE)
+    metrics = {"source": "onnx file", "val_accuracy": accuracy(model, data.val),
+               "test_accuracy": accuracy(model, data.test)}
+    return Artifact(folder=out, file=ONNX_TEACHER_FILE, format="onnx", precision="fp32", key=key, parent=None,
+                    stage="teacher", inputs=[input_spec(data.preprocessing, "input")],
+                    preprocessing=data.preprocessing, labels=data.labels,
+                    arch={"arch": "onnx", "num_classes": data.num_classes}, metrics=metrics)

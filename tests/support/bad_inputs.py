@@ -72,6 +72,33 @@ def corrupt_imagefolder(folder: Path) -> str:
     return f"imagefolder:{folder / 'images'}"
 
 
+def mostly_good_imagefolder(folder: Path) -> str:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (folder / "images" / "train" / label).mkdir(parents=True)
+        for i in range(20):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / "images" / "train" / label
+                                                                                / f"{i}.png")
+    (folder / "images" / "train" / "dog" / "broken.png").write_bytes(b"not a png either")
+    return f"imagefolder:{folder / 'images'}"
+
+
+def onnx_teacher(folder: Path, classes: int) -> str:
+    """A teacher that is not PyTorch: an ONNX file (made here from a torch model) with `classes` outputs."""
+    import torch
+
+    from pipeline.models.zoo import build_model
+
+    path = folder / f"teacher{classes}.onnx"
+    model = build_model("simple_cnn", classes, 1, 8, {"width": 4}).eval()
+    torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(path), input_names=["input"], dynamo=False,
+                      dynamic_axes={"input": {0: "batch"}})
+    return str(path)
+
+
 def wrong_class_count_checkpoint(folder: Path) -> str:
     import torch
 
@@ -111,9 +138,25 @@ CASES = [
                                                "--run-dir", str(d / "run")], "t.pt"),
     Case("checkpoint with code in it", lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": pickle_with_code(d)}),
                                                   "--run-dir", str(d / "run")], "teacher.pt"),
-    Case("checkpoint class count mismatch",
-         lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": wrong_class_count_checkpoint(d)}),
-                    "--run-dir", str(d / "run")], "teacher3.pt"),
+    Case("checkpoint for other classes, no epochs for its new head",
+         lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": wrong_class_count_checkpoint(d),
+                                             "teacher.train.epochs": 0}), "--run-dir", str(d / "run")],
+         "teacher.train.epochs"),
+    Case("checkpoint of another architecture",
+         lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": wrong_class_count_checkpoint(d),
+                                             "teacher.args": {"width": 8}}), "--run-dir", str(d / "run")],
+         "teacher3.pt"),
+    Case("unknown timm model", optimize(**{"student.arch": "timm:mobilenetv9_huge"}), "mobilenetv9_huge"),
+    Case("ONNX teacher with the wrong class count",
+         lambda d: ["optimize", recipe(d, **{"teacher.arch": "onnx", "teacher.checkpoint": onnx_teacher(d, 3)}),
+                    "--run-dir", str(d / "run")], "outputs shape [1, 3], the data has 10 classes"),
+    Case("feature method with an ONNX teacher",
+         lambda d: ["optimize", recipe(d, **{"teacher.arch": "onnx", "teacher.checkpoint": onnx_teacher(d, 10),
+                                             "distill.method": "fitnets"}), "--run-dir", str(d / "run")],
+         "distill.method"),
+    Case("unreadable image among readable ones",
+         lambda d: ["optimize", recipe(d, **{"data.source": mostly_good_imagefolder(d)}), "--run-dir",
+                    str(d / "run")], "broken.png"),
     Case("--force unknown stage", lambda d: ["optimize", recipe(d), "--run-dir", str(d / "run"), "--force", "tea"],
          "--force tea"),
     Case("unknown target type", optimize(targets=[{"type": "serial"}]), "type must be one of"),

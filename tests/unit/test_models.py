@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pipeline.core.errors import EdgeshipError
-from pipeline.models.torch_artifact import load_checkpoint
+from pipeline.models.checkpoints import load_checkpoint
 from pipeline.models.zoo import build_model, count_macs_params
 
 
@@ -63,6 +63,44 @@ def test_good_checkpoint_loads(tmp_path):
     source = build_model("simple_cnn", 10, 1, 8, {"width": 4}).eval()
     path = tmp_path / "ok.pt"
     torch.save(source.state_dict(), path)
-    loaded = load_checkpoint(path, build_model("simple_cnn", 10, 1, 8, {"width": 4}), "teacher.checkpoint")
+    loaded = build_model("simple_cnn", 10, 1, 8, {"width": 4}).eval()
+    assert load_checkpoint(path, loaded, "teacher.checkpoint", 10) == []
     x = torch.randn(3, 1, 8, 8)
     torch.testing.assert_close(loaded(x), source(x))
+
+
+def test_checkpoint_for_other_classes_replaces_only_the_head(tmp_path):
+    import torchvision
+
+    source = torchvision.models.resnet18(num_classes=1000)
+    path = tmp_path / "imagenet.pt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in source.state_dict().items()}}, path)
+    target = build_model("resnet18", 7, 3, 64, {})
+    fresh_head = target.fc.weight.detach().clone()
+    replaced = load_checkpoint(path, target, "teacher.checkpoint", 7, prefix="model.")
+    assert replaced == ["fc.bias", "fc.weight"]
+    torch.testing.assert_close(target.layer3[0].conv1.weight, source.layer3[0].conv1.weight)
+    torch.testing.assert_close(target.fc.weight, fresh_head)
+
+
+def test_checkpoint_prefix_that_matches_nothing_names_the_keys(tmp_path):
+    path = tmp_path / "ddp.pt"
+    model = build_model("simple_cnn", 10, 1, 8, {"width": 4})
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, path)
+    assert load_checkpoint(path, build_model("simple_cnn", 10, 1, 8, {"width": 4}), "t", 10) == []  # DDP's prefix
+    with pytest.raises(EdgeshipError, match=r"checkpoint_prefix 'net\.' matches no key .*module\.features"):
+        load_checkpoint(path, model, "teacher.checkpoint", 10, prefix="net.")
+
+
+def test_a_body_that_does_not_fit_is_refused_even_with_a_new_head(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save(build_model("simple_cnn", 5, 1, 8, {"width": 8}).state_dict(), path)
+    with pytest.raises(EdgeshipError, match=r"features.0.weight is \(8, 1, 3, 3\) in the file, \(4, 1, 3, 3\)"):
+        load_checkpoint(path, build_model("simple_cnn", 10, 1, 8, {"width": 4}), "teacher.checkpoint", 10)
+
+
+def test_timm_models_build_and_unknown_names_are_one_line():
+    model = build_model("timm:mobilenetv3_small_050", 10, 3, 64, {})
+    assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 10)
+    with pytest.raises(EdgeshipError, match="timm has no model 'resnet_nope'"):
+        build_model("timm:resnet_nope", 10, 3, 64, {})

@@ -1,0 +1,64 @@
+"""Users' weights files: weights-only state dicts (never code), in the wrappings training tools write them, with a
+head for another class count replaced by a fresh one (what the stage then fine-tunes)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pipeline.core.errors import EdgeshipError
+from pipeline.models.heads import head_keys
+
+WRAPPERS = ("state_dict", "model_state_dict", "model", "module")  # torch-lightning, timm train.py, plain scripts
+
+
+def read_state_dict(path: Path, field: str, prefix: str | None = None) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise EdgeshipError(f"{field}: checkpoint not found: {path}")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EdgeshipError(f"{field}: {path} is not a weights-only state dict ({first})") from None
+    while isinstance(state, dict) and any(isinstance(state.get(w), dict) for w in WRAPPERS):
+        state = next(state[w] for w in WRAPPERS if isinstance(state.get(w), dict))
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise EdgeshipError(f"{field}: {path} holds a {type(state).__name__}, not a state dict of tensors")
+    if prefix:
+        kept = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if not kept:
+            sample = ", ".join(list(state)[:3])
+            raise EdgeshipError(f"{field}: checkpoint_prefix {prefix!r} matches no key of {path} (keys: {sample}, ...)")
+        state = kept
+    elif state and all(k.startswith("module.") for k in state):  # saved from DistributedDataParallel
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def load_checkpoint(path: Path, model: nn.Module, field: str, num_classes: int | None = None,
+                    prefix: str | None = None) -> list[str]:
+    """Load a user's checkpoint into `model`. Shapes must match the architecture, except the classifier head
+    when the checkpoint was trained for another class count (`num_classes` given): that head keeps its fresh
+    initialization. Returns the head keys that were replaced (empty: the checkpoint fitted entirely)."""
+    state = read_state_dict(path, field, prefix)
+    current = model.state_dict()
+    differs = {k for k in state if k in current and state[k].shape != current[k].shape}
+    missing = {k for k in current if k not in state}
+    unexpected = {k for k in state if k not in current}
+    head = head_keys(model, num_classes) if num_classes else set()
+    replaceable = differs | missing
+    if unexpected or not replaceable <= head or (replaceable and not differs):
+        problems = sorted(differs - head)[:2] + sorted(missing - head)[:2] + sorted(unexpected)[:2]
+        detail = "; ".join(_describe(k, state, current) for k in problems) or "head keys missing from the file"
+        raise EdgeshipError(f"{field}: {path} does not match the architecture: {detail}")
+    model.load_state_dict({k: v for k, v in state.items() if k not in replaceable}, strict=False)
+    return sorted(replaceable)
+
+
+def _describe(key: str, state: dict, current: dict) -> str:
+    if key not in current:
+        return f"unexpected key {key}"
+    if key not in state:
+        return f"missing key {key}"
+    return f"{key} is {tuple(state[key].shape)} in the file, {tuple(current[key].shape)} in the model"
