@@ -87,6 +87,9 @@ class TrainConfig(Section):
     # Linear learning-rate warm-up before the cosine decay; None: 1 epoch for torchvision/timm models (deep,
     # BatchNorm-heavy families diverge early without it), none for the small built-in ones.
     warmup_epochs: float | None = Field(None, ge=0.0)
+    # auto: the GPU when torch sees one (CUDA), else the CPU. Export, int8 and bench always run on the CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True  # on CUDA: bf16 autocast where supported, else fp16 with a gradient scaler
     # After training, re-estimate BatchNorm statistics on this many training images (0: off); the model keeps
     # whichever statistics score better on validation.
     recalibrate_bn: int = Field(2000, ge=0)
@@ -145,6 +148,8 @@ class ExportConfig(Section):
     formats: list[Registered(FORMATS)] = Field(default_factory=lambda: FORMATS.builtin_names(), min_length=1)
     opset: int = Field(17, ge=13, le=21)
     parity_samples: int = Field(256, ge=1)
+    # Also export the teacher (fp32, each format), so its speed-up is measured against the student in one runtime.
+    teacher: bool = True
 
 
 

@@ -8,6 +8,7 @@ view shares live here once: an emulator's latency is never shown or compared (`d
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,9 @@ class ResultRow:
     container_platform: str | None = None
     cpu_features: list[str] | None = None
     int8: dict | None = None               # the int8 budget's outcome (sensitivity, layers kept float)
-    speedup_vs_teacher: float | None = None
+    speedup_vs_teacher: float | None = None        # teacher's p50 / this p50, same format and target (runtime)
+    speedup_vs_torch_teacher: float | None = None  # against the teacher in torch eager on the same target
+    eval_samples: int | None = None        # images the accuracy was measured on
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other edgeship versions, written back as they were
 
     @classmethod
@@ -64,8 +67,27 @@ class ResultRow:
         return self.status == "ok"
 
     @property
+    def is_teacher(self) -> bool:
+        """The teacher or one of its exports: measured for comparison, never shipped."""
+        return self.stage == "teacher" or self.stage.startswith("teacher-")
+
+    @property
     def is_native(self) -> bool:
         return not self.emulated
+
+    def accuracy_interval(self) -> tuple[float, float] | None:
+        """95% Wilson score interval of the accuracy (percent), from the images it was measured on."""
+        n = self.eval_samples
+        if self.accuracy is None or not n:
+            return None
+        return wilson_interval(self.accuracy / 100.0, n)
+
+    def display_accuracy(self) -> str:
+        """Accuracy with the half-width of its 95% interval: '97.49 ±0.95'."""
+        if self.accuracy is None:
+            return "-"
+        interval = self.accuracy_interval()
+        return f"{self.accuracy:.2f}" + (f" ±{(interval[1] - interval[0]) / 2:.2f}" if interval else "")
 
     def latency(self, key: str = "p50") -> float | None:
         """The measured figure, emulated or not (accuracy work and raw data)."""
@@ -81,6 +103,14 @@ class ResultRow:
         if value is None:
             return "-"
         return "emulated" if self.emulated else f"{value:.3f}"
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion p over n trials, in percent (sound near 0% and 100%, unlike p±z·se)."""
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half) * 100.0, min(1.0, centre + half) * 100.0
 
 
 @dataclass

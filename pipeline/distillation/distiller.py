@@ -67,8 +67,9 @@ class Distiller(nn.Module):
         if augment or not self.cfg.cache_teacher:
             return
         logits, feats = [], []
+        device = next(self.method_module.parameters(), next(self.teacher.parameters(), torch.zeros(()))).device
         for xb, _, _ in iterate(eval_loader(train_split, batch_size, workers)):
-            logits.append(self.teacher(train_split.to_inputs(xb)))
+            logits.append(self.teacher(train_split.to_inputs(xb.to(device))))
             feats.append([f.half() for f in self.t_hooks.features()])
             if len(feats) == 1 and feats[0]:
                 per_sample = sum(f[0].numel() * 2 for f in feats[0])

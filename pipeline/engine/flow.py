@@ -41,7 +41,8 @@ class Flow:
 
     def __init__(self, ctx: Context, force: set[str]):
         known = {"all", "bench", "teacher", "student-scratch", "student-kd", "pruned"} | {
-            f"{fmt}-{precision}" for fmt in FORMATS.names() for precision in ("fp32", "int8")}
+            f"{fmt}-{precision}" for fmt in FORMATS.names() for precision in ("fp32", "int8")} | {
+            f"teacher-{fmt}-fp32" for fmt in FORMATS.names()}
         unknown = sorted(set(force) - known)
         if unknown:
             raise EdgeshipError(f"--force {unknown[0]}: unknown stage (one of {', '.join(sorted(known))})")

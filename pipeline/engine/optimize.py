@@ -64,6 +64,21 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
     return torch_stages, student
 
 
+def export_teacher(flow: Flow, teacher_art: Artifact) -> dict[str, Artifact]:
+    """The teacher in every format at fp32: "speed-up vs teacher" then compares one runtime with itself."""
+    ctx, recipe, out = flow.ctx, flow.ctx.recipe, {}
+    for fmt in recipe.export.formats:
+        name = f"teacher-{fmt}-fp32"
+        artifact = flow.conversion(
+            name, "export", {"format": fmt, **recipe.export.model_dump(mode="json")}, teacher_art,
+            TORCH_PACKAGES + format_named(fmt).packages,
+            lambda o, key, fmt=fmt, name=name: convert.export(teacher_art, fmt, o, ctx, key, name),
+            extra_key=(ctx.data.key,), plugin_code=plugin_files(format_named(fmt)))
+        if artifact is not None:
+            out[name] = artifact
+    return out
+
+
 def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None,
              publish: bool = True) -> dict:
     """The whole recipe. publish=False benches and returns the rows but leaves the run's recipe.yaml, report and
@@ -97,7 +112,9 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
             if int8 is not None:
                 converted[int8.stage] = int8
 
-    artifacts = {**torch_stages, **converted}
+    teacher_exports = export_teacher(flow, torch_stages["teacher"]) if recipe.export.teacher and \
+        torch_stages["teacher"].format == "torch" else {}
+    artifacts = {"teacher": torch_stages["teacher"], **teacher_exports, **torch_stages, **converted}
     report = bench_and_report(ctx, artifacts, final_student.stage, flow.failures, bool(flow.force & {"bench", "all"}),
                               publish, flow.notices, flow.ship_from)
     return report.to_dict()

@@ -28,7 +28,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
     recipe, run = ctx.recipe, ctx.run
     ctx.console.print("[bold]bench[/bold]")
     results = bench_all(list(artifacts.values()), ctx, force=bool(force_bench))
-    names = model_names(recipe.distill.method, ship_from)
+    names = model_names(recipe.distill.method, ship_from, recipe.export.formats)
     final_name = names[final_stage]
     rows = []
     for column in bench_columns(recipe):
@@ -37,8 +37,8 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                 rows.append(make_row(artifact, name, artifact.format, artifact.precision, names.get(name, final_name),
                                      column.name, results.get((name, column.name))))
         for name, error in failures.items():
-            fmt, precision = name.rsplit("-", 1)
-            rows.append(make_row(None, name, fmt, precision, final_name, column.name, None, error))
+            fmt, precision = name.split("-")[-2:]  # FMT-PRECISION or teacher-FMT-fp32
+            rows.append(make_row(None, name, fmt, precision, names.get(name, final_name), column.name, None, error))
     add_speedups(rows)
     unfit = unfit_stages(artifacts, final_stage)
     ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit)
@@ -49,7 +49,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
         recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows), ship=ship_choices,
         stages=[{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
                  "error": r.error} for r in run.records],
-        reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows), pruning=pruning_effect(rows),
+        reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows), pruning=pruning_effect(rows, ship_from),
         notices=notices, ship_from=ship_from, unfit=unfit,
         distillation={"method": recipe.distill.method,
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None})

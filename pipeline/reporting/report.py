@@ -22,11 +22,11 @@ def method_display(method: str) -> str:
     return next((m.display for name, m in METHODS.items() if name == method), method)
 
 
-def model_names(method: str, ship_from: str = "student-kd") -> dict[str, str]:
+def model_names(method: str, ship_from: str = "student-kd", formats: list[str] = ()) -> dict[str, str]:
     shown = method_display(method)
     start = "scratch" if ship_from == "student-scratch" else shown
     return {"teacher": "teacher", "student-scratch": "student (scratch)", "student-kd": f"student ({shown})",
-            "pruned": f"student ({start}, pruned)"}
+            "pruned": f"student ({start}, pruned)", **{f"teacher-{fmt}-fp32": "teacher" for fmt in formats}}
 
 
 def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, model: str, target: str,
@@ -47,14 +47,17 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         runtime_settings=result.get("settings"), emulated=bool(result.get("emulated")),
         emulated_cpu=result.get("emulated_cpu"), machine=platform.get("machine"),
         container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
-        int8=metrics.get("int8"))
+        int8=metrics.get("int8"), eval_samples=result.get("eval_samples"))
 
 
 def add_speedups(rows: list[ResultRow]) -> None:
-    teacher = {r.target: r.native_latency() for r in rows if r.stage == "teacher" and r.native_latency()}
+    """Speed-up over the teacher in the same runtime (its export to the row's format) and over torch eager."""
+    teacher = {(r.format, r.target): r.native_latency() for r in rows if r.is_teacher and r.native_latency()}
     for row in rows:
-        base, mine = teacher.get(row.target), row.native_latency()
-        row.speedup_vs_teacher = base / mine if base and mine else None
+        mine = row.native_latency()
+        same, eager = teacher.get((row.format, row.target)), teacher.get(("torch", row.target))
+        row.speedup_vs_teacher = same / mine if same and mine else None
+        row.speedup_vs_torch_teacher = eager / mine if eager and mine else None
 
 
 def kd_verdict(rows: list[ResultRow]) -> str | None:
@@ -85,7 +88,9 @@ def markdown(report: Report) -> str:
     lines += environment_view(report.results).markdown("## Targets") + [EMULATED_NOTE, ""]
     lines += ["## Notes", "", f"- {X86_NOTE}",
               "- OpenVINO rows run with INFERENCE_PRECISION_HINT=f32 (this x86 would otherwise run bf16).",
-              "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.", ""]
+              "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.",
+              "- Accuracy: on the test split (or bench.eval_samples of it), ± the half-width of its 95% Wilson "
+              "interval: differences inside it are not evidence.", ""]
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
                None)
     choices = {}
     for fmt in formats:
-        candidates = [r for r in rows if r.format == fmt and r.target == target and r.ok]
+        candidates = [r for r in rows if r.format == fmt and r.target == target and r.ok and not r.is_teacher]
         if not candidates or ref is None:
             continue
         if all(r.stage in unfit for r in candidates):

@@ -7,7 +7,7 @@ from pipeline.reporting.views import int8_view, sensitivity_views
 
 def int8_vs_fp32(rows: list[ResultRow]) -> list[dict]:
     """One entry per (format, target) with both an fp32 and an int8 row."""
-    by_key = {(r.format, r.precision, r.target): r for r in rows}
+    by_key = {(r.format, r.precision, r.target): r for r in rows if not r.is_teacher}
     out = []
     for (fmt, precision, target), int8 in by_key.items():
         fp32 = by_key.get((fmt, "fp32", target))
@@ -28,11 +28,11 @@ def int8_vs_fp32(rows: list[ResultRow]) -> list[dict]:
     return out
 
 
-def pruning_effect(rows: list[ResultRow]) -> list[dict]:
+def pruning_effect(rows: list[ResultRow], unpruned: str = "student-kd") -> list[dict]:
     """Pruned vs unpruned student per target (torch rows): MACs, params, size and measured latency."""
     out = []
     for pruned in (r for r in rows if r.stage == "pruned"):
-        before = next((r for r in rows if r.stage == "student-kd" and r.target == pruned.target), None)
+        before = next((r for r in rows if r.stage == unpruned and r.target == pruned.target), None)
         if before is None or before.native_latency() is None or pruned.native_latency() is None:
             continue
         entry = {"target": pruned.target, "macs_ratio": pruned.macs / before.macs,

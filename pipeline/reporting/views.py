@@ -27,16 +27,18 @@ COLUMNS: dict[str, tuple[Callable[[ResultRow], str], bool]] = {  # header -> (ce
     "size KB": (lambda r: _fmt(r.size_bytes and r.size_bytes / 1024, ".1f"), True),
     "MACs": (lambda r: _fmt(r.macs, ","), True),
     "params": (lambda r: _fmt(r.params, ","), True),
-    "accuracy %": (lambda r: _fmt(r.accuracy, ".2f"), True),
+    "accuracy %": (lambda r: r.display_accuracy(), True),
     "p50 ms": (lambda r: r.display_latency("p50"), True),
     "p90 ms": (lambda r: r.display_latency("p90"), True),
     "vs teacher": (lambda r: _fmt(r.speedup_vs_teacher, ".1f") + ("x" if r.speedup_vs_teacher else ""), True),
+    "vs torch teacher": (lambda r: _fmt(r.speedup_vs_torch_teacher, ".1f")
+                         + ("x" if r.speedup_vs_torch_teacher else ""), True),
     "status": (_status, False),
 }
 TERMINAL = ["model", "format", "precision", "target", "size KB", "accuracy %", "p50 ms", "p90 ms", "vs teacher",
             "status"]
 MARKDOWN = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "params", "accuracy %",
-            "p50 ms", "p90 ms", "vs teacher", "status"]
+            "p50 ms", "p90 ms", "vs teacher", "vs torch teacher", "status"]
 HTML = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "accuracy %", "p50 ms", "shipped",
         "status"]
 

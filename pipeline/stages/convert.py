@@ -16,14 +16,15 @@ def _parity_inputs(ctx: Context):
     return ctx.data.test.sample(ctx.recipe.export.parity_samples).inputs()
 
 
-def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
+def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str, stage: str | None = None) -> Artifact:
+    """`src` in `fmt` at fp32, its outputs checked against torch; `stage` names it (default FMT-fp32)."""
     backend = format_named(fmt)
     model = load_torch_model(src)
     with output_to(out / "log.txt"):
         name = backend.export(model, example_input(src.preprocessing), out, ctx.recipe.export.opset)
     parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
     return Artifact(folder=out, file=name, format=fmt, precision="fp32", key=key, parent=src.key,
-                    stage=f"{fmt}-fp32", inputs=[input_spec(src.preprocessing, "input")],
+                    stage=stage or f"{fmt}-fp32", inputs=[input_spec(src.preprocessing, "input")],
                     preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
                     metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity})
 

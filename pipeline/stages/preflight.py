@@ -12,6 +12,7 @@ from pipeline.data.datasets import Dataset
 from pipeline.models.checkpoints import load_checkpoint
 from pipeline.models.onnx_teacher import OnnxTeacher
 from pipeline.models.torch_artifact import arch_spec, build_from_spec
+from pipeline.training import devices
 
 
 def _check_onnx_teacher(recipe: Recipe, data: Dataset) -> None:
@@ -36,6 +37,9 @@ def _check_torch_model(cfg: ModelConfig, field: str, data: Dataset) -> None:
 
 
 def check_models(recipe: Recipe, data: Dataset) -> None:
+    for field, train in (("teacher.train", recipe.teacher.train), ("student.train", recipe.student.train),
+                         ("prune.finetune", recipe.prune.finetune)):
+        devices.require(train.device, f"{field}.device")
     if recipe.student.arch == "onnx":
         raise EdgeshipError("student.arch: 'onnx' is for a teacher only (a student must be trainable)")
     if recipe.teacher.arch == "onnx":

@@ -74,7 +74,13 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})
     steps = []
     for step in range(1, cfg.steps + 1):
-        prune_step(pruner, model, cfg, *batch)
+        try:
+            prune_step(pruner, model, cfg, *batch)
+        except EdgeshipError:
+            raise
+        except Exception as err:  # Torch-Pruning's dependency graph fails on some families (channel shuffle)
+            raise RuntimeError(f"Torch-Pruning cannot prune {src.arch.get('arch')}: {type(err).__name__}: "
+                               f"{' '.join(str(err).split())}") from err
         distiller = Distiller(teacher, model, kd_only, example) if teacher is not None else None
         try:
             metrics = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,

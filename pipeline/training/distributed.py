@@ -33,7 +33,8 @@ def join_from_env() -> None:
     """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)."""
     if not under_torchrun() or dist.is_initialized():
         return
-    dist.init_process_group("gloo")
+    # CPU tensors on gloo; on a GPU machine CUDA tensors (DDP's gradient buckets) on NCCL, one GPU per process
+    dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
     # The processes of one node share its cores: torchrun's own default is 1 thread each.
     local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     _THREADS_BEFORE.append(torch.get_num_threads())

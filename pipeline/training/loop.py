@@ -17,7 +17,7 @@ from pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loa
 from pipeline.data.splits import Split
 from pipeline.data.transforms import batch_shifts
 from pipeline.tasks.classification import CLASSIFICATION
-from pipeline.training import distributed
+from pipeline.training import devices, distributed
 from pipeline.training.sync_batchnorm import synced_batchnorm
 
 
@@ -90,12 +90,13 @@ class TrainStep(nn.Module):
         return loss, logits, parts
 
 
-def distributed_wrapper(step: TrainStep, distiller) -> nn.Module:
+def distributed_wrapper(step: TrainStep, distiller, device: torch.device) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     # FitNets' hint epochs leave the classifier without gradients; only then must DDP look for unused ones.
     hint_epochs = distiller is not None and distiller.hint_epochs > 0
-    return DistributedDataParallel(step, find_unused_parameters=hint_epochs)
+    return DistributedDataParallel(step, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=hint_epochs)
 
 
 def train(
@@ -114,19 +115,24 @@ def train(
     teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
+    run_on = devices.resolve(cfg.device, cfg.amp)
+    model.to(run_on.device, memory_format=run_on.memory_format())
+    if distiller is not None:
+        distiller.to(run_on.device)
     params = list(model.parameters()) + (list(distiller.method_module.parameters()) if distiller else [])
     optimizer = _optimizer(params, cfg)
     epochs = cfg.epochs + (distiller.hint_epochs if distiller else 0)
     view = train_split.for_training(cfg.augment, cfg.hflip, cfg.trivial_augment)
     sampler = GlobalBatches(len(view), cfg.batch_size, seed, distributed.shard)
-    loader = train_loader(view, sampler, workers)
+    loader = train_loader(view, sampler, workers, pin_memory=run_on.cuda)
+    scaler = run_on.scaler()
     scheduler = _schedule(optimizer, epochs * len(sampler), round((cfg.warmup_epochs or 0) * len(sampler)))
     shifts = batch_shifts(view.pre, cfg.augment)
     if distiller is not None:
         distiller.prepare(train_split, cfg.augment, workers=workers)
     step = TrainStep(model, distiller, task)
     world = distributed.world_size()
-    runner = distributed_wrapper(step, distiller) if world > 1 else step
+    runner = distributed_wrapper(step, distiller, run_on.device) if world > 1 else step
     is_main = distributed.is_main()
     history = []
     # One process or several: BatchNorm sees the whole global batch either way (unless the recipe says not to).
@@ -140,15 +146,23 @@ def train(
             sampler.set_epoch(epoch)
             sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
             for (xb, yb, idx), global_size in zip(iterate(loader), sampler.global_sizes()):
-                xb = view.to_inputs(xb)
+                xb = view.to_inputs(xb.to(run_on.device, non_blocking=True)).contiguous(
+                    memory_format=run_on.memory_format())
+                yb = yb.to(run_on.device, non_blocking=True)
                 if shifts:  # every rank draws the same shift for its part of the global batch
                     xb = _shift_augment(xb, generator)
                 _, weight = distributed.shard(global_size)
                 shard.samples, shard.counts = global_size, weight > 0
-                loss, logits, parts = runner(xb, yb, idx, epoch)
+                with run_on.autocast():
+                    loss, logits, parts = runner(xb, yb, idx, epoch)
                 optimizer.zero_grad(set_to_none=True)
-                (loss * weight).backward()
-                optimizer.step()
+                if scaler is None:
+                    (loss * weight).backward()
+                    optimizer.step()
+                else:  # fp16: scale the loss so small gradients do not flush to zero
+                    scaler.scale(loss * weight).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
                 scheduler.step()
                 if weight == 0:  # a stand-in image that only joined the all-reduce
                     continue
@@ -175,5 +189,8 @@ def train(
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(history)
+    model.to("cpu", memory_format=torch.contiguous_format)  # export, int8 and bench run on the CPU
+    if distiller is not None:
+        distiller.to("cpu")
     model.eval()
     return history

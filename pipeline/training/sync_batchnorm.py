@@ -34,13 +34,15 @@ class _SumOverRanks(torch.autograd.Function):
     @staticmethod
     def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
         total = tensor.clone()
-        dist.all_reduce(total, group=_group())
+        # CUDA tensors go through the default group (NCCL on a GPU machine); CPU ones through a gloo group of
+        # their own
+        dist.all_reduce(total, group=None if total.is_cuda else _group())
         return total
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         total = grad.clone()
-        dist.all_reduce(total, group=_group())
+        dist.all_reduce(total, group=None if total.is_cuda else _group())
         return total
 
 

@@ -72,6 +72,12 @@ def corrupt_imagefolder(folder: Path) -> str:
     return f"imagefolder:{folder / 'images'}"
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def mostly_good_imagefolder(folder: Path) -> str:
     import numpy as np
     from PIL import Image
@@ -146,6 +152,8 @@ CASES = [
          lambda d: ["optimize", recipe(d, **{"teacher.checkpoint": wrong_class_count_checkpoint(d),
                                              "teacher.args": {"width": 8}}), "--run-dir", str(d / "run")],
          "teacher3.pt"),
+    *([] if _has_cuda() else [Case("GPU requested where none exists",
+                                    optimize(**{"student.train.device": "cuda"}), "student.train.device: cuda")]),
     Case("unknown timm model", optimize(**{"student.arch": "timm:mobilenetv9_huge"}), "mobilenetv9_huge"),
     Case("ONNX teacher with the wrong class count",
          lambda d: ["optimize", recipe(d, **{"teacher.arch": "onnx", "teacher.checkpoint": onnx_teacher(d, 3)}),
