@@ -62,6 +62,11 @@ def cmd_optimize(args, console: Console) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _count(metrics: dict, key: str) -> str:
+    """MACs or params with thousands separators; '-' where unknown (an ONNX teacher)."""
+    return "-" if metrics.get(key) is None else f"{metrics[key]:,}"
+
+
 def cmd_distill(args, console: Console) -> int:
     from pipeline.engine.flow import open_run
     from pipeline.engine.optimize import train_models
@@ -78,7 +83,7 @@ def cmd_distill(args, console: Console) -> int:
         table.add_column(col)
     for name, art in stages.items():
         m = art.metrics
-        table.add_row(names[name], m.get("method", "-"), f"{m['macs']:,}", f"{m['params']:,}",
+        table.add_row(names[name], m.get("method", "-"), _count(m, "macs"), _count(m, "params"),
                       f"{m['val_accuracy']:.2f}", f"{m['test_accuracy']:.2f}", f"{m.get('seconds_per_epoch', 0):.2f}",
                       m.get("teacher_logits", "-"), str(art.folder))
     stdout_console().print(table)

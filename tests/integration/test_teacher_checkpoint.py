@@ -59,3 +59,34 @@ def test_unknown_architecture_exits_2(tmp_path, write_yaml, capsys):
     recipe = write_yaml(tiny_recipe_dict(**{"teacher.arch": "resnet-9000"}))
     assert main(["optimize", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
     assert "unknown architecture 'resnet-9000'" in capsys.readouterr().err
+
+
+def test_checkpoint_for_other_classes_gets_a_new_head_and_fine_tunes(tmp_path):
+    torch.manual_seed(3)
+    path = tmp_path / "teacher-3-classes.pt"
+    torch.save(build_model("cifar_resnet8", 3, 1, 8, {"width": 8}).state_dict(), path)
+    recipe = parse_recipe(tiny_recipe_dict(**{"teacher.checkpoint": str(path), "teacher.train.epochs": 4}))
+    ctx = Context(recipe=recipe, run=RunFolder(tmp_path / "run"), data=load_dataset(recipe.data))
+    out = tmp_path / "out"
+    out.mkdir()
+    art = teacher.run(None, recipe.teacher, out, ctx, key="k")
+    assert art.metrics["source"] == "checkpoint, new head fine-tuned"
+    assert art.metrics["replaced"] == ["fc.bias", "fc.weight"] and (out / "train.csv").is_file()
+    assert art.metrics["val_accuracy"] > 30.0  # 10 classes: it learned, from a 3-class checkpoint
+
+
+def test_an_onnx_teacher_teaches_by_its_logits(tmp_path, write_yaml):
+    from tests.support.bad_inputs import onnx_teacher
+
+    onnx_file = onnx_teacher(tmp_path, 10)
+    run_dir = tmp_path / "run"
+    recipe = write_yaml(tiny_recipe_dict(**{"teacher.arch": "onnx", "teacher.checkpoint": onnx_file}))
+    assert main(["distill", str(recipe), "--run-dir", str(run_dir)]) == 0
+    teacher_dir = next((run_dir / "stages").glob("teacher-*"))
+    kd_dir = next((run_dir / "stages").glob("student-kd-*"))
+    import json
+
+    teacher_meta = json.loads((teacher_dir / "artifact.json").read_text())
+    kd = json.loads((kd_dir / "artifact.json").read_text())["metrics"]
+    assert teacher_meta["format"] == "onnx" and teacher_meta["metrics"]["source"] == "onnx file"
+    assert (teacher_dir / "teacher.onnx").is_file() and kd["method"] == "kd" and kd["epochs"] >= 1
