@@ -57,6 +57,8 @@ def _resize_module(module: nn.Module, shapes: dict[str, torch.Size]) -> None:
         module.num_features = module.running_mean.shape[0] if module.running_mean is not None else weight.shape[0]
     elif isinstance(module, nn.GroupNorm):
         module.num_channels = weight.shape[0]
+    elif isinstance(module, nn.LayerNorm) and weight is not None:  # ConvNeXt's LayerNorm2d: channels last dim
+        module.normalized_shape = tuple(weight.shape)
 
 
 def load_resized(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:

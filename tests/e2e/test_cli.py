@@ -94,4 +94,4 @@ def test_bench_of_a_run_folder_reads_its_manifest_and_rebuilds_nothing(tiny_run,
     assert {p.name for p in (copy / "stages").iterdir()} == before[0]
     assert (copy / "manifest.json").read_text() == before[1] and (copy / "report.json").read_text() == before[2]
     assert "student (KD, pruned)" in out and "teacher" in out
-    assert out.count(" ok ") == 10 and "failed" not in out  # 4 torch + 3 formats x fp32/int8, all measured
+    assert out.count(" ok ") == 13 and "failed" not in out  # 4 torch, 3 formats x fp32/int8, teacher x 3 formats

@@ -4,13 +4,17 @@ import json
 
 import pytest
 
+from pipeline.config.recipe import parse_recipe
 from pipeline.core.artifact import Artifact
 from pipeline.core.formats import format_named
 from pipeline.core.plugins import FORMATS
+from pipeline.data.datasets import load_dataset
 from pipeline.engine.optimize import optimize
+from tests.support.recipes import tiny_recipe_dict
 
 EXPECTED_STAGES = {"teacher", "student-scratch", "student-kd", "pruned", "onnx-fp32", "onnx-int8", "tflite-fp32",
-                   "tflite-int8", "openvino-fp32", "openvino-int8"}
+                   "tflite-int8", "openvino-fp32", "openvino-int8", "teacher-onnx-fp32", "teacher-tflite-fp32",
+                   "teacher-openvino-fp32"}
 ROW_KEYS = {"model", "stage", "format", "precision", "target", "runtime", "threads", "size_bytes", "params", "macs",
             "accuracy", "latency_ms", "runs", "status", "error"}
 CHANCE = 10.0  # digits: 10 balanced classes
@@ -38,6 +42,14 @@ def test_report_has_one_ok_row_per_artifact(tiny_run):
         fp32, int8 = rows[f"{fmt}-fp32"]["accuracy"], rows[f"{fmt}-int8"]["accuracy"]
         assert abs(fp32 - rows["pruned"]["accuracy"]) <= 0.6, (fmt, fp32, rows["pruned"]["accuracy"])
         assert abs(int8 - fp32) <= 3.0, (fmt, fp32, int8)
+    # The teacher in each runtime: "vs teacher" compares one runtime with itself, the eager ratio stays beside it.
+    for fmt in FORMATS.names():
+        teacher, student = rows[f"teacher-{fmt}-fp32"], rows[f"{fmt}-fp32"]
+        assert abs(teacher["accuracy"] - rows["teacher"]["accuracy"]) <= 0.6 and teacher["model"] == "teacher"
+        assert student["speedup_vs_teacher"] == teacher["latency_ms"]["p50"] / student["latency_ms"]["p50"]
+        assert student["speedup_vs_torch_teacher"] == (rows["teacher"]["latency_ms"]["p50"]
+                                                       / student["latency_ms"]["p50"])
+        assert student["eval_samples"] == len(load_dataset(parse_recipe(tiny_recipe_dict()).data).test)
     assert {s["name"] for s in on_disk["stages"]} == EXPECTED_STAGES
     assert (run_dir / "report.md").read_text().count("| ok |") == len(EXPECTED_STAGES)
 

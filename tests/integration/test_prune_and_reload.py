@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from pipeline.models.torch_artifact import WEIGHTS_FILE, load_resized
@@ -23,16 +24,18 @@ def test_pruned_model_saves_as_plain_weights_and_reloads_exactly(tmp_path):
     assert count_macs_params(rebuilt, example) == (macs_after, params_after)
 
 
-def test_depthwise_models_reload_after_pruning():
-    model = build_model("mobilenet_v3_small", 4, 1, 32, {}).eval()
-    example = torch.zeros(1, 1, 32, 32)
+@pytest.mark.parametrize("arch, size", [("mobilenet_v3_small", 32), ("convnext_tiny", 64), ("efficientnet_b0", 64),
+                                        ("regnet_x_400mf", 64), ("mnasnet0_5", 64), ("squeezenet1_0", 64)])
+def test_zoo_models_reload_after_pruning(arch, size):
+    """Depthwise convolutions, ConvNeXt's LayerNorm2d and layer scale, squeeze-excitation, fire modules."""
+    torch.manual_seed(0)
+    model = build_model(arch, 4, 3, size, {}).eval()
+    example = torch.zeros(1, 3, size, size)
     prune_channels(model, example, 0.3, num_classes=4)
-    rebuilt = load_resized(build_model("mobilenet_v3_small", 4, 1, 32, {}), model.state_dict()).eval()
-    x = torch.randn(2, 1, 32, 32)
+    rebuilt = load_resized(build_model(arch, 4, 3, size, {}), model.state_dict()).eval()
+    x = torch.randn(2, 3, size, size)
     torch.testing.assert_close(rebuilt(x), model(x))
 
-
-import pytest  # noqa: E402
 
 from pipeline.config.recipe import PruneConfig  # noqa: E402
 from pipeline.stages.prune import make_pruner, prune_step  # noqa: E402
