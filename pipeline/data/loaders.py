@@ -3,6 +3,7 @@ distributed run loads only its own part."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Callable, Iterator
 
 import torch
@@ -16,10 +17,17 @@ def default_workers(split) -> int:
     return min(4, os.cpu_count() or 1) if getattr(split, "decodes_files", False) else 0
 
 
+def _worker_context() -> str | None:
+    """fork, unless JAX (which litert-torch brings in for conversions) already runs threads in this process: a
+    fork then can deadlock, so workers start from a fork server instead."""
+    return "forkserver" if "jax" in sys.modules else None
+
+
 def _loader(split, workers: int | None, pin_memory: bool = False, **kwargs) -> DataLoader:
     workers = default_workers(split) if workers is None else workers
-    return DataLoader(split, num_workers=workers, pin_memory=pin_memory, persistent_workers=False,
-                      **({"prefetch_factor": 2} if workers else {}), **kwargs)
+    extra = {"prefetch_factor": 2, "multiprocessing_context": _worker_context()} if workers else {}
+    return DataLoader(split, num_workers=workers, pin_memory=pin_memory, persistent_workers=False, **extra,
+                      **kwargs)
 
 
 def eval_loader(split, batch_size: int = 256, workers: int | None = None, pin_memory: bool = False) -> DataLoader:
