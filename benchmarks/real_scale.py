@@ -130,6 +130,7 @@ def zoo_body(arch: str, teacher_weights: Path | None, epochs: int, images: int) 
         "teacher": teacher,
         "student": {"arch": arch, "train": {"epochs": epochs, "batch_size": 64, "lr": 0.05, "augment": True}},
         "prune": {"ratio": 0.3, "finetune": {"epochs": 1, "lr": 0.01}},
+        "export": {"teacher": False},  # the zoo table compares student files only
         "quantize": {"fallback": False, "validation_samples": 1000, "calibration": {"samples": 200}},
         "bench": {"warmup": 5, "min_runs": 50, "min_seconds": 0.5, "max_seconds": 5},
     }
