@@ -7,6 +7,7 @@ not grow with the dataset. A split is a view: `subset` and `with_transform` shar
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,9 @@ from pipeline.data.loaders import eval_loader, iterate
 from pipeline.data.transforms import LARGE_IMAGE, eval_transform, match_channels, normalize, train_transform
 
 
-class Split(Dataset):
+class Split(Dataset, ABC):
+    """What every split shares; a subclass says where an image comes from (`_image`)."""
+
     def __init__(self, labels: np.ndarray, pre: dict, rows: np.ndarray | None = None):
         self._labels = np.asarray(labels, dtype=np.int64)
         self.pre = pre
@@ -34,9 +37,9 @@ class Split(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
+    @abstractmethod
     def _image(self, row: int) -> tuple[torch.Tensor, int]:
         """The image of storage row `row` (or of the row that stands in for it) and that row."""
-        raise NotImplementedError
 
     def __getitem__(self, position: int):
         image, row = self._image(int(self.rows[position]))
