@@ -132,11 +132,50 @@ def cpu_features() -> list[str]:
     return [f for f in CPU_FEATURES if f in flags]
 
 
-def evaluate(runner, inputs: np.ndarray, labels: np.ndarray) -> float:
-    correct = 0
+IGNORE_INDEX = 255  # mask pixels with this value count nowhere (VOC's border, unlabelled areas)
+
+
+def confusion_update(confusion: np.ndarray, predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Add one prediction's pixels to a (K, K) confusion matrix (rows: truth, columns: prediction)."""
+    classes = confusion.shape[0]
+    keep = target != IGNORE_INDEX
+    truth = target[keep].astype(np.int64)
+    if truth.size and truth.max() >= classes:
+        raise ValueError(f"mask class {int(truth.max())} is not below the model's {classes} output classes")
+    confusion += np.bincount(truth * classes + predicted[keep].astype(np.int64),
+                             minlength=classes * classes).reshape(classes, classes)
+    return confusion
+
+
+def segmentation_scores(confusion: np.ndarray) -> dict:
+    """mIoU over the classes that occur (in truth or prediction), pixel accuracy and per-class IoU, in percent."""
+    hits = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - hits
+    present = union > 0
+    iou = np.where(present, hits / np.maximum(union, 1), np.nan) * 100.0
+    return {"miou": float(np.nanmean(iou)) if present.any() else float("nan"),
+            "pixel_accuracy": float(hits.sum() / max(1, confusion.sum()) * 100.0),
+            "per_class_iou": [None if np.isnan(v) else round(float(v), 3) for v in iou]}
+
+
+def evaluate_details(runner, inputs: np.ndarray, labels: np.ndarray) -> dict:
+    """The task's metric on the device: top-1 for one label per image; for masks (N, H, W), mIoU from a
+    confusion matrix streamed image by image (argmax per pixel here, so no full-size output leaves the device)."""
+    if labels.ndim == 1:
+        correct = sum(int(np.argmax(runner(inputs[i:i + 1])) == labels[i]) for i in range(len(inputs)))
+        return {"accuracy": correct / max(1, len(inputs)) * 100.0}
+    confusion = None
     for i in range(len(inputs)):
-        correct += int(np.argmax(runner(inputs[i:i + 1])) == labels[i])
-    return correct / max(1, len(inputs)) * 100.0
+        scores = runner(inputs[i:i + 1])[0]  # (K, H, W)
+        if confusion is None:
+            confusion = np.zeros((scores.shape[0], scores.shape[0]), dtype=np.int64)
+        confusion_update(confusion, scores.argmax(0), labels[i])
+    scores = segmentation_scores(confusion if confusion is not None else np.zeros((1, 1), np.int64))
+    return {"accuracy": scores["miou"], "segmentation": scores}
+
+
+def evaluate(runner, inputs: np.ndarray, labels: np.ndarray) -> float:
+    return evaluate_details(runner, inputs, labels)["accuracy"]
 
 
 def _timed(runner, sample: np.ndarray, slowdown: float) -> float:
@@ -240,7 +279,7 @@ def run(args) -> dict:
                   load_seconds=time.perf_counter() - t0, input_shape=runner.input_shape)
     if args.eval:
         inputs, labels = load_eval_set(args.eval)
-        result["accuracy"] = evaluate(runner, inputs, labels)
+        result.update(evaluate_details(runner, inputs, labels))
         result["eval_samples"] = int(len(inputs))
         sample = inputs[:1]
     else:
@@ -268,7 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--probe", metavar="WORK_DIR", help="print platform, runtimes and free disk, then exit")
     parser.add_argument("--output", help="also write the JSON result to this file (a results mount)")
     parser.add_argument("--format", choices=sorted(RUNNERS))
-    parser.add_argument("--eval", help="npz with 'labels' and float32 'inputs' (N,C,H,W), or uint8 'images' "
+    parser.add_argument("--eval", help="npz with 'labels' (N) or masks (N,H,W) and float32 'inputs' (N,C,H,W), or uint8 'images' "
                                        "with the 'scale', 'mean' and 'std' that normalize them")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=10)

@@ -46,10 +46,10 @@ def write_eval_set(ctx: Context) -> Path:
     count = ctx.recipe.bench.eval_samples
     path = ctx.run.root / "data" / f"eval-{ctx.data.key}-{count or 'all'}.npz"
     if not path.exists():
-        split = ctx.data.test.sample(count)
+        images, targets = ctx.data.test.sample(count).arrays()  # targets: labels, or masks (N, H, W)
         pre = ctx.data.preprocessing
         write_atomic(path, lambda tmp: np.savez(
-            tmp, images=split.images(), labels=split.labels, scale=np.float32(pre["scale"]),
+            tmp, images=images, labels=targets, scale=np.float32(pre["scale"]),
             mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32)), suffix=".npz")
     return path
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator,
+                      model_validator)
 
 from pipeline.config.targets import default_targets, target_config_type
 from pipeline.core.errors import EdgeshipError
@@ -36,8 +37,23 @@ class Split(Section):
     seed: int = 0
 
 
+class SceneConfig(Section):
+    """The built-in `scenes` source (segmentation): items placed at random on a canvas."""
+    count: int = Field(2000, ge=20)          # scenes in all; the test share is made from held-out items
+    canvas: int | None = Field(None, ge=16, le=1024)  # native scene size; None: data.image_size
+    min_items: int = Field(2, ge=1)
+    max_items: int = Field(4, ge=1)
+
+
+# Sources of masks (segmentation) and of one label per image (classification): a task takes its own kind.
+DENSE_SOURCES = ("scenes", "segfolder", "voc")
+LABEL_SOURCES = ("digits", "fashion-mnist", "imagefolder")
+NEEDS_PATH = ("imagefolder", "segfolder", "voc")
+
+
 class DataConfig(Section):
-    # digits | fashion-mnist:PATH | imagefolder:PATH
+    # classification: digits | fashion-mnist[:PATH] | imagefolder:PATH
+    # segmentation: scenes[:digits|:fashion-mnist[:PATH]] | segfolder:PATH | voc:PATH
     source: str = "digits"
     image_size: int = Field(8, ge=4, le=1024)
     channels: Literal[1, 3] = 1
@@ -55,16 +71,25 @@ class DataConfig(Section):
     skip_unreadable: bool = False
     # DataLoader worker processes; None: 0 for in-memory sources, up to 4 for files.
     workers: int | None = Field(None, ge=0, le=64)
+    scenes: SceneConfig = SceneConfig()
 
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
         kind = value.split(":", 1)[0]
-        if kind not in ("digits", "fashion-mnist", "imagefolder"):
-            raise ValueError(f"unknown data source {value!r}; use digits, fashion-mnist:PATH or imagefolder:PATH")
-        if kind == "imagefolder" and ":" not in value:
-            raise ValueError("imagefolder needs a path: imagefolder:PATH")
+        if kind not in DENSE_SOURCES + LABEL_SOURCES:
+            raise ValueError(f"unknown data source {value!r}; use digits, fashion-mnist:PATH, imagefolder:PATH "
+                             "(classification) or scenes, segfolder:PATH, voc:PATH (segmentation)")
+        if kind in NEEDS_PATH and not value.partition(":")[2]:
+            raise ValueError(f"{kind} needs a path: {kind}:PATH")
+        if kind == "scenes" and value.split(":")[1:2] not in ([], ["digits"], ["fashion-mnist"]):
+            raise ValueError(f"scenes are made of digits or fashion-mnist items, not {value.split(':')[1]!r}")
         return value
+
+    @property
+    def dense(self) -> bool:
+        """Whether the source gives masks (segmentation) rather than one label per image."""
+        return self.source.split(":", 1)[0] in DENSE_SOURCES
 
     @field_validator("std")
     @classmethod
@@ -127,6 +152,7 @@ class DistillConfig(Section):
     dkd_alpha: float = Field(1.0, ge=0.0)
     dkd_beta: float = Field(8.0, ge=0.0)
     dkd_warmup: int = Field(5, ge=0)   # epochs over which the DKD loss ramps up
+    cwd_temperature: float = Field(4.0, gt=0.0)  # cwd: softmax temperature over each channel's locations
     cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
     # Also train the same student without a teacher: the baseline the report compares to.
     baseline: bool = True
@@ -212,6 +238,19 @@ class Recipe(Section):
     targets: list[TargetBase] = Field(default_factory=default_targets, min_length=1)
     ship: ShipConfig = ShipConfig()
 
+    @model_validator(mode="after")
+    def _task_fits(self):
+        task = TASKS.get(self.task, "task")
+        if task.dense != self.data.dense:
+            kinds = ", ".join(DENSE_SOURCES if task.dense else LABEL_SOURCES)
+            raise ValueError(f"data.source {self.data.source!r} does not fit task {self.task!r} (it takes {kinds})")
+        method = METHODS.get(self.distill.method, "distill.method")
+        if self.task not in _tasks_of(method):
+            fitting = [name for name, m in METHODS.items() if self.task in _tasks_of(m)]
+            raise ValueError(f"distill.method {self.distill.method!r} is for {', '.join(_tasks_of(method))}; task "
+                             f"{self.task!r} takes {', '.join(fitting)}")
+        return self
+
     @field_validator("targets")
     @classmethod
     def _unique_target_names(cls, targets):
@@ -220,6 +259,10 @@ class Recipe(Section):
         if repeated:
             raise ValueError(f"target names must be unique; repeated: {', '.join(repeated)}")
         return targets
+
+
+def _tasks_of(method) -> tuple[str, ...]:
+    return getattr(method, "tasks", ("classification",))
 
 
 def _first_error(err: ValidationError) -> str:

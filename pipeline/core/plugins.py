@@ -117,7 +117,8 @@ TARGET_TYPES: Registry = Registry("target type", ("name", "config", "make", "run
                                   ("targets.local", "targets.ssh", "targets.docker", "targets.qemu"))
 METHODS: Registry = Registry("distillation method", ("name", "display", "default_beta", "loss"),
                              ("pipeline.distillation.methods",))
-TASKS: Registry = Registry("task", ("name", "metric", "loss", "predict_labels"), ("pipeline.tasks.classification",))
+TASKS: Registry = Registry("task", ("name", "metric", "loss", "predict_labels", "meter"),
+                          ("pipeline.tasks.classification", "pipeline.tasks.segmentation"))
 
 
 def load_plugins(specs: Iterable[str]) -> list[str]:

@@ -1,14 +1,31 @@
 """The Task contract: what a kind of prediction (classification, segmentation, ...) brings to the flow.
 
 A task is one file that registers a `Task` in pipeline.core.plugins.TASKS; the recipe's `task:` names it.
-Classification is the first task; the training loop takes its loss and its decoding from here.
+The training loop takes its loss and its meter from here; the report, the int8 budget, ship and the CI gate
+name its metric; the device agent computes the same metric from the eval set's labels (one per image, or masks).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
 
 from pipeline.core.plugins import TASKS
+
+
+class Meter(Protocol):
+    """Accumulates a metric over batches: update(outputs, targets) per batch, then value() in percent. `counts`
+    holds everything it has seen as integers, so the counts of several processes add up."""
+
+    counts: np.ndarray
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None: ...
+
+    def value(self) -> float: ...
+
+    def details(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -16,7 +33,13 @@ class Task:
     name: str
     metric: str                   # what the report's accuracy column holds, e.g. "top-1 %"
     loss: Callable                # loss(outputs, targets) -> scalar tensor: the supervised term of training
-    predict_labels: Callable      # predict_labels(outputs) -> predicted labels, compared with the targets
+    predict_labels: Callable      # predict_labels(outputs) -> predicted labels (per image or per pixel)
+    meter: Callable[[int], Meter]  # meter(num_classes): a fresh accumulator of the metric
+    metric_name: str = "top-1"    # how sentences name a point of it ("+1.2 points top-1")
+    # One label per image (False) or a mask per image (True): decides the data layout and which methods apply.
+    dense: bool = False
+    # Accuracy intervals (Wilson) hold for a proportion of images, not for a pixel-pooled score such as mIoU.
+    per_image_metric: bool = True
 
 
 def task_named(name: str) -> Task:

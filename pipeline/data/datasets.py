@@ -1,4 +1,5 @@
-"""Datasets: built-in digits, Fashion-MNIST IDX files, ImageFolder trees, split into train / val / test.
+"""Datasets: built-in digits, Fashion-MNIST IDX files, ImageFolder trees (one label per image); built-in scenes,
+segmentation folders and Pascal VOC (a mask per image); split into train / val / test.
 
 Digits and Fashion-MNIST are small and stay in memory at their native size; an ImageFolder is a list of files
 decoded when a loader asks (or, with data.in_memory, decoded once at the exact model size). The recipe's
@@ -17,6 +18,9 @@ import numpy as np
 from pipeline.config.recipe import DataConfig
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.keys import content_key
+from pipeline.data.mask_splits import MaskArraySplit, MaskSplit
+from pipeline.data.scenes import compose_scenes, held_out_items
+from pipeline.data.segfolders import load_segfolder, load_voc
 from pipeline.data.splits import ArraySplit, FileSplit, Split, file_listing_digest
 from pipeline.data.transforms import make_preprocessing
 
@@ -44,7 +48,7 @@ class Dataset:
         return len(self.labels)
 
     def describe(self) -> str:
-        kind = "files decoded on the fly" if isinstance(self.train, FileSplit) else "in memory"
+        kind = "files decoded on the fly" if getattr(self.train, "decodes_files", False) else "in memory"
         skipped = f", {self.skipped} unreadable files skipped" if self.skipped else ""
         return (f"{len(self.train)} train / {len(self.val)} val / {len(self.test)} test, {self.num_classes} "
                 f"classes, {kind}{skipped}")
@@ -122,9 +126,31 @@ def _scan_tree(folder: Path, skip_unreadable: bool, classes: list[str] | None = 
     return paths, np.asarray(labels, dtype=np.int64), tree.classes, skipped
 
 
-def _decode_all(split: FileSplit) -> ArraySplit:
+def _decode_all(split: Split) -> Split:
     """data.in_memory: decode every file once, at the model's evaluation size."""
+    if isinstance(split, MaskSplit):
+        return MaskArraySplit(*split.arrays(), split.pre)
     return ArraySplit(split.images(), split.labels, split.pre, model_sized=True)
+
+
+def _load_scenes(cfg: DataConfig, pre: dict):
+    """The built-in scenes: items of digits or Fashion-MNIST on a canvas; test scenes from held-out items."""
+    _, _, items_from = cfg.source.partition(":")
+    kind, _, path = items_from.partition(":")
+    if kind == "fashion-mnist":
+        x, y, names, x_test, y_test = _load_fashion(Path(path or DEFAULT_FASHION_DIR))
+    else:
+        x, y, names, _, _ = _load_digits()
+        train_items, test_items = held_out_items(y, cfg.split.test, cfg.split.seed)
+        x, y, x_test, y_test = x[train_items], y[train_items], x[test_items], y[test_items]
+    s = cfg.scenes
+    canvas = s.canvas or cfg.image_size
+    n_test = max(1, int(round(s.count * cfg.split.test)))
+    # The seeds differ, so train and test scenes are different draws as well as different items.
+    train = compose_scenes(x, y, s.count - n_test, canvas, s.min_items, s.max_items, cfg.split.seed)
+    test = compose_scenes(x_test, y_test, n_test, canvas, s.min_items, s.max_items, cfg.split.seed + 1)
+    digest = [_array_digest(a) for a in (*train, *test)]
+    return MaskArraySplit(*train, pre), MaskArraySplit(*test, pre), ["background", *names], digest, 0
 
 
 def _load_imagefolder(root: Path, cfg: DataConfig, pre: dict):
@@ -160,6 +186,13 @@ def _sources(cfg: DataConfig, pre: dict):
     kind, _, arg = cfg.source.partition(":")
     if kind == "imagefolder":
         return _load_imagefolder(Path(arg), cfg, pre)
+    if kind == "scenes":
+        return _load_scenes(cfg, pre)
+    if kind in ("segfolder", "voc"):
+        train, test, classes, listing, skipped = (load_segfolder if kind == "segfolder" else load_voc)(Path(arg), pre)
+        if cfg.in_memory:
+            train, test = _decode_all(train), (_decode_all(test) if test is not None else None)
+        return train, test, classes, listing, skipped
     if kind == "digits":
         x, y, labels, x_test, y_test = _load_digits()
     else:
@@ -172,7 +205,7 @@ def _sources(cfg: DataConfig, pre: dict):
 def load_dataset(cfg: DataConfig) -> Dataset:
     if len(cfg.mean) not in (1, cfg.channels) or len(cfg.std) not in (1, cfg.channels):
         raise EdgeshipError(f"data.mean/data.std: need 1 or {cfg.channels} values (data.channels)")
-    pre = make_preprocessing(cfg.image_size, cfg.channels, cfg.mean, cfg.std)
+    pre = make_preprocessing(cfg.image_size, cfg.channels, cfg.mean, cfg.std, dense=cfg.dense)
     everything, test, labels, source_digest, skipped = _sources(cfg, pre)
     if len(everything) == 0:
         raise EdgeshipError(f"data.source: {cfg.source} holds no images")

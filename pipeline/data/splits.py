@@ -17,7 +17,8 @@ from torch.utils.data import Dataset
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.sampling import stratified_indices
 from pipeline.data.loaders import eval_loader, iterate
-from pipeline.data.transforms import LARGE_IMAGE, eval_transform, match_channels, normalize, train_transform
+from pipeline.data.transforms import (LARGE_IMAGE, batch_shifts, eval_transform, match_channels, normalize,
+                                      train_transform)
 
 
 class Split(Dataset, ABC):
@@ -71,17 +72,31 @@ class Split(Dataset, ABC):
     def to_inputs(self, batch: torch.Tensor) -> torch.Tensor:
         return normalize(batch, self.pre)
 
+    def arrays(self, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Every image of the split at the model's size, uint8 (N, C, H, W), with its target: a label (N) or a
+        mask (N, H, W). For the small sets that travel (calibration, device evaluation, parity samples)."""
+        images, targets = [], []
+        for xb, yb, _ in iterate(eval_loader(self, batch_size)):
+            images.append(xb.numpy())
+            targets.append(yb.numpy())
+        if images:
+            return np.concatenate(images), np.concatenate(targets)
+        return np.zeros((0, self.pre["channels"], *self.pre["size"]), dtype=np.uint8), self.labels[:0]
+
     def images(self, batch_size: int = 256) -> np.ndarray:
-        """Every image of the split at the model's size, uint8 (N, C, H, W): for the small sets that travel
-        (calibration, device evaluation, parity samples)."""
-        parts = [xb.numpy() for xb, _, _ in iterate(eval_loader(self, batch_size))]
-        if parts:
-            return np.concatenate(parts)
-        return np.zeros((0, self.pre["channels"], *self.pre["size"]), dtype=np.uint8)
+        return self.arrays(batch_size)[0]
 
     def inputs(self) -> np.ndarray:
         """Every image preprocessed as the model takes it: float32 (N, C, H, W)."""
         return self.to_inputs(torch.from_numpy(self.images())).numpy()
+
+    def inputs_and_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        images, targets = self.arrays()
+        return self.to_inputs(torch.from_numpy(images)).numpy(), targets
+
+    def batch_shifts(self, augment: bool) -> bool:
+        """Whether the training loop shifts whole batches (tiny images; crops and flips do it from 64 px up)."""
+        return batch_shifts(self.pre, augment)
 
 
 def _unchanged(image: torch.Tensor) -> torch.Tensor:

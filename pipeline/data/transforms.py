@@ -16,8 +16,11 @@ CROP_RATIO = 0.875
 LARGE_IMAGE = 64  # from this size up, crops and flips; below it, shifts
 
 
-def make_preprocessing(image_size: int, channels: int, mean: list[float], std: list[float]) -> dict:
-    large = image_size >= LARGE_IMAGE
+def make_preprocessing(image_size: int, channels: int, mean: list[float], std: list[float],
+                       dense: bool = False) -> dict:
+    """`dense` (masks per pixel): the whole image is resized to the exact size, never cropped, so every
+    labelled pixel is predicted."""
+    large = image_size >= LARGE_IMAGE and not dense
     return {
         "size": [image_size, image_size],
         "channels": channels,
@@ -86,3 +89,35 @@ def normalize(batch: torch.Tensor, pre: dict) -> torch.Tensor:
 def preprocess(x_uint8: np.ndarray, pre: dict) -> np.ndarray:
     """numpy form of `normalize`, for arrays of model-sized uint8 images."""
     return normalize(torch.from_numpy(np.ascontiguousarray(x_uint8)), pre).numpy()
+
+
+class JointTransform:
+    """One v2 transform applied to an image and its mask together: the same crop and flip, bilinear for the
+    image, nearest for the mask (torchvision's tv_tensors.Mask)."""
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from torchvision import tv_tensors
+
+        image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask[None]))
+        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor)[0]
+
+
+def joint_eval_transform(pre: dict) -> JointTransform:
+    from torchvision.transforms import v2
+
+    return JointTransform(v2.Resize(tuple(pre["size"]), antialias=True))
+
+
+def joint_train_transform(pre: dict, augment: bool, hflip: bool) -> JointTransform:
+    """Random scale-crop (half the area to all of it) and flips, at every image size (masks move with them)."""
+    from torchvision.transforms import v2
+
+    if not augment:
+        return joint_eval_transform(pre)
+    steps = [v2.RandomResizedCrop(tuple(pre["size"]), scale=(0.5, 1.0), antialias=True)]
+    if hflip:
+        steps.append(v2.RandomHorizontalFlip())
+    return JointTransform(v2.Compose(steps))

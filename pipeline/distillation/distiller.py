@@ -21,9 +21,11 @@ CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 
 
 class Distiller(nn.Module):
-    def __init__(self, teacher: nn.Module, student: nn.Module, cfg, example: torch.Tensor):
+    def __init__(self, teacher: nn.Module, student: nn.Module, cfg, example: torch.Tensor,
+                 supervised_loss=F.cross_entropy):
         super().__init__()
         self.cfg = cfg
+        self.supervised_loss = supervised_loss  # the task's own term (per-pixel CE for segmentation)
         self.method = cfg.method
         self.method_module = METHODS.get(cfg.method, "distill.method")(cfg)  # the method, with its learned parts
         self.beta = self.method_module.default_beta if cfg.beta is None else cfg.beta
@@ -71,8 +73,8 @@ class Distiller(nn.Module):
         for xb, _, _ in iterate(eval_loader(train_split, batch_size, workers)):
             logits.append(self.teacher(train_split.to_inputs(xb.to(device))))
             feats.append([f.half() for f in self.t_hooks.features()])
-            if len(feats) == 1 and feats[0]:
-                per_sample = sum(f[0].numel() * 2 for f in feats[0])
+            if len(feats) == 1:  # dense logits (segmentation) count as much as feature maps
+                per_sample = logits[0][0].numel() * 4 + sum(f[0].numel() * 2 for f in feats[0])
                 if per_sample * len(train_split) > CACHE_LIMIT_BYTES:
                     return  # too big to keep: the teacher runs live
         stacked = [torch.cat([batch[k] for batch in feats]) for k in range(len(self.t_hooks.names))]
@@ -91,7 +93,7 @@ class Distiller(nn.Module):
         method = self._method_loss(student_logits, t_logits, s_feats, t_feats, labels, epoch)
         if epoch <= self.hint_epochs:  # FitNets stage 1: only the hint trains the student's lower part
             return self.beta * method, {"ce": 0.0, "kd": 0.0, self.method: method.item()}
-        ce = F.cross_entropy(student_logits, labels)
+        ce = self.supervised_loss(student_logits, labels)
         alpha = self.cfg.alpha
         kd = kd_loss(student_logits, t_logits, self.cfg.temperature) if alpha > 0 else torch.zeros(())
         total = (1 - alpha) * ce + alpha * kd + self.beta * method

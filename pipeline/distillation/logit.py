@@ -6,7 +6,12 @@ import torch.nn.functional as F
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Hinton et al. 2015: KL(teacher_T || student_T) * T^2, so gradients keep their scale as T changes."""
+    """Hinton et al. 2015: KL(teacher_T || student_T) * T^2, so gradients keep their scale as T changes.
+    Dense outputs (N, C, H, W) are distilled per pixel, averaged over pixels (pixel-wise KD)."""
+    if student_logits.dim() > 2:
+        classes = student_logits.shape[1]
+        student_logits = student_logits.movedim(1, -1).reshape(-1, classes)
+        teacher_logits = teacher_logits.movedim(1, -1).reshape(-1, classes)
     log_p_student = F.log_softmax(student_logits / temperature, dim=1)
     log_p_teacher = F.log_softmax(teacher_logits / temperature, dim=1)
     return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True) * temperature ** 2

@@ -1,4 +1,5 @@
-"""Numerical parity of a converted model against its source, on real samples (max |diff|, top-1 agreement)."""
+"""Numerical parity of a converted model against its source, on real samples (max |diff|, top-1 agreement:
+per image, or per pixel for segmentation)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +19,7 @@ def check_parity(reference: torch.nn.Module, fmt: str, path: Path, inputs: np.nd
     return {
         "samples": int(len(inputs)),
         "max_abs_diff": float(np.abs(got - expected).max()),
+        # argmax over classes: per image, or per pixel for dense outputs (the pixel agreement)
         "top1_agreement": float((got.argmax(1) == expected.argmax(1)).mean() * 100.0),
         "runtime_settings": runner.settings,
     }

@@ -1,5 +1,6 @@
-"""Architectures by name: CIFAR-style ResNets and a small CNN for small images, torchvision and timm models
-adapted to the input, or any `python:module:function` that returns an nn.Module."""
+"""Architectures by name: CIFAR-style ResNets and a small CNN for small images, a small UNet (segmentation),
+torchvision (classification and segmentation) and timm models adapted to the input, or any
+`python:module:function` that returns an nn.Module."""
 from __future__ import annotations
 
 import importlib
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from pipeline.core.errors import EdgeshipError
+from pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
 
 
 class BasicBlock(nn.Module):
@@ -145,6 +147,11 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
             return CifarResNet(int(match.group(1)), num_classes, in_channels, **args)
         if arch == "simple_cnn":
             return SimpleCNN(num_classes, in_channels, **args)
+        if arch == "unet":
+            return UNet(num_classes, in_channels, **args)
+        if arch in torchvision_segmentation_names():
+            # the stem takes the recipe's channels; its stride stays (segmentation outputs are upsampled anyway)
+            return _adapt_stem(torchvision_segmentation(arch, num_classes, args), in_channels, SMALL_INPUT)
         if arch.startswith("timm:"):
             return _timm(arch.removeprefix("timm:"), num_classes, in_channels, image_size, args)
         if arch.startswith("python:"):
@@ -159,8 +166,8 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
             return _torchvision(arch, num_classes, in_channels, image_size, args)
     except TypeError as err:
         raise EdgeshipError(f"arch {arch!r}: bad args: {err}") from None
-    raise EdgeshipError(f"unknown architecture {arch!r} (cifar_resnetN, simple_cnn, a torchvision model name, "
-                        "timm:NAME, or python:module:function)")
+    raise EdgeshipError(f"unknown architecture {arch!r} (cifar_resnetN, simple_cnn, unet, a torchvision model name "
+                        "(classification or segmentation), timm:NAME, or python:module:function)")
 
 
 def count_macs_params(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:

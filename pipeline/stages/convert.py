@@ -33,10 +33,10 @@ def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Conte
     backend = format_named(fmt)
     model = load_torch_model(torch_src)
     qcfg = ctx.recipe.quantize
-    val = ctx.data.val.sample(qcfg.validation_samples)
+    val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
-                                         ctx.calibration, out, qcfg, val.inputs(), val.labels)
+                                         ctx.calibration, out, qcfg, val_inputs, val_targets)
     name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pipeline.config.recipe import DistillConfig
 from pipeline.core.artifact import Artifact
+from pipeline.core.tasks import task_named
 from pipeline.distillation.distiller import Distiller
 from pipeline.models.checkpoints import load_checkpoint
 from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher, torch_artifact
@@ -23,7 +24,8 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
                         student.checkpoint_prefix)
     distiller = None
     if src is not None:
-        distiller = Distiller(load_teacher(src), model, cfg, example_input(ctx.data.preprocessing))
+        distiller = Distiller(load_teacher(src), model, cfg, example_input(ctx.data.preprocessing),
+                              task_named(ctx.recipe.task).loss)
     try:
         metrics = fit(model, student.train, ctx, out, stage, distiller)
     finally:

@@ -11,7 +11,7 @@ from pipeline.core.progress import progress_bar
 from pipeline.core.tasks import task_named
 from pipeline.stages.context import Context
 from pipeline.training import bn_recalibration, distributed, health
-from pipeline.training.loop import accuracy, train
+from pipeline.training.loop import accuracy, evaluate, train
 
 ZOO_MODULES = ("torchvision.", "timm.")
 
@@ -26,12 +26,12 @@ def with_family_defaults(cfg: TrainConfig, model: nn.Module) -> TrainConfig:
 
 def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_before: float) -> dict:
     """Re-estimate BatchNorm statistics; keep them only if validation accuracy does not drop."""
-    data, workers = ctx.data, ctx.recipe.data.workers
+    data, workers, task = ctx.data, ctx.recipe.data.workers, task_named(ctx.recipe.task)
     saved = bn_recalibration.snapshot(model)
     images = bn_recalibration.recalibrate(model, data.train, cfg.recalibrate_bn, workers=workers)
     if not images:
         return {"images": 0, "val_before": val_before, "val_after": val_before, "kept": "trained"}
-    val_after = accuracy(model, data.val, workers=workers)
+    val_after = accuracy(model, data.val, task, workers=workers)
     kept = "recalibrated"
     if val_after < val_before:
         bn_recalibration.restore(model, saved)
@@ -39,11 +39,22 @@ def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_befor
     return {"images": images, "val_before": val_before, "val_after": val_after, "kept": kept}
 
 
+def _test_scores(model: nn.Module, split, task, workers) -> dict:
+    """The test split's metric; dense tasks keep their details (pixel accuracy, IoU per class) beside it."""
+    if len(split) == 0:
+        return {"test_accuracy": float("nan")}
+    details = evaluate(model, split, task, workers=workers)
+    if "miou" not in details:
+        return {"test_accuracy": details["accuracy"]}
+    return {"test_accuracy": details["miou"], "test_segmentation": details}
+
+
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         distiller=None, log_name: str = "train.csv") -> dict:
     data = ctx.data
     workers = ctx.recipe.data.workers
     cfg = with_family_defaults(cfg, model)
+    task_kind = task_named(ctx.recipe.task)
 
     with progress_bar(ctx.console) as bar:
         task = bar.add_task(f"{label} epochs", total=cfg.epochs, info="")
@@ -54,8 +65,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
                 f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
 
         history = train(model, data.train, data.val, cfg, ctx.recipe.seed, distiller, on_epoch=show,
-                        log_csv=out / log_name, task=task_named(ctx.recipe.task), workers=workers)
-    batchnorm = settle_batchnorm(model, cfg, ctx, accuracy(model, data.val, workers=workers))
+                        log_csv=out / log_name, task=task_kind, workers=workers)
+    batchnorm = settle_batchnorm(model, cfg, ctx, accuracy(model, data.val, task_kind, workers=workers))
     val = max(batchnorm["val_before"], batchnorm["val_after"])
     train_acc = history[-1]["train_acc"] if history else None
     found = health.problems(val, train_acc, data.num_classes)
@@ -66,7 +77,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         "warmup_epochs": cfg.warmup_epochs,
         "val_accuracy": val,
         "train_accuracy": train_acc,
-        "test_accuracy": accuracy(model, data.test, workers=workers),
+        **_test_scores(model, data.test, task_kind, workers),
         "batchnorm": batchnorm,
         "health": found,
         "teacher_logits": history[-1]["teacher_logits"] if history else "none",

@@ -12,6 +12,7 @@ from torch import nn
 from pipeline.config.recipe import PruneConfig
 from pipeline.core.artifact import Artifact
 from pipeline.core.errors import EdgeshipError
+from pipeline.core.tasks import task_named
 from pipeline.distillation.distiller import Distiller
 from pipeline.models.heads import classifier_layers
 from pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
@@ -42,11 +43,11 @@ def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_c
 
 
 def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | None = None,
-               y: torch.Tensor | None = None) -> None:
-    """One pruning step; Taylor importance needs the gradient of the loss on a batch first."""
+               y: torch.Tensor | None = None, loss=F.cross_entropy) -> None:
+    """One pruning step; Taylor importance needs the gradient of the (task's) loss on a batch first."""
     if cfg.importance == "taylor":
         model.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        loss(model(x), y).backward()
     pruner.step()
     model.zero_grad()
 
@@ -67,7 +68,8 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     pruner = make_pruner(model, example, cfg, ctx.data.num_classes)
     data = ctx.data
     first = data.train.subset(np.arange(min(256, len(data.train))))
-    batch = torch.from_numpy(first.inputs()), torch.from_numpy(first.labels)
+    batch = tuple(torch.from_numpy(array) for array in first.inputs_and_targets())
+    task = task_named(ctx.recipe.task)
     teacher = load_teacher(teacher_art) if teacher_art is not None else None
     # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
     # chosen for the unpruned student may no longer fit.
@@ -75,13 +77,13 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     steps = []
     for step in range(1, cfg.steps + 1):
         try:
-            prune_step(pruner, model, cfg, *batch)
+            prune_step(pruner, model, cfg, *batch, loss=task.loss)
         except EdgeshipError:
             raise
         except Exception as err:  # Torch-Pruning's dependency graph fails on some families (channel shuffle)
             raise RuntimeError(f"Torch-Pruning cannot prune {src.arch.get('arch')}: {type(err).__name__}: "
                                f"{' '.join(str(err).split())}") from err
-        distiller = Distiller(teacher, model, kd_only, example) if teacher is not None else None
+        distiller = Distiller(teacher, model, kd_only, example, task.loss) if teacher is not None else None
         try:
             metrics = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
                           log_name=f"train-step{step}.csv")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.config.recipe import ModelConfig
 from pipeline.core.artifact import Artifact
+from pipeline.core.tasks import task_named
 from pipeline.models.checkpoints import load_checkpoint
 from pipeline.models.onnx_teacher import OnnxTeacher
 from pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
@@ -33,8 +34,9 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
             metrics = {"source": "checkpoint, new head fine-tuned", "replaced": replaced,
                        **fit(model, cfg.train, ctx, out, "teacher (fine-tune)")}
         else:
-            metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val),
-                       "test_accuracy": accuracy(model, data.test)}
+            task = task_named(ctx.recipe.task)
+            metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val, task),
+                       "test_accuracy": accuracy(model, data.test, task)}
     return torch_artifact(out, model, key=key, parent=None, stage="teacher", spec=spec, data=data,
                           extra_metrics=metrics)
 
@@ -43,8 +45,9 @@ def _onnx(cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:
     data = ctx.data
     shutil.copy2(cfg.checkpoint, out / ONNX_TEACHER_FILE)
     model = OnnxTeacher(out / ONNX_TEACHER_FILE)
-    metrics = {"source": "onnx file", "val_accuracy": accuracy(model, data.val),
-               "test_accuracy": accuracy(model, data.test)}
+    task = task_named(ctx.recipe.task)
+    metrics = {"source": "onnx file", "val_accuracy": accuracy(model, data.val, task),
+               "test_accuracy": accuracy(model, data.test, task)}
     return Artifact(folder=out, file=ONNX_TEACHER_FILE, format="onnx", precision="fp32", key=key, parent=None,
                     stage="teacher", inputs=[input_spec(data.preprocessing, "input")],
                     preprocessing=data.preprocessing, labels=data.labels,

@@ -15,7 +15,6 @@ from pipeline.config.recipe import TrainConfig
 from pipeline.core.tasks import Task
 from pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
 from pipeline.data.splits import Split
-from pipeline.data.transforms import batch_shifts
 from pipeline.tasks.classification import CLASSIFICATION
 from pipeline.training import devices, distributed
 from pipeline.training.sync_batchnorm import synced_batchnorm
@@ -27,22 +26,25 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, split: Split, batch_size: int = 256, device: torch.device | None = None,
-                   workers: int | None = None) -> np.ndarray:
-    """The model's outputs for every image of the split, in order (evaluation transform, eval mode)."""
+def evaluate(model: nn.Module, split: Split, task: Task = CLASSIFICATION, batch_size: int = 256,
+             device: torch.device | None = None, workers: int | None = None, num_classes: int | None = None) -> dict:
+    """The task's metric over the split, streamed batch by batch (no split-sized output is kept)."""
     model.eval()
     device = device or next(model.parameters(), torch.zeros(())).device
-    out = [model(split.to_inputs(xb.to(device))).float().cpu().numpy()
-           for xb, _, _ in iterate(eval_loader(split, batch_size, workers))]
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+    meter = None
+    for xb, yb, _ in iterate(eval_loader(split, batch_size, workers)):
+        outputs = model(split.to_inputs(xb.to(device))).float()
+        meter = meter or task.meter(num_classes or outputs.shape[1])
+        meter.update(outputs, yb.to(outputs.device))
+    return meter.details() if meter is not None else {"accuracy": float("nan")}
 
 
 def accuracy(model: nn.Module, split: Split, task: Task = CLASSIFICATION, **kwargs) -> float:
-    """Top-1 accuracy in percent."""
+    """The task's metric in percent (top-1 accuracy, mIoU, ...)."""
     if len(split) == 0:
         return float("nan")
-    predicted = task.predict_labels(torch.from_numpy(predict_logits(model, split, **kwargs))).numpy()
-    return float((predicted == split.labels).mean() * 100.0)
+    details = evaluate(model, split, task, **kwargs)
+    return details["miou"] if "miou" in details else details["accuracy"]
 
 
 def _shift_augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -90,6 +92,16 @@ class TrainStep(nn.Module):
         return loss, logits, parts
 
 
+def _train_metric(meter, world: int) -> float:
+    """The task's metric on the epoch's training batches (as the model was while it learned from them)."""
+    if meter is None:
+        return float("nan")
+    if world > 1:  # each rank counted its shards: add the counts up
+        summed = distributed.all_sum(meter.counts.ravel().tolist())
+        meter.counts[...] = np.asarray(summed).reshape(meter.counts.shape)
+    return meter.value()
+
+
 def distributed_wrapper(step: TrainStep, distiller, device: torch.device) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
@@ -127,7 +139,7 @@ def train(
     loader = train_loader(view, sampler, workers, pin_memory=run_on.cuda)
     scaler = run_on.scaler()
     scheduler = _schedule(optimizer, epochs * len(sampler), round((cfg.warmup_epochs or 0) * len(sampler)))
-    shifts = batch_shifts(view.pre, cfg.augment)
+    shifts = view.batch_shifts(cfg.augment)
     if distiller is not None:
         distiller.prepare(train_split, cfg.augment, workers=workers)
     step = TrainStep(model, distiller, task)
@@ -144,7 +156,8 @@ def train(
                 distiller.method_module.train()
             start = time.perf_counter()
             sampler.set_epoch(epoch)
-            sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "correct": 0.0}
+            sums: dict[str, float] = {"loss": 0.0, "ce": 0.0, "kd": 0.0}
+            meter = None
             for (xb, yb, idx), global_size in zip(iterate(loader), sampler.global_sizes()):
                 xb = view.to_inputs(xb.to(run_on.device, non_blocking=True)).contiguous(
                     memory_format=run_on.memory_format())
@@ -169,13 +182,13 @@ def train(
                 sums["loss"] += loss.item() * len(idx)
                 for name, value in parts.items():
                     sums[name] = sums.get(name, 0.0) + value * len(idx)
-                sums["correct"] += int((task.predict_labels(logits) == yb).sum())
+                meter = meter or task.meter(logits.shape[1])
+                meter.update(logits.detach().float(), yb)
             if world > 1:  # every rank saw its shards: the epoch's figures are their sums
                 sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
             seconds = time.perf_counter() - start
-            correct = sums.pop("correct")
             row = {"epoch": epoch, **{k: v / len(view) for k, v in sums.items()},
-                   "train_acc": correct / len(view) * 100.0,
+                   "train_acc": _train_metric(meter, world),
                    "val_acc": accuracy(model, val_split, task) if val_split is not None and len(val_split)
                    and is_main else float("nan"),
                    "seconds": seconds, "images_per_s": len(view) / max(seconds, 1e-9),

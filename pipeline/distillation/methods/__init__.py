@@ -5,3 +5,5 @@ from pipeline.distillation.methods import fitnets  # noqa: F401
 from pipeline.distillation.methods import attention  # noqa: F401
 from pipeline.distillation.methods import similarity  # noqa: F401
 from pipeline.distillation.methods import dkd  # noqa: F401
+from pipeline.distillation.methods import cwd  # noqa: F401
+from pipeline.distillation.methods import skd  # noqa: F401

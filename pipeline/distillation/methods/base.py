@@ -18,6 +18,7 @@ class Method(nn.Module):
     display: ClassVar[str]              # how reports name it
     default_beta: ClassVar[float]       # weight of its own loss when the recipe leaves beta unset
     needs_layers: ClassVar[bool] = False  # hooked (teacher, student) feature pairs from distill.layers
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation")  # the tasks it makes sense for
 
     def __init__(self, cfg):
         super().__init__()

@@ -10,6 +10,7 @@ from pipeline.distillation.methods.base import Method, register
 @register
 class DecoupledKD(Method):
     name = "dkd"
+    tasks = ("classification",)  # its target/non-target split needs one label per image
     display = "DKD"
     default_beta = 1.0
 

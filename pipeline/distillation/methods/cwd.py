@@ -1,0 +1,32 @@
+"""Channel-wise distillation (Shu et al. 2021) for segmentation: on the logits, and on each hooked layer pair
+when distill.layers names some (student channels mapped to the teacher's by a learned 1x1 convolution)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pipeline.distillation.dense import channel_wise_loss
+from pipeline.distillation.methods.base import Method, register
+
+
+@register
+class ChannelWiseDistillation(Method):
+    name = "cwd"
+    display = "CWD"
+    default_beta = 3.0  # the paper's (and MMRazor's) loss weight for logits
+    tasks = ("segmentation",)
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.align = nn.ModuleList()
+
+    def setup(self, student_features, teacher_features) -> None:
+        for s, t in zip(student_features, teacher_features):
+            self.align.append(nn.Conv2d(s.shape[1], t.shape[1], 1, bias=False))
+
+    def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
+        temperature = self.cfg.cwd_temperature
+        total = channel_wise_loss(s_logits, t_logits, temperature)
+        for align, s, t in zip(self.align, s_feats, t_feats):
+            total = total + channel_wise_loss(align(s), t, temperature)
+        return total

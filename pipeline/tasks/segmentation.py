@@ -1,0 +1,38 @@
+"""Semantic segmentation: a class per pixel (255 = ignore), per-pixel cross-entropy, mIoU.
+
+The metric comes from one confusion matrix over the whole split (the device agent's code, so host and
+device compute the same number), never from an average of per-image scores.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline.core.plugins import TASKS
+from pipeline.core.tasks import Task
+from targets.agent import IGNORE_INDEX, confusion_update, segmentation_scores
+
+
+class ConfusionMeter:
+    def __init__(self, num_classes: int):
+        self.counts = np.zeros((num_classes, num_classes), dtype=np.int64)  # the confusion matrix
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        predicted = outputs.detach().argmax(1).cpu().numpy()
+        confusion_update(self.counts, predicted.reshape(-1), targets.detach().cpu().numpy().reshape(-1))
+
+    def value(self) -> float:
+        return self.details()["miou"]
+
+    def details(self) -> dict:
+        return segmentation_scores(self.counts)
+
+
+def pixel_cross_entropy(outputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(outputs, masks.long(), ignore_index=IGNORE_INDEX)
+
+
+SEGMENTATION = TASKS.register(Task(name="segmentation", metric="mIoU %", loss=pixel_cross_entropy,
+                                   predict_labels=lambda outputs: outputs.argmax(1), meter=ConfusionMeter,
+                                   metric_name="mIoU", dense=True, per_image_metric=False))
