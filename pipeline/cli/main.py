@@ -50,7 +50,7 @@ def cmd_optimize(args, console: Console) -> int:
         return EXIT_OK
     recipe, run_dir, report = done
     out = stdout_console()
-    out.print(results_table(report["results"], f"edgeship: {recipe.name}"))
+    out.print(results_table(report["results"], f"edgeship: {recipe.name}", report.get("metric", "accuracy %")))
     for notice in report.get("notices") or []:
         out.print(f"[bold yellow]{notice}[/bold yellow]")
     if report.get("kd_verdict"):
@@ -98,7 +98,7 @@ def cmd_report(args, console: Console) -> int:
         raise EdgeshipError(f"{run_dir}: no report.json (run 'edgeship optimize' first)")
     report = read_report(run_dir)
     write_report(run_dir, report)
-    stdout_console().print(results_table(report.results, f"edgeship: {report.recipe}"))
+    stdout_console().print(results_table(report.results, f"edgeship: {report.recipe}", report.metric))
     return EXIT_OK
 
 

@@ -9,10 +9,11 @@ from pipeline.reporting.views import TERMINAL, results_view
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
 
-def results_table(rows: list[ResultRow | dict], title: str):
-    """The terminal view of the results (rows as ResultRow, or as report.json holds them)."""
+def results_table(rows: list[ResultRow | dict], title: str, metric: str = "accuracy %"):
+    """The terminal view of the results (rows as ResultRow, or as report.json holds them); `metric` heads the
+    accuracy column (the task's metric)."""
     typed = [r if isinstance(r, ResultRow) else ResultRow.from_dict(r) for r in rows]
-    return results_view(typed, title, TERMINAL, status_width=120).rich()
+    return results_view(typed, title, TERMINAL, status_width=120, metric=metric).rich()
 
 
 def stdout_console() -> Console:

@@ -174,6 +174,9 @@ class ExportConfig(Section):
     formats: list[Registered(FORMATS)] = Field(default_factory=lambda: FORMATS.builtin_names(), min_length=1)
     opset: int = Field(17, ge=13, le=21)
     parity_samples: int = Field(256, ge=1)
+    # An fp32 export whose argmax (per image, or per pixel for segmentation) agrees with torch on fewer than this
+    # percent of the parity samples is a failed row, not a shipped file.
+    min_agreement: float = Field(99.0, ge=0.0, le=100.0)
     # Also export the teacher (fp32, each format), so its speed-up is measured against the student in one runtime.
     teacher: bool = True
 

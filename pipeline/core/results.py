@@ -48,6 +48,10 @@ class ResultRow:
     speedup_vs_teacher: float | None = None        # teacher's p50 / this p50, same format and target (runtime)
     speedup_vs_torch_teacher: float | None = None  # against the teacher in torch eager on the same target
     eval_samples: int | None = None        # images the accuracy was measured on
+    # The accuracy column holds the task's metric; a per-image proportion (top-1) has a Wilson interval, a
+    # pixel-pooled score (mIoU) does not.
+    per_image_metric: bool = True
+    segmentation: dict | None = None       # mIoU, pixel accuracy and IoU per class, computed on the device
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other edgeship versions, written back as they were
 
     @classmethod
@@ -78,7 +82,7 @@ class ResultRow:
     def accuracy_interval(self) -> tuple[float, float] | None:
         """95% Wilson score interval of the accuracy (percent), from the images it was measured on."""
         n = self.eval_samples
-        if self.accuracy is None or not n:
+        if self.accuracy is None or not n or not self.per_image_metric:
             return None
         return wilson_interval(self.accuracy / 100.0, n)
 
@@ -127,6 +131,9 @@ class Report:
     notices: list[str] = field(default_factory=list)   # the report's first lines
     ship_from: str = "student-kd"                       # the trained student pruning and int8 start from
     unfit: dict[str, list[str]] = field(default_factory=dict)  # stage -> why it must not ship
+    metric: str = "top-1 %"       # what the accuracy column holds (the task's metric)
+    metric_name: str = "top-1"    # how sentences name its points
+    figures: dict[str, str] = field(default_factory=dict)  # name -> inline SVG (segmentation: "masks")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

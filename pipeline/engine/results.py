@@ -4,6 +4,9 @@ from __future__ import annotations
 from pipeline.bench.run import bench_all, bench_columns
 from pipeline.core.artifact import Artifact
 from pipeline.core.results import Report
+from pipeline.core.tasks import task_named
+from pipeline.data.transforms import preprocess
+from pipeline.reporting.masks import EXAMPLES, masks_svg, predicted_masks
 from pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_names, write_report
 from pipeline.reporting.ship import choose, write_ship
 from pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
@@ -20,6 +23,20 @@ def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, 
     return unfit
 
 
+def _mask_examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict, names: dict) -> str:
+    """Validation images beside their ground truth, the teacher's masks and each shipped file's."""
+    images, truth = ctx.data.val.sample(EXAMPLES, ctx.recipe.seed).arrays()
+    inputs = preprocess(images, ctx.data.preprocessing)
+    columns = {"ground truth": truth}
+    shown = ["teacher"] + [c["stage"] for c in ship_choices.values() if c.get("stage")]
+    for stage in dict.fromkeys(shown):
+        if stage in artifacts:
+            a = artifacts[stage]
+            label = names.get(stage, stage) if a.format == "torch" else f"{a.format} {a.precision}"
+            columns[label] = predicted_masks(a, inputs)
+    return masks_svg(images, columns, ctx.data.num_classes)
+
+
 def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str, failures: dict[str, str],
                      force_bench: bool, publish: bool, notices: list[str] = (), ship_from: str = "student-kd",
                      ) -> Report:
@@ -29,16 +46,19 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
     ctx.console.print("[bold]bench[/bold]")
     results = bench_all(list(artifacts.values()), ctx, force=bool(force_bench))
     names = model_names(recipe.distill.method, ship_from, recipe.export.formats)
+    task = task_named(recipe.task)
     final_name = names[final_stage]
     rows = []
     for column in bench_columns(recipe):
         for name, artifact in artifacts.items():
             if column.cfg.measures(artifact.format):
                 rows.append(make_row(artifact, name, artifact.format, artifact.precision, names.get(name, final_name),
-                                     column.name, results.get((name, column.name))))
+                                     column.name, results.get((name, column.name)),
+                                     per_image_metric=task.per_image_metric))
         for name, error in failures.items():
             fmt, precision = name.split("-")[-2:]  # FMT-PRECISION or teacher-FMT-fp32
-            rows.append(make_row(None, name, fmt, precision, names.get(name, final_name), column.name, None, error))
+            rows.append(make_row(None, name, fmt, precision, names.get(name, final_name), column.name, None, error,
+                                 per_image_metric=task.per_image_metric))
     add_speedups(rows)
     unfit = unfit_stages(artifacts, final_stage)
     ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit)
@@ -46,13 +66,16 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                                for stage, why in unfit.items() if artifacts[stage].format == "torch"]
     kd = artifacts.get("student-kd")
     report = Report(
-        recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows), ship=ship_choices,
+        recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows, task.metric_name), ship=ship_choices,
+        metric=task.metric, metric_name=task.metric_name,
         stages=[{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
                  "error": r.error} for r in run.records],
         reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows), pruning=pruning_effect(rows, ship_from),
         notices=notices, ship_from=ship_from, unfit=unfit,
         distillation={"method": recipe.distill.method,
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None})
+    if task.dense:
+        report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, names)
     if publish:
         write_report(run.root, report)
         write_ship(run.root, ship_choices, artifacts)

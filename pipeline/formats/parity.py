@@ -11,6 +11,18 @@ from pipeline.core.formats import runner_of
 from targets.agent import open_runner
 
 
+class ParityError(RuntimeError):
+    """A conversion whose predictions disagree with its source: a failed row, never a shipped file."""
+
+
+def require_parity(parity: dict, fmt: str, minimum: float) -> None:
+    agreement = parity["top1_agreement"]
+    if agreement < minimum:
+        raise ParityError(f"{fmt} export disagrees with torch: argmax agreement {agreement:.2f}% on "
+                          f"{parity['samples']} samples is below export.min_agreement {minimum}% "
+                          f"(max |diff| {parity['max_abs_diff']:.3g})")
+
+
 def check_parity(reference: torch.nn.Module, fmt: str, path: Path, inputs: np.ndarray) -> dict:
     runner = open_runner(runner_of(fmt), str(path), threads=1)
     with torch.no_grad():

@@ -29,7 +29,7 @@ tr.failed td { color: #b00; } .note { color: #555; } figure { margin: 0 0 1rem; 
 """
 
 
-def _svg(fig) -> str:
+def svg_text(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
@@ -51,7 +51,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str]) -> str:
+def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str], metric: str = "top-1 %") -> str:
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     points = []
     for r in rows:
@@ -67,11 +67,11 @@ def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str]) -> str:
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#999", lw=1, ls="--", zorder=2)
     ax.set_xscale("log")
     ax.set_xlabel("p50 latency, ms (log)")
-    ax.set_ylabel("top-1 accuracy, %")
+    ax.set_ylabel(metric)
     ax.set_title(f"{target}: accuracy vs latency (circle fp32, square int8, red star shipped, dashed Pareto front)",
                  fontsize=9)
     ax.grid(True, alpha=.3)
-    return _svg(fig)
+    return svg_text(fig)
 
 
 def waterfall_rows(report: Report, target: str) -> list[ResultRow]:
@@ -81,9 +81,9 @@ def waterfall_rows(report: Report, target: str) -> list[ResultRow]:
     return [rows[s] for s in order if s in rows]
 
 
-def waterfall_svg(rows: list[ResultRow]) -> str:
+def waterfall_svg(rows: list[ResultRow], metric: str = "top-1 %") -> str:
     metrics = [("size KB", lambda r: (r.size_bytes or 0) / 1024), ("MACs (M)", lambda r: (r.macs or 0) / 1e6),
-               ("top-1 %", lambda r: r.accuracy), ("p50 ms", lambda r: r.latency())]
+               (metric, lambda r: r.accuracy), ("p50 ms", lambda r: r.latency())]
     fig, axes = plt.subplots(1, 4, figsize=(11, 3.2))
     labels = [r.stage for r in rows]
     for ax, (name, value) in zip(axes, metrics):
@@ -92,10 +92,10 @@ def waterfall_svg(rows: list[ResultRow]) -> str:
         ax.set_xticks(range(len(rows)), labels, rotation=40, ha="right", fontsize=7)
         ax.set_title(name, fontsize=9)
         ax.grid(True, axis="y", alpha=.3)
-        if name.startswith("top-1") and values:  # differences of a point or two must stay visible
+        if name == metric and values:  # differences of a point or two must stay visible
             ax.set_ylim(max(0.0, min(values) - 2.0), min(100.0, max(values) + 1.0))
     fig.suptitle("from teacher to shipped student", fontsize=10)
-    return _svg(fig)
+    return svg_text(fig)
 
 
 def _sensitivity(report: Report) -> str:
@@ -114,20 +114,22 @@ def render(report: Report) -> str:
     for target in native:
         rows = [r for r in _ok(report.results) if r.target == target]
         if rows:
-            plots.append(f"<figure>{pareto_svg(rows, target, shipped)}</figure>")
+            plots.append(f"<figure>{pareto_svg(rows, target, shipped, report.metric)}</figure>")
     emulated = [t for t in targets if t not in native]
     note = (f'<p class="note">Emulated targets ({escape(", ".join(emulated))}) give ARM accuracy only: their '
             "latency is the emulator's and is not plotted.</p>") if emulated else ""
     steps = waterfall_rows(report, native[0]) if native else []
-    waterfall = f"<figure>{waterfall_svg(steps)}</figure>" if len(steps) > 1 else ""
+    waterfall = f"<figure>{waterfall_svg(steps, report.metric)}</figure>" if len(steps) > 1 else ""
     ship = "".join(f"<li><b>{escape(fmt)}</b>: {escape(c['reason'])}</li>" for fmt, c in report.ship.items())
-    results = results_view(report.results, "Results", HTML, shipped).html()
+    results = results_view(report.results, "Results", HTML, shipped, metric=report.metric).html()
+    examples = (f"<h2>Validation examples</h2><figure>{report.figures['masks']}</figure>"
+                if report.figures.get("masks") else "")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>edgeship: '
             f"{escape(report.recipe)}</title><style>{CSS}</style></head><body>"
             f"<h1>edgeship report: {escape(report.recipe)}</h1>"
             f"{''.join(f'<p class=notice><b>{escape(n)}</b></p>' for n in report.notices)}"
             f"<h2>Accuracy against latency</h2>{''.join(plots)}{note}"
-            f"<h2>Stages</h2>{waterfall}"
+            f"<h2>Stages</h2>{waterfall}{examples}"
             f"<h2>Shipped</h2><ul>{ship}</ul>"
             f"<h2>Results</h2>{results}"
             f"<h2>Int8 sensitivity</h2>{_sensitivity(report)}"

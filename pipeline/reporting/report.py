@@ -30,7 +30,7 @@ def model_names(method: str, ship_from: str = "student-kd", formats: list[str] =
 
 
 def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, model: str, target: str,
-             result: dict | None, error: str | None = None) -> ResultRow:
+             result: dict | None, error: str | None = None, per_image_metric: bool = True) -> ResultRow:
     result = result or {}
     metrics = artifact.metrics if artifact else {}
     latency = result.get("latency_ms") or {}
@@ -47,7 +47,8 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         runtime_settings=result.get("settings"), emulated=bool(result.get("emulated")),
         emulated_cpu=result.get("emulated_cpu"), machine=platform.get("machine"),
         container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
-        int8=metrics.get("int8"), eval_samples=result.get("eval_samples"))
+        int8=metrics.get("int8"), eval_samples=result.get("eval_samples"), per_image_metric=per_image_metric,
+        segmentation=result.get("segmentation"))
 
 
 def add_speedups(rows: list[ResultRow]) -> None:
@@ -60,20 +61,20 @@ def add_speedups(rows: list[ResultRow]) -> None:
         row.speedup_vs_torch_teacher = eager / mine if eager and mine else None
 
 
-def kd_verdict(rows: list[ResultRow]) -> str | None:
+def kd_verdict(rows: list[ResultRow], metric_name: str = "top-1") -> str | None:
     acc = {r.stage: r.accuracy for r in rows if r.format == "torch" and r.accuracy is not None}
     if "student-kd" not in acc or "student-scratch" not in acc:
         return None
     gain = acc["student-kd"] - acc["student-scratch"]
     if gain > 0:
-        return f"The distilled student beats the scratch student by {gain:+.2f} points top-1."
-    return f"The distilled student does not beat the scratch student: {gain:+.2f} points top-1."
+        return f"The distilled student beats the scratch student by {gain:+.2f} points {metric_name}."
+    return f"The distilled student does not beat the scratch student: {gain:+.2f} points {metric_name}."
 
 
 def markdown(report: Report) -> str:
     lines = [f"# edgeship report: {report.recipe}", ""]
     lines += [f"> **{notice}**" for notice in report.notices] + ([""] if report.notices else [])
-    lines += results_view(report.results, "Results", MARKDOWN).markdown()
+    lines += results_view(report.results, "Results", MARKDOWN, metric=report.metric).markdown()
     per_target = per_target_view(report.results)
     lines += per_target.markdown("## Per target") if per_target else []
     if report.kd_verdict:
@@ -89,8 +90,11 @@ def markdown(report: Report) -> str:
     lines += ["## Notes", "", f"- {X86_NOTE}",
               "- OpenVINO rows run with INFERENCE_PRECISION_HINT=f32 (this x86 would otherwise run bf16).",
               "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.",
-              "- Accuracy: on the test split (or bench.eval_samples of it), ± the half-width of its 95% Wilson "
-              "interval: differences inside it are not evidence.", ""]
+              f"- {report.metric}: on the test split (or bench.eval_samples of it)"
+              + (", ± the half-width of its 95% Wilson interval: differences inside it are not evidence."
+                 if report.metric_name == "top-1" else
+                 ", from one confusion matrix over every pixel of the split (255 = ignore), computed on the device."),
+              ""]
     return "\n".join(lines)
 
 

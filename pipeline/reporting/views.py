@@ -44,8 +44,10 @@ HTML = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", 
 
 
 def results_view(rows: list[ResultRow], title: str, columns: list[str], shipped: set[str] = frozenset(),
-                 status_width: int | None = None) -> TableView:
-    view = TableView(title, columns, right={c for c in columns if c in COLUMNS and COLUMNS[c][1]})
+                 status_width: int | None = None, metric: str = "accuracy %") -> TableView:
+    """`metric`: the header of the accuracy column (the task's metric, e.g. "mIoU %")."""
+    headers = [metric if c == "accuracy %" else c for c in columns]
+    view = TableView(title, headers, right={h for c, h in zip(columns, headers) if c in COLUMNS and COLUMNS[c][1]})
     for r in rows:
         cells = [("yes" if r.stage in shipped else "") if c == "shipped" else COLUMNS[c][0](r) for c in columns]
         if status_width and "status" in columns:

@@ -7,7 +7,7 @@ from pipeline.core.artifact import Artifact
 from pipeline.core.formats import format_named
 from pipeline.core.logs import output_to
 from pipeline.formats.int8_budget import quantize_within_budget
-from pipeline.formats.parity import check_parity
+from pipeline.formats.parity import check_parity, require_parity
 from pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
 from pipeline.stages.context import Context
 
@@ -23,6 +23,7 @@ def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str, stage: st
     with output_to(out / "log.txt"):
         name = backend.export(model, example_input(src.preprocessing), out, ctx.recipe.export.opset)
     parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
+    require_parity(parity, fmt, ctx.recipe.export.min_agreement)
     return Artifact(folder=out, file=name, format=fmt, precision="fp32", key=key, parent=src.key,
                     stage=stage or f"{fmt}-fp32", inputs=[input_spec(src.preprocessing, "input")],
                     preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,

@@ -72,6 +72,37 @@ def corrupt_imagefolder(folder: Path) -> str:
     return f"imagefolder:{folder / 'images'}"
 
 
+SEGMENTATION = {"task": "segmentation", "teacher.arch": "unet", "teacher.args": {"width": 4, "depth": 1},
+                "student.arch": "unet", "student.args": {"width": 4, "depth": 1}}
+
+
+def broken_segfolder(folder: Path, how: str) -> str:
+    """A segfolder with one bad file: a mask of another size, a class above classes.txt, a lone image or mask,
+    an RGB mask."""
+    from PIL import Image
+
+    from tests.support.segfolders import segfolder
+
+    root = segfolder(folder / "seg", count=6)
+    first = root / "masks" / "scene000.png"
+    if how == "size":
+        Image.new("L", (10, 12)).save(first)
+    elif how == "class":
+        Image.new("L", (24, 24), color=42).save(first)
+    elif how == "no mask":
+        first.unlink()
+    elif how == "no image":
+        (root / "images" / "scene000.png").unlink()
+    elif how == "rgb":
+        Image.new("RGB", (24, 24)).save(first)
+    return f"segfolder:{root}"
+
+
+def segmentation(folder: Path, source: str, **changes) -> list[str]:
+    return ["optimize", recipe(folder, **SEGMENTATION, **{"data.source": source}, **changes),
+            "--run-dir", str(folder / "run")]
+
+
 def _has_cuda() -> bool:
     import torch
 
@@ -190,6 +221,20 @@ CASES = [
                                              "--confidence", "1.5"], "--confidence"),
     Case("baseline update without results", lambda d: ["baseline", "update", str(d)], "no report.json"),
     Case("targets check: recipe missing", lambda d: ["targets", "check", str(d / "r.yaml")], "recipe file not found"),
+    Case("segmentation: mask size differs from its image",
+         lambda d: segmentation(d, broken_segfolder(d, "size")), "masks/scene000.png is 10x12"),
+    Case("segmentation: class index above the class count",
+         lambda d: segmentation(d, broken_segfolder(d, "class")), "scene000.png has class index 42"),
+    Case("segmentation: image without a mask",
+         lambda d: segmentation(d, broken_segfolder(d, "no mask")), "images/scene000.png has no mask"),
+    Case("segmentation: mask without an image",
+         lambda d: segmentation(d, broken_segfolder(d, "no image")), "masks/scene000.png has no image"),
+    Case("segmentation: RGB mask", lambda d: segmentation(d, broken_segfolder(d, "rgb")), "not single-channel"),
+    Case("segmentation: classification-only method",
+         lambda d: segmentation(d, "scenes", **{"distill.method": "dkd"}), "distill.method 'dkd'"),
+    Case("segmentation: classification data source", lambda d: segmentation(d, "digits"), "data.source 'digits'"),
+    Case("classification task on a segmentation source", optimize(**{"data.source": "scenes"}),
+         "data.source 'scenes'"),
     Case("path with spaces and metacharacters", lambda d: ["optimize", str(d / "my recipe; rm -rf $(pwd).yaml")],
          "my recipe; rm -rf $(pwd).yaml"),
 ]

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Does distillation pay for segmentation? One teacher, the same student from scratch and with pixel-wise KD,
+CWD, SKD (pixel + pair-wise) and FitNets hints, 3 seeds each, on the built-in scenes; then the best method's
+student through `edgeship optimize` (prune, int8 on three runtimes, bench with the teacher exported to each).
+
+Prints one table and the goals' figures; --out DIR writes DIR/distill_segmentation.json and keeps the run folder.
+
+Setup (sized for a 2-core CPU): scenes of Fashion-MNIST items (digits where Debian's dataset-fashion-mnist is
+missing) at --size px; teacher UNet width 32 and student UNet width 8 (depth 3 both: the student costs 1/16 of the
+teacher's MACs); every student sees the same scenes, epochs, schedule, augmentation and seeds. mIoU is on the
+held-out test scenes (made from items no training scene contains).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
+from pipeline.core.keys import content_key, tool_versions  # noqa: E402
+from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from pipeline.distillation.distiller import Distiller  # noqa: E402
+from pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
+from pipeline.tasks.segmentation import SEGMENTATION  # noqa: E402
+from pipeline.training.loop import accuracy, train  # noqa: E402
+
+TEACHER = ("unet", {"width": 32, "depth": 3})
+STUDENT = ("unet", {"width": 8, "depth": 3})
+# The decoders' first up block: 1/4 of the input size, 128 teacher / 32 student channels.
+PAIRS = [{"teacher": "up.0", "student": "up.0"}]
+METHODS = {
+    "scratch": None,
+    "pixel-kd": DistillConfig(method="kd", temperature=2.0, alpha=0.5),
+    "cwd": DistillConfig(method="cwd", alpha=0.0, cwd_temperature=4.0),  # Shu et al.: CE + CWD on logits
+    "skd": DistillConfig(method="skd", temperature=2.0, alpha=0.5, layers=PAIRS),  # pixel-wise + pair-wise
+    "hints": DistillConfig(method="fitnets", temperature=2.0, alpha=0.5, layers=PAIRS),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", help="write distill_segmentation.json (and the optimize run folder) here")
+    parser.add_argument("--items", default="fashion-mnist", choices=["fashion-mnist", "digits"])
+    parser.add_argument("--size", type=int, default=32, help="scene size in px")
+    parser.add_argument("--scenes", type=int, default=2000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=15, help="student epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=20)
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--skip-optimize", action="store_true", help="only the methods table")
+    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "edgeship" / "benchmarks"),
+                        help="where the trained teacher is kept between runs")
+    return parser.parse_args()
+
+
+def data_config(args) -> DataConfig:
+    items = args.items
+    if items == "fashion-mnist" and not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
+        print(f"Fashion-MNIST not in {DEFAULT_FASHION_DIR}: scenes of digits instead", flush=True)
+        items = "digits"
+    return DataConfig(source=f"scenes:{items}", image_size=args.size, mean=[0.2], std=[0.3],
+                      scenes={"count": args.scenes})
+
+
+def student_train(args) -> TrainConfig:
+    return TrainConfig(epochs=args.epochs, batch_size=32, lr=0.005, optimizer="adam", weight_decay=1e-4,
+                       augment=True)
+
+
+def teacher_train(args) -> TrainConfig:
+    return TrainConfig(epochs=args.teacher_epochs, batch_size=32, lr=0.003, optimizer="adam", weight_decay=1e-4,
+                       augment=True)
+
+
+def trained_teacher(data, args) -> tuple[torch.nn.Module, Path]:
+    cfg = teacher_train(args)
+    key = content_key(TEACHER, cfg.model_dump(), data.key, tool_versions("torch"))
+    folder = Path(args.cache_dir) / f"scenes-teacher-{key}"
+    model = build_model(TEACHER[0], data.num_classes, 1, args.size, TEACHER[1])
+    path = folder / "teacher.pt"
+    if path.is_file():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        print(f"teacher: cached in {folder}", flush=True)
+    else:
+        start = time.perf_counter()
+        train(model, data.train, data.val, cfg, seed=0, task=SEGMENTATION,
+              on_epoch=lambda r: print(f"  teacher epoch {r['epoch']}: val mIoU {r['val_acc']:.2f}% "
+                                       f"({r['seconds']:.0f} s)", flush=True))
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+        print(f"teacher: trained in {time.perf_counter() - start:.0f} s, cached in {folder}", flush=True)
+    return model.eval(), path
+
+
+def run_method(name, cfg, teacher, data, args, example) -> dict:
+    scores, seconds = [], []
+    for seed in range(args.seeds):
+        torch.manual_seed(seed)
+        student = build_model(STUDENT[0], data.num_classes, 1, args.size, STUDENT[1])
+        distiller = Distiller(teacher, student, cfg, example, SEGMENTATION.loss) if cfg else None
+        start = time.perf_counter()
+        history = train(student, data.train, data.val, student_train(args), seed=seed, distiller=distiller,
+                        task=SEGMENTATION)
+        elapsed = time.perf_counter() - start
+        if distiller:
+            distiller.close()
+        scores.append(accuracy(student, data.test, SEGMENTATION))
+        seconds.append(elapsed / len(history))
+        print(f"  {name} seed {seed}: mIoU {scores[-1]:.2f}% ({seconds[-1]:.1f} s/epoch)", flush=True)
+    return {"method": name, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
+            "seconds_per_epoch": float(np.mean(seconds))}
+
+
+def optimize_recipe(args, data_cfg: DataConfig, teacher_path: Path, method: str) -> dict:
+    """The best method's student through the product: prune, fp32 + int8 in three formats, teacher exported to
+    each format, mIoU and latency measured by the device agent (the teacher is the cached one: no retraining)."""
+    student = student_train(args)
+    return {
+        "name": "distill-segmentation", "task": "segmentation", "seed": 0,
+        "data": data_cfg.model_dump(mode="json"),
+        "teacher": {"arch": TEACHER[0], "args": TEACHER[1], "checkpoint": str(teacher_path)},
+        "student": {"arch": STUDENT[0], "args": STUDENT[1], "train": student.model_dump(mode="json")},
+        "distill": {**METHODS[method].model_dump(mode="json"), "baseline": False},
+        "prune": {"ratio": 0.3, "finetune": {**student.model_dump(mode="json"), "epochs": 5, "lr": 0.002}},
+        "export": {"formats": ["onnx", "tflite", "openvino"], "teacher": True},
+        "quantize": {"calibration": {"samples": 300, "sampling": "random"}, "max_accuracy_drop": 0.5},
+        "bench": {"warmup": 20, "min_runs": 200, "min_seconds": 2.0, "threads": 1},
+        "ship": {"max_accuracy_drop": 1.0},
+    }
+
+
+def run_optimize(recipe: dict, folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "optimize", str(path), "--run-dir",
+                           str(folder / "run")], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"edgeship optimize failed (exit {done.returncode})")
+    print(done.stdout[-6000:], flush=True)
+    return json.loads((folder / "run" / "report.json").read_text())
+
+
+def product_figures(report: dict) -> tuple[dict, dict]:
+    """Teacher/student p50 ratio per runtime (the shipped line's fp32 file against the teacher's export to the
+    same format) and the int8 mIoU drop per runtime (against the same format's fp32 file)."""
+    rows = [r for r in report["results"] if r["status"] == "ok" and r["target"] == "local"]
+    ratio = {r["format"]: r["speedup_vs_teacher"] for r in rows
+             if r["stage"] == f"{r['format']}-fp32" and r.get("speedup_vs_teacher")}
+    drops = {r["format"]: r["int8"]["drop"] for r in rows if r["precision"] == "int8" and r.get("int8")}
+    return ratio, drops
+
+
+def main() -> int:
+    args = parse_args()
+    methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        print(f"unknown method(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if "scratch" not in methods:
+        methods.insert(0, "scratch")
+    started = time.perf_counter()
+    data_cfg = data_config(args)
+    data = load_dataset(data_cfg)
+    example = torch.zeros(1, 1, args.size, args.size)
+    print(f"{data_cfg.source} at {args.size} px: {data.describe()}; {torch.get_num_threads()} threads", flush=True)
+    teacher, teacher_path = trained_teacher(data, args)
+    teacher_miou = accuracy(teacher, data.test, SEGMENTATION)
+    t_macs, t_params = count_macs_params(teacher, example)
+    s_macs, s_params = count_macs_params(build_model(STUDENT[0], data.num_classes, 1, args.size, STUDENT[1]),
+                                         example)
+    print(f"teacher {TEACHER[0]} {TEACHER[1]}: mIoU {teacher_miou:.2f}%, {t_macs:,} MACs, {t_params:,} params")
+    print(f"student {STUDENT[0]} {STUDENT[1]}: {s_macs:,} MACs ({t_macs / s_macs:.1f}x fewer), {s_params:,} "
+          f"params; {args.epochs} epochs, {args.seeds} seeds", flush=True)
+    rows = [run_method(m, METHODS[m], teacher, data, args, example) for m in methods]
+    base = rows[0]["mean"]
+    for row in rows:
+        row["gain"] = row["mean"] - base
+    print()
+    print(f"{'method':<10}{'mIoU % (mean ± std)':>24}{'gain':>9}{'s/epoch':>10}")
+    for row in rows:
+        print(f"{row['method']:<10}{row['mean']:>15.2f} ± {row['std']:<6.2f}{row['gain']:>+9.2f}"
+              f"{row['seconds_per_epoch']:>10.1f}")
+    best = max(rows[1:], key=lambda r: r["gain"]) if len(rows) > 1 else rows[0]
+    print(f"\nbest method: {best['method']} {best['gain']:+.2f} points mIoU over scratch (goal >= +1.0); "
+          f"teacher mIoU {teacher_miou:.2f}%", flush=True)
+    ratio, drops = {}, {}
+    if not args.skip_optimize and best["method"] != "scratch":
+        folder = Path(args.out) if args.out else Path("/tmp") / "distill-segmentation"
+        report = run_optimize(optimize_recipe(args, data_cfg, teacher_path, best["method"]), folder / "optimize")
+        ratio, drops = product_figures(report)
+        print("teacher/student p50 latency, same runtime (goal >= 10x): "
+              + ", ".join(f"{fmt} {value:.1f}x" for fmt, value in ratio.items()))
+        print("int8 mIoU drop against fp32, same runtime (goal <= 0.5): "
+              + ", ".join(f"{fmt} {value:+.2f}" for fmt, value in drops.items()))
+    seconds = time.perf_counter() - started
+    print(f"total {seconds:.0f} s")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        result = {"teacher": {"miou": teacher_miou, "macs": t_macs, "params": t_params},
+                  "student": {"macs": s_macs, "params": s_params}, "methods": rows,
+                  "latency_ratio_same_runtime": ratio, "int8_drop": drops, "seconds": seconds,
+                  "setup": {"source": data_cfg.source, "size": args.size, "scenes": args.scenes,
+                            "teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds,
+                            "teacher_epochs": args.teacher_epochs, "train_images": len(data.train)}}
+        (out / "distill_segmentation.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
