@@ -55,7 +55,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def trained_teacher(data, xt, xv, args, example) -> tuple[torch.nn.Module, float]:
+def trained_teacher(data, args) -> tuple[torch.nn.Module, float]:
     cfg = TrainConfig(epochs=args.teacher_epochs, lr=0.05, batch_size=128)
     key = content_key(TEACHER, cfg.model_dump(), data.key, tool_versions("torch"))
     folder = Path(args.cache_dir) / f"fashion-teacher-{key}"
@@ -65,16 +65,16 @@ def trained_teacher(data, xt, xv, args, example) -> tuple[torch.nn.Module, float
         print(f"teacher: cached in {folder}", flush=True)
     else:
         start = time.perf_counter()
-        train(model, xt, data.y_train, xv, data.y_val, cfg, seed=0,
+        train(model, data.train, data.val, cfg, seed=0,
               on_epoch=lambda r: print(f"  teacher epoch {r['epoch']}: val {r['val_acc']:.2f}% "
                                        f"({r['seconds']:.0f} s)", flush=True))
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), folder / "teacher.pt")
         print(f"teacher: trained in {time.perf_counter() - start:.0f} s, cached in {folder}", flush=True)
-    return model.eval(), accuracy(model, data.inputs(data.x_test), data.y_test)
+    return model.eval(), accuracy(model, data.test)
 
 
-def run_method(name, cfg, teacher, data, xt, xv, xs, args, example) -> dict:
+def run_method(name, cfg, teacher, data, args, example) -> dict:
     scores, seconds = [], []
     train_cfg = TrainConfig(epochs=args.epochs, lr=0.05, batch_size=128)
     for seed in range(args.seeds):
@@ -82,11 +82,11 @@ def run_method(name, cfg, teacher, data, xt, xv, xs, args, example) -> dict:
         student = build_model(STUDENT[0], data.num_classes, 1, 28, STUDENT[1])
         distiller = Distiller(teacher, student, cfg, example) if cfg else None
         start = time.perf_counter()
-        history = train(student, xt, data.y_train, xv, data.y_val, train_cfg, seed=seed, distiller=distiller)
+        history = train(student, data.train, data.val, train_cfg, seed=seed, distiller=distiller)
         elapsed = time.perf_counter() - start
         if distiller:
             distiller.close()
-        scores.append(accuracy(student, xs, data.y_test))
+        scores.append(accuracy(student, data.test))
         seconds.append(elapsed / len(history))
         print(f"  {name} seed {seed}: {scores[-1]:.2f}% ({seconds[-1]:.1f} s/epoch)", flush=True)
     return {"method": name, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
@@ -107,18 +107,16 @@ def main() -> int:
         methods.insert(0, "scratch")
     data = load_dataset(DataConfig(source=f"fashion-mnist:{args.data}", image_size=28, mean=[0.286], std=[0.353],
                                    limit_train=args.limit_train))
-    xt, xv, xs = data.inputs(data.x_train), data.inputs(data.x_val), data.inputs(data.x_test)
     example = torch.zeros(1, 1, 28, 28)
-    print(f"Fashion-MNIST: {len(xt)} train / {len(xv)} val / {len(xs)} test; {torch.get_num_threads()} threads",
-          flush=True)
+    print(f"Fashion-MNIST: {data.describe()}; {torch.get_num_threads()} threads", flush=True)
     started = time.perf_counter()
-    teacher, teacher_acc = trained_teacher(data, xt, xv, args, example)
+    teacher, teacher_acc = trained_teacher(data, args)
     t_macs, t_params = count_macs_params(teacher, example)
     s_macs, s_params = count_macs_params(build_model(STUDENT[0], data.num_classes, 1, 28, STUDENT[1]), example)
     print(f"teacher {TEACHER[0]} {TEACHER[1]}: {teacher_acc:.2f}%, {t_macs:,} MACs, {t_params:,} params")
     print(f"student {STUDENT[0]} {STUDENT[1]}: {s_macs:,} MACs ({s_macs / t_macs:.3f} of the teacher), "
           f"{s_params:,} params; {args.epochs} epochs, {args.seeds} seeds", flush=True)
-    rows = [run_method(m, METHODS[m], teacher, data, xt, xv, xs, args, example) for m in methods]
+    rows = [run_method(m, METHODS[m], teacher, data, args, example) for m in methods]
     base = rows[0]["mean"]
     for row in rows:
         row["gain"] = row["mean"] - base
@@ -137,7 +135,7 @@ def main() -> int:
         result = {"teacher": {"accuracy": teacher_acc, "macs": t_macs, "params": t_params},
                   "student": {"macs": s_macs, "params": s_params}, "methods": rows,
                   "setup": {"teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds,
-                            "train_images": len(xt), "teacher_epochs": args.teacher_epochs}}
+                            "train_images": len(data.train), "teacher_epochs": args.teacher_epochs}}
         (out / "distill.json").write_text(json.dumps(result, indent=2))
     return 0
 

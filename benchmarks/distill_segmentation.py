@@ -73,8 +73,10 @@ def data_config(args) -> DataConfig:
 
 
 def student_train(args) -> TrainConfig:
+    # One warm-up epoch: without it a third of the seeds sat in "everything is background" for most of the run
+    # (mIoU 10-12% against 21-27% with it, 10 epochs, here).
     return TrainConfig(epochs=args.epochs, batch_size=32, lr=0.005, optimizer="adam", weight_decay=1e-4,
-                       augment=True)
+                       augment=True, warmup_epochs=1.0)
 
 
 def teacher_train(args) -> TrainConfig:

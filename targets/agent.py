@@ -307,8 +307,8 @@ def main(argv=None) -> int:
     parser.add_argument("--probe", metavar="WORK_DIR", help="print platform, runtimes and free disk, then exit")
     parser.add_argument("--output", help="also write the JSON result to this file (a results mount)")
     parser.add_argument("--format", choices=sorted(RUNNERS))
-    parser.add_argument("--eval", help="npz with 'labels' (N) or masks (N,H,W) and float32 'inputs' (N,C,H,W), or uint8 'images' "
-                                       "with the 'scale', 'mean' and 'std' that normalize them")
+    parser.add_argument("--eval", help="npz with 'labels' (N) or masks (N,H,W) and float32 'inputs' (N,C,H,W), or "
+                                       "uint8 'images' with the 'scale', 'mean' and 'std' that normalize them")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--min-runs", type=int, default=100)

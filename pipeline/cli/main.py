@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("current", help="run folder, report.json or baseline file of the change")
     p.add_argument("--baseline", required=True, help="run folder, report.json or baseline file to compare with")
     p.add_argument("--max-latency-regression", default="10%", help="slowdown allowed (default 10%%)")
-    p.add_argument("--max-accuracy-drop", type=float, default=0.5, help="top-1 points allowed (default 0.5)")
+    p.add_argument("--max-accuracy-drop", type=float, default=0.5,
+                   help="points of the task's metric (top-1, mIoU) allowed (default 0.5)")
     p.add_argument("--metric", choices=("p50", "p90"), default="p50")
     p.add_argument("--confidence", default="0.99", help="one-sided confidence of a verdict (default 0.99)")
     p.add_argument("--remeasure", type=int, default=3, metavar="N",

@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator,
-                      model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.config.targets import default_targets, target_config_type
 from pipeline.core.errors import EdgeshipError
@@ -194,7 +202,7 @@ class QuantizeConfig(Section):
     enabled: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
     preset: Literal["x86-vnni", "x86-avx2", "arm64"] = "x86-vnni"  # see calibration/presets.py
-    # Points of top-1 an int8 model may lose against its fp32 file (same format, validation split).
+    # Points of the task's metric (top-1, mIoU) an int8 model may lose against its fp32 file (same format, val split).
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
     # Over budget: rank layers by sensitivity, keep the worst in float until the budget holds.
     fallback: bool = True
@@ -218,7 +226,7 @@ class BenchConfig(Section):
 
 
 class ShipConfig(Section):
-    # Points of top-1 an artifact may lose against the fp32 student and still be shipped.
+    # Points of the task's metric (top-1, mIoU) an artifact may lose against the fp32 student and still ship.
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
     # The student that pruning and int8 start from: the better one on validation, or always one of them.
     start_from: Literal["best", "kd", "scratch"] = "best"

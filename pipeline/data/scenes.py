@@ -26,8 +26,9 @@ def compose_scenes(items: np.ndarray, classes: np.ndarray, count: int, canvas: i
         for _ in range(int(rng.integers(min_items, max_items + 1))):
             pick = int(rng.integers(len(items)))
             side = max(4, int(round(canvas * rng.uniform(0.3, 0.5))))
-            item = F.interpolate(torch.tensor(items[pick][None], dtype=torch.float32), size=(side, side), mode="bilinear",
-                                 align_corners=False, antialias=True)[0, 0].round().clamp(0, 255).numpy()
+            item = torch.tensor(items[pick][None], dtype=torch.float32)
+            item = F.interpolate(item, size=(side, side), mode="bilinear", align_corners=False,
+                                 antialias=True)[0, 0].round().clamp(0, 255).numpy()
             y, x = (int(v) for v in rng.integers(0, canvas - side + 1, 2))
             on = item >= FOREGROUND * 255
             window = images[n, 0, y:y + side, x:x + side]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from pipeline.core.errors import EdgeshipError
 from pipeline.data.mask_splits import MaskFileSplit, check_mask_values, read_mask
 from pipeline.data.splits import file_listing_digest

@@ -17,8 +17,14 @@ from torch.utils.data import Dataset
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.sampling import stratified_indices
 from pipeline.data.loaders import eval_loader, iterate
-from pipeline.data.transforms import (LARGE_IMAGE, batch_shifts, eval_transform, match_channels, normalize,
-                                      train_transform)
+from pipeline.data.transforms import (
+    LARGE_IMAGE,
+    batch_shifts,
+    eval_transform,
+    match_channels,
+    normalize,
+    train_transform,
+)
 
 
 class Split(Dataset, ABC):

@@ -28,7 +28,7 @@ BOOTSTRAP = 2000
 @dataclass(frozen=True)
 class GateSettings:
     max_latency_regression: float = 0.10  # fraction: 0.10 = 10% slower
-    max_accuracy_drop: float = 0.5        # points of top-1
+    max_accuracy_drop: float = 0.5        # points of the task's metric (top-1, mIoU)
     metric: str = "p50"                   # p50 | p90
     confidence: float = 0.99
     # How far one model's p50 moves between two separate runs on one target (measured here: 0.87-1.12, see

@@ -20,7 +20,8 @@ def with_family_defaults(cfg: TrainConfig, model: nn.Module) -> TrainConfig:
     """Settings the recipe left open, chosen for the model's family: a 1-epoch warm-up for zoo models."""
     if cfg.warmup_epochs is not None:
         return cfg
-    zoo = type(model).__module__.startswith(ZOO_MODULES)
+    # the model itself, or the zoo model inside a wrapper (torchvision's segmentation models in DenseOutput)
+    zoo = any(type(m).__module__.startswith(ZOO_MODULES) for m in (model, *model.children()))
     return cfg.model_copy(update={"warmup_epochs": min(1.0, cfg.epochs / 3) if zoo else 0.0})
 
 
@@ -69,7 +70,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     batchnorm = settle_batchnorm(model, cfg, ctx, accuracy(model, data.val, task_kind, workers=workers))
     val = max(batchnorm["val_before"], batchnorm["val_after"])
     train_acc = history[-1]["train_acc"] if history else None
-    found = health.problems(val, train_acc, data.num_classes)
+    metric = "accuracy" if task_kind.per_image_metric else task_kind.metric_name
+    found = health.problems(val, train_acc, data.num_classes, metric)
     if found:
         ctx.say(f"  [red]{label} is not fit to ship[/red]: {'; '.join(found)}")
     return {
