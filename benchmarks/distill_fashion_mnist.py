@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.method_table import print_gains, seeded_runs  # noqa: E402
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from pipeline.core.keys import content_key, tool_versions  # noqa: E402
 from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
@@ -75,9 +75,9 @@ def trained_teacher(data, args) -> tuple[torch.nn.Module, float]:
 
 
 def run_method(name, cfg, teacher, data, args, example) -> dict:
-    scores, seconds = [], []
     train_cfg = TrainConfig(epochs=args.epochs, lr=0.05, batch_size=128)
-    for seed in range(args.seeds):
+
+    def one(seed: int) -> tuple[float, float]:
         torch.manual_seed(seed)
         student = build_model(STUDENT[0], data.num_classes, 1, 28, STUDENT[1])
         distiller = Distiller(teacher, student, cfg, example) if cfg else None
@@ -86,11 +86,9 @@ def run_method(name, cfg, teacher, data, args, example) -> dict:
         elapsed = time.perf_counter() - start
         if distiller:
             distiller.close()
-        scores.append(accuracy(student, data.test))
-        seconds.append(elapsed / len(history))
-        print(f"  {name} seed {seed}: {scores[-1]:.2f}% ({seconds[-1]:.1f} s/epoch)", flush=True)
-    return {"method": name, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
-            "seconds_per_epoch": float(np.mean(seconds))}
+        return accuracy(student, data.test), elapsed / len(history)
+
+    return seeded_runs(name, args.seeds, one)
 
 
 def main() -> int:
@@ -117,15 +115,7 @@ def main() -> int:
     print(f"student {STUDENT[0]} {STUDENT[1]}: {s_macs:,} MACs ({s_macs / t_macs:.3f} of the teacher), "
           f"{s_params:,} params; {args.epochs} epochs, {args.seeds} seeds", flush=True)
     rows = [run_method(m, METHODS[m], teacher, data, args, example) for m in methods]
-    base = rows[0]["mean"]
-    for row in rows:
-        row["gain"] = row["mean"] - base
-    print()
-    print(f"{'method':<10}{'top-1 % (mean ± std)':>24}{'gain':>9}{'s/epoch':>10}")
-    for row in rows:
-        print(f"{row['method']:<10}{row['mean']:>15.2f} ± {row['std']:<6.2f}{row['gain']:>+9.2f}"
-              f"{row['seconds_per_epoch']:>10.1f}")
-    best = max(rows[1:], key=lambda r: r["gain"]) if len(rows) > 1 else rows[0]
+    best = print_gains(rows, "top-1 %")
     print(f"\nbest method: {best['method']} {best['gain']:+.2f} points over scratch (target >= +1.0); "
           f"student MACs {s_macs / t_macs:.3f} of the teacher's (target <= 0.1); "
           f"total {time.perf_counter() - started:.0f} s")

@@ -19,13 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.method_table import print_gains, seeded_runs  # noqa: E402
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from pipeline.core.keys import content_key, tool_versions  # noqa: E402
 from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
@@ -105,8 +105,7 @@ def trained_teacher(data, args) -> tuple[torch.nn.Module, Path]:
 
 
 def run_method(name, cfg, teacher, data, args, example) -> dict:
-    scores, seconds = [], []
-    for seed in range(args.seeds):
+    def one(seed: int) -> tuple[float, float]:
         torch.manual_seed(seed)
         student = build_model(STUDENT[0], data.num_classes, 1, args.size, STUDENT[1])
         distiller = Distiller(teacher, student, cfg, example, SEGMENTATION.loss) if cfg else None
@@ -116,11 +115,9 @@ def run_method(name, cfg, teacher, data, args, example) -> dict:
         elapsed = time.perf_counter() - start
         if distiller:
             distiller.close()
-        scores.append(accuracy(student, data.test, SEGMENTATION))
-        seconds.append(elapsed / len(history))
-        print(f"  {name} seed {seed}: mIoU {scores[-1]:.2f}% ({seconds[-1]:.1f} s/epoch)", flush=True)
-    return {"method": name, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
-            "seconds_per_epoch": float(np.mean(seconds))}
+        return accuracy(student, data.test, SEGMENTATION), elapsed / len(history)
+
+    return seeded_runs(name, args.seeds, one, unit="mIoU ")
 
 
 def optimize_recipe(args, data_cfg: DataConfig, teacher_path: Path, method: str) -> dict:
@@ -187,15 +184,7 @@ def main() -> int:
     print(f"student {STUDENT[0]} {STUDENT[1]}: {s_macs:,} MACs ({t_macs / s_macs:.1f}x fewer), {s_params:,} "
           f"params; {args.epochs} epochs, {args.seeds} seeds", flush=True)
     rows = [run_method(m, METHODS[m], teacher, data, args, example) for m in methods]
-    base = rows[0]["mean"]
-    for row in rows:
-        row["gain"] = row["mean"] - base
-    print()
-    print(f"{'method':<10}{'mIoU % (mean ± std)':>24}{'gain':>9}{'s/epoch':>10}")
-    for row in rows:
-        print(f"{row['method']:<10}{row['mean']:>15.2f} ± {row['std']:<6.2f}{row['gain']:>+9.2f}"
-              f"{row['seconds_per_epoch']:>10.1f}")
-    best = max(rows[1:], key=lambda r: r["gain"]) if len(rows) > 1 else rows[0]
+    best = print_gains(rows, "mIoU %")
     print(f"\nbest method: {best['method']} {best['gain']:+.2f} points mIoU over scratch (goal >= +1.0); "
           f"teacher mIoU {teacher_miou:.2f}%", flush=True)
     ratio, drops = {}, {}

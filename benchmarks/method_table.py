@@ -1,0 +1,30 @@
+"""Shared by the distillation benchmarks: one method over several seeds, and the table of methods against scratch."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def seeded_runs(name: str, seeds: int, run_one: Callable[[int], tuple[float, float]], unit: str = "") -> dict:
+    """run_one(seed) -> (score %, seconds per epoch); a printed line per seed, then the method's row."""
+    scores, seconds = [], []
+    for seed in range(seeds):
+        score, per_epoch = run_one(seed)
+        scores.append(score)
+        seconds.append(per_epoch)
+        print(f"  {name} seed {seed}: {unit}{score:.2f}% ({per_epoch:.1f} s/epoch)", flush=True)
+    return {"method": name, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": scores,
+            "seconds_per_epoch": float(np.mean(seconds))}
+
+
+def print_gains(rows: list[dict], metric: str) -> dict:
+    """Each row's gain over the first (scratch), the table, and the best method's row."""
+    for row in rows:
+        row["gain"] = row["mean"] - rows[0]["mean"]
+    print()
+    print(f"{'method':<10}{f'{metric} (mean ± std)':>24}{'gain':>9}{'s/epoch':>10}")
+    for row in rows:
+        print(f"{row['method']:<10}{row['mean']:>15.2f} ± {row['std']:<6.2f}{row['gain']:>+9.2f}"
+              f"{row['seconds_per_epoch']:>10.1f}")
+    return max(rows[1:], key=lambda r: r["gain"]) if len(rows) > 1 else rows[0]
