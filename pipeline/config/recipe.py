@@ -140,6 +140,9 @@ class ModelConfig(Section):
     # trained: the teacher fine-tunes for train.epochs; a student starts from it.
     checkpoint: str | None = None
     checkpoint_prefix: str | None = None  # strip this from every key (e.g. "model." of a Lightning checkpoint)
+    # Segmentation: a classification checkpoint of the backbone (torchvision mobilenet_v3_large / resnet50
+    # layout, e.g. ImageNet weights from a local file) loaded into the model's backbone before training.
+    backbone_checkpoint: str | None = None
     train: TrainConfig = TrainConfig()
 
 

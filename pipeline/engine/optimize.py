@@ -19,26 +19,31 @@ from pipeline.stages import convert, distill, prune, teacher
 from pipeline.training import distributed
 
 
+def _weights_sums(cfg) -> tuple:
+    """SHA-256 of a model's weight files (checkpoint, backbone checkpoint); None where unset or missing."""
+    paths = (cfg.checkpoint, cfg.backbone_checkpoint)
+    return tuple(file_sha256(Path(p)) if p and Path(p).is_file() else None for p in paths)
+
+
 def train_models(flow: Flow) -> dict[str, Artifact]:
     """teacher, the scratch baseline and the distilled student: the stages `edgeship distill` runs."""
     ctx, recipe, data = flow.ctx, flow.ctx.recipe, flow.ctx.data
-    checkpoint = Path(recipe.teacher.checkpoint) if recipe.teacher.checkpoint else None
-    checkpoint_sum = file_sha256(checkpoint) if checkpoint and checkpoint.is_file() else None
     teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"), None, TORCH_PACKAGES,
                              lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
-                             extra_key=(data.key, checkpoint_sum), trains=True)
+                             extra_key=(data.key, *_weights_sums(recipe.teacher)), trains=True)
+    student_sums = _weights_sums(recipe.student)  # the files' content, not only their names, decides reuse
     stages = {"teacher": teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
     if recipe.distill.baseline:
         stages["student-scratch"] = flow.stage(
             "student-scratch", "distill", {"student": s_cfg, "method": "scratch"}, None, TORCH_PACKAGES,
             lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
-            extra_key=(data.key,), trains=True)
+            extra_key=(data.key, *student_sums), trains=True)
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
     stages["student-kd"] = flow.stage(
         "student-kd", "distill", {"student": s_cfg, **d_cfg}, teacher_art, TORCH_PACKAGES,
         lambda out, key: distill.run(teacher_art, recipe.distill, out, ctx, key, "student-kd"),
-        extra_key=(data.key,), trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
+        extra_key=(data.key, *student_sums), trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
     return stages
 
 

@@ -56,6 +56,36 @@ def load_checkpoint(path: Path, model: nn.Module, field: str, num_classes: int |
     return sorted(replaceable)
 
 
+def load_backbone(path: Path, model: nn.Module, field: str) -> int:
+    """Load a classification checkpoint (torchvision's mobilenet_v3_large or resnet50 layout, e.g. ImageNet
+    weights kept on disk) into a segmentation model's `backbone`: MobileNet's `features.N` become `backbone.N`,
+    ResNet's names match as they are, the classifier is left out, and an RGB stem is summed over its input
+    channels for a grey-scale model. Returns the number of tensors loaded; fewer than half the backbone's is an
+    error (the file is for another backbone)."""
+    backbone = next((m for name, m in model.named_modules() if name.rsplit(".", 1)[-1] == "backbone"), None)
+    if backbone is None:
+        raise EdgeshipError(f"{field}: the model has no backbone module (backbone_checkpoint is for torchvision's "
+                            "segmentation models)")
+    state, target = read_state_dict(path, field), backbone.state_dict()
+    loaded = {}
+    for key, value in state.items():
+        name = key.removeprefix("features.")
+        if name not in target:
+            continue
+        want = target[name].shape
+        if value.dim() == 4 and value.shape != want and want[1] == 1 and value.shape[0] == want[0] \
+                and value.shape[2:] == want[2:]:
+            value = value.sum(1, keepdim=True)  # an RGB stem for one input channel (what timm does)
+        if value.shape == want:
+            loaded[name] = value
+    if len(loaded) < len(target) / 2:
+        sample = ", ".join(list(state)[:3])
+        raise EdgeshipError(f"{field}: {path} fits only {len(loaded)} of the backbone's {len(target)} tensors "
+                            f"(its keys: {sample}, ...): a checkpoint of another backbone?")
+    backbone.load_state_dict(loaded, strict=False)
+    return len(loaded)
+
+
 def _describe(key: str, state: dict, current: dict) -> str:
     if key not in current:
         return f"unexpected key {key}"

@@ -7,7 +7,7 @@ from pipeline.config.recipe import DistillConfig
 from pipeline.core.artifact import Artifact
 from pipeline.core.tasks import task_named
 from pipeline.distillation.distiller import Distiller
-from pipeline.models.checkpoints import load_checkpoint
+from pipeline.models.checkpoints import load_backbone, load_checkpoint
 from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher, torch_artifact
 from pipeline.stages.context import Context
 from pipeline.stages.fit import fit
@@ -19,6 +19,8 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
     spec = arch_spec(student.arch, student.args, ctx.data)
     seed_everything(ctx.recipe.seed)
     model = build_from_spec(spec)
+    if student.backbone_checkpoint:
+        load_backbone(Path(student.backbone_checkpoint), model, "student.backbone_checkpoint")
     if student.checkpoint:  # pretrained weights to start from (a head for other classes starts fresh)
         load_checkpoint(Path(student.checkpoint), model, "student.checkpoint", ctx.data.num_classes,
                         student.checkpoint_prefix)

@@ -9,7 +9,7 @@ from pipeline.config.recipe import ModelConfig, Recipe
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.plugins import METHODS
 from pipeline.data.datasets import Dataset
-from pipeline.models.checkpoints import load_checkpoint
+from pipeline.models.checkpoints import load_backbone, load_checkpoint
 from pipeline.models.onnx_teacher import OnnxTeacher
 from pipeline.models.torch_artifact import arch_spec, build_from_spec
 from pipeline.training import devices
@@ -28,6 +28,8 @@ def _check_onnx_teacher(recipe: Recipe, data: Dataset) -> None:
 
 def _check_torch_model(cfg: ModelConfig, field: str, data: Dataset) -> None:
     model = build_from_spec(arch_spec(cfg.arch, cfg.args, data))
+    if cfg.backbone_checkpoint:
+        load_backbone(Path(cfg.backbone_checkpoint), model, f"{field}.backbone_checkpoint")
     if cfg.checkpoint:
         replaced = load_checkpoint(Path(cfg.checkpoint), model, f"{field}.checkpoint", data.num_classes,
                                    cfg.checkpoint_prefix)

@@ -8,7 +8,7 @@ from pathlib import Path
 from pipeline.config.recipe import ModelConfig
 from pipeline.core.artifact import Artifact
 from pipeline.core.tasks import task_named
-from pipeline.models.checkpoints import load_checkpoint
+from pipeline.models.checkpoints import load_backbone, load_checkpoint
 from pipeline.models.onnx_teacher import OnnxTeacher
 from pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
 from pipeline.stages.context import Context
@@ -25,6 +25,8 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
     seed_everything(ctx.recipe.seed)
     model = build_from_spec(spec)
     data = ctx.data
+    if cfg.backbone_checkpoint:  # pretrained backbone weights; the rest of the model trains from scratch
+        load_backbone(Path(cfg.backbone_checkpoint), model, "teacher.backbone_checkpoint")
     if not cfg.checkpoint:
         metrics = {"source": "trained", **fit(model, cfg.train, ctx, out, "teacher")}
     else:

@@ -98,8 +98,17 @@ def broken_segfolder(folder: Path, how: str) -> str:
     return f"segfolder:{root}"
 
 
+def resnet18_weights(folder: Path) -> str:
+    import torch
+    import torchvision
+
+    path = folder / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    return str(path)
+
+
 def segmentation(folder: Path, source: str, **changes) -> list[str]:
-    return ["optimize", recipe(folder, **SEGMENTATION, **{"data.source": source}, **changes),
+    return ["optimize", recipe(folder, **{**SEGMENTATION, "data.source": source, **changes}),
             "--run-dir", str(folder / "run")]
 
 
@@ -233,6 +242,11 @@ CASES = [
     Case("segmentation: classification-only method",
          lambda d: segmentation(d, "scenes", **{"distill.method": "dkd"}), "distill.method 'dkd'"),
     Case("segmentation: classification data source", lambda d: segmentation(d, "digits"), "data.source 'digits'"),
+    Case("segmentation: backbone checkpoint of another backbone",
+         lambda d: segmentation(d, "scenes", **{"teacher.arch": "lraspp_mobilenet_v3_large", "teacher.args": {},
+                                                "teacher.backbone_checkpoint": resnet18_weights(d),
+                                                "data.image_size": 32, "data.scenes": {"count": 40}}),
+         "teacher.backbone_checkpoint"),
     Case("classification task on a segmentation source", optimize(**{"data.source": "scenes"}),
          "data.source 'scenes'"),
     Case("path with spaces and metacharacters", lambda d: ["optimize", str(d / "my recipe; rm -rf $(pwd).yaml")],
