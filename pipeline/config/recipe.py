@@ -11,8 +11,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     create_model,
@@ -20,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.config.data import DENSE_SOURCES, LABEL_SOURCES, DataConfig
+from pipeline.config.section import Section
 from pipeline.config.targets import default_targets, target_config_type
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS, load_plugins
@@ -33,78 +33,6 @@ def Registered(registry):  # noqa: N802 (a type, as Literal is)
             raise ValueError(f"unknown {registry.kind} {name!r} (registered: {', '.join(registry.names())})")
         return name
     return Annotated[str, AfterValidator(check)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Split(Section):
-    val: float = Field(0.1, ge=0.0, lt=0.5)
-    test: float = Field(0.2, gt=0.0, lt=0.9)
-    seed: int = 0
-
-
-class SceneConfig(Section):
-    """The built-in `scenes` source (segmentation): items placed at random on a canvas."""
-    count: int = Field(2000, ge=20)          # scenes in all; the test share is made from held-out items
-    canvas: int | None = Field(None, ge=16, le=1024)  # native scene size; None: data.image_size
-    min_items: int = Field(2, ge=1)
-    max_items: int = Field(4, ge=1)
-
-
-# Sources of masks (segmentation) and of one label per image (classification): a task takes its own kind.
-DENSE_SOURCES = ("scenes", "segfolder", "voc")
-LABEL_SOURCES = ("digits", "fashion-mnist", "imagefolder")
-NEEDS_PATH = ("imagefolder", "segfolder", "voc")
-
-
-class DataConfig(Section):
-    # classification: digits | fashion-mnist[:PATH] | imagefolder:PATH
-    # segmentation: scenes[:digits|:fashion-mnist[:PATH]] | segfolder:PATH | voc:PATH
-    source: str = "digits"
-    image_size: int = Field(8, ge=4, le=1024)
-    channels: Literal[1, 3] = 1
-    mean: list[float] = [0.5]
-    std: list[float] = [0.5]
-    split: Split = Split()
-    # Keep at most this many training images (fast experiments on big sets); None keeps all.
-    limit_train: int | None = Field(None, ge=10)
-    # At most this many validation / test images, the same number per class (fixed seed); None keeps all.
-    limit_val: int | None = Field(None, ge=10)
-    limit_test: int | None = Field(None, ge=10)
-    # imagefolder: decode every file once into memory at the model's size instead of streaming from disk.
-    in_memory: bool = False
-    # imagefolder: leave out files that are not readable images (counted in the report) instead of failing.
-    skip_unreadable: bool = False
-    # DataLoader worker processes; None: 0 for in-memory sources, up to 4 for files.
-    workers: int | None = Field(None, ge=0, le=64)
-    scenes: SceneConfig = SceneConfig()
-
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, value: str) -> str:
-        kind = value.split(":", 1)[0]
-        if kind not in DENSE_SOURCES + LABEL_SOURCES:
-            raise ValueError(f"unknown data source {value!r}; use digits, fashion-mnist:PATH, imagefolder:PATH "
-                             "(classification) or scenes, segfolder:PATH, voc:PATH (segmentation)")
-        if kind in NEEDS_PATH and not value.partition(":")[2]:
-            raise ValueError(f"{kind} needs a path: {kind}:PATH")
-        if kind == "scenes" and value.split(":")[1:2] not in ([], ["digits"], ["fashion-mnist"]):
-            raise ValueError(f"scenes are made of digits or fashion-mnist items, not {value.split(':')[1]!r}")
-        return value
-
-    @property
-    def dense(self) -> bool:
-        """Whether the source gives masks (segmentation) rather than one label per image."""
-        return self.source.split(":", 1)[0] in DENSE_SOURCES
-
-    @field_validator("std")
-    @classmethod
-    def _positive_std(cls, value: list[float]) -> list[float]:
-        if any(s <= 0 for s in value):
-            raise ValueError("every std must be > 0")
-        return value
 
 
 class TrainConfig(Section):

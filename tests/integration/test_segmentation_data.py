@@ -76,6 +76,19 @@ def test_pascal_voc_layout_reads_palette_indices_and_ignore(tmp_path):
     assert masks[masks != 255].max() <= 10
 
 
+def test_a_unet_prunes_through_its_skip_connections():
+    """Torch-Pruning follows the concatenated skips: fewer MACs, the same output shape, the classes kept."""
+    from pipeline.models.zoo import count_macs_params
+    from pipeline.stages.prune import prune_channels
+
+    model = build_model("unet", 11, 1, 24, {"width": 8, "depth": 2}).eval()
+    example = torch.zeros(1, 1, 24, 24)
+    before, _ = count_macs_params(model, example)
+    prune_channels(model, example, 0.25, 11)
+    after, _ = count_macs_params(model, example)
+    assert after < 0.7 * before and model.eval()(torch.rand(2, 1, 24, 24)).shape == (2, 11, 24, 24)
+
+
 @pytest.mark.parametrize("arch,args", [("unet", {"width": 4, "depth": 2}), ("lraspp_mobilenet_v3_large", {})])
 def test_segmentation_models_export_with_pixel_parity(arch, args, tmp_path):
     """One tensor out at the input's size; ONNX and OpenVINO agree with torch per pixel (eval mode: a model
