@@ -275,8 +275,11 @@ def run(args) -> dict:
               "platform": platform_info()}
     t0 = time.perf_counter()
     runner = open_runner(fmt, args.model, args.threads)
+    loaded = time.perf_counter()
+    runner(np.zeros(runner.input_shape, dtype=np.float32))  # the first inference: lazy compilation, allocation
     result.update(runtime=runner.runtime, runtime_version=runner.version, settings=runner.settings,
-                  load_seconds=time.perf_counter() - t0, input_shape=runner.input_shape)
+                  load_seconds=loaded - t0, input_shape=runner.input_shape,
+                  cold_start_ms=(time.perf_counter() - t0) * 1000.0)  # load + compile + first inference
     if args.eval:
         inputs, labels = load_eval_set(args.eval)
         result.update(evaluate_details(runner, inputs, labels))
@@ -297,8 +300,19 @@ def run(args) -> dict:
                           args.slowdown)
     if args.slowdown:
         result["injected_slowdown"] = args.slowdown
-    result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings)
+    result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings,
+                  peak_rss_mb=peak_rss_mb())
     return result
+
+
+def peak_rss_mb() -> float | None:
+    """The agent process's peak resident memory so far (runtime, model, buffers), where the OS says it."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if platform.system() == "Linux" else peak / 2**20  # Linux: KiB; macOS: bytes
 
 
 def main(argv=None) -> int:

@@ -52,6 +52,8 @@ class ResultRow:
     # pixel-pooled score (mIoU) does not.
     per_image_metric: bool = True
     segmentation: dict | None = None       # mIoU, pixel accuracy and IoU per class, computed on the device
+    cold_start_ms: float | None = None     # the agent's model load + compile + first inference
+    peak_rss_mb: float | None = None       # the agent process's peak resident memory
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other edgeship versions, written back as they were
 
     @classmethod

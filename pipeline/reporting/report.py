@@ -48,7 +48,8 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         emulated_cpu=result.get("emulated_cpu"), machine=platform.get("machine"),
         container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
         int8=metrics.get("int8"), eval_samples=result.get("eval_samples"), per_image_metric=per_image_metric,
-        segmentation=result.get("segmentation"))
+        segmentation=result.get("segmentation"), cold_start_ms=result.get("cold_start_ms"),
+        peak_rss_mb=result.get("peak_rss_mb"))
 
 
 def add_speedups(rows: list[ResultRow]) -> None:

@@ -14,6 +14,10 @@ def _fmt(value, spec: str, empty: str = "-") -> str:
     return empty if value is None else format(value, spec)
 
 
+def _emulated_or(row: ResultRow, value, spec: str) -> str:
+    return "emulated" if row.emulated and value is not None else _fmt(value, spec)
+
+
 def _status(row: ResultRow) -> str:
     return row.status if row.ok else f"{row.status}: {row.error or ''}".strip()
 
@@ -33,12 +37,15 @@ COLUMNS: dict[str, tuple[Callable[[ResultRow], str], bool]] = {  # header -> (ce
     "vs teacher": (lambda r: _fmt(r.speedup_vs_teacher, ".1f") + ("x" if r.speedup_vs_teacher else ""), True),
     "vs torch teacher": (lambda r: _fmt(r.speedup_vs_torch_teacher, ".1f")
                          + ("x" if r.speedup_vs_torch_teacher else ""), True),
+    # under an emulator both are the emulator's, as its latency is
+    "cold start ms": (lambda r: _emulated_or(r, r.cold_start_ms, ".1f"), True),
+    "peak RSS MB": (lambda r: _emulated_or(r, r.peak_rss_mb, ".0f"), True),
     "status": (_status, False),
 }
 TERMINAL = ["model", "format", "precision", "target", "size KB", "accuracy %", "p50 ms", "p90 ms", "vs teacher",
             "status"]
 MARKDOWN = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "params", "accuracy %",
-            "p50 ms", "p90 ms", "vs teacher", "vs torch teacher", "status"]
+            "p50 ms", "p90 ms", "vs teacher", "vs torch teacher", "cold start ms", "peak RSS MB", "status"]
 HTML = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "accuracy %", "p50 ms", "shipped",
         "status"]
 

@@ -55,6 +55,9 @@ def test_agent_runs_standalone_and_prints_one_json_object(onnx_model):
     lat = result["latency_ms"]
     assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
     assert result["input_shape"] == [1, 1, 8, 8]
+    # start-up and memory: load + first inference, and the process's peak resident memory
+    assert result["cold_start_ms"] >= result["load_seconds"] * 1000.0 > 0
+    assert 10 < result["peak_rss_mb"] < 4096
 
 
 def test_agent_does_not_import_edgeship():
