@@ -306,13 +306,21 @@ def run(args) -> dict:
 
 
 def peak_rss_mb() -> float | None:
-    """The agent process's peak resident memory so far (runtime, model, buffers), where the OS says it."""
+    """The agent process's peak resident memory (runtime, model, buffers). Linux: VmHWM, which starts afresh at
+    exec (ru_maxrss would keep the forking parent's peak); elsewhere ru_maxrss."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # not a Unix
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024.0 if platform.system() == "Linux" else peak / 2**20  # Linux: KiB; macOS: bytes
+    return peak / 2**20 if platform.system() == "Darwin" else peak / 1024.0
 
 
 def main(argv=None) -> int:
