@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.method_table import print_gains, seeded_runs  # noqa: E402
+from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from pipeline.core.keys import content_key, tool_versions  # noqa: E402
 from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
@@ -96,13 +96,9 @@ def main() -> int:
     if not (Path(args.data) / "train-images-idx3-ubyte.gz").is_file():
         print(f"SKIPPED: Fashion-MNIST not found in {args.data} (apt-get install dataset-fashion-mnist)")
         return 0
-    methods = args.methods.split(",")
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        print(f"unknown method(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+    methods = chosen_methods(args.methods, METHODS)
+    if methods is None:
         return 2
-    if "scratch" not in methods:
-        methods.insert(0, "scratch")
     data = load_dataset(DataConfig(source=f"fashion-mnist:{args.data}", image_size=28, mean=[0.286], std=[0.353],
                                    limit_train=args.limit_train))
     example = torch.zeros(1, 1, 28, 28)

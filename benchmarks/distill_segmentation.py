@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.method_table import print_gains, seeded_runs  # noqa: E402
+from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from pipeline.core.keys import content_key, tool_versions  # noqa: E402
 from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
@@ -163,13 +163,9 @@ def product_figures(report: dict) -> tuple[dict, dict]:
 
 def main() -> int:
     args = parse_args()
-    methods = args.methods.split(",")
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        print(f"unknown method(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+    methods = chosen_methods(args.methods, METHODS)
+    if methods is None:
         return 2
-    if "scratch" not in methods:
-        methods.insert(0, "scratch")
     started = time.perf_counter()
     data_cfg = data_config(args)
     data = load_dataset(data_cfg)

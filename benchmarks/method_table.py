@@ -1,9 +1,21 @@
 """Shared by the distillation benchmarks: one method over several seeds, and the table of methods against scratch."""
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import numpy as np
+
+
+def chosen_methods(spec: str, known) -> list[str] | None:
+    """--methods as a list with scratch first (the baseline every gain is against); None after printing the
+    unknown names."""
+    methods = spec.split(",")
+    unknown = set(methods) - set(known)
+    if unknown:
+        print(f"unknown method(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return None
+    return methods if "scratch" in methods else ["scratch", *methods]
 
 
 def seeded_runs(name: str, seeds: int, run_one: Callable[[int], tuple[float, float]], unit: str = "") -> dict:
