@@ -109,6 +109,102 @@ class TorchRunner:
             return self.module(self.torch.from_numpy(x)).numpy()
 
 
+INT8_TYPES = ("int8", "uint8")
+CONVERSION_OPS = {"QuantizeLinear", "DequantizeLinear", "QUANTIZE", "DEQUANTIZE", "Reorder", "Convert"}
+
+
+def _layer(name: str, op: str, kernel: str, precision: str, ms: float | None) -> dict:
+    if op in CONVERSION_OPS:
+        precision = "convert"  # moving between int8 and float: neither side's compute
+    return {"name": name[:120], "type": op, "kernel": kernel, "precision": precision, "ms": ms}
+
+
+def profile_onnx(path: str, threads: int, sample: np.ndarray, runs: int, work_dir: str) -> dict:
+    """onnxruntime session profiling: per node, its kernel time (averaged over runs) and input types."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    opts.enable_profiling, opts.profile_file_prefix = True, os.path.join(work_dir, "ort-profile")
+    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: sample}
+    for _ in range(runs):
+        session.run(None, feed)
+    trace = session.end_profiling()
+    with open(trace) as handle:
+        events = json.load(handle)
+    os.remove(trace)
+    layers: dict[str, dict] = {}
+    for e in events:
+        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
+            continue
+        args = e.get("args") or {}
+        types = [t for shape in args.get("input_type_shape", []) for t in shape]
+        name = e["name"][: -len("_kernel_time")]
+        layer = layers.setdefault(name, _layer(name, args.get("op_name", "?"), args.get("provider", "?"),
+                                               "int8" if any(t in INT8_TYPES for t in types) else "float", 0.0))
+        layer["ms"] += e.get("dur", 0) / 1000.0 / runs
+    return {"source": f"onnxruntime {ort.__version__} session profiling", "layers": list(layers.values())}
+
+
+def profile_openvino(path: str, threads: int, sample: np.ndarray, runs: int, work_dir: str) -> dict:
+    """OpenVINO performance counters: per executed node, its kernel (exec type, e.g. brgconv_avx512_amx_I8)."""
+    import openvino as ov
+
+    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
+              "PERF_COUNT": True}
+    request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
+    layers: dict[str, dict] = {}
+    for _ in range(runs):
+        request.infer([sample])
+        for info in request.get_profiling_info():
+            if info.status != info.Status.EXECUTED:
+                continue
+            kernel = info.exec_type
+            precision = ("int8" if kernel.upper().endswith(("I8", "U8")) else "bf16" if "BF16" in kernel.upper()
+                         else "float")
+            layer = layers.setdefault(info.node_name, _layer(info.node_name, info.node_type, kernel, precision, 0.0))
+            layer["ms"] += info.real_time.total_seconds() * 1000.0 / runs
+    return {"source": f"openvino {ov.__version__} performance counters", "layers": list(layers.values())}
+
+
+def profile_tflite(path: str, threads: int, sample: np.ndarray, runs: int, work_dir: str) -> dict:
+    """The model's ops and their input types; no time: the Python LiteRT runtime has no op profiler."""
+    interpreter_cls, runtime, version = _tflite_interpreter()
+    interpreter = interpreter_cls(model_path=path, num_threads=threads)
+    tensors = {t["index"]: np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
+    layers = []
+    for op in interpreter._get_ops_details():  # noqa: SLF001 - the one way to list a model's ops from Python
+        types = [tensors.get(i) for i in op["inputs"] if i >= 0]
+        precision = "int8" if types and types[0] in INT8_TYPES else "float"
+        layers.append(_layer(f"{op['op_name']}#{op['index']}", op["op_name"], "builtin", precision, None))
+    return {"source": f"{runtime} {version} op list", "layers": layers,
+            "note": f"{runtime} {version} has no per-op profiler in Python: op types and precisions only "
+                    "(per-op time: LiteRT's C++ benchmark_model --enable_op_profiling on the board)"}
+
+
+PROFILERS = {"onnx": profile_onnx, "openvino": profile_openvino, "tflite": profile_tflite}
+
+
+def profile(fmt: str, path: str, threads: int, sample: np.ndarray, runs: int, work_dir: str) -> dict:
+    """Where the time goes, from the runtime's own profiler (in a second instance: profiling slows inference),
+    with the share of time spent in int8 kernels. A runtime without a profiler is a note, never a failure."""
+    if fmt not in PROFILERS:
+        return {"note": f"no profiler for {fmt}"}
+    try:
+        found = PROFILERS[fmt](path, threads, sample, runs, work_dir)
+    except Exception as err:  # an older runtime without the API: say so in the row
+        return {"note": f"profiling failed: {type(err).__name__}: {err}".splitlines()[0][:300]}
+    timed = [layer for layer in found["layers"] if layer["ms"] is not None]
+    total = sum(layer["ms"] for layer in timed)
+    found.update(runs=runs, total_ms=total if timed else None,
+                 int8_time_share=(sum(x["ms"] for x in timed if x["precision"] == "int8") / total) if total else None,
+                 int8_layers=sum(x["precision"] == "int8" for x in found["layers"]),
+                 float_layers=sum(x["precision"] in ("float", "bf16") for x in found["layers"]))
+    found["layers"] = sorted(found["layers"], key=lambda x: -(x["ms"] or 0.0))
+    return found
+
+
 RUNNERS = {"onnx": OnnxRunner, "openvino": OpenVinoRunner, "tflite": TfliteRunner, "torch": TorchRunner}
 
 
@@ -258,15 +354,28 @@ def probe(work_dir: str) -> dict:
             "free_disk_mb": stat.f_bavail * stat.f_frsize // 2**20, "numpy": np.__version__}
 
 
+class NormalizedImages:
+    """uint8 images made model inputs one slice at a time: memory holds the uint8 set, never a float32 copy of it
+    (10k images at 224 px: 1.5 GB as uint8, 6 GB as float32)."""
+
+    def __init__(self, images: np.ndarray, scale, mean: np.ndarray, std: np.ndarray):
+        shape = (1, -1, 1, 1)
+        self.images, self.scale = images, np.float32(scale)
+        self.mean, self.std = mean.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        return ((self.images[index].astype(np.float32) * self.scale - self.mean) / self.std).astype(np.float32)
+
+
 def load_eval_set(path: str):
     """float32 'inputs', or uint8 'images' with the 'scale', 'mean' and 'std' that make them model inputs."""
     with np.load(path) as data:
         if "inputs" in data:
             return data["inputs"].astype(np.float32), data["labels"]
-        shape = (1, -1, 1, 1)
-        mean, std = data["mean"].reshape(shape), data["std"].reshape(shape)
-        inputs = (data["images"].astype(np.float32) * np.float32(data["scale"]) - mean) / std
-        return inputs.astype(np.float32), data["labels"]
+        return NormalizedImages(data["images"], data["scale"], data["mean"], data["std"]), data["labels"]
 
 
 def run(args) -> dict:
@@ -300,8 +409,14 @@ def run(args) -> dict:
                           args.slowdown)
     if args.slowdown:
         result["injected_slowdown"] = args.slowdown
+
     result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings,
-                  peak_rss_mb=peak_rss_mb())
+                  peak_rss_mb=peak_rss_mb())  # before profiling loads a second instance
+    if args.profile:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as work_dir:
+            result["profile"] = profile(fmt, args.model, args.threads, sample, args.profile, work_dir)
     return result
 
 
@@ -338,6 +453,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-seconds", type=float, default=30.0)
     parser.add_argument("--slowdown", type=float, default=0.0, help="inject this fraction of extra time per "
                         "inference (busy wait), e.g. 0.1: for proving the latency gate, never for real results")
+    parser.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                        help="also profile per layer over this many runs, in a second instance of the runtime")
     parser.add_argument("--baseline-model", help="also time this model (same format), interleaved with --model "
                         "in blocks; its timings come back as baseline_timings_ms")
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ class BenchRequest:
     timeout: float = 300.0
     slowdown: float = 0.0  # injected regression (benchmarks/gate_power.py)
     baseline_model: Path | None = None  # time this one too, interleaved with the model (the CI gate)
+    profile: int = 0  # profile per layer over this many runs (0: no profile)
 
     def agent_args(self, model: str, fmt: str, eval_npz: str | None, baseline: str | None = None) -> list[str]:
         """The agent's command line; `baseline`: where the device sees the baseline model (default: here)."""
@@ -31,6 +32,7 @@ class BenchRequest:
                 "--warmup", str(self.warmup), "--min-runs", str(self.min_runs), "--min-seconds", str(self.min_seconds),
                 "--max-seconds", str(self.max_seconds)]
         args += ["--slowdown", str(self.slowdown)] if self.slowdown else []
+        args += ["--profile", str(self.profile)] if self.profile else []
         if self.baseline_model:
             args += ["--baseline-model", baseline or str(self.baseline_model)]
         return args + (["--eval", eval_npz] if eval_npz else [])

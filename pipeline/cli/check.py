@@ -37,7 +37,9 @@ def cmd_check(args, console: Console) -> int:
         raise EdgeshipError("--remeasure: must be >= 0 looks")
     settings = GateSettings(_fraction(args.max_latency_regression, "--max-latency-regression"),
                             args.max_accuracy_drop, args.metric, confidence,
-                            _fraction(args.between_run_spread, "--between-run-spread"), args.remeasure)
+                            _fraction(args.between_run_spread, "--between-run-spread"), args.remeasure,
+                            None if args.max_memory_regression == "off" else
+                            _fraction(args.max_memory_regression, "--max-memory-regression"))
     baseline, current = load_rows(args.baseline), load_rows(args.current)
     check_comparable(baseline, current)
     retimer = Retimer(baseline.path, baseline.rows, current.run_dir)

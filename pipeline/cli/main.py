@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-latency-regression", default="10%", help="slowdown allowed (default 10%%)")
     p.add_argument("--max-accuracy-drop", type=float, default=0.5,
                    help="points of the task's metric (top-1, mIoU) allowed (default 0.5)")
+    p.add_argument("--max-memory-regression", default="25%",
+                   help="growth of the agent's peak RSS allowed (default 25%%; off: not judged)")
     p.add_argument("--metric", choices=("p50", "p90"), default="p50")
     p.add_argument("--confidence", default="0.99", help="one-sided confidence of a verdict (default 0.99)")
     p.add_argument("--remeasure", type=int, default=3, metavar="N",

@@ -135,9 +135,13 @@ class QuantizeConfig(Section):
     preset: Literal["x86-vnni", "x86-avx2", "arm64"] = "x86-vnni"  # see calibration/presets.py
     # Points of the task's metric (top-1, mIoU) an int8 model may lose against its fp32 file (same format, val split).
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
-    # Over budget: rank layers by sensitivity, keep the worst in float until the budget holds.
+    # Over budget: rank layers by harm, keep the worst in float until the budget holds (pipeline.formats.int8_budget).
     fallback: bool = True
     max_float_layers: int = Field(8, ge=0)
+    # error: quantization error of each layer alone at the model's output, in torch (one forward pass per layer);
+    # sensitivity: the runtime's accuracy with each layer alone quantized (one quantize + evaluation per layer).
+    ranking: Literal["error", "sensitivity"] = "error"
+    max_search_seconds: float = Field(600.0, gt=0.0)  # then the best file so far ships, said so
     # The budget is judged on this many validation images: at 1000 one image is 0.1 point and a 0.3-point
     # budget passed on validation while the test split lost 0.52 (Fashion-MNIST, LiteRT).
     validation_samples: int = Field(5000, ge=10)
@@ -154,6 +158,11 @@ class BenchConfig(Section):
     timeout: float = Field(300.0, gt=0.0)
     # Device accuracy on this many test images (stratified, fixed seed); None: the whole test split.
     eval_samples: int | None = Field(None, ge=10)
+    # int8 against fp32 and pruned against unpruned are timed interleaved in one agent, at least this many runs
+    # each (pipeline.bench.paired); 0: decisions on single p50s, said so in the report.
+    paired_min_runs: int = Field(200, ge=0)
+    # Per-layer profile of every row from the runtime's own profiler, over this many runs (0: none).
+    profile_runs: int = Field(20, ge=0)
 
 
 class ShipConfig(Section):
@@ -161,6 +170,9 @@ class ShipConfig(Section):
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
     # The student that pruning and int8 start from: the better one on validation, or always one of them.
     start_from: Literal["best", "kd", "scratch"] = "best"
+    # Speeds whose paired 95% interval lies within this fraction of each other are "no measurable difference":
+    # the more accurate file ships.
+    equal_within: float = Field(0.05, ge=0.0, le=1.0)
 
 
 class Recipe(Section):

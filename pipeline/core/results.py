@@ -54,6 +54,7 @@ class ResultRow:
     segmentation: dict | None = None       # mIoU, pixel accuracy and IoU per class, computed on the device
     cold_start_ms: float | None = None     # the agent's model load + compile + first inference
     peak_rss_mb: float | None = None       # the agent process's peak resident memory
+    profile: dict | None = None            # per-layer time and precision from the runtime's profiler (top layers)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other edgeship versions, written back as they were
 
     @classmethod
@@ -129,6 +130,7 @@ class Report:
     reference_stage: str | None = None
     int8_vs_fp32: list[dict] = field(default_factory=list)
     pruning: list[dict] = field(default_factory=list)
+    speed: list[dict] = field(default_factory=list)    # paired comparisons (pipeline.core.speed.SpeedComparison)
     distillation: dict | None = None
     notices: list[str] = field(default_factory=list)   # the report's first lines
     ship_from: str = "student-kd"                       # the trained student pruning and int8 start from

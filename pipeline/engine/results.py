@@ -1,6 +1,7 @@
 """Bench a run's artifacts on the recipe's targets and make the typed report (rows, ship choice, trade-offs)."""
 from __future__ import annotations
 
+from pipeline.bench.paired import compare_pairs, decision_pairs
 from pipeline.bench.run import bench_all, bench_columns
 from pipeline.core.artifact import Artifact
 from pipeline.core.results import Report
@@ -60,8 +61,10 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
             rows.append(make_row(None, name, fmt, precision, names.get(name, final_name), column.name, None, error,
                                  per_image_metric=task.per_image_metric))
     add_speedups(rows)
+    ctx.console.print("[bold]paired timing[/bold] (int8 against fp32, pruned against unpruned)")
+    speed = compare_pairs(artifacts, decision_pairs(artifacts, ship_from), ctx, force=bool(force_bench))
     unfit = unfit_stages(artifacts, final_stage)
-    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit)
+    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit, speed)
     notices = list(notices) + [f"{names.get(stage, stage)} is not fit to ship: {'; '.join(why)}"
                                for stage, why in unfit.items() if artifacts[stage].format == "torch"]
     kd = artifacts.get("student-kd")
@@ -70,7 +73,8 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
         metric=task.metric, metric_name=task.metric_name,
         stages=[{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
                  "error": r.error} for r in run.records],
-        reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows), pruning=pruning_effect(rows, ship_from),
+        reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows, speed),
+        pruning=pruning_effect(rows, ship_from, speed), speed=[c.to_dict() for c in speed],
         notices=notices, ship_from=ship_from, unfit=unfit,
         distillation={"method": recipe.distill.method,
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None})

@@ -1,13 +1,18 @@
 """Int8 within an accuracy budget: one algorithm for every backend.
 
 Quantize everything; if the int8 file loses more than `max_accuracy_drop` points against its fp32 file on the
-validation split, rank the layers by the drop each one causes when it is the only quantized layer, then keep
-the worst layers in float, one more at a time, until the budget holds or `max_float_layers` is reached.
-Backends only say what their layers are called and how to quantize while leaving some out.
+validation split, rank the layers by the harm each one does when it is the only quantized layer, then keep
+the worst layers in float, one more at a time, until the budget holds, `max_float_layers` is reached or
+`max_search_seconds` have passed (the best file so far stays, said so). The harm is the quantization error at the
+model's output in torch (ranking "error", pipeline.formats.layer_error: one forward pass per layer), or the
+accuracy drop of the runtime's int8 file with that layer alone quantized (ranking "sensitivity": one quantize
+and evaluation per layer, minutes per layer at 224 px). Backends only say what their layers are called and how
+to quantize while leaving some out.
 """
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,9 +21,11 @@ import torch
 
 from calibration.calibration_set import CalibrationSet
 from pipeline.core.formats import Format, runner_of
+from pipeline.formats.layer_error import layer_errors
 from targets.agent import evaluate, open_runner
 
 FINAL_NAME = "model-int8"
+ERROR_SAMPLES = 32  # calibration samples the per-layer error is measured on
 
 
 @dataclass
@@ -30,8 +37,13 @@ class Int8Outcome:
     budget: float
     within_budget: bool
     float_layers: list[str] = field(default_factory=list)
-    sensitivity: list[dict] = field(default_factory=list)  # [{layer, drop_alone}], most sensitive first
+    # Most harmful first: [{layer, module, sqnr_db}] (ranking "error") or [{layer, drop_alone}] ("sensitivity").
+    sensitivity: list[dict] = field(default_factory=list)
     validation_samples: int = 0
+    ranking: str = ""
+    tried: list[dict] = field(default_factory=list)  # [{float_layers, accuracy, drop, seconds}] in search order
+    search_seconds: float = 0.0
+    timed_out: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -65,26 +77,69 @@ def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: to
         backend.cleanup(out)
         return outcome
 
+    started = time.monotonic()
     layers = backend.layers(fp32_path, model, out)
+    order = _rank(backend, fmt, fp32_path, model, example, calib, out, qcfg, layers, outcome, measure, started)
+    kept: list[str] = []
+    best = (outcome.drop, path.name, acc, [])
+    for layer in order[: qcfg.max_float_layers]:
+        if time.monotonic() - started > qcfg.max_search_seconds:
+            outcome.timed_out = True
+            break
+        kept.append(layer)
+        name = f"{FINAL_NAME}-try{len(kept)}"
+        path = quantize(kept, name)
+        acc = measure(path)
+        outcome.tried.append({"float_layers": len(kept), "layer": layer, "accuracy": acc, "drop": fp32_acc - acc,
+                              "seconds": round(time.monotonic() - started, 1)})
+        if fp32_acc - acc < best[0]:
+            best = (fp32_acc - acc, path.name, acc, list(kept))
+        if fp32_acc - acc <= budget:
+            break
+    drop, best_file, acc, kept = best
+    _keep_only(out, best_file)
+    outcome.file = FINAL_NAME + Path(best_file).suffix
+    outcome.int8_accuracy, outcome.float_layers = acc, kept
+    outcome.drop, outcome.within_budget = drop, drop <= budget
+    outcome.search_seconds = round(time.monotonic() - started, 1)
+    backend.cleanup(out)
+    return outcome
+
+
+def _keep_only(out: Path, best_file: str) -> None:
+    """The best file of the search becomes model-int8.*; the other tries go."""
+    best_stem = Path(best_file).stem
+    for path in list(out.glob(f"{FINAL_NAME}*")):
+        if path.stem != best_stem:
+            path.unlink()
+    for path in list(out.glob(f"{best_stem}.*")):
+        path.rename(out / f"{FINAL_NAME}{path.suffix}")
+
+
+def _rank(backend: Format, fmt: str, fp32_path: Path, model: torch.nn.Module, example: torch.Tensor,
+          calib: CalibrationSet, out: Path, qcfg, layers: list[str], outcome: Int8Outcome, measure,
+          started: float) -> list[str]:
+    """Layers most harmful first (outcome.sensitivity says by how much). The error ranking falls back to the
+    sensitivity ranking when no layer name maps to a torch module."""
+    if qcfg.ranking == "error":
+        errors = layer_errors(model, layers, calib.inputs[:ERROR_SAMPLES])
+        matched = sorted((e for e in errors if e["sqnr_db"] is not None), key=lambda e: e["sqnr_db"])
+        if matched:
+            outcome.ranking = "error"
+            outcome.sensitivity = matched + [e for e in errors if e["sqnr_db"] is None]
+            return [e["layer"] for e in outcome.sensitivity]
+    outcome.ranking = "sensitivity"
     trials = out / "trials"
     trials.mkdir(exist_ok=True)
     for layer in layers:
-        trial = out / "trials" / backend.quantize(fp32_path, model, example, calib, trials, qcfg,
-                                                  [other for other in layers if other != layer], "alone")
-        outcome.sensitivity.append({"layer": layer, "drop_alone": fp32_acc - measure(trial)})
+        if time.monotonic() - started > qcfg.max_search_seconds:
+            outcome.timed_out = True  # rank what was measured; the rest come after, in graph order
+            break
+        trial = trials / backend.quantize(fp32_path, model, example, calib, trials, qcfg,
+                                          [other for other in layers if other != layer], "alone")
+        outcome.sensitivity.append({"layer": layer, "drop_alone": outcome.fp32_accuracy - measure(trial)})
         _remove_model(trials, "alone")
     shutil.rmtree(trials, ignore_errors=True)
     outcome.sensitivity.sort(key=lambda row: -row["drop_alone"])
-
-    kept: list[str] = []
-    for row in outcome.sensitivity[: qcfg.max_float_layers]:
-        kept.append(row["layer"])
-        _remove_model(out, FINAL_NAME)
-        path = quantize(kept, FINAL_NAME)
-        acc = measure(path)
-        if fp32_acc - acc <= budget:
-            break
-    outcome.file, outcome.int8_accuracy, outcome.float_layers = path.name, acc, kept
-    outcome.drop, outcome.within_budget = fp32_acc - acc, fp32_acc - acc <= budget
-    backend.cleanup(out)
-    return outcome
+    measured = [row["layer"] for row in outcome.sensitivity]
+    return measured + [layer for layer in layers if layer not in measured]

@@ -17,7 +17,14 @@ from pipeline.core.atomic import write_json_atomic
 from pipeline.core.errors import EdgeshipError
 from pipeline.core.tables import TableView
 from pipeline.gate.baseline_models import copy_models
-from pipeline.gate.statistics import GateSettings, accuracy_verdict, across_runs, latency_verdict, unjudged
+from pipeline.gate.statistics import (
+    GateSettings,
+    accuracy_verdict,
+    across_runs,
+    latency_verdict,
+    memory_verdict,
+    unjudged,
+)
 
 KEY_FIELDS = ("model", "format", "precision", "target")
 BASELINE_FORMAT = "edgeship-baseline/1"
@@ -128,21 +135,26 @@ def _latency(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer)
 def _judge(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer) -> dict:
     out = dict(zip(KEY_FIELDS, key))
     if cur.get("status") != "ok":
-        return {**out, "verdict": "fail", "latency": None, "accuracy": None,
+        return {**out, "verdict": "fail", "latency": None, "accuracy": None, "memory": None,
                 "reason": f"did not run: {cur.get('error')}"}
     accuracy = accuracy_verdict(base.get("accuracy"), cur.get("accuracy"), settings)
     latency = _latency(key, base, cur, settings, retimer)
-    verdicts = {latency["verdict"], accuracy["verdict"]}
+    memory = memory_verdict(base.get("peak_rss_mb"), cur.get("peak_rss_mb"), settings,
+                            bool(cur.get("emulated") or base.get("emulated")))
+    parts = (latency, accuracy, memory)
+    verdicts = {v["verdict"] for v in parts}
     verdict = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
-    reason = "; ".join(v["reason"] for v in (latency, accuracy) if v["verdict"] == verdict) or latency["reason"]
-    return {**out, "verdict": verdict, "latency": latency, "accuracy": accuracy, "reason": reason}
+    # A passing memory check says nothing worth a line; a failing one is named like the others.
+    said = [v["reason"] for v in parts if v["verdict"] == verdict and (v is not memory or verdict == "fail")]
+    reason = "; ".join(said) or latency["reason"]
+    return {**out, "verdict": verdict, "latency": latency, "accuracy": accuracy, "memory": memory, "reason": reason}
 
 
 def write_baseline(rows: list[dict], out: Path, source: Path, meta: dict) -> list[dict]:
     """The current rows, raw timings included, and copies of their models, as files to commit; written
     atomically (the models folder first, so a baseline file never names models that are not there)."""
     keep = (*KEY_FIELDS, "stage", "artifact_key", "status", "error", "accuracy", "latency_ms", "timings_ms",
-            "emulated", "runtime", "threads", "cpu_features", "machine", "size_bytes")
+            "emulated", "runtime", "threads", "cpu_features", "machine", "size_bytes", "peak_rss_mb", "cold_start_ms")
     kept = copy_models([{k: r.get(k) for k in keep} for r in rows], source if source.is_dir() else None, out)
     write_json_atomic(out, {"format": BASELINE_FORMAT, "source": str(source), **meta, "results": kept})
     return kept
@@ -151,25 +163,30 @@ def write_baseline(rows: list[dict], out: Path, source: Path, meta: dict) -> lis
 def check_view(result: dict) -> TableView:
     """Every judged row, then the rows that appeared or disappeared: the terminal and the CI summary show it."""
     headers = ["model", "format", "precision", "target", "verdict", "latency ratio [interval]", "accuracy change",
-               "why"]
-    view = TableView(f"edgeship check: {result['verdict'].upper()}", headers, right={"accuracy change"})
+               "peak RSS ratio", "why"]
+    view = TableView(f"edgeship check: {result['verdict'].upper()}", headers,
+                     right={"accuracy change", "peak RSS ratio"})
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for r in result["rows"]:
-        lat, acc = r.get("latency") or {}, r.get("accuracy") or {}
+        lat, acc, mem = r.get("latency") or {}, r.get("accuracy") or {}, r.get("memory") or {}
         ratio = f"{lat['ratio']:.3f} [{lat['low']:.3f}, {lat['high']:.3f}]" if lat.get("low") is not None else "-"
         change = f"{-acc['drop']:+.2f}" if acc.get("drop") is not None else "-"
-        view.add([r["model"], r["format"], r["precision"], r["target"], r["verdict"], ratio, change, r["reason"]])
+        rss = f"{mem['ratio']:.2f}" if mem.get("ratio") is not None else "-"
+        view.add([r["model"], r["format"], r["precision"], r["target"], r["verdict"], ratio, change, rss,
+                  r["reason"]])
         view.styles[(len(view.rows) - 1, "verdict")] = colour[r["verdict"]]
     for label in ("appeared", "disappeared"):
         for r in result[label]:
-            view.add([r["model"], r["format"], r["precision"], r["target"], label, "-", "-",
+            view.add([r["model"], r["format"], r["precision"], r["target"], label, "-", "-", "-",
                       "new row, not judged" if label == "appeared" else "missing from the current run"])
     return view
 
 
 def markdown(result: dict) -> str:
     s = result["settings"]
+    memory = s.get("max_memory_regression")
     lines = [f"## edgeship check: {result['verdict'].upper()}", "",
              f"Latency {s['metric']} may grow by {s['max_latency_regression']:.0%} (confidence "
-             f"{s['confidence']:.0%}); accuracy may drop {s['max_accuracy_drop']} points.", ""]
+             f"{s['confidence']:.0%}); accuracy may drop {s['max_accuracy_drop']} points"
+             + (f"; peak RSS may grow by {memory:.0%}." if memory is not None else "."), ""]
     return "\n".join(lines + check_view(result).markdown())

@@ -1,9 +1,7 @@
 """The CI gate: did latency or accuracy regress against a baseline, with a stated confidence?
 
-Latency is judged on the raw per-iteration timings, never on two summary numbers. Timings come in runs of
-correlated samples (a noisy neighbour slows a stretch, not one sample), so the confidence interval of the ratio
-of medians (or p90s) is a block bootstrap: each series is cut into contiguous blocks, and blocks, not samples,
-are resampled. A row
+Latency is judged on the raw per-iteration timings, never on two summary numbers: the block-bootstrap interval
+of the ratio of medians (or p90s) of pipeline.core.speed. A row
 - fails when the whole one-sided interval lies above 1 + threshold (a slowdown beyond it, at that confidence),
 - passes when the whole interval lies below 1 + threshold,
 - is inconclusive otherwise (too few samples, or too noisy to tell): more samples, or it is reported as such.
@@ -17,12 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-MIN_SAMPLES = 30
-MAX_BLOCKS = 20
-MIN_BLOCK = 5
-BOOTSTRAP = 2000
+from pipeline.core.speed import MIN_SAMPLES, ratio_interval
 
 
 @dataclass(frozen=True)
@@ -35,22 +28,14 @@ class GateSettings:
     # benchmarks/gate_power.py): a comparison of stored timings of two runs must clear the threshold by it.
     between_run_spread: float = 0.15
     looks: int = 3                        # interleaved measurements per row at most (Bonferroni over the looks)
+    # Peak RSS of the agent (runtime + model + buffers) may grow by this fraction; None: not judged. Peak RSS of
+    # one model in one runtime repeats within a few MB, so a plain ratio, no interval.
+    max_memory_regression: float | None = 0.25
 
     def per_look(self) -> "GateSettings":
         """The settings one of `looks` sequential looks is judged at, so that all looks together keep the
         stated confidence (Bonferroni: the error rate is split evenly over the looks)."""
         return replace(self, confidence=1.0 - (1.0 - self.confidence) / max(1, self.looks))
-
-
-def _blocks(samples: np.ndarray) -> np.ndarray:
-    """Contiguous, equal blocks (the tail that does not fill a block is dropped): shape (blocks, length)."""
-    count = max(2, min(MAX_BLOCKS, len(samples) // MIN_BLOCK))
-    length = len(samples) // count
-    return samples[: count * length].reshape(count, length)
-
-
-def _statistic(values: np.ndarray, metric: str, axis=None):
-    return np.percentile(values, 90 if metric == "p90" else 50, axis=axis)
 
 
 def unjudged(verdict: str, reason: str) -> dict:
@@ -64,23 +49,11 @@ def latency_verdict(baseline: list[float], current: list[float], settings: GateS
 
     paired: the two series were timed interleaved (block i of one beside block i of the other), so the same
     blocks are drawn on both sides and whatever slowed the machine at that moment cancels out of the ratio."""
-    base, cur = np.asarray(baseline, dtype=np.float64), np.asarray(current, dtype=np.float64)
-    if len(base) < MIN_SAMPLES or len(cur) < MIN_SAMPLES:
-        return unjudged("inconclusive",
-                        f"too few samples ({len(base)} baseline, {len(cur)} current; need {MIN_SAMPLES})")
-    ratio = float(_statistic(cur, settings.metric) / _statistic(base, settings.metric))
-    rng = np.random.default_rng(seed)
-    paired = paired and len(base) == len(cur)
-    shared = None
-    draws = []
-    for series in (base, cur):
-        blocks = _blocks(series)
-        picks = shared if paired and shared is not None else rng.integers(0, len(blocks), (BOOTSTRAP, len(blocks)))
-        shared = picks
-        draws.append(_statistic(blocks[picks].reshape(BOOTSTRAP, -1), settings.metric, axis=1))
-    ratios = draws[1] / draws[0]
-    tail = (1.0 - settings.confidence) * 100.0
-    low, high = float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100.0 - tail))
+    found = ratio_interval(baseline, current, settings.metric, 1.0 - settings.confidence, paired, seed)
+    if found is None:
+        return unjudged("inconclusive", f"too few samples ({len(baseline)} baseline, {len(current)} current; "
+                                        f"need {MIN_SAMPLES})")
+    ratio, low, high = found
     return _decide(ratio, low, high, settings)
 
 
@@ -116,3 +89,18 @@ def accuracy_verdict(baseline: float | None, current: float | None, settings: Ga
     return {"verdict": verdict, "drop": drop,
             "reason": f"dropped {drop:.2f} points (allowed {settings.max_accuracy_drop})" if verdict == "fail"
             else f"{-drop:+.2f} points"}
+
+
+def memory_verdict(baseline_mb: float | None, current_mb: float | None, settings: GateSettings,
+                   emulated: bool = False) -> dict:
+    """Peak RSS against the baseline's: fail beyond max_memory_regression; an emulator's memory is not judged."""
+    limit = settings.max_memory_regression
+    if limit is None or emulated or not baseline_mb or current_mb is None:
+        why = ("emulated: memory not judged" if emulated else "memory not judged" if limit is None
+               else "no peak RSS measured")
+        return {"verdict": "pass", "ratio": None, "reason": why}
+    ratio = current_mb / baseline_mb
+    if ratio > 1.0 + limit:
+        return {"verdict": "fail", "ratio": ratio, "reason": f"peak RSS grew {ratio - 1:.0%} ({baseline_mb:.0f} -> "
+                f"{current_mb:.0f} MB; allowed {limit:.0%})"}
+    return {"verdict": "pass", "ratio": ratio, "reason": f"peak RSS x{ratio:.2f}"}

@@ -15,6 +15,8 @@ matplotlib.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.core.results import Report, ResultRow  # noqa: E402
+from pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
+from pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
 from pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
 
 FORMAT_COLOURS = {"torch": "#7f7f7f", "onnx": "#1f77b4", "tflite": "#ff7f0e", "openvino": "#2ca02c"}
@@ -106,6 +108,42 @@ def _sensitivity(report: Report) -> str:
     return "".join(parts) or '<p class="note">No sensitivity analysis ran: every int8 model met its budget.</p>'
 
 
+PRECISION_COLOURS = {"int8": "#2ca02c", "float": "#d62728", "bf16": "#ff7f0e", "convert": "#9467bd"}
+
+
+def layers_svg(row: ResultRow) -> str:
+    """The top layers by time, coloured by the precision they ran in."""
+    layers = [x for x in row.profile.get("top_layers", []) if x["ms"] is not None][::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.25 * len(layers) + 1.0))
+    ax.barh(range(len(layers)), [x["ms"] for x in layers],
+            color=[PRECISION_COLOURS.get(x["precision"], "#333") for x in layers])
+    ax.set_yticks(range(len(layers)), [f"{x['type']} {x['name'][-40:]}" for x in layers], fontsize=6)
+    ax.set_xlabel("ms per inference")
+    ax.set_title(f"{row.format} {row.precision}: top layers (green int8, red float, purple int8<->float)",
+                 fontsize=9)
+    return svg_text(fig)
+
+
+def _profiles(report: Report) -> str:
+    parts = []
+    for row in profiled_rows(report):
+        view = top_layers_view(row)
+        timed = any(x["ms"] is not None for x in row.profile.get("top_layers", []))
+        note = f'<p class="note">{escape(row.profile["note"])}</p>' if row.profile.get("note") else ""
+        parts.append(f"<h3>{escape(view.title)}</h3>{note}"
+                     + (f"<figure>{layers_svg(row)}</figure>" if timed else "") + view.html())
+    doctor = doctor_view(report)
+    if doctor:
+        parts.append(f"<h3>{escape(doctor.title)}</h3>{doctor.html()}")
+    return "<h2>Where the time goes</h2>" + "".join(parts) if parts else ""
+
+
+def _speed(report: Report) -> str:
+    claims = speed_lines(report)
+    items = "".join(f"<li>{escape(line[2:])}</li>" for line in claims if line.startswith("- "))
+    return f"<h2>Speed, timed interleaved</h2><p>{escape(claims[2])}</p><ul>{items}</ul>" if claims else ""
+
+
 def render(report: Report) -> str:
     shipped = report.shipped_stages
     targets = report.targets
@@ -131,7 +169,8 @@ def render(report: Report) -> str:
             f"<h2>Accuracy against latency</h2>{''.join(plots)}{note}"
             f"<h2>Stages</h2>{waterfall}{examples}"
             f"<h2>Shipped</h2><ul>{ship}</ul>"
-            f"<h2>Results</h2>{results}"
+            f"<h2>Results</h2>{results}{_speed(report)}"
+            f"{_profiles(report)}"
             f"<h2>Int8 sensitivity</h2>{_sensitivity(report)}"
             f"<h2>Targets</h2>{environment_view(report.results).html()}"
             '<p class="note">Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards.</p>'

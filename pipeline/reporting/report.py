@@ -8,6 +8,7 @@ from pipeline.core.atomic import write_atomic
 from pipeline.core.formats import model_files
 from pipeline.core.plugins import METHODS
 from pipeline.core.results import LATENCY_KEYS, Report, ResultRow
+from pipeline.reporting.profiles import condensed
 from pipeline.reporting.tradeoffs import markdown_sections
 from pipeline.reporting.views import MARKDOWN, environment_view, per_target_view, results_view
 
@@ -49,7 +50,7 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
         int8=metrics.get("int8"), eval_samples=result.get("eval_samples"), per_image_metric=per_image_metric,
         segmentation=result.get("segmentation"), cold_start_ms=result.get("cold_start_ms"),
-        peak_rss_mb=result.get("peak_rss_mb"))
+        peak_rss_mb=result.get("peak_rss_mb"), profile=condensed(result.get("profile")))
 
 
 def add_speedups(rows: list[ResultRow]) -> None:

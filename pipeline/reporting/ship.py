@@ -1,4 +1,5 @@
-"""ship/: per format, the fastest artifact within the allowed accuracy drop, with labels, preprocessing, sums."""
+"""ship/: per format, the measurably fastest artifact within the allowed accuracy drop (else the more accurate),
+with labels, preprocessing and sums."""
 from __future__ import annotations
 
 import json
@@ -10,13 +11,14 @@ from pipeline.core.atomic import write_folder_atomic
 from pipeline.core.formats import model_files
 from pipeline.core.keys import file_sha256
 from pipeline.core.results import ResultRow
+from pipeline.core.speed import FASTER, SAME, SLOWER, SpeedComparison
 
 
 def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float,
-           unfit: dict[str, list[str]] | None = None) -> dict[str, dict]:
+           unfit: dict[str, list[str]] | None = None, speed: list[SpeedComparison] = ()) -> dict[str, dict]:
     """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
-    only emulated targets, the first one), the lowest p50 whose accuracy is within budget. Rows of `unfit`
-    stages (stage -> why) are never shipped."""
+    only emulated targets, the first one) whose accuracy is within budget, the faster file where paired timing
+    (`speed`) tells them apart, else the more accurate one. Rows of `unfit` stages (stage -> why) never ship."""
     unfit = unfit or {}
     if not rows:
         return {}
@@ -41,16 +43,35 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
                 f"nothing shipped: best {fmt} accuracy {best.accuracy:.2f}% is more than {max_drop} points "
                 f"below the fp32 student's {ref.accuracy:.2f}%")}
             continue
-        pick = min(within, key=lambda r: r.latency())
-        others = [r for r in candidates if r is not pick]
-        why = (f"{pick.stage} ({pick.precision}): p50 {pick.latency():.3f} ms on {target}, "
-               f"accuracy {pick.accuracy:.2f}% vs fp32 student {ref.accuracy:.2f}% "
-               f"(allowed drop {max_drop} points)")
-        if others:
-            why += "; beat " + ", ".join(
-                f"{o.stage} ({o.latency():.3f} ms, {o.accuracy:.2f}%)" for o in others if o.latency_ms)
-        choices[fmt] = {"stage": pick.stage, "precision": pick.precision, "reason": why}
+        pick, said = _fastest(within, [c for c in speed if c.target == target])
+        why = (f"{pick.stage} ({pick.precision}) on {target}: p50 {pick.latency():.3f} ms, accuracy "
+               f"{pick.accuracy:.2f}% vs fp32 student "
+               f"{ref.accuracy:.2f}% (allowed drop {max_drop} points)")
+        choices[fmt] = {"stage": pick.stage, "precision": pick.precision, "reason": "; ".join([why, *said])}
     return choices
+
+
+def _fastest(within: list[ResultRow], speed: list[SpeedComparison]) -> tuple[ResultRow, list[str]]:
+    """Start from the most accurate file (then the smallest); another replaces it only when measurably faster.
+    Without a paired comparison, the lower single p50 decides, and the reason says so."""
+    by_pair = {(c.baseline, c.candidate): c for c in speed}
+    ranked = sorted(within, key=lambda r: (-(r.accuracy or 0.0), r.size_bytes or 0))
+    pick, said = ranked[0], []
+    for other in ranked[1:]:
+        forward, backward = by_pair.get((pick.stage, other.stage)), by_pair.get((other.stage, pick.stage))
+        found = next((c for c in (forward, backward) if c is not None and c.measured), None)
+        if found is None:
+            note = (forward or backward).note if (forward or backward) else "no paired timing of the two"
+            faster = (other.latency() or float("inf")) < (pick.latency() or float("inf"))
+            said.append(f"{other.stage if faster else pick.stage} had the lower single p50 "
+                        f"({other.latency():.3f} vs {pick.latency():.3f} ms; not timed interleaved: {note})")
+        else:
+            faster = found.verdict == (FASTER if found is forward else SLOWER)
+            said.append(found.sentence(found.candidate, found.baseline) +
+                        (": the more accurate file ships" if found.verdict == SAME else ""))
+        if faster:
+            pick = other
+    return pick, said
 
 
 def write_ship(run_root: Path, choices: dict[str, dict], artifacts: dict[str, Artifact]) -> None:

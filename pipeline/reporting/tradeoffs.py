@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 from pipeline.core.results import Report, ResultRow
+from pipeline.core.speed import FASTER, SLOWER, SpeedComparison
+from pipeline.reporting.profiles import markdown_lines as profile_lines
 from pipeline.reporting.views import int8_view, sensitivity_views
 
 
-def int8_vs_fp32(rows: list[ResultRow]) -> list[dict]:
-    """One entry per (format, target) with both an fp32 and an int8 row."""
+def _paired(speed: list[SpeedComparison], baseline: str, candidate: str, target: str) -> SpeedComparison | None:
+    return next((c for c in speed if (c.baseline, c.candidate, c.target) == (baseline, candidate, target)), None)
+
+
+def int8_vs_fp32(rows: list[ResultRow], speed: list[SpeedComparison] = ()) -> list[dict]:
+    """One entry per (format, target) with both an fp32 and an int8 row; the speed verdict from paired timing,
+    a warning only when int8 is measurably slower."""
     by_key = {(r.format, r.precision, r.target): r for r in rows if not r.is_teacher}
     out = []
     for (fmt, precision, target), int8 in by_key.items():
@@ -22,14 +29,18 @@ def int8_vs_fp32(rows: list[ResultRow]) -> list[dict]:
                  "drop_pt": (fp32.accuracy - int8.accuracy) if None not in (fp32.accuracy, int8.accuracy) else None,
                  "float_layers": budget.get("float_layers", []), "within_budget": budget.get("within_budget"),
                  "cpu_features": int8.cpu_features}
-        entry["warning"] = (f"int8 is slower than fp32 on {target} ({entry['latency_ratio']:.2f}x p50)"
-                            if native and entry["latency_ratio"] > 1.0 else None)
+        paired = _paired(speed, fp32.stage, int8.stage, target)
+        entry["speed"] = paired.to_dict() if paired else None
+        entry["warning"] = (f"int8 is measurably slower than fp32 on {target} (p50 {paired.interval()}, 95% "
+                            f"interval, timed interleaved)" if paired and paired.verdict == SLOWER else None)
         out.append(entry)
     return out
 
 
-def pruning_effect(rows: list[ResultRow], unpruned: str = "student-kd") -> list[dict]:
-    """Pruned vs unpruned student per target (torch rows): MACs, params, size and measured latency."""
+def pruning_effect(rows: list[ResultRow], unpruned: str = "student-kd", speed: list[SpeedComparison] = ()
+                   ) -> list[dict]:
+    """Pruned vs unpruned student per target (torch rows): MACs, params, size and measured latency; a warning
+    when paired timing shows no speed-up beyond ship.equal_within."""
     out = []
     for pruned in (r for r in rows if r.stage == "pruned"):
         before = next((r for r in rows if r.stage == unpruned and r.target == pruned.target), None)
@@ -39,9 +50,11 @@ def pruning_effect(rows: list[ResultRow], unpruned: str = "student-kd") -> list[
                  "params_ratio": pruned.params / before.params, "size_ratio": pruned.size_bytes / before.size_bytes,
                  "latency_ratio": pruned.latency() / before.latency(),
                  "accuracy_change": pruned.accuracy - before.accuracy}
-        entry["warning"] = ("pruning gave no measured speed-up in torch on " + pruned.target +
-                            f" ({entry['latency_ratio']:.2f}x p50 for {entry['macs_ratio']:.2f}x MACs)"
-                            if entry["latency_ratio"] > 0.95 else None)
+        paired = _paired(speed, unpruned, "pruned", pruned.target)
+        entry["speed"] = paired.to_dict() if paired else None
+        entry["warning"] = (f"pruning gave no measurable speed-up in torch on {pruned.target} (p50 "
+                            f"{paired.interval()} for {entry['macs_ratio']:.2f}x MACs)"
+                            if paired and paired.measured and paired.verdict != FASTER else None)
         out.append(entry)
     return out
 
@@ -53,8 +66,32 @@ def markdown_sections(report: Report) -> list[str]:
         lines += [f"- ⚠ {e['format']}: {e['warning']}" for e in report.int8_vs_fp32 if e["warning"]] + [""]
     for e in report.pruning:
         lines += ["## Pruning", "", f"On {e['target']}: MACs x{e['macs_ratio']:.2f}, params x{e['params_ratio']:.2f}, "
-                  f"size x{e['size_ratio']:.2f}, torch p50 x{e['latency_ratio']:.2f}, accuracy "
-                  f"{e['accuracy_change']:+.2f} points." + (f" ⚠ {e['warning']}." if e["warning"] else ""), ""]
+                  f"size x{e['size_ratio']:.2f}, torch p50 x{e['latency_ratio']:.2f} "
+                  f"({_speed_words(e.get('speed'))}), accuracy {e['accuracy_change']:+.2f} points."
+                  + (f" ⚠ {e['warning']}." if e["warning"] else ""), ""]
+    lines += speed_lines(report) + profile_lines(report)
     for _, view in sensitivity_views(report):
         lines += view.markdown(f"## {view.title}")
     return lines
+
+
+def _speed_words(speed: dict | None) -> str:
+    """'paired 0.52x [0.50, 0.55]: faster', or why the claim rests on single p50s."""
+    if not speed:
+        return "single p50s, not timed interleaved"
+    comparison = SpeedComparison(**speed)
+    if not comparison.measured:
+        return f"single p50s: {comparison.note}"
+    return f"paired {comparison.interval()} (95%): {comparison.verdict}"
+
+
+def speed_lines(report: Report) -> list[str]:
+    """Every speed claim of the run with its paired 95% interval (or why it has none)."""
+    if not report.speed:
+        return []
+    comparisons = [SpeedComparison(**c) for c in report.speed]
+    return ["## Speed, timed interleaved", "",
+            "Each pair timed interleaved in one agent; p50 ratio candidate/baseline with its 95% block-bootstrap "
+            "interval. A difference is called only when the interval excludes equal within "
+            f"{comparisons[0].equal_within:.0%}.", ""] + [
+        f"- {c.sentence(c.candidate, c.baseline)}" for c in comparisons] + [""]

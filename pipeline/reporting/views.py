@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from pipeline.core.results import Report, ResultRow
+from pipeline.core.speed import SpeedComparison
 from pipeline.core.tables import TableView
 
 
@@ -101,28 +102,42 @@ def environment_view(rows: list[ResultRow]) -> TableView:
 
 
 def sensitivity_views(report: Report) -> list[tuple[ResultRow, TableView]]:
-    """Per int8 row of the first target whose budget ran the sensitivity search: its layers, most sensitive first."""
+    """Per int8 row of the first target whose budget searched for float layers: its layers, most harmful first,
+    then what the search tried."""
     first = report.results[0].target if report.results else None
     out = []
     for r in report.results:
-        sensitivity = (r.int8 or {}).get("sensitivity")
-        if sensitivity and r.target == first:
-            view = TableView(f"Sensitivity: {r.format} int8", ["layer", "drop when quantized alone (points)"],
-                             right={"drop when quantized alone (points)"})
-            for s in sensitivity:
-                view.add([s["layer"], f"{s['drop_alone']:.2f}"])
-            out.append((r, view))
+        outcome = r.int8 or {}
+        ranked = outcome.get("sensitivity")
+        if not ranked or r.target != first:
+            continue
+        by_error = "sqnr_db" in ranked[0]
+        harm = "SQNR at the output when quantized alone (dB)" if by_error else "drop when quantized alone (points)"
+        tried = {t["layer"]: t for t in outcome.get("tried", [])}
+        search = (f"{len(tried)} tried in {outcome.get('search_seconds', 0):.0f} s"
+                  + ("; stopped at quantize.max_search_seconds: the best file so far" if outcome.get("timed_out")
+                     else ""))
+        view = TableView(f"Sensitivity: {r.format} int8 ({search})", ["layer", harm, "drop with it and those above "
+                         "kept float"], right={harm, "drop with it and those above kept float"})
+        for s in ranked[:20]:
+            value = s.get("sqnr_db") if by_error else s.get("drop_alone")
+            t = tried.get(s["layer"])
+            view.add([s["layer"], "-" if value is None else f"{value:.2f}", f"{t['drop']:.2f}" if t else "-"])
+        out.append((r, view))
     return out
 
 
 def int8_view(entries: list[dict]) -> TableView:
-    headers = ["format", "target", "runtime", "int8/fp32 p50", "size ratio", "fp32 %", "int8 %", "drop",
-               "layers kept float"]
-    view = TableView("Int8 against fp32", headers, right=set(headers[3:8]))
+    headers = ["format", "target", "runtime", "int8/fp32 p50", "paired [95%]", "speed", "size ratio", "fp32 %",
+               "int8 %", "drop", "layers kept float"]
+    view = TableView("Int8 against fp32", headers, right=set(headers[3:5]) | set(headers[6:10]))
     for e in entries:
         flag = " ⚠" if e["warning"] else ""
         ratio = "emulated" if e["latency_ratio"] is None else f"{e['latency_ratio']:.2f}x{flag}"
-        view.add([e["format"], e["target"], e["runtime"], ratio, _fmt(e["size_ratio"], ".2f"),
+        speed = SpeedComparison(**e["speed"]) if e.get("speed") else None
+        paired = "-" if speed is None or not speed.measured else f"[{speed.low:.2f}, {speed.high:.2f}]"
+        verdict = "-" if speed is None else speed.verdict if speed.measured else f"not measured: {speed.note}"
+        view.add([e["format"], e["target"], e["runtime"], ratio, paired, verdict, _fmt(e["size_ratio"], ".2f"),
                   _fmt(e["fp32_accuracy"], ".2f"), _fmt(e["int8_accuracy"], ".2f"), _fmt(e["drop_pt"], "+.2f"),
                   ", ".join(e["float_layers"]) or "none"])
     return view

@@ -61,7 +61,7 @@ def real_reports(tmp_path_factory):
         timed = LocalTarget().bench_many([(model, "onnx")], request)[0]
         assert timed["status"] == "ok", timed.get("error")
         row = {"model": "resnet20", "format": "onnx", "precision": precision, "target": "local", "status": "ok",
-               "accuracy": 90.0, "emulated": False}
+               "accuracy": 90.0, "emulated": False, "peak_rss_mb": timed["peak_rss_mb"]}
         files["baseline"]["results"].append({**row, "timings_ms": timed["baseline_timings_ms"]})
         files["slower"]["results"].append({**row, "timings_ms": timed["timings_ms"]})
     paths = {}
@@ -96,6 +96,22 @@ def test_accuracy_drop_fails_and_rows_that_come_and_go_are_listed(real_reports, 
     assert first["verdict"] == "fail" and "dropped 1.00 points" in first["reason"]
     assert [r["target"] for r in result["appeared"]] == ["pi4"]
     assert [(r["model"], r["format"]) for r in result["disappeared"]] == [(gone["model"], gone["format"])]
+
+
+def test_peak_memory_growth_fails_unless_turned_off(real_reports, tmp_path, capsys):
+    data = json.loads(real_reports["baseline"].read_text())
+    assert all(r["peak_rss_mb"] > 10 for r in data["results"])  # the agent's real measurement
+    data["results"][0]["peak_rss_mb"] *= 1.5
+    grown = tmp_path / "grown.json"
+    grown.write_text(json.dumps(data))
+    assert main(["check", str(grown), "--baseline", str(real_reports["baseline"]), "--json"]) == 1
+    first = json.loads(capsys.readouterr().out)["rows"][0]
+    assert first["verdict"] == "fail" and "peak RSS grew 50%" in first["reason"]
+    assert first["memory"]["ratio"] == pytest.approx(1.5)
+    assert main(["check", str(grown), "--baseline", str(real_reports["baseline"]), "--json",
+                 "--max-memory-regression", "60%"]) == 0
+    assert main(["check", str(grown), "--baseline", str(real_reports["baseline"]), "--json",
+                 "--max-memory-regression", "off"]) == 0
 
 
 def test_inconclusive_rows_are_measured_again_interleaved(tiny_run, tmp_path, capsys):

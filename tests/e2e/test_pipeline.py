@@ -147,13 +147,32 @@ def test_report_compares_int8_with_fp32_and_pruned_with_unpruned(tiny_run):
     for fmt, e in entries.items():
         assert e["latency_ratio"] > 0 and 0 < e["size_ratio"] < 5
         assert e["within_budget"] is not None and isinstance(e["float_layers"], list)
-        assert (e["warning"] is not None) == (e["latency_ratio"] > 1.0)
+        speed = e["speed"]  # int8 and fp32 timed interleaved in one agent
+        assert speed["verdict"] in ("faster", "slower", "no measurable difference"), speed
+        assert speed["low"] <= speed["ratio"] <= speed["high"] and speed["samples"] >= 200
+        assert (e["warning"] is not None) == (speed["verdict"] == "slower")
         assert "avx2" in e["cpu_features"] or "asimd" in e["cpu_features"]
     pruning = report["pruning"][0]
     assert pruning["macs_ratio"] < 1.0
-    assert (pruning["warning"] is not None) == (pruning["latency_ratio"] > 0.95)
+    assert (pruning["warning"] is not None) == (pruning["speed"]["verdict"] != "faster")
     text = (run_dir / "report.md").read_text()
-    assert "## Int8 against fp32" in text and "## Pruning" in text
+    assert "## Int8 against fp32" in text and "## Pruning" in text and "## Speed, timed interleaved" in text
+    pairs = {(c["baseline"], c["candidate"]) for c in report["speed"]}
+    assert {("teacher-onnx-fp32", "onnx-fp32"), (report["ship_from"], "pruned"), ("onnx-fp32", "onnx-int8")} <= pairs
+
+
+def test_rows_carry_the_runtimes_per_layer_profile(tiny_run):
+    run_dir, report, _ = tiny_run
+    int8 = {r["format"]: r["profile"] for r in report["results"] if r["precision"] == "int8" and r["target"] == "local"}
+    assert set(int8) == set(FORMATS.names())
+    for fmt, p in int8.items():
+        assert p["int8_layers"] > 0 and p["top_layers"] and p["by_type"], fmt
+        if fmt == "tflite":  # ai-edge-litert's Python API has no op profiler: op list only, said so
+            assert p["int8_time_share"] is None and "no per-op profiler" in p["note"]
+        else:
+            assert p["total_ms"] > 0 and 0.0 < p["int8_time_share"] <= 1.0, fmt
+    text = (run_dir / "report.md").read_text()
+    assert "## Where the time goes:" in text and "Where the time goes" in (run_dir / "report.html").read_text()
 
 
 def test_int8_artifacts_record_the_budget_outcome(tiny_run):

@@ -85,3 +85,24 @@ def test_missing_interpreter_is_a_failed_row(onnx_model):
     path, _ = onnx_model
     result = LocalTarget(python="/nonexistent/python3").bench(path, "onnx", BenchRequest(eval_npz=None))
     assert result["status"] == "failed" and "cannot start" in result["error"]
+
+
+def test_profile_lists_layers_with_time_and_precision(onnx_model):
+    path, _ = onnx_model
+    request = BenchRequest(eval_npz=None, warmup=1, min_runs=5, min_seconds=0.0, profile=5)
+    result = LocalTarget().bench_many([(path, "onnx")], request)[0]
+    assert result["status"] == "ok", result.get("error")
+    p = result["profile"]
+    assert p["runs"] == 5 and p["total_ms"] > 0 and "onnxruntime" in p["source"]
+    assert p["int8_time_share"] == 0.0 and p["int8_layers"] == 0 and p["float_layers"] == len(p["layers"]) > 0
+    assert any("Conv" in x["type"] for x in p["layers"])
+    assert [x["ms"] for x in p["layers"]] == sorted((x["ms"] for x in p["layers"]), reverse=True)
+
+
+def test_a_format_without_a_profiler_is_a_note_not_a_failure(onnx_model):
+    from targets.agent import profile
+
+    sample = np.zeros((1, 1, 8, 8), np.float32)
+    assert profile("torch", "m.pt2", 1, sample, 2, "/tmp") == {"note": "no profiler for torch"}
+    broken = profile("onnx", str(onnx_model[0]) + ".missing", 1, sample, 2, "/tmp")
+    assert broken["note"].startswith("profiling failed:")

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Int8 at the sizes edge teams ship: torchvision models at 3x224x224 through export and int8 on every runtime.
+
+Per model, runtime and thread count: fp32 and int8 p50, the int8 speed-up with its paired 95% interval (both
+files timed interleaved in one agent, pipeline.core.speed), size ratio, the int8 file's peak RSS and cold start
+(measured alone), and the share of its time in int8 kernels from the runtime's own profiler (onnxruntime session
+profiling, OpenVINO performance counters; LiteRT's Python API has none: its row says so).
+
+Weights are random (no pretrained weights on this machine, and training at 224 px does not fit two cores):
+the speed columns hold, the accuracy column is null. BatchNorm statistics are settled on the calibration
+images first, so activations have realistic ranges for the int8 scales.
+
+--out DIR writes DIR/int8_edge.json; exported files are cached in --work by model and runtime.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from calibration.calibration_set import CalibrationSet  # noqa: E402
+from pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
+from pipeline.config.recipe import QuantizeConfig  # noqa: E402
+from pipeline.core.formats import format_named, model_files  # noqa: E402
+from pipeline.core.speed import SpeedComparison  # noqa: E402
+from pipeline.models.zoo import build_model  # noqa: E402
+from targets.base import BenchRequest  # noqa: E402
+from targets.local import LocalTarget  # noqa: E402
+
+MODELS = ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
+FORMATS = ("onnx", "openvino", "tflite")
+SIZE = 224
+EQUAL_WITHIN = 0.05
+
+
+def random_model(name: str, images: torch.Tensor) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model(name, 1000, 3, SIZE, {})
+    model.train()
+    with torch.no_grad():  # BatchNorm statistics from the calibration images, not their initial 0 and 1
+        for batch in images.split(16):
+            model(batch)
+    return model.eval()
+
+
+def calibration_images(count: int) -> np.ndarray:
+    """Smooth random images (a coarse grid upsampled), normalized like ImageNet inputs: stand-ins with the
+    spatial correlation of photographs, which white noise lacks."""
+    rng = np.random.default_rng(0)
+    coarse = torch.from_numpy(rng.uniform(0, 1, (count, 3, 14, 14)).astype(np.float32))
+    images = torch.nn.functional.interpolate(coarse, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    return ((images - mean) / std).numpy()
+
+
+def build_files(name: str, fmt: str, model: torch.nn.Module, calib: CalibrationSet, work: Path) -> tuple[Path, Path]:
+    """fp32 and int8 files (cached in work/name/fmt)."""
+    backend = format_named(fmt)
+    folder = work / name / fmt
+    done = folder / "done.json"
+    if done.is_file():
+        files = json.loads(done.read_text())
+        return folder / files["fp32"], folder / files["int8"]
+    folder.mkdir(parents=True, exist_ok=True)
+    example = torch.from_numpy(calib.inputs[:1])
+    t0 = time.perf_counter()
+    fp32 = backend.export(model, example, folder, 17)
+    t1 = time.perf_counter()
+    int8 = backend.quantize(folder / fp32, model, example, calib, folder, QuantizeConfig(), [], "model-int8")
+    backend.cleanup(folder)
+    print(f"  {name} {fmt}: export {t1 - t0:.0f} s, int8 {time.perf_counter() - t1:.0f} s", flush=True)
+    done.write_text(json.dumps({"fp32": fp32, "int8": int8}))
+    return folder / fp32, folder / int8
+
+
+def size_of(path: Path, fmt: str) -> int:
+    return sum(p.stat().st_size for p in model_files(path, fmt))
+
+
+def measure(name: str, fmt: str, fp32: Path, int8: Path, threads: int, seconds: float) -> dict:
+    target = LocalTarget()
+    paired = target.bench_many([(int8, fmt)], BenchRequest(eval_npz=None, threads=threads, warmup=5, min_runs=100,
+                                                           min_seconds=seconds, max_seconds=120.0, timeout=900.0,
+                                                           baseline_model=fp32))[0]
+    alone = target.bench_many([(int8, fmt)], BenchRequest(eval_npz=None, threads=threads, warmup=3, min_runs=10,
+                                                          min_seconds=0.0, timeout=900.0, profile=10))[0]
+    for result in (paired, alone):
+        if result.get("status") != "ok":
+            raise RuntimeError(f"{name} {fmt} {threads}t: {result.get('error')}")
+    speed = SpeedComparison.judge("fp32", "int8", "local", paired["baseline_timings_ms"], paired["timings_ms"],
+                                  EQUAL_WITHIN)
+    profile = alone.get("profile") or {}
+    return {"model": name, "runtime": paired["runtime"], "threads": threads, "weights": "random",
+            "fp32_p50_ms": float(np.median(paired["baseline_timings_ms"])),
+            "int8_p50_ms": float(np.median(paired["timings_ms"])),
+            "speedup": 1.0 / speed.ratio, "ci95": [1.0 / speed.high, 1.0 / speed.low], "verdict": speed.verdict,
+            "size_ratio": size_of(int8, fmt) / size_of(fp32, fmt), "peak_rss_mb": alone["peak_rss_mb"],
+            "cold_start_ms": alone["cold_start_ms"], "int8_time_share": profile.get("int8_time_share"),
+            "drop_pt": None, "float_layers": profile.get("float_layers"), "int8_layers": profile.get("int8_layers"),
+            "slowest_float": _slowest_float(profile), "profile_note": profile.get("note")}
+
+
+def _slowest_float(profile: dict) -> list[str]:
+    """The float layers that cost the most: what a missed goal is explained by."""
+    layers = [x for x in profile.get("layers", []) if x["precision"] in ("float", "bf16", "convert")]
+    return [f"{x['type']} {x['kernel']} {x['ms']:.3f} ms" for x in layers[:3] if x["ms"] is not None]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--calibration", type=int, default=64, help="calibration images")
+    parser.add_argument("--seconds", type=float, default=3.0, help="minimum paired timing per row")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/edgeship-int8-edge"))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    opt_out_of_openvino_telemetry()
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    images = calibration_images(args.calibration)
+    calib = CalibrationSet(images, np.arange(len(images)), f"smooth-random-{len(images)}")
+    threads = [int(t) for t in args.threads.split(",")]
+    print(f"3x{SIZE}x{SIZE}, random weights, {len(images)} calibration images; paired timing >= {args.seconds} s "
+          f"per row; work {args.work}", flush=True)
+    rows = []
+    for name in args.models.split(","):
+        model = random_model(name, torch.from_numpy(images))
+        for fmt in args.formats.split(","):
+            try:
+                fp32, int8 = build_files(name, fmt, model, calib, args.work)
+                rows += [measure(name, fmt, fp32, int8, t, args.seconds) for t in threads]
+            except Exception as err:  # one model/runtime that cannot convert is a row, not the end of the run
+                print(f"  {name} {fmt}: FAILED {type(err).__name__}: {str(err).splitlines()[0][:200]}", flush=True)
+                rows.append({"model": name, "runtime": fmt, "error": str(err).splitlines()[0][:300]})
+                continue
+            for r in rows[-len(threads):]:
+                print(f"  {name:<19}{r['runtime']:<15}{r['threads']}t  fp32 {r['fp32_p50_ms']:8.2f} ms  int8 "
+                      f"{r['int8_p50_ms']:8.2f} ms  x{r['speedup']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]  "
+                      f"size x{r['size_ratio']:.2f}  RSS {r['peak_rss_mb']:.0f} MB  cold {r['cold_start_ms']:.0f} ms"
+                      f"  int8 time {_pct(r['int8_time_share'])}", flush=True)
+    print_table(rows)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "int8_edge.json").write_text(json.dumps({"rows": rows}, indent=2))
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'model':<19}{'runtime':<13}{'thr':>4}{'fp32 ms':>9}{'int8 ms':>9}{'speed-up [95%]':>22}{'size':>6}"
+          f"{'RSS MB':>8}{'cold ms':>9}{'int8 time':>10}  goal (>=2x, <=0.3x size)")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['model']:<19}{r['runtime']:<13}  failed: {r['error'][:80]}")
+            continue
+        met = r["ci95"][0] >= 2.0 and r["size_ratio"] <= 0.3
+        why = "" if met else ("  slowest float: " + "; ".join(r["slowest_float"]) if r["slowest_float"] else "")
+        print(f"{r['model']:<19}{r['runtime']:<13}{r['threads']:>4}{r['fp32_p50_ms']:>9.2f}{r['int8_p50_ms']:>9.2f}"
+              f"{r['speedup']:>8.2f}x [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]{r['size_ratio']:>6.2f}"
+              f"{r['peak_rss_mb']:>8.0f}{r['cold_start_ms']:>9.0f}{_pct(r['int8_time_share']):>10}  "
+              f"{'met' if met else 'missed'}{why}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

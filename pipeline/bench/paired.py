@@ -1,0 +1,92 @@
+"""The run's speed decisions on paired timing: int8 against fp32 in each format, the pruned student against the
+one it was pruned from. Both models of a pair are timed interleaved in one agent (the CI gate's measurement) on
+every target with native latency that can do so, and judged by pipeline.core.speed: a difference is called only
+when its 95% interval excludes "equal within ship.equal_within". Cached like the bench, by both models' keys.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from pipeline.bench.run import BenchColumn, bench_columns, bench_request
+from pipeline.core.artifact import Artifact
+from pipeline.core.atomic import write_json_atomic
+from pipeline.core.keys import code_key, content_key
+from pipeline.core.speed import SpeedComparison
+from pipeline.core.targets import target_type
+from pipeline.stages.context import Context
+from targets.registry import make_target
+
+
+@dataclass(frozen=True)
+class Pair:
+    baseline: str   # stage names
+    candidate: str
+
+
+def decision_pairs(artifacts: dict[str, Artifact], ship_from: str) -> list[Pair]:
+    """Each format's int8 file against its fp32 file, the fp32 student against the teacher in the same format
+    (the speed-up claim), and the pruned student against its start."""
+    pairs = [Pair(name.replace("-int8", "-fp32"), name) for name, a in artifacts.items()
+             if a.precision == "int8" and not name.startswith("teacher") and name.replace("-int8", "-fp32")
+             in artifacts]
+    pairs += [Pair(name, name.removeprefix("teacher-")) for name in artifacts
+              if name.startswith("teacher-") and name.removeprefix("teacher-") in artifacts]
+    if "pruned" in artifacts and ship_from in artifacts:
+        pairs.append(Pair(ship_from, "pruned"))
+    return pairs
+
+
+def _why_not(column: BenchColumn, fmt: str) -> str:
+    kind = target_type(column.cfg.type)
+    if not kind.native_latency:
+        return f"{column.name} is emulated: its latency decides nothing"
+    if not kind.interleaved_timing:
+        return f"target {column.name} ({column.cfg.type}) cannot time two models interleaved"
+    if not column.cfg.measures(fmt):
+        return f"{fmt} is not measured on {column.name}"
+    return ""
+
+
+def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Context, force: bool = False
+                  ) -> list[SpeedComparison]:
+    """One comparison per (pair, bench column); unmeasured ones say why."""
+    recipe = ctx.recipe
+    equal_within = recipe.ship.equal_within
+    runs = recipe.bench.paired_min_runs
+    out = []
+    for column in bench_columns(recipe):
+        for pair in pairs:
+            base, cand = artifacts[pair.baseline], artifacts[pair.candidate]
+            why = "bench.paired_min_runs is 0" if not runs else _why_not(column, cand.format)
+            if why:
+                out.append(SpeedComparison.unmeasured(pair.baseline, pair.candidate, column.name, why))
+                continue
+            result = _timed_pair(base, cand, column, ctx, force)
+            if result.get("status") != "ok" or not result.get("baseline_timings_ms"):
+                out.append(SpeedComparison.unmeasured(pair.baseline, pair.candidate, column.name,
+                                                      f"paired timing failed: {result.get('error')}"))
+                continue
+            out.append(SpeedComparison.judge(pair.baseline, pair.candidate, column.name,
+                                             result["baseline_timings_ms"], result["timings_ms"], equal_within))
+    return out
+
+
+def _timed_pair(base: Artifact, cand: Artifact, column: BenchColumn, ctx: Context, force: bool) -> dict:
+    recipe = ctx.recipe
+    key = content_key("paired", base.key, cand.key, column.cfg.model_dump(mode="json"), column.threads,
+                      recipe.bench.model_dump(mode="json"), code_key("targets"))
+    path = ctx.run.root / "bench" / column.name / f"paired-{cand.stage}-vs-{base.stage}.json"
+    cached = json.loads(path.read_text()) if path.is_file() else None
+    if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
+        return cached
+    request = replace(bench_request(recipe.bench, None), threads=column.threads,
+                      timeout=column.cfg.timeout or recipe.bench.timeout,
+                      min_runs=max(recipe.bench.min_runs, recipe.bench.paired_min_runs), baseline_model=base.path,
+                      profile=0)
+    target = make_target(column.cfg)
+    target.name = column.name
+    result = target.bench_many([(cand.path, cand.format)], request)[0]
+    result["key"] = key
+    write_json_atomic(path, result)
+    return result
