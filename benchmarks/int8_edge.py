@@ -51,10 +51,10 @@ def random_model(name: str, images: torch.Tensor) -> torch.nn.Module:
     return model.eval()
 
 
-def calibration_images(count: int) -> np.ndarray:
+def calibration_images(count: int, seed: int = 0) -> np.ndarray:
     """Smooth random images (a coarse grid upsampled), normalized like ImageNet inputs: stand-ins with the
     spatial correlation of photographs, which white noise lacks."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     coarse = torch.from_numpy(rng.uniform(0, 1, (count, 3, 14, 14)).astype(np.float32))
     images = torch.nn.functional.interpolate(coarse, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -115,6 +115,46 @@ def _slowest_float(profile: dict) -> list[str]:
     return [f"{x['type']} {x['kernel']} {x['ms']:.3f} ms" for x in layers[:3] if x["ms"] is not None]
 
 
+SWEEP = ([("openvino", {"bias_correction": b}, n) for b in ("none", "fast", "full") for n in (32, 128)]
+         + [("onnx", {"per_channel": pc}, n) for pc in (True, False) for n in (32, 128)])
+
+
+def fidelity(fmt: str, fp32: Path, int8: Path, held_out: np.ndarray) -> tuple[float, float]:
+    """Output SQNR (dB) and top-1 agreement (%) of the int8 file against its fp32 file on held-out images."""
+    from pipeline.formats.layer_error import sqnr_db
+    from targets.agent import open_runner
+
+    runners = [open_runner(format_named(fmt).runner, str(p), threads=2) for p in (fp32, int8)]
+    outs = [np.concatenate([r(held_out[i:i + 1]) for i in range(len(held_out))]) for r in runners]
+    agree = float((outs[0].argmax(1) == outs[1].argmax(1)).mean() * 100.0)
+    return sqnr_db(torch.from_numpy(outs[0]), torch.from_numpy(outs[1])), agree
+
+
+def sweep(name: str, images: np.ndarray, work: Path) -> list[dict]:
+    """Calibration and algorithm settings against output fidelity: NNCF bias correction none / fast / full,
+    onnxruntime per-channel against per-tensor weights, 32 and 128 calibration images."""
+    held_out = calibration_images(256, seed=1)
+    model = random_model(name, torch.from_numpy(images))
+    rows = []
+    for fmt, update, count in SWEEP:
+        backend = format_named(fmt)
+        folder = work / "sweep" / name / fmt
+        folder.mkdir(parents=True, exist_ok=True)
+        example = torch.from_numpy(images[:1])
+        fp32 = folder / backend.export(model, example, folder, 17)
+        calib = CalibrationSet(images[:count], np.arange(count), f"smooth-random-{count}")
+        t0 = time.perf_counter()
+        int8 = folder / backend.quantize(fp32, model, example, calib, folder, QuantizeConfig(**update), [], "int8")
+        seconds = time.perf_counter() - t0
+        db, agree = fidelity(fmt, fp32, int8, held_out)
+        setting = ", ".join(f"{k}={v}" for k, v in update.items())
+        rows.append({"model": name, "runtime": fmt, "setting": setting, "calibration": count, "sqnr_db": db,
+                     "top1_agreement": agree, "seconds": seconds})
+        print(f"  sweep {name} {fmt:<9}{setting:<24} calib {count:>4}: output SQNR {db:6.2f} dB, top-1 agreement "
+              f"{agree:6.2f}%, quantize {seconds:.0f} s", flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
@@ -124,6 +164,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum paired timing per row")
     parser.add_argument("--work", type=Path, default=Path("/tmp/edgeship-int8-edge"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--build-only", action="store_true", help="export and quantize into --work, time nothing")
+    parser.add_argument("--sweep", metavar="MODEL", help="also sweep calibration settings on this model "
+                        "(bias correction, per-channel, calibration count) for output fidelity")
     args = parser.parse_args()
     opt_out_of_openvino_telemetry()
     torch.set_num_threads(2)
@@ -139,6 +182,8 @@ def main() -> int:
         for fmt in args.formats.split(","):
             try:
                 fp32, int8 = build_files(name, fmt, model, calib, args.work)
+                if args.build_only:
+                    continue
                 rows += [measure(name, fmt, fp32, int8, t, args.seconds) for t in threads]
             except Exception as err:  # one model/runtime that cannot convert is a row, not the end of the run
                 print(f"  {name} {fmt}: FAILED {type(err).__name__}: {str(err).splitlines()[0][:200]}", flush=True)
@@ -150,10 +195,11 @@ def main() -> int:
                       f"size x{r['size_ratio']:.2f}  RSS {r['peak_rss_mb']:.0f} MB  cold {r['cold_start_ms']:.0f} ms"
                       f"  int8 time {_pct(r['int8_time_share'])}", flush=True)
     print_table(rows)
+    sweep_rows = sweep(args.sweep, calibration_images(128), args.work) if args.sweep else []
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "int8_edge.json").write_text(json.dumps({"rows": rows}, indent=2))
+        (args.out / "int8_edge.json").write_text(json.dumps({"rows": rows, "sweep": sweep_rows}, indent=2))
     return 0
 
 

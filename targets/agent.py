@@ -21,7 +21,7 @@ CPU_FEATURES = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx51
 
 
 class OnnxRunner:
-    def __init__(self, path: str, threads: int):
+    def __init__(self, path: str, threads: int, batch: int = 1):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -37,13 +37,17 @@ class OnnxRunner:
 
 
 class OpenVinoRunner:
-    def __init__(self, path: str, threads: int):
+    def __init__(self, path: str, threads: int, batch: int = 1, hint: str = "LATENCY"):
         import openvino as ov
 
         core = ov.Core()
         # f32 explicitly: on AMX machines OpenVINO would silently run bf16 (f16 on ARM).
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-        self.compiled = core.compile_model(path, "CPU", config)
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32"}
+        model = core.read_model(path)
+        if batch != 1:
+            shape = [int(d) for d in model.input(0).get_partial_shape().get_min_shape()]
+            model.reshape({model.input(0): [batch, *shape[1:]]})
+        self.compiled = core.compile_model(model, "CPU", config)
         self.input_shape = [int(d) for d in self.compiled.input(0).get_partial_shape().get_min_shape()]
         self.request = self.compiled.create_infer_request()
         self.runtime, self.version = "openvino", ov.__version__
@@ -67,9 +71,12 @@ def _tflite_interpreter():
 
 
 class TfliteRunner:
-    def __init__(self, path: str, threads: int):
+    def __init__(self, path: str, threads: int, batch: int = 1):
         interpreter_cls, self.runtime, self.version = _tflite_interpreter()
         self.interpreter = interpreter_cls(model_path=path, num_threads=threads)
+        if batch != 1:
+            shape = list(self.interpreter.get_input_details()[0]["shape"])
+            self.interpreter.resize_tensor_input(self.interpreter.get_input_details()[0]["index"], [batch, *shape[1:]])
         self.interpreter.allocate_tensors()
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
@@ -92,7 +99,7 @@ class TfliteRunner:
 
 
 class TorchRunner:
-    def __init__(self, path: str, threads: int):
+    def __init__(self, path: str, threads: int, batch: int = 1):
         import torch
 
         torch.set_num_threads(threads)
@@ -208,10 +215,47 @@ def profile(fmt: str, path: str, threads: int, sample: np.ndarray, runs: int, wo
 RUNNERS = {"onnx": OnnxRunner, "openvino": OpenVinoRunner, "tflite": TfliteRunner, "torch": TorchRunner}
 
 
-def open_runner(fmt: str, path: str, threads: int = 1):
+def open_runner(fmt: str, path: str, threads: int = 1, batch: int = 1):
     if fmt not in RUNNERS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(RUNNERS)}")
-    return RUNNERS[fmt](path, threads)
+    return RUNNERS[fmt](path, threads, batch) if batch != 1 else RUNNERS[fmt](path, threads)
+
+
+def measure_batches(fmt: str, path: str, threads: int, sample: np.ndarray, sizes: list[int],
+                    seconds: float) -> dict:
+    """Latency per batch and images per second, per batch size: a size the model's input cannot take (a static
+    batch dimension) is a note in its entry, never a failed row."""
+    out = {}
+    for size in sizes:
+        try:
+            runner = open_runner(fmt, path, threads, size)
+            timings = measure(runner, np.repeat(sample, size, axis=0), 3, 10, seconds, max(seconds * 5, 5.0))
+            p50 = float(np.percentile(timings, 50))
+            out[str(size)] = {"p50_ms": p50, "images_per_s": size * 1000.0 / p50, "runs": len(timings)}
+        except Exception as err:
+            out[str(size)] = {"error": f"batch {size}: {type(err).__name__}: {err}".splitlines()[0][:300]}
+    return out
+
+
+def measure_throughput(fmt: str, path: str, threads: int, sample: np.ndarray, seconds: float) -> dict:
+    """Images per second with parallel requests (OpenVINO's THROUGHPUT hint: streams, an async request queue)."""
+    if fmt != "openvino":
+        return {"note": f"throughput mode: OpenVINO only (not {fmt})"}
+    from openvino import AsyncInferQueue
+
+    runner = OpenVinoRunner(path, threads, hint="THROUGHPUT")
+    queue = AsyncInferQueue(runner.compiled)
+    for _ in range(len(queue)):  # warm every request once
+        queue.start_async([sample])
+    queue.wait_all()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        queue.start_async([sample])
+        done += 1
+    queue.wait_all()
+    elapsed = time.perf_counter() - start
+    return {"images_per_s": done / elapsed, "requests": len(queue),
+            "streams": int(runner.compiled.get_property("NUM_STREAMS"))}
 
 
 def cpu_features() -> list[str]:
@@ -412,6 +456,11 @@ def run(args) -> dict:
 
     result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings,
                   peak_rss_mb=peak_rss_mb())  # before profiling loads a second instance
+    if args.batch_sizes:
+        result["batches"] = measure_batches(fmt, args.model, args.threads, sample, args.batch_sizes,
+                                            args.min_seconds or 0.5)
+    if args.throughput:
+        result["throughput"] = measure_throughput(fmt, args.model, args.threads, sample, max(args.min_seconds, 1.0))
     if args.profile:
         import tempfile
 
@@ -453,6 +502,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-seconds", type=float, default=30.0)
     parser.add_argument("--slowdown", type=float, default=0.0, help="inject this fraction of extra time per "
                         "inference (busy wait), e.g. 0.1: for proving the latency gate, never for real results")
+    parser.add_argument("--batch-sizes", type=lambda text: [int(x) for x in text.split(",")], default=[],
+                        help="also time these batch sizes (comma-separated), after batch 1")
+    parser.add_argument("--throughput", action="store_true", help="also measure images/s with parallel requests")
     parser.add_argument("--profile", type=int, default=0, metavar="RUNS",
                         help="also profile per layer over this many runs, in a second instance of the runtime")
     parser.add_argument("--baseline-model", help="also time this model (same format), interleaved with --model "

@@ -25,6 +25,8 @@ class BenchRequest:
     slowdown: float = 0.0  # injected regression (benchmarks/gate_power.py)
     baseline_model: Path | None = None  # time this one too, interleaved with the model (the CI gate)
     profile: int = 0  # profile per layer over this many runs (0: no profile)
+    batch_sizes: tuple[int, ...] = ()  # batch sizes timed after batch 1
+    throughput: bool = False  # images/s with parallel requests (OpenVINO)
 
     def agent_args(self, model: str, fmt: str, eval_npz: str | None, baseline: str | None = None) -> list[str]:
         """The agent's command line; `baseline`: where the device sees the baseline model (default: here)."""
@@ -33,6 +35,8 @@ class BenchRequest:
                 "--max-seconds", str(self.max_seconds)]
         args += ["--slowdown", str(self.slowdown)] if self.slowdown else []
         args += ["--profile", str(self.profile)] if self.profile else []
+        args += ["--batch-sizes", ",".join(map(str, self.batch_sizes))] if self.batch_sizes else []
+        args += ["--throughput"] if self.throughput else []
         if self.baseline_model:
             args += ["--baseline-model", baseline or str(self.baseline_model)]
         return args + (["--eval", eval_npz] if eval_npz else [])

@@ -83,7 +83,7 @@ def _timed_pair(base: Artifact, cand: Artifact, column: BenchColumn, ctx: Contex
     request = replace(bench_request(recipe.bench, None), threads=column.threads,
                       timeout=column.cfg.timeout or recipe.bench.timeout,
                       min_runs=max(recipe.bench.min_runs, recipe.bench.paired_min_runs), baseline_model=base.path,
-                      profile=0)
+                      profile=0, batch_sizes=(), throughput=False)
     target = make_target(column.cfg)
     target.name = column.name
     result = target.bench_many([(cand.path, cand.format)], request)[0]

@@ -58,7 +58,8 @@ def bench_request(bench_cfg, eval_npz: Path | None) -> BenchRequest:
     b = bench_cfg
     return BenchRequest(eval_npz=eval_npz, threads=b.threads, warmup=b.warmup, min_runs=b.min_runs,
                         min_seconds=b.min_seconds, max_seconds=b.max_seconds, timeout=b.timeout,
-                        profile=b.profile_runs)
+                        profile=b.profile_runs, batch_sizes=tuple(n for n in b.batch_sizes if n != 1),
+                        throughput=b.throughput)
 
 
 def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> dict[tuple[str, str], dict]:

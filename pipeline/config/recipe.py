@@ -145,8 +145,21 @@ class QuantizeConfig(Section):
     # The budget is judged on this many validation images: at 1000 one image is 0.1 point and a 0.3-point
     # budget passed on validation while the test split lost 0.52 (Fashion-MNIST, LiteRT).
     validation_samples: int = Field(5000, ge=10)
-    # NNCF's fast bias correction; off by default: it cost 5-15 points of agreement on small CNNs here.
-    fast_bias_correction: bool = False
+    # NNCF's bias correction after quantizing (OpenVINO): full (the default; nncf.quantize with
+    # fast_bias_correction=False, which is the full algorithm, not "off"), fast, or none.
+    bias_correction: Literal["full", "fast", "none"] = "full"
+    # Weights quantized per output channel (onnxruntime; OpenVINO and LiteRT always are): per tensor loses
+    # depthwise convolutions whose channels differ in range by orders of magnitude.
+    per_channel: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_fast_bias_correction(cls, data: Any) -> Any:
+        """Recipes written before `bias_correction`: fast_bias_correction false meant NNCF's full algorithm."""
+        if isinstance(data, dict) and "fast_bias_correction" in data and "bias_correction" not in data:
+            data = dict(data)
+            data["bias_correction"] = "fast" if data.pop("fast_bias_correction") else "full"
+        return data
 
 
 class BenchConfig(Section):
@@ -163,6 +176,10 @@ class BenchConfig(Section):
     paired_min_runs: int = Field(200, ge=0)
     # Per-layer profile of every row from the runtime's own profiler, over this many runs (0: none).
     profile_runs: int = Field(20, ge=0)
+    # Batch sizes to time (batch 1 is always the latency); larger ones add p50 per batch and images/s. A size a
+    # model's input cannot take is a note in its row, not a failure.
+    batch_sizes: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [1], min_length=1)
+    throughput: bool = False  # images/s with parallel requests (OpenVINO streams)
 
 
 class ShipConfig(Section):

@@ -55,6 +55,8 @@ class ResultRow:
     cold_start_ms: float | None = None     # the agent's model load + compile + first inference
     peak_rss_mb: float | None = None       # the agent process's peak resident memory
     profile: dict | None = None            # per-layer time and precision from the runtime's profiler (top layers)
+    batches: dict | None = None            # batch size -> {p50_ms, images_per_s} or {error}
+    throughput: dict | None = None         # images/s with parallel requests, or a note
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other edgeship versions, written back as they were
 
     @classmethod

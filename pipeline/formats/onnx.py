@@ -23,8 +23,10 @@ LAYER_OPS = ("Conv", "Gemm", "MatMul", "ConvTranspose")
 
 def export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> str:
     path = out / f"model{SUFFIX}"
+    # A dynamic batch dimension: batch 1 for latency, larger batches for bench.batch_sizes.
     torch.onnx.export(model.eval(), (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                      dynamo=False, opset_version=opset)
+                      dynamo=False, opset_version=opset,
+                      dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
     return path.name
 
 
@@ -58,7 +60,8 @@ def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, cal
     with tempfile.TemporaryDirectory(prefix="edgeship-calib-") as tmp:
         cache = _histogram_ranges(prepared, calib, method, Path(tmp)) if method != CalibrationMethod.MinMax else None
         quantize_static(str(prepared), str(path), onnxruntime_reader(calib, INPUT_NAME),
-                        quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=preset.ort_reduce_range,
+                        quant_format=QuantFormat.QDQ, per_channel=qcfg.per_channel,
+                        reduce_range=preset.ort_reduce_range,
                         activation_type=getattr(QuantType, preset.ort_activation),
                         weight_type=getattr(QuantType, preset.ort_weight), nodes_to_exclude=list(exclude),
                         calibrate_method=method, calibration_cache_path=cache)

@@ -44,9 +44,11 @@ def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, cal
 
     preset = getattr(nncf.QuantizationPreset, PRESETS[qcfg.preset].nncf_preset.upper())
     ignored = nncf.IgnoredScope(names=list(exclude)) if exclude else None
+    advanced = nncf.AdvancedQuantizationParameters(disable_bias_correction=qcfg.bias_correction == "none")
     quantized = nncf.quantize(_read(fp32_path), nncf_dataset(calib), preset=preset, subset_size=len(calib),
-                              fast_bias_correction=qcfg.fast_bias_correction, target_device=nncf.TargetDevice.CPU,
-                              ignored_scope=ignored)
+                              fast_bias_correction=qcfg.bias_correction == "fast",
+                              target_device=nncf.TargetDevice.CPU, ignored_scope=ignored,
+                              advanced_parameters=advanced)
     path = out / f"{name}{SUFFIX}"
     ov.save_model(quantized, str(path), compress_to_fp16=False)
     return path.name

@@ -39,7 +39,8 @@ def measure_row(run_dir: Path, row: dict, baseline: Path | None = None) -> dict:
     request = replace(bench_request(recipe.bench, None), threads=column.threads,
                       timeout=column.cfg.timeout or recipe.bench.timeout,
                       min_runs=max(recipe.bench.min_runs, MIN_RUNS), min_seconds=max(recipe.bench.min_seconds, 1.0),
-                      max_seconds=max(recipe.bench.max_seconds, 10.0), baseline_model=baseline, profile=0)
+                      max_seconds=max(recipe.bench.max_seconds, 10.0), baseline_model=baseline, profile=0,
+                      batch_sizes=(), throughput=False)
     return make_target(column.cfg).bench_many([(artifact.path, artifact.format)], request)[0]
 
 

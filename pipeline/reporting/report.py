@@ -50,7 +50,8 @@ def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, mo
         container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
         int8=metrics.get("int8"), eval_samples=result.get("eval_samples"), per_image_metric=per_image_metric,
         segmentation=result.get("segmentation"), cold_start_ms=result.get("cold_start_ms"),
-        peak_rss_mb=result.get("peak_rss_mb"), profile=condensed(result.get("profile")))
+        peak_rss_mb=result.get("peak_rss_mb"), profile=condensed(result.get("profile")),
+        batches=result.get("batches"), throughput=result.get("throughput"))
 
 
 def add_speedups(rows: list[ResultRow]) -> None:

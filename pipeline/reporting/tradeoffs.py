@@ -4,7 +4,7 @@ from __future__ import annotations
 from pipeline.core.results import Report, ResultRow
 from pipeline.core.speed import FASTER, SLOWER, SpeedComparison
 from pipeline.reporting.profiles import markdown_lines as profile_lines
-from pipeline.reporting.views import int8_view, sensitivity_views
+from pipeline.reporting.views import batch_notes, batch_view, int8_view, sensitivity_views
 
 
 def _paired(speed: list[SpeedComparison], baseline: str, candidate: str, target: str) -> SpeedComparison | None:
@@ -70,6 +70,9 @@ def markdown_sections(report: Report) -> list[str]:
                   f"({_speed_words(e.get('speed'))}), accuracy {e['accuracy_change']:+.2f} points."
                   + (f" ⚠ {e['warning']}." if e["warning"] else ""), ""]
     lines += speed_lines(report) + profile_lines(report)
+    batches = batch_view(report.results)
+    if batches:
+        lines += batches.markdown(f"## {batches.title}") + [f"- {n}" for n in batch_notes(report.results)] + [""]
     for _, view in sensitivity_views(report):
         lines += view.markdown(f"## {view.title}")
     return lines

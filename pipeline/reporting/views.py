@@ -141,3 +141,29 @@ def int8_view(entries: list[dict]) -> TableView:
                   _fmt(e["fp32_accuracy"], ".2f"), _fmt(e["int8_accuracy"], ".2f"), _fmt(e["drop_pt"], "+.2f"),
                   ", ".join(e["float_layers"]) or "none"])
     return view
+
+
+def batch_view(rows: list[ResultRow]) -> TableView | None:
+    """Per native row timed at more batch sizes or in throughput mode: p50 per batch and images per second."""
+    timed = [r for r in rows if r.ok and r.is_native and (r.batches or r.throughput)]
+    if not timed:
+        return None
+    sizes = list(dict.fromkeys(size for r in timed for size in (r.batches or {})))
+    headers = ["model", "format", "precision", "target", "b1 img/s"] + [f"b{s} p50 ms" for s in sizes] + \
+        [f"b{s} img/s" for s in sizes] + ["throughput img/s"]
+    view = TableView("Batch and throughput", headers, right=set(headers[4:]))
+    for r in timed:
+        entries = [(r.batches or {}).get(s, {}) for s in sizes]
+        p50 = [_fmt(e.get("p50_ms"), ".3f") if "error" not in e else "cannot" for e in entries]
+        rate = [_fmt(e.get("images_per_s"), ".0f") if "error" not in e else "-" for e in entries]
+        parallel = r.throughput or {}
+        view.add([r.model, r.format, r.precision, r.target, _fmt(1000.0 / r.latency() if r.latency() else None, ".0f"),
+                  *p50, *rate, _fmt(parallel.get("images_per_s"), ".0f") if "images_per_s" in parallel else "-"])
+    return view
+
+
+def batch_notes(rows: list[ResultRow]) -> list[str]:
+    """Why a batch size or the throughput mode has no figure (a static batch dimension, a runtime without it)."""
+    notes = [e["error"] for r in rows if r.ok and r.is_native for e in (r.batches or {}).values() if "error" in e]
+    notes += [(r.throughput or {}).get("note") for r in rows if (r.throughput or {}).get("note")]
+    return list(dict.fromkeys(notes))

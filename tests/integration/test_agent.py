@@ -106,3 +106,23 @@ def test_a_format_without_a_profiler_is_a_note_not_a_failure(onnx_model):
     assert profile("torch", "m.pt2", 1, sample, 2, "/tmp") == {"note": "no profiler for torch"}
     broken = profile("onnx", str(onnx_model[0]) + ".missing", 1, sample, 2, "/tmp")
     assert broken["note"].startswith("profiling failed:")
+
+
+def test_batch_sizes_and_throughput_beside_batch_one(onnx_model, tmp_path):
+    from pipeline.core.formats import format_named
+
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", 3, 1, 8, {"width": 4}).eval()
+    example = torch.zeros(1, 1, 8, 8)
+    files = {fmt: tmp_path / format_named(fmt).export(model, example, tmp_path, 17) for fmt in ("onnx", "openvino")}
+    request = BenchRequest(eval_npz=None, warmup=1, min_runs=5, min_seconds=0.2, batch_sizes=(4,), throughput=True)
+    results = LocalTarget().bench_many([(files["onnx"], "onnx"), (files["openvino"], "openvino"),
+                                        (onnx_model[0], "onnx")], request)
+    for result in results:
+        assert result["status"] == "ok" and result["runs"] >= 5, result.get("error")  # batch 1 latency stays
+    dynamic, openvino, static = (r["batches"]["4"] for r in results)
+    for entry in (dynamic, openvino):  # edgeship's ONNX export has a dynamic batch; OpenVINO reshapes
+        assert entry["p50_ms"] > 0 and entry["images_per_s"] == pytest.approx(4000.0 / entry["p50_ms"])
+    assert "batch 4" in static["error"]  # a static batch dimension is a note, not a failed row
+    assert results[1]["throughput"]["images_per_s"] > 0 and results[1]["throughput"]["requests"] >= 1
+    assert "OpenVINO only" in results[0]["throughput"]["note"]

@@ -75,7 +75,7 @@ def test_ruff_is_clean():
 
 
 # The device agent is one file by design: it is copied alone to boards, containers and chroots.
-ONE_FILE_BY_DESIGN = {"targets/agent.py": 520}
+ONE_FILE_BY_DESIGN = {"targets/agent.py": 560}
 
 
 def test_no_module_over_300_lines():

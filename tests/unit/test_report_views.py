@@ -1,0 +1,40 @@
+"""Report views of the agent's extra measurements: batch sizes, throughput, per-layer profiles. Rows made up
+in the shape the agent returns: no runtime."""
+from __future__ import annotations
+
+from pipeline.core.results import Report
+from pipeline.reporting.profiles import condensed, doctor_view, markdown_lines
+from pipeline.reporting.views import batch_notes, batch_view
+from tests.unit.test_results import row
+
+
+def test_batch_view_shows_each_size_and_says_why_one_is_missing():
+    rows = [row("onnx-fp32", "onnx", p50=2.0, batches={"8": {"p50_ms": 8.0, "images_per_s": 1000.0}},
+                throughput={"note": "throughput mode: OpenVINO only (not onnx)"}),
+            row("tflite-int8", "tflite", "int8", p50=1.0, batches={"8": {"error": "batch 8: XNNPack failed"}}),
+            row("pruned")]
+    view = batch_view(rows)
+    assert view.headers == ["model", "format", "precision", "target", "b1 img/s", "b8 p50 ms", "b8 img/s",
+                            "throughput img/s"]
+    assert view.rows[0][4:] == ["500", "8.000", "1000", "-"] and view.rows[1][5] == "cannot"
+    assert len(view.rows) == 2  # the torch row measured batch 1 only
+    assert batch_notes(rows) == ["batch 8: XNNPack failed", "throughput mode: OpenVINO only (not onnx)"]
+
+
+def _profile(layers):
+    return condensed({"source": "onnxruntime 1.32 session profiling", "runs": 5, "total_ms": 1.0,
+                      "int8_time_share": 0.7, "layers": layers})
+
+
+def test_profile_of_a_shipped_int8_file_and_the_export_doctor():
+    layers = [{"name": "conv1", "type": "QLinearConv", "kernel": "CPU", "precision": "int8", "ms": 0.7},
+              {"name": "head", "type": "Gemm", "kernel": "CPU", "precision": "float", "ms": 0.2},
+              {"name": "q", "type": "QuantizeLinear", "kernel": "CPU", "precision": "convert", "ms": 0.1}]
+    shipped = row("onnx-int8", "onnx", "int8", profile=_profile(layers))
+    kept = shipped.profile
+    assert kept["float_layer_names"] == ["head"] and kept["by_type"]["Gemm"]["float"] == 1
+    report = Report(recipe="r", results=[shipped], ship={"onnx": {"stage": "onnx-int8"}})
+    text = "\n".join(markdown_lines(report))
+    assert "## Where the time goes: onnx int8 on local" in text and "70% of the time in int8 kernels" in text
+    doctor = doctor_view(report)
+    assert [r[1] for r in doctor.rows] == ["Gemm", "QuantizeLinear"]  # the int8 conv is not a finding
