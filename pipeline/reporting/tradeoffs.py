@@ -66,8 +66,8 @@ def markdown_sections(report: Report) -> list[str]:
         lines += [f"- ⚠ {e['format']}: {e['warning']}" for e in report.int8_vs_fp32 if e["warning"]] + [""]
     for e in report.pruning:
         lines += ["## Pruning", "", f"On {e['target']}: MACs x{e['macs_ratio']:.2f}, params x{e['params_ratio']:.2f}, "
-                  f"size x{e['size_ratio']:.2f}, torch p50 x{e['latency_ratio']:.2f} "
-                  f"({_speed_words(e.get('speed'))}), accuracy {e['accuracy_change']:+.2f} points."
+                  f"size x{e['size_ratio']:.2f}, torch p50 {_speed_words(e.get('speed'), e['latency_ratio'])}, "
+                  f"accuracy {e['accuracy_change']:+.2f} points."
                   + (f" ⚠ {e['warning']}." if e["warning"] else ""), ""]
     lines += speed_lines(report) + profile_lines(report)
     batches = batch_view(report.results)
@@ -78,14 +78,13 @@ def markdown_sections(report: Report) -> list[str]:
     return lines
 
 
-def _speed_words(speed: dict | None) -> str:
-    """'paired 0.52x [0.50, 0.55]: faster', or why the claim rests on single p50s."""
-    if not speed:
-        return "single p50s, not timed interleaved"
-    comparison = SpeedComparison(**speed)
-    if not comparison.measured:
-        return f"single p50s: {comparison.note}"
-    return f"paired {comparison.interval()} (95%): {comparison.verdict}"
+def _speed_words(speed: dict | None, single_ratio: float) -> str:
+    """'x0.52 [0.50, 0.55] timed interleaved (95%): faster', or the single p50s' ratio and why."""
+    comparison = SpeedComparison(**speed) if speed else None
+    if comparison is None or not comparison.measured:
+        why = comparison.note if comparison else "not timed interleaved"
+        return f"x{single_ratio:.2f} (single p50s: {why})"
+    return f"{comparison.interval()} timed interleaved (95%): {comparison.verdict}"
 
 
 def speed_lines(report: Report) -> list[str]:

@@ -128,13 +128,18 @@ def sensitivity_views(report: Report) -> list[tuple[ResultRow, TableView]]:
 
 
 def int8_view(entries: list[dict]) -> TableView:
-    headers = ["format", "target", "runtime", "int8/fp32 p50", "paired [95%]", "speed", "size ratio", "fp32 %",
+    headers = ["format", "target", "runtime", "int8/fp32 p50", "95% interval", "speed", "size ratio", "fp32 %",
                "int8 %", "drop", "layers kept float"]
     view = TableView("Int8 against fp32", headers, right=set(headers[3:5]) | set(headers[6:10]))
     for e in entries:
         flag = " ⚠" if e["warning"] else ""
-        ratio = "emulated" if e["latency_ratio"] is None else f"{e['latency_ratio']:.2f}x{flag}"
         speed = SpeedComparison(**e["speed"]) if e.get("speed") else None
+        if e["latency_ratio"] is None:
+            ratio = "emulated"
+        elif speed is not None and speed.measured:  # the paired figure, the one its interval belongs to
+            ratio = f"{speed.ratio:.2f}x{flag}"
+        else:
+            ratio = f"{e['latency_ratio']:.2f}x (single p50s){flag}"
         paired = "-" if speed is None or not speed.measured else f"[{speed.low:.2f}, {speed.high:.2f}]"
         verdict = "-" if speed is None else speed.verdict if speed.measured else f"not measured: {speed.note}"
         view.add([e["format"], e["target"], e["runtime"], ratio, paired, verdict, _fmt(e["size_ratio"], ".2f"),
