@@ -33,7 +33,8 @@ def _student():
 
 
 METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 1}),
-           ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1})]
+           ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1}),
+           ("rkd", {"layers": PAIRS}), ("pkt", {"layers": PAIRS})]
 CHANCE = 10.0
 _RUNS: dict[str, tuple] = {}
 
@@ -76,7 +77,9 @@ def test_each_method_trains_a_student(digits, teacher, method, extra):
 BELOW_CHANCE = {"fitnets": pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE"),
                 "at": pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE"),
                 "sp": pytest.mark.xfail(strict=False, reason="issue 17: default SP weight leaves it near 3x chance"),
-                "dkd": pytest.mark.xfail(strict=False, reason="issue 17: DKD's beta 8, weak teacher: near 3x chance")}
+                "dkd": pytest.mark.xfail(strict=False, reason="issue 17: DKD's beta 8, weak teacher: near 3x chance"),
+                "rkd": pytest.mark.xfail(strict=False, reason="issue 17: RKD's 25/50 weights swamp CE on 8 px digits"),
+                "pkt": pytest.mark.xfail(strict=False, reason="issue 17: PKT's beta 30000 leaves it near 2x chance")}
 
 
 @pytest.mark.parametrize("method, extra", [

@@ -94,3 +94,42 @@ def test_cross_entropy_weight_is_one_minus_alpha():
         total, parts = d.loss(s_logits, y, torch.arange(4), x, epoch=1)
         expected = F.cross_entropy(s_logits, y) if alpha == 0 else kd_loss(s_logits, teacher(x), 3.0)
         assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_rkd_distance_loss_matches_hand_computed_normalized_distances():
+    from pipeline.distillation.relation import rkd_distance_loss
+
+    student = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])  # distances 3, 4, 5: mean 4
+    teacher = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # distances 1, 1, sqrt 2
+    d_s = [3 / 4, 4 / 4, 5 / 4]
+    mean_t = (2 + math.sqrt(2)) / 3
+    d_t = [1 / mean_t, 1 / mean_t, math.sqrt(2) / mean_t]  # pairs (0,1), (0,2), (1,2) as in d_s
+    # each pair twice in the 3x3 matrix, diagonal 0; |diff| < 1 so Huber is diff^2 / 2; mean over 9 entries
+    expected = sum(2 * 0.5 * (a - b) ** 2 for a, b in zip(d_s, d_t)) / 9
+    assert rkd_distance_loss(student, teacher).item() == pytest.approx(expected, rel=1e-5)
+    assert rkd_distance_loss(10.0 * student, teacher).item() == pytest.approx(expected, rel=1e-5)  # scale-free
+    maps = student.view(3, 2, 1, 1).expand(3, 2, 4, 4)  # feature maps pool to the same embeddings
+    assert rkd_distance_loss(maps, teacher).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_rkd_angle_loss_matches_hand_computed_angles():
+    from pipeline.distillation.relation import rkd_angle_loss
+
+    right = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])   # a right angle at point 0, 45 degrees at 1 and 2
+    line = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])    # collinear: cosines 1 or -1
+    assert rkd_angle_loss(2.0 * right, right).item() == pytest.approx(0.0, abs=1e-7)
+    r = 1 / math.sqrt(2)
+    # differing cosine pairs, each twice: at 0: 1 vs 0 (Huber 0.5); at 1: -1 vs r (|d| > 1: |d| - 0.5);
+    # at 2: 1 vs r (d^2 / 2); over all 27 (j, i, k) entries
+    expected = 2 * (0.5 + (1 + r - 0.5) + 0.5 * (1 - r) ** 2) / 27
+    assert rkd_angle_loss(line, right).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_pkt_loss_is_kl_between_cosine_kernels():
+    from pipeline.distillation.relation import pkt_loss
+
+    teacher = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # kernel rows (1, 0.5) -> (2/3, 1/3)
+    student = torch.tensor([[1.0, 0.0], [2.0, 0.0]])  # all cosines 1 -> rows (1/2, 1/2)
+    expected = 2 / 3 * math.log((2 / 3) / 0.5) + 1 / 3 * math.log((1 / 3) / 0.5)
+    assert pkt_loss(student, teacher).item() == pytest.approx(expected, rel=1e-4)
+    assert pkt_loss(teacher, teacher).item() == pytest.approx(0.0, abs=1e-6)

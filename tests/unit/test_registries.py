@@ -41,8 +41,9 @@ def test_each_target_type_config_is_tagged_with_its_name():
 
 def test_methods_carry_their_published_defaults():
     defaults = {name: (m.default_beta, m.needs_layers) for name, m in METHODS.items()}
-    assert {k: defaults[k] for k in ("kd", "fitnets", "at", "sp", "dkd")} == {
-        "kd": (0.0, False), "fitnets": (100.0, True), "at": (1000.0, True), "sp": (3000.0, True), "dkd": (1.0, False)}
+    assert {k: defaults[k] for k in ("kd", "fitnets", "at", "sp", "dkd", "rkd", "pkt")} == {
+        "kd": (0.0, False), "fitnets": (100.0, True), "at": (1000.0, True), "sp": (3000.0, True), "dkd": (1.0, False),
+        "rkd": (1.0, True), "pkt": (30000.0, True)}
     assert METHODS.get("fitnets").display == "FitNets"
 
 

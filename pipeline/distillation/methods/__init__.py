@@ -7,3 +7,5 @@ from pipeline.distillation.methods import similarity  # noqa: F401
 from pipeline.distillation.methods import dkd  # noqa: F401
 from pipeline.distillation.methods import cwd  # noqa: F401
 from pipeline.distillation.methods import skd  # noqa: F401
+from pipeline.distillation.methods import rkd  # noqa: F401
+from pipeline.distillation.methods import pkt  # noqa: F401
