@@ -30,13 +30,16 @@ TEACHER = ("cifar_resnet8", {"width": 16})
 STUDENT = ("simple_cnn", {"width": 8, "depth": 2})
 # Teacher layer2 and student block 2 both give 14x14 maps (32 and 16 channels).
 PAIRS = [{"teacher": "layer2", "student": "features.6"}]
-# The CRD benchmark's settings: feature methods train with CE + beta * their loss, no KD term.
+# The CRD benchmark's settings: feature methods train with CE + beta * their loss, no KD term; beta is each
+# method's default (auto: balanced against CE on the first batches; --beta paper: the published weights).
 METHODS = {
     "scratch": None,
     "kd": DistillConfig(method="kd", temperature=4.0, alpha=0.9),
     "fitnets": DistillConfig(method="fitnets", alpha=0.0, layers=PAIRS),
     "at": DistillConfig(method="at", alpha=0.0, layers=PAIRS),
     "sp": DistillConfig(method="sp", alpha=0.0, layers=PAIRS),
+    "rkd": DistillConfig(method="rkd", alpha=0.0, layers=PAIRS),
+    "pkt": DistillConfig(method="pkt", alpha=0.0, layers=PAIRS),
     "dkd": DistillConfig(method="dkd", alpha=0.0, temperature=4.0, dkd_alpha=1.0, dkd_beta=8.0, dkd_warmup=2),
 }
 
@@ -50,6 +53,8 @@ def parse_args():
     parser.add_argument("--teacher-epochs", type=int, default=8)
     parser.add_argument("--limit-train", type=int, help="use only this many training images (quick checks)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--beta", default="auto", help="auto (default), paper, or a number: every method's beta")
+    parser.add_argument("--balance", type=float, help="beta: auto's fraction of the cross entropy")
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "edgeship" / "benchmarks"),
                         help="where the trained teacher is kept between runs")
     return parser.parse_args()
@@ -76,6 +81,10 @@ def trained_teacher(data, args) -> tuple[torch.nn.Module, float]:
 
 def run_method(name, cfg, teacher, data, args, example) -> dict:
     train_cfg = TrainConfig(epochs=args.epochs, lr=0.05, batch_size=128)
+    if cfg is not None:
+        beta = args.beta if args.beta in ("auto", "paper") else float(args.beta)
+        cfg = cfg.model_copy(update={"beta": beta, **({"balance": args.balance} if args.balance else {})})
+    chosen = []
 
     def one(seed: int) -> tuple[float, float]:
         torch.manual_seed(seed)
@@ -86,9 +95,14 @@ def run_method(name, cfg, teacher, data, args, example) -> dict:
         elapsed = time.perf_counter() - start
         if distiller:
             distiller.close()
+            chosen.append(history[-1].get("beta"))
         return accuracy(student, data.test), elapsed / len(history)
 
-    return seeded_runs(name, args.seeds, one)
+    row = seeded_runs(name, args.seeds, one)
+    if any(b is not None for b in chosen):
+        row["beta"] = chosen
+        print(f"  {name} beta ({cfg.beta}): " + ", ".join(f"{b:.4g}" for b in chosen), flush=True)
+    return row
 
 
 def main() -> int:
@@ -121,6 +135,7 @@ def main() -> int:
         result = {"teacher": {"accuracy": teacher_acc, "macs": t_macs, "params": t_params},
                   "student": {"macs": s_macs, "params": s_params}, "methods": rows,
                   "setup": {"teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds,
+                            "beta": args.beta, "balance": args.balance,
                             "train_images": len(data.train), "teacher_epochs": args.teacher_epochs}}
         (out / "distill.json").write_text(json.dumps(result, indent=2))
     return 0

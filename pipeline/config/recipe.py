@@ -84,8 +84,11 @@ class DistillConfig(Section):
     temperature: float = Field(4.0, gt=0.0)
     # Weight of the KD logit loss; cross entropy gets 1 - alpha.
     alpha: float = Field(0.9, ge=0.0, le=1.0)
-    # Weight of the method's own loss (hints, attention, similarity, DKD); None = the published default.
-    beta: float | None = Field(None, ge=0.0)
+    # Weight of the method's own loss (hints, attention, relations, DKD): auto = set on the first batches so that
+    # beta x method loss = balance x the logit terms ((1 - alpha) CE + alpha KD; feature and relation methods,
+    # others keep their published weight); paper = the published default; or a number.
+    beta: Annotated[float, Field(ge=0.0)] | Literal["auto", "paper"] = "auto"
+    balance: float = Field(0.25, gt=0.0)
     layers: list[LayerPair] = []      # fitnets / at / sp: teacher and student layers, captured with hooks
     hint_epochs: int = Field(0, ge=0)  # fitnets: stage-1 hint pre-training epochs before the KD epochs
     dkd_alpha: float = Field(1.0, ge=0.0)

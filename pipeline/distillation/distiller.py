@@ -18,6 +18,7 @@ from pipeline.distillation.hooks import FeatureHooks
 from pipeline.distillation.logit import kd_loss
 
 CACHE_LIMIT_BYTES = 3 * 1024 ** 3
+AUTO_BATCHES = 10  # beta: auto is the mean ratio over this many first batches, then fixed
 
 
 class Distiller(nn.Module):
@@ -28,7 +29,11 @@ class Distiller(nn.Module):
         self.supervised_loss = supervised_loss  # the task's own term (per-pixel CE for segmentation)
         self.method = cfg.method
         self.method_module = METHODS.get(cfg.method, "distill.method")(cfg)  # the method, with its learned parts
-        self.beta = self.method_module.default_beta if cfg.beta is None else cfg.beta
+        # beta: auto starts from nothing and is set by the first batches (_auto_beta); paper = published default
+        self.auto = cfg.beta == "auto" and self.method_module.auto_balance
+        self.beta = (None if self.auto else self.method_module.default_beta if cfg.beta in ("auto", "paper")
+                     else float(cfg.beta))
+        self._ratios: list[tuple[float, float]] = []
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -91,16 +96,32 @@ class Distiller(nn.Module):
         t_logits, t_feats = self._teacher_outputs(idx, xb)
         s_feats = self.s_hooks.features()
         method = self._method_loss(student_logits, t_logits, s_feats, t_feats, labels, epoch)
-        if epoch <= self.hint_epochs:  # FitNets stage 1: only the hint trains the student's lower part
-            return self.beta * method, {"ce": 0.0, "kd": 0.0, self.method: method.item()}
         ce = self.supervised_loss(student_logits, labels)
         alpha = self.cfg.alpha
         kd = kd_loss(student_logits, t_logits, self.cfg.temperature) if alpha > 0 else torch.zeros(())
-        total = (1 - alpha) * ce + alpha * kd + self.beta * method
+        logit_terms = (1 - alpha) * ce + alpha * kd
+        beta = (self._auto_beta(logit_terms.item(), method.item()) if len(self._ratios) < AUTO_BATCHES
+                else self.beta)
+        if epoch <= self.hint_epochs:  # FitNets stage 1: only the hint trains the student's lower part
+            return beta * method, {"ce": 0.0, "kd": 0.0, self.method: method.item(), "beta": beta}
         parts = {"ce": ce.item(), "kd": kd.item()}
         if self.method != "kd":
-            parts[self.method] = method.item()
-        return total, parts
+            parts[self.method], parts["beta"] = method.item(), beta
+        return logit_terms + beta * method, parts
+
+    def _auto_beta(self, reference: float, method: float) -> float:
+        """beta: auto sets beta x method loss = balance x the logit terms it joins ((1 - alpha) CE + alpha KD, the
+        cross entropy alone at alpha 0), over the mean of the first AUTO_BATCHES batches (a method whose loss
+        starts at zero keeps its published default). A set beta stays as it is."""
+        if not self.auto:
+            self._ratios = [(0.0, 0.0)] * AUTO_BATCHES  # nothing to estimate
+            return self.beta
+        self._ratios.append((reference, method))
+        reference_mean = sum(r for r, _ in self._ratios) / len(self._ratios)
+        method_mean = sum(m for _, m in self._ratios) / len(self._ratios)
+        self.beta = (self.cfg.balance * reference_mean / method_mean if method_mean > 0
+                     else self.method_module.default_beta)
+        return self.beta
 
     def _method_loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         return self.method_module.loss(s_logits, t_logits, s_feats, t_feats, labels, epoch)

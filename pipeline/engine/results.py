@@ -4,6 +4,7 @@ from __future__ import annotations
 from pipeline.bench.paired import compare_pairs, decision_pairs
 from pipeline.bench.run import bench_all, bench_columns
 from pipeline.core.artifact import Artifact
+from pipeline.core.plugins import METHODS
 from pipeline.core.results import Report
 from pipeline.core.tasks import task_named
 from pipeline.data.transforms import preprocess
@@ -12,6 +13,12 @@ from pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_
 from pipeline.reporting.ship import choose, write_ship
 from pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
 from pipeline.stages.context import Context
+
+
+def _beta_setting(distill) -> str | float:
+    """How the method's weight was chosen: auto only where the method balances itself under auto."""
+    auto = distill.beta == "auto"
+    return "paper" if auto and not METHODS.get(distill.method).auto_balance else distill.beta
 
 
 def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, list[str]]:
@@ -77,7 +84,8 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
         pruning=pruning_effect(rows, ship_from, speed), speed=[c.to_dict() for c in speed],
         notices=notices, ship_from=ship_from, unfit=unfit,
         distillation={"method": recipe.distill.method,
-                      "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None})
+                      "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None,
+                      "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill)})
     if task.dense:
         report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, names)
     if publish:

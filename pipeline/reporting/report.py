@@ -84,8 +84,10 @@ def markdown(report: Report) -> str:
         lines += [report.kd_verdict, ""]
     if report.distillation:
         d = report.distillation
+        weight = (f"; method weight beta {d['beta']:.4g}" + (" (auto: balanced against cross entropy on the "
+                  "first batches)" if d.get("beta_setting") == "auto" else "")) if d.get("beta") is not None else ""
         lines += [f"Distillation: {method_display(d['method'])}, offline (frozen teacher); "
-                  f"teacher outputs {d['teacher_outputs']} (cached = computed once, reused every epoch).", ""]
+                  f"teacher outputs {d['teacher_outputs']} (cached = computed once, reused every epoch){weight}.", ""]
     if report.ship:
         lines += ["## Shipped", ""] + [f"- **{fmt}**: {c['reason']}" for fmt, c in report.ship.items()] + [""]
     lines += markdown_sections(report)

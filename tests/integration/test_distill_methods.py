@@ -5,8 +5,9 @@ import torch
 
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
 from pipeline.core.errors import EdgeshipError
+from pipeline.core.plugins import METHODS as METHODS_REGISTRY
 from pipeline.data.datasets import load_dataset
-from pipeline.distillation.distiller import Distiller
+from pipeline.distillation.distiller import AUTO_BATCHES, Distiller
 from pipeline.models.zoo import build_model
 from pipeline.training.loop import accuracy, train
 
@@ -71,15 +72,14 @@ def test_each_method_trains_a_student(digits, teacher, method, extra):
     assert not student.features[6]._forward_hooks  # hooks removed
 
 
-# Issue 17: with their default weights the feature methods drown the cross-entropy. FitNets and AT students
-# stay near chance every time (strict); SP lands between 18% and 31% from run to run, and DKD (beta 8 from a
-# 2-epoch teacher) between 28% and 3x chance depending on what ran before in the process, so they may pass.
-BELOW_CHANCE = {"fitnets": pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE"),
-                "at": pytest.mark.xfail(strict=True, reason="issue 17: default feature-loss weight swamps CE"),
-                "sp": pytest.mark.xfail(strict=False, reason="issue 17: default SP weight leaves it near 3x chance"),
-                "dkd": pytest.mark.xfail(strict=False, reason="issue 17: DKD's beta 8, weak teacher: near 3x chance"),
-                "rkd": pytest.mark.xfail(strict=False, reason="issue 17: RKD's 25/50 weights swamp CE on 8 px digits"),
-                "pkt": pytest.mark.xfail(strict=False, reason="issue 17: PKT's beta 30000 leaves it near 2x chance")}
+# With the published weights (beta: paper) the feature methods drowned the cross entropy here: FitNets and AT
+# students stayed near chance every time. beta: auto (the default) balances them against it; in these 3-epoch
+# runs the feature and relation methods then land between 22% and well above 3x chance from one process to the next (CPU training
+# is not bit-for-bit repeatable and 3 epochs amplify it). DKD keeps its published weight (beta 8 from a 2-epoch
+# teacher): between 28% and 3x chance.
+NOISY = "issue 17: 3 epochs on 8 px digits: between 22% and well above 3x chance from run to run"
+BELOW_CHANCE = {**{m: pytest.mark.xfail(strict=False, reason=NOISY) for m in ("fitnets", "at", "sp", "rkd", "pkt")},
+                "dkd": pytest.mark.xfail(strict=False, reason="issue 17: DKD's beta 8, weak teacher: near 3x chance")}
 
 
 @pytest.mark.parametrize("method, extra", [
@@ -123,3 +123,32 @@ def test_cached_teacher_outputs_equal_live_ones(digits, teacher):
     logits_l, feats_l = live._teacher_outputs(idx, xb)
     torch.testing.assert_close(logits_c, logits_l, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(feats_c[0], feats_l[0], atol=1e-2, rtol=1e-2)  # fp16 cache
+
+
+@pytest.mark.parametrize("method", ["fitnets", "at", "rkd"])
+def test_auto_beta_balances_the_method_against_the_logit_terms(digits, teacher, method):
+    x = torch.from_numpy(digits[0].inputs()[:32])
+    labels = torch.from_numpy(digits[0].labels[:32]).long()
+    student = _student()
+    cfg = DistillConfig(method=method, layers=PAIRS, alpha=0.0, balance=0.25)  # beta: auto is the default
+    distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
+    idx = torch.arange(32)
+    for _ in range(AUTO_BATCHES):
+        _, parts = distiller.loss(student(x), labels, idx, x, epoch=1)
+    # the same batch each time: beta x method loss = balance x cross entropy exactly
+    assert parts["beta"] * parts[method] == pytest.approx(0.25 * parts["ce"], rel=1e-4)
+    fixed = parts["beta"]
+    with torch.no_grad():
+        for p in student.parameters():
+            p.mul_(0.5)  # other losses now; beta stays what the first batches set
+    assert distiller.loss(student(x), labels, idx, x, epoch=1)[1]["beta"] == fixed
+    distiller.close()
+    paper = Distiller(teacher, _student(), cfg.model_copy(update={"beta": "paper"}), torch.zeros(1, 1, 8, 8))
+    assert paper.beta == METHODS_REGISTRY.get(method).default_beta
+    paper.close()
+    assert Distiller(teacher, _student(), cfg.model_copy(update={"beta": 7.0}), torch.zeros(1, 1, 8, 8)).beta == 7.0
+
+
+def test_logit_methods_keep_their_published_weight_under_auto(teacher):
+    dkd = Distiller(teacher, _student(), DistillConfig(method="dkd"), torch.zeros(1, 1, 8, 8))
+    assert not dkd.auto and dkd.beta == 1.0

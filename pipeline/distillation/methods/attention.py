@@ -13,6 +13,7 @@ class AttentionTransfer(Method):
     display = "AT"
     default_beta = 1000.0  # CRD benchmark code
     needs_layers = True
+    auto_balance = True
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         return sum(attention_loss(s, t) for s, t in zip(s_feats, t_feats))

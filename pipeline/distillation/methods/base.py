@@ -19,6 +19,9 @@ class Method(nn.Module):
     default_beta: ClassVar[float]       # weight of its own loss when the recipe leaves beta unset
     needs_layers: ClassVar[bool] = False  # hooked (teacher, student) feature pairs from distill.layers
     tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation")  # the tasks it makes sense for
+    # beta: auto balances its loss against cross entropy on the first batches (feature and relation losses, whose
+    # scale depends on the layers chosen); logit methods keep their published weight under auto.
+    auto_balance: ClassVar[bool] = False
 
     def __init__(self, cfg):
         super().__init__()

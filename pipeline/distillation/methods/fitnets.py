@@ -14,6 +14,7 @@ class FitNets(Method):
     display = "FitNets"
     default_beta = 100.0  # CRD benchmark code
     needs_layers = True
+    auto_balance = True
 
     def __init__(self, cfg):
         super().__init__(cfg)

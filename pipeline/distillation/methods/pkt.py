@@ -13,6 +13,7 @@ class ProbabilisticKT(Method):
     display = "PKT"
     default_beta = 30000.0  # CRD benchmark code
     needs_layers = True
+    auto_balance = True
     tasks = ("classification",)
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:

@@ -16,6 +16,7 @@ class RelationalKD(Method):
     display = "RKD"
     default_beta = 1.0  # CRD benchmark code: the two terms carry the paper's weights
     needs_layers = True
+    auto_balance = True
     tasks = ("classification",)  # per-sample embeddings: a segmentation batch holds few, large samples
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:

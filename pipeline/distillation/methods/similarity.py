@@ -13,6 +13,7 @@ class SimilarityPreserving(Method):
     display = "SP"
     default_beta = 3000.0  # CRD benchmark code
     needs_layers = True
+    auto_balance = True
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         return sum(similarity_preserving_loss(s, t) for s, t in zip(s_feats, t_feats))
