@@ -221,7 +221,7 @@ def main() -> int:
     print(f"3x{SIZE}x{SIZE}, random weights, {len(images)} calibration images; paired timing >= {args.seconds} s "
           f"per row; work {args.work}", flush=True)
     rows = []
-    for name in args.models.split(","):
+    for name in [m for m in args.models.split(",") if m and m != "none"]:  # --models none: the trained one only
         model = random_model(name, torch.from_numpy(images))
         for fmt in args.formats.split(","):
             try:
@@ -255,7 +255,7 @@ def main() -> int:
         name, model, train_inputs, test = trained
         sweep_rows = sweep(name, model, train_inputs, test[0][:256], args.work, test)
     elif args.sweep:
-        name = args.models.split(",")[0]
+        name = args.models.split(",")[0] if args.models != "none" else MODELS[0]
         sweep_rows = sweep(name, random_model(name, torch.from_numpy(images)), calibration_images(128),
                            calibration_images(256, seed=1), args.work)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
