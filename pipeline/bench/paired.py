@@ -48,9 +48,10 @@ def _why_not(column: BenchColumn, fmt: str) -> str:
     return ""
 
 
-def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Context, force: bool = False
-                  ) -> list[SpeedComparison]:
-    """One comparison per (pair, bench column); unmeasured ones say why."""
+def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Context, bench: dict[tuple[str, str], dict],
+                  force: bool = False) -> list[SpeedComparison]:
+    """One comparison per (pair, bench column); unmeasured ones say why. `bench`: the bench results by (stage,
+    column): a pair is timed only where both of its files ran."""
     recipe = ctx.recipe
     equal_within = recipe.ship.equal_within
     runs = recipe.bench.paired_min_runs
@@ -59,6 +60,9 @@ def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Contex
         for pair in pairs:
             base, cand = artifacts[pair.baseline], artifacts[pair.candidate]
             why = "bench.paired_min_runs is 0" if not runs else _why_not(column, cand.format)
+            failed = [p for p in (pair.baseline, pair.candidate)
+                      if (bench.get((p, column.name)) or {}).get("status") != "ok"]
+            why = why or (f"{failed[0]} did not run on {column.name}" if failed else "")
             if why:
                 out.append(SpeedComparison.unmeasured(pair.baseline, pair.candidate, column.name, why))
                 continue
@@ -76,7 +80,7 @@ def _timed_pair(base: Artifact, cand: Artifact, column: BenchColumn, ctx: Contex
     recipe = ctx.recipe
     key = content_key("paired", base.key, cand.key, column.cfg.model_dump(mode="json"), column.threads,
                       recipe.bench.model_dump(mode="json"), code_key("targets"))
-    path = ctx.run.root / "bench" / column.name / f"paired-{cand.stage}-vs-{base.stage}.json"
+    path = ctx.run.root / "bench" / column.name / "paired" / f"{cand.stage}-vs-{base.stage}.json"
     cached = json.loads(path.read_text()) if path.is_file() else None
     if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
         return cached

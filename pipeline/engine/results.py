@@ -69,7 +69,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                                  per_image_metric=task.per_image_metric))
     add_speedups(rows)
     ctx.console.print("[bold]paired timing[/bold] (int8 against fp32, pruned against unpruned)")
-    speed = compare_pairs(artifacts, decision_pairs(artifacts, ship_from), ctx, force=bool(force_bench))
+    speed = compare_pairs(artifacts, decision_pairs(artifacts, ship_from), ctx, results, force=bool(force_bench))
     unfit = unfit_stages(artifacts, final_stage)
     ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit, speed)
     notices = list(notices) + [f"{names.get(stage, stage)} is not fit to ship: {'; '.join(why)}"
