@@ -73,7 +73,7 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     teacher = load_teacher(teacher_art) if teacher_art is not None else None
     # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
     # chosen for the unpruned student may no longer fit.
-    kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": None})
+    kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": "paper"})
     steps = []
     for step in range(1, cfg.steps + 1):
         try:
