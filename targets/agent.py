@@ -37,12 +37,13 @@ class OnnxRunner:
 
 
 class OpenVinoRunner:
-    def __init__(self, path: str, threads: int, batch: int = 1, hint: str = "LATENCY"):
+    def __init__(self, path: str, threads: int, batch: int = 1, hint: str = "LATENCY", perf_count: bool = False):
         import openvino as ov
 
         core = ov.Core()
         # f32 explicitly: on AMX machines OpenVINO would silently run bf16 (f16 on ARM).
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32"}
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32",
+                  **({"PERF_COUNT": True} if perf_count else {})}
         model = core.read_model(path)
         if batch != 1:
             shape = [int(d) for d in model.input(0).get_partial_shape().get_min_shape()]
@@ -158,9 +159,7 @@ def profile_openvino(path: str, threads: int, sample: np.ndarray, runs: int, wor
     """OpenVINO performance counters: per executed node, its kernel (exec type, e.g. brgconv_avx512_amx_I8)."""
     import openvino as ov
 
-    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
-              "PERF_COUNT": True}
-    request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
+    request = OpenVinoRunner(path, threads, perf_count=True).request  # the runner's settings, counters on
     layers: dict[str, dict] = {}
     for _ in range(runs):
         request.infer([sample])
