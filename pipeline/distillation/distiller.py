@@ -23,9 +23,15 @@ AUTO_BATCHES = 10  # beta: auto is the mean ratio over this many first batches, 
 
 class Distiller(nn.Module):
     def __init__(self, teacher: nn.Module, student: nn.Module, cfg, example: torch.Tensor,
-                 supervised_loss=F.cross_entropy):
+                 supervised_loss=F.cross_entropy, teacher_accuracy: float | None = None):
         super().__init__()
         self.cfg = cfg
+        self.temperature = cfg.kd_temperature
+        # Weak-teacher guard: the teacher's validation accuracy, and the factor on its weight once the student
+        # has caught up with it (end_epoch).
+        self.teacher_accuracy = teacher_accuracy
+        self.teacher_weight = 1.0
+        self.guard_epochs: list[int] = []
         self.supervised_loss = supervised_loss  # the task's own term (per-pixel CE for segmentation)
         self.method = cfg.method
         self.method_module = METHODS.get(cfg.method, "distill.method")(cfg)  # the method, with its learned parts
@@ -71,6 +77,7 @@ class Distiller(nn.Module):
     def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None) -> None:
         """Cache the teacher's logits (and hint features, in fp16) by the images' positions in the split, when
         every epoch shows it the same inputs."""
+        self.method_module.bind(len(train_split))
         if augment or not self.cfg.cache_teacher:
             return
         logits, feats = [], []
@@ -95,13 +102,14 @@ class Distiller(nn.Module):
              epoch: int) -> tuple[torch.Tensor, dict]:
         t_logits, t_feats = self._teacher_outputs(idx, xb)
         s_feats = self.s_hooks.features()
-        method = self._method_loss(student_logits, t_logits, s_feats, t_feats, labels, epoch)
+        extra = {"indices": idx} if self.method_module.needs_indices else {}
+        method = self.method_module.loss(student_logits, t_logits, s_feats, t_feats, labels, epoch, **extra)
         ce = self.supervised_loss(student_logits, labels)
-        alpha = self.cfg.alpha
-        kd = kd_loss(student_logits, t_logits, self.cfg.temperature) if alpha > 0 else torch.zeros(())
+        alpha = self.cfg.alpha * self.teacher_weight
+        kd = kd_loss(student_logits, t_logits, self.temperature) if alpha > 0 else torch.zeros(())
         logit_terms = (1 - alpha) * ce + alpha * kd
         beta = (self._auto_beta(logit_terms.item(), method.item()) if len(self._ratios) < AUTO_BATCHES
-                else self.beta)
+                else self.beta) * self.teacher_weight
         if epoch <= self.hint_epochs:  # FitNets stage 1: only the hint trains the student's lower part
             return beta * method, {"ce": 0.0, "kd": 0.0, self.method: method.item(), "beta": beta}
         parts = {"ce": ce.item(), "kd": kd.item()}
@@ -123,8 +131,20 @@ class Distiller(nn.Module):
                      else self.method_module.default_beta)
         return self.beta
 
-    def _method_loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
-        return self.method_module.loss(s_logits, t_logits, s_feats, t_feats, labels, epoch)
+    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
+        """Weak-teacher guard: a student whose validation accuracy has reached its teacher's has little left to
+        learn from it and much to unlearn, so the teacher's weight (alpha, beta) decays after each such epoch."""
+        if (self.teacher_accuracy is None or val_accuracy != val_accuracy or epoch <= self.hint_epochs
+                or val_accuracy < self.teacher_accuracy or self.cfg.weak_teacher_decay >= 1.0):
+            return
+        self.teacher_weight *= self.cfg.weak_teacher_decay
+        self.guard_epochs.append(epoch)
+
+    def guard_summary(self) -> dict | None:
+        """What the weak-teacher guard did, for the stage's metrics and the report (None: it never fired)."""
+        if not self.guard_epochs:
+            return None
+        return {"teacher_val": self.teacher_accuracy, "epochs": self.guard_epochs, "weight": self.teacher_weight}
 
     def close(self) -> None:
         self.t_hooks.remove()

@@ -40,9 +40,12 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
             lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
             extra_key=(data.key, *student_sums), trains=True)
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
+    # self-distillation (born-again) starts from the scratch student; online uses the teacher's stage only as an
+    # anchor (its peers train from scratch)
+    source = stages["student-scratch"] if recipe.distill.scheme == "self" else teacher_art
     stages["student-kd"] = flow.stage(
-        "student-kd", "distill", {"student": s_cfg, **d_cfg}, teacher_art, TORCH_PACKAGES,
-        lambda out, key: distill.run(teacher_art, recipe.distill, out, ctx, key, "student-kd"),
+        "student-kd", "distill", {"student": s_cfg, **d_cfg}, source, TORCH_PACKAGES,
+        lambda out, key: distill.run(source, recipe.distill, out, ctx, key, "student-kd"),
         extra_key=(data.key, *student_sums), trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
     return stages
 

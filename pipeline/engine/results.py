@@ -85,7 +85,9 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
         notices=notices, ship_from=ship_from, unfit=unfit,
         distillation={"method": recipe.distill.method,
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None,
-                      "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill)})
+                      "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),
+                      "scheme": kd.metrics.get("scheme") if kd else None,
+                      "weak_teacher": kd.metrics.get("weak_teacher") if kd else None})
     if task.dense:
         report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, names)
     if publish:

@@ -6,8 +6,8 @@ from pathlib import Path
 from pipeline.core.artifact import Artifact
 from pipeline.core.atomic import write_atomic
 from pipeline.core.formats import model_files
-from pipeline.core.plugins import METHODS
 from pipeline.core.results import LATENCY_KEYS, Report, ResultRow
+from pipeline.reporting.distillation import distillation_sentence, method_display
 from pipeline.reporting.profiles import condensed
 from pipeline.reporting.tradeoffs import markdown_sections
 from pipeline.reporting.views import MARKDOWN, environment_view, per_target_view, results_view
@@ -16,11 +16,6 @@ X86_NOTE = ("Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to A
             "which have no such instructions: measure on the device.")
 EMULATED_NOTE = ("Emulated targets (qemu-user) give the ARM kernels' accuracy; their latency is the emulator's, "
                  "about 100x a board's, so it is never shown beside native latency.")
-
-
-def method_display(method: str) -> str:
-    """A method's own name for people; a report of a method no longer registered shows its recipe name."""
-    return next((m.display for name, m in METHODS.items() if name == method), method)
 
 
 def model_names(method: str, ship_from: str = "student-kd", formats: list[str] = ()) -> dict[str, str]:
@@ -83,11 +78,7 @@ def markdown(report: Report) -> str:
     if report.kd_verdict:
         lines += [report.kd_verdict, ""]
     if report.distillation:
-        d = report.distillation
-        weight = (f"; method weight beta {d['beta']:.4g}" + (" (auto: balanced against cross entropy on the "
-                  "first batches)" if d.get("beta_setting") == "auto" else "")) if d.get("beta") is not None else ""
-        lines += [f"Distillation: {method_display(d['method'])}, offline (frozen teacher); "
-                  f"teacher outputs {d['teacher_outputs']} (cached = computed once, reused every epoch){weight}.", ""]
+        lines += [distillation_sentence(report.distillation), ""]
     if report.ship:
         lines += ["## Shipped", ""] + [f"- **{fmt}**: {c['reason']}" for fmt, c in report.ship.items()] + [""]
     lines += markdown_sections(report)

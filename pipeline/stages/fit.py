@@ -84,6 +84,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         "health": found,
         "teacher_logits": history[-1]["teacher_logits"] if history else "none",
         "beta": history[-1].get("beta") if history else None,  # the method's weight (beta: auto sets it)
+        "weak_teacher": distiller.guard_summary() if distiller is not None else None,
         "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else 0.0,
         "world_size": distributed.world_size(),  # processes that trained it (DistributedDataParallel)
     }

@@ -83,7 +83,9 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
         except Exception as err:  # Torch-Pruning's dependency graph fails on some families (channel shuffle)
             raise RuntimeError(f"Torch-Pruning cannot prune {src.arch.get('arch')}: {type(err).__name__}: "
                                f"{' '.join(str(err).split())}") from err
-        distiller = Distiller(teacher, model, kd_only, example, task.loss) if teacher is not None else None
+        distiller = (Distiller(teacher, model, kd_only, example, task.loss,
+                               teacher_accuracy=teacher_art.metrics.get("val_accuracy"))
+                     if teacher is not None else None)
         try:
             metrics = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
                           log_name=f"train-step{step}.csv")

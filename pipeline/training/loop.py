@@ -194,6 +194,9 @@ def train(
                    "seconds": seconds, "images_per_s": len(view) / max(seconds, 1e-9),
                    "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
             history.append(row)
+            if distiller is not None:  # the weak-teacher guard reads rank 0's validation accuracy
+                distiller.end_epoch(epoch, distributed.broadcast(row["val_acc"]) if world > 1 else row["val_acc"])
+                row["teacher_weight"] = distiller.teacher_weight
             if on_epoch:
                 on_epoch(row)
     if log_csv is not None and history and is_main:

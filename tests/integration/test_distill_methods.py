@@ -33,7 +33,7 @@ def _student():
     return build_model("simple_cnn", 10, 1, 8, {"width": 8, "depth": 2})
 
 
-METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 1}),
+METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 0}),
            ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1}),
            ("rkd", {"layers": PAIRS}), ("pkt", {"layers": PAIRS})]
 CHANCE = 10.0
@@ -52,19 +52,21 @@ def _distill(digits, teacher, method: str, extra: dict):
         history = train(student, train_split, val_split, TrainConfig(epochs=3, lr=0.01, optimizer="adam"), seed=0,
                         distiller=distiller)
         distiller.close()
-        _RUNS[name] = student, history, before, cfg
+        _RUNS[name] = student, history, before, distiller.hint_epochs
     return _RUNS[name]
 
 
 @pytest.mark.parametrize("method, extra", METHODS)
 def test_each_method_trains_a_student(digits, teacher, method, extra):
-    student, history, before, cfg = _distill(digits, teacher, method, extra)
-    assert len(history) == 3 + cfg.hint_epochs
+    student, history, before, hint_epochs = _distill(digits, teacher, method, extra)
+    assert len(history) == 3 + hint_epochs
     last = history[-1]
     assert np.isfinite(last["loss"]) and last["teacher_logits"] == "cached"
     if method != "kd":
         assert last[method] > 0  # the method's own loss took part
-    if cfg.hint_epochs:
+    if method == "fitnets":  # the paper's two stages by default: one hint epoch first
+        assert hint_epochs == extra.get("hint_epochs", 1)
+    if hint_epochs:
         assert history[0]["ce"] == 0.0 and history[0]["fitnets"] > 0  # stage 1 trains on the hint alone
     after = list(student.parameters())
     assert all(torch.isfinite(p).all() for p in after)
@@ -135,14 +137,14 @@ def test_auto_beta_balances_the_method_against_the_logit_terms(digits, teacher, 
     distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
     idx = torch.arange(32)
     for _ in range(AUTO_BATCHES):
-        _, parts = distiller.loss(student(x), labels, idx, x, epoch=1)
+        _, parts = distiller.loss(student(x), labels, idx, x, epoch=2)  # after FitNets' hint epoch
     # the same batch each time: beta x method loss = balance x cross entropy exactly
     assert parts["beta"] * parts[method] == pytest.approx(0.25 * parts["ce"], rel=1e-4)
     fixed = parts["beta"]
     with torch.no_grad():
         for p in student.parameters():
             p.mul_(0.5)  # other losses now; beta stays what the first batches set
-    assert distiller.loss(student(x), labels, idx, x, epoch=1)[1]["beta"] == fixed
+    assert distiller.loss(student(x), labels, idx, x, epoch=2)[1]["beta"] == fixed
     distiller.close()
     paper = Distiller(teacher, _student(), cfg.model_copy(update={"beta": "paper"}), torch.zeros(1, 1, 8, 8))
     assert paper.beta == METHODS_REGISTRY.get(method).default_beta
@@ -153,3 +155,34 @@ def test_auto_beta_balances_the_method_against_the_logit_terms(digits, teacher, 
 def test_logit_methods_keep_their_published_weight_under_auto(teacher):
     dkd = Distiller(teacher, _student(), DistillConfig(method="dkd"), torch.zeros(1, 1, 8, 8))
     assert not dkd.auto and dkd.beta == 1.0
+
+
+def test_weak_teacher_guard_decays_the_teachers_weight(digits, teacher):
+    x = torch.from_numpy(digits[0].inputs()[:32])
+    labels = torch.from_numpy(digits[0].labels[:32]).long()
+    cfg = DistillConfig(method="kd", alpha=0.9, temperature=4.0, weak_teacher_decay=0.5)
+    distiller = Distiller(teacher, _student(), cfg, torch.zeros(1, 1, 8, 8), teacher_accuracy=80.0)
+    distiller.end_epoch(1, 70.0)  # still below the teacher: nothing changes
+    assert distiller.teacher_weight == 1.0 and distiller.guard_summary() is None
+    distiller.end_epoch(2, 80.0)
+    distiller.end_epoch(3, 91.0)
+    assert distiller.guard_summary() == {"teacher_val": 80.0, "epochs": [2, 3], "weight": 0.25}
+    loss, parts = distiller.loss(_student()(x), labels, torch.arange(32), x, epoch=4)
+    alpha = 0.9 * 0.25  # the KD share shrank, the cross entropy's grew
+    assert loss.item() == pytest.approx((1 - alpha) * parts["ce"] + alpha * parts["kd"], rel=1e-5)
+    off = Distiller(teacher, _student(), cfg.model_copy(update={"weak_teacher_decay": 1.0}), torch.zeros(1, 1, 8, 8),
+                    teacher_accuracy=10.0)
+    off.end_epoch(1, 99.0)
+    assert off.teacher_weight == 1.0
+
+
+def test_weak_teacher_guard_fires_in_training(digits, teacher):
+    """A teacher said to score 0% is caught up with after the first epoch: its weight halves every epoch."""
+    train_split, val_split = digits
+    student = _student()
+    distiller = Distiller(teacher, student, DistillConfig(method="kd"), torch.zeros(1, 1, 8, 8), teacher_accuracy=0.0)
+    history = train(student, train_split, val_split, TrainConfig(epochs=2, lr=0.01, optimizer="adam"), seed=0,
+                    distiller=distiller)
+    distiller.close()
+    assert [row["teacher_weight"] for row in history] == [0.5, 0.25]
+    assert distiller.guard_summary()["epochs"] == [1, 2]

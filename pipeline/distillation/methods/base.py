@@ -17,6 +17,7 @@ class Method(nn.Module):
     name: ClassVar[str]
     display: ClassVar[str]              # how reports name it
     default_beta: ClassVar[float]       # weight of its own loss when the recipe leaves beta unset
+    default_temperature: ClassVar[float] = 4.0  # of the logit terms, when the recipe leaves it unset
     needs_layers: ClassVar[bool] = False  # hooked (teacher, student) feature pairs from distill.layers
     tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation")  # the tasks it makes sense for
     # beta: auto balances its loss against cross entropy on the first batches (feature and relation losses, whose
@@ -34,6 +35,13 @@ class Method(nn.Module):
 
     def setup(self, student_features: list[torch.Tensor], teacher_features: list[torch.Tensor]) -> None:
         """Called once with one batch's hooked features, before training: build learned parts here."""
+
+    def bind(self, train_samples: int) -> None:
+        """Called once before training with the training split's size (CRD's memory bank holds one row each)."""
+
+    # A method that needs each sample's position in the training split (a memory bank) sets this; its loss then
+    # gets `indices=` as a keyword.
+    needs_indices: ClassVar[bool] = False
 
     # Every method defines loss(s_logits, t_logits, s_feats, t_feats, labels, epoch) -> scalar tensor; the base
     # has none, so a method without one is refused when it registers ("missing loss").

@@ -16,5 +16,5 @@ class DecoupledKD(Method):
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         warmup = min(1.0, epoch / max(1, self.cfg.dkd_warmup))
-        return warmup * dkd_loss(s_logits, t_logits, labels, self.cfg.temperature, self.cfg.dkd_alpha,
+        return warmup * dkd_loss(s_logits, t_logits, labels, self.cfg.kd_temperature, self.cfg.dkd_alpha,
                                  self.cfg.dkd_beta)

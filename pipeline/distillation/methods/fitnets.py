@@ -22,7 +22,7 @@ class FitNets(Method):
 
     @property
     def hint_epochs(self) -> int:
-        return self.cfg.hint_epochs
+        return 1 if self.cfg.hint_epochs is None else self.cfg.hint_epochs  # the paper: hints first, then KD
 
     def setup(self, student_features, teacher_features) -> None:
         for s, t in zip(student_features, teacher_features):

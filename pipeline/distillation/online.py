@@ -1,0 +1,55 @@
+"""Online distillation: deep mutual learning (Zhang et al. 2018). The student and its peers train together from
+scratch; each network's loss is its own supervised loss plus the mean KL divergence from the others' softened
+outputs (targets detached), so no trained teacher is needed. Drop-in for Distiller in the training loop: the
+peers are its learned parts (they join the optimizer), and they are dropped after training."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.distillation.logit import kd_loss
+
+DML_TEMPERATURE = 1.0  # the paper's plain softmax; a temperature set in the recipe overrides it
+
+
+class MutualLearning(nn.Module):
+    hint_epochs = 0
+    teacher_logits_mode = "online"
+    teacher_weight = 1.0
+
+    def __init__(self, peers: list[nn.Module], cfg, supervised_loss=F.cross_entropy):
+        super().__init__()
+        self.cfg = cfg
+        self.method_module = nn.ModuleList(peers)  # trained along with the student
+        self.supervised_loss = supervised_loss
+        self.temperature = cfg.temperature if cfg.temperature is not None else DML_TEMPERATURE
+
+    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None) -> None:
+        """Nothing to cache: the peers' outputs change every step."""
+
+    def mutual_losses(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """(supervised, mimicry) of each network: mimicry = mean over the others j of KL(p_j || p_i) at T."""
+        losses = []
+        for i, logits in enumerate(outputs):
+            others = [o.detach() for j, o in enumerate(outputs) if j != i]
+            mimicry = sum(kd_loss(logits, o, self.temperature) for o in others) / len(others)
+            losses.append((self.supervised_loss(logits, labels), mimicry))
+        return losses
+
+    def loss(self, student_logits: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor, xb: torch.Tensor,
+             epoch: int) -> tuple[torch.Tensor, dict]:
+        outputs = [student_logits] + [peer(xb) for peer in self.method_module]
+        losses = self.mutual_losses(outputs, labels)
+        total = sum(ce + mimicry for ce, mimicry in losses)
+        (ce, mimicry), peers = losses[0], losses[1:]
+        return total, {"ce": ce.item(), "kd": mimicry.item(), "peers": sum(c.item() + m.item() for c, m in peers)}
+
+    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
+        """No teacher to guard against: the peers learn along with the student."""
+
+    def guard_summary(self) -> None:
+        return None
+
+    def close(self) -> None:
+        """No hooks to remove."""

@@ -1,0 +1,37 @@
+"""The report's sentence on how the student was distilled: method, scheme, weights and the weak-teacher guard."""
+from __future__ import annotations
+
+from pipeline.core.plugins import METHODS
+
+
+def method_display(method: str) -> str:
+    """A method's own name for people; a report of a method no longer registered shows its recipe name."""
+    return next((m.display for name, m in METHODS.items() if name == method), method)
+
+
+def scheme_words(scheme: dict | None) -> str:
+    """Reports written before schemes existed were all offline."""
+    scheme = scheme or {"name": "offline"}
+    if scheme["name"] == "online":
+        return (f"online (deep mutual learning with {scheme['peers']} peer(s) of the {scheme['peer_arch']}'s "
+                "architecture, trained together from scratch)")
+    if scheme["name"] == "self":
+        gens = scheme["generations"]
+        steps = ", ".join(f"{g['val_accuracy']:.2f}" for g in gens)
+        return (f"self-distillation (born-again: the scratch student taught generation 1, each generation the next; "
+                f"{len(gens)} generation(s), validation {steps})")
+    return "offline (frozen teacher)"
+
+
+def distillation_sentence(d: dict) -> str:
+    weight = ""
+    if d.get("beta") is not None:
+        auto = " (auto: balanced against cross entropy on the first batches)" if d.get("beta_setting") == "auto" else ""
+        weight = f"; method weight beta {d['beta']:.4g}{auto}"
+    guard = ""
+    if d.get("weak_teacher"):
+        w = d["weak_teacher"]
+        guard = (f"; weak-teacher guard: the student reached the teacher's validation {w['teacher_val']:.2f} at "
+                 f"epoch {w['epochs'][0]}, so the teacher's weight decayed to x{w['weight']:.3g}")
+    return (f"Distillation: {method_display(d['method'])}, {scheme_words(d.get('scheme'))}; teacher outputs "
+            f"{d['teacher_outputs']} (cached = computed once, reused every epoch){weight}{guard}.")
