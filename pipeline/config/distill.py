@@ -1,0 +1,52 @@
+"""The distill: section of a recipe: method, weights, layer pairs, scheme."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from pipeline.config.section import Registered, Section
+from pipeline.core.plugins import METHODS
+
+
+class LayerPair(Section):
+    teacher: str  # module path in the teacher, e.g. layer2 or features.6
+    student: str
+
+
+class DistillConfig(Section):
+    method: Registered(METHODS) = "kd"  # a registered distillation method
+    # Softmax temperature of the logit terms; unset = the method's published default (Method.default_temperature).
+    temperature: Annotated[float, Field(gt=0.0)] | None = None
+    # Weight of the KD logit loss; cross entropy gets 1 - alpha.
+    alpha: float = Field(0.9, ge=0.0, le=1.0)
+    # Weight of the method's own loss (hints, attention, relations, DKD): auto = set on the first batches so that
+    # beta x method loss = balance x the logit terms ((1 - alpha) CE + alpha KD; feature and relation methods,
+    # others keep their published weight); paper = the published default; or a number.
+    beta: Annotated[float, Field(ge=0.0)] | Literal["auto", "paper"] = "auto"
+    balance: float = Field(0.25, gt=0.0)
+    layers: list[LayerPair] = []      # fitnets / at / sp: teacher and student layers, captured with hooks
+    # fitnets: stage-1 hint-only epochs before the KD epochs (unset: 1, the paper's two-stage training)
+    hint_epochs: Annotated[int, Field(ge=0)] | None = None
+    # Weak-teacher guard: once the student's validation accuracy reaches the teacher's, the teacher's weight (alpha
+    # and beta) is multiplied by this after every such epoch (1 = off); the report says when it fired.
+    weak_teacher_decay: float = Field(0.5, ge=0.0, le=1.0)
+    dkd_alpha: float = Field(1.0, ge=0.0)
+    dkd_beta: float = Field(8.0, ge=0.0)
+    dkd_warmup: int = Field(5, ge=0)   # epochs over which the DKD loss ramps up
+    cwd_temperature: float = Field(4.0, gt=0.0)  # cwd: softmax temperature over each channel's locations
+    cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
+    # Also train the same student without a teacher: the baseline the report compares to.
+    baseline: bool = True
+    # offline: a trained, frozen teacher. online: deep mutual learning, the student and `peers` networks (copies of
+    # the student, or of the teacher's architecture) train together from scratch, each from the others' outputs.
+    # self: born-again, the scratch student teaches generation 1, each generation the next (`generations`).
+    scheme: Literal["offline", "online", "self"] = "offline"
+    peers: int = Field(1, ge=1, le=4)
+    peer_arch: Literal["student", "teacher"] = "student"
+    generations: int = Field(1, ge=1, le=5)
+
+    @property
+    def kd_temperature(self) -> float:
+        """The temperature the logit terms use: the recipe's, else the method's published default."""
+        return self.temperature if self.temperature is not None else METHODS.get(self.method).default_temperature
