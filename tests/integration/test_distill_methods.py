@@ -35,7 +35,8 @@ def _student():
 
 METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 0}),
            ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1}),
-           ("rkd", {"layers": PAIRS}), ("pkt", {"layers": PAIRS})]
+           ("rkd", {"layers": PAIRS}), ("pkt", {"layers": PAIRS}), ("vid", {"layers": PAIRS}),
+           ("crd", {"layers": PAIRS})]
 CHANCE = 10.0
 _RUNS: dict[str, tuple] = {}
 
@@ -80,7 +81,7 @@ def test_each_method_trains_a_student(digits, teacher, method, extra):
 # next (CPU training is not bit-for-bit repeatable and 3 epochs amplify it). DKD keeps its published weight
 # (beta 8 from a 2-epoch teacher): between 28% and 3x chance.
 NOISY = "issue 17: 3 epochs on 8 px digits: between 22% and well above 3x chance from run to run"
-FEATURE_METHODS = ("fitnets", "at", "sp", "rkd", "pkt")
+FEATURE_METHODS = ("fitnets", "at", "sp", "rkd", "pkt", "vid", "crd")
 BELOW_CHANCE = {**{m: pytest.mark.xfail(strict=False, reason=NOISY) for m in FEATURE_METHODS},
                 "dkd": pytest.mark.xfail(strict=False, reason="issue 17: DKD's beta 8, weak teacher: near 3x chance")}
 

@@ -133,3 +133,40 @@ def test_pkt_loss_is_kl_between_cosine_kernels():
     expected = 2 / 3 * math.log((2 / 3) / 0.5) + 1 / 3 * math.log((1 / 3) / 0.5)
     assert pkt_loss(student, teacher).item() == pytest.approx(expected, rel=1e-4)
     assert pkt_loss(teacher, teacher).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_vid_gaussian_nll_matches_hand_computed_value():
+    from pipeline.distillation.information import VariationalRegressor, gaussian_nll
+
+    # mean 0, target 2, variance 2: 0.5 * (log 2 + 4 / 2)
+    value = gaussian_nll(torch.zeros(1, 1, 1, 1), torch.full((1, 1, 1, 1), 2.0), torch.full((1, 1, 1, 1), 2.0))
+    assert value.item() == pytest.approx(0.5 * (math.log(2.0) + 2.0), rel=1e-6)
+    regressor = VariationalRegressor(3, 4)
+    variance = F.softplus(regressor.log_scale) + regressor.eps
+    assert torch.allclose(variance, torch.full((4,), 5.0))  # the paper's code starts every channel at 5
+
+
+def test_crd_nce_loss_matches_hand_computed_value():
+    from pipeline.distillation.information import nce_loss
+
+    # one sample, K = 2 negatives, 10 training samples: K * Pn = 0.2
+    scores = torch.tensor([[0.5, 0.1, 0.2]])
+    hand = -(math.log(0.5 / 0.7) + math.log(0.2 / 0.3) + math.log(0.2 / 0.4))
+    assert nce_loss(scores, samples=10).item() == pytest.approx(hand, rel=1e-6)
+
+
+def test_crd_memory_holds_unit_rows_and_updates_only_the_batch():
+    from pipeline.distillation.information import ContrastiveMemory
+
+    torch.manual_seed(0)
+    memory = ContrastiveMemory(student_dim=6, teacher_dim=5, dim=8, negatives=4)
+    memory.bind(20)
+    before = memory.memory_teacher.clone()
+    indices = torch.tensor([3, 7])
+    loss = memory(torch.randn(2, 6, 2, 2), torch.randn(2, 5, 2, 2), indices)
+    assert torch.isfinite(loss) and loss.item() > 0 and memory.z.gt(0).all()  # Z set on the first batch
+    changed = (memory.memory_teacher != before).any(dim=1).nonzero().flatten().tolist()
+    assert changed == [3, 7]
+    assert torch.allclose(memory.memory_teacher[indices].norm(dim=1), torch.ones(2))
+    loss.backward()
+    assert memory.embed_student.weight.grad is not None and memory.embed_teacher.weight.grad is not None

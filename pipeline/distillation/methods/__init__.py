@@ -9,3 +9,5 @@ from pipeline.distillation.methods import cwd  # noqa: F401
 from pipeline.distillation.methods import skd  # noqa: F401
 from pipeline.distillation.methods import rkd  # noqa: F401
 from pipeline.distillation.methods import pkt  # noqa: F401
+from pipeline.distillation.methods import vid  # noqa: F401
+from pipeline.distillation.methods import crd  # noqa: F401
