@@ -44,8 +44,8 @@ def _in_run_folder(args, work, train_part):
 def cmd_optimize(args, console: Console) -> int:
     from pipeline.engine.optimize import optimize, train_students
 
-    done = _in_run_folder(args, lambda recipe, run_dir, force: optimize(recipe, run_dir, force, console),
-                          train_students)
+    done = _in_run_folder(args, lambda recipe, run_dir, force: optimize(recipe, run_dir, force, console,
+                                                                        search=args.search), train_students)
     if done is None:
         return EXIT_OK
     recipe, run_dir, report = done
@@ -72,11 +72,16 @@ def cmd_distill(args, console: Console) -> int:
     from pipeline.engine.optimize import train_models
     from pipeline.reporting.report import model_names
 
-    done = _in_run_folder(
-        args, lambda recipe, run_dir, force: train_models(open_run(recipe, run_dir, force, console)), train_models)
+    def work(recipe, run_dir, force):
+        flow = open_run(recipe, run_dir, force, console)
+        flow.search = args.search
+        return flow.ctx, train_models(flow)
+
+    done = _in_run_folder(args, work, train_models)
     if done is None:
         return EXIT_OK
-    recipe, _, stages = done
+    _, _, (ctx, stages) = done
+    recipe = ctx.recipe  # with the search's pick
     names = model_names(recipe.distill.method)
     table = Table(title=f"edgeship distill: {recipe.name}")
     for col in ("model", "method", "MACs", "params", "val %", "test %", "s/epoch", "teacher outputs", "folder"):
@@ -108,6 +113,15 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _search_option(p: argparse.ArgumentParser) -> None:
+    from pipeline.stages.search import DEFAULT_BUDGET_SECONDS
+
+    p.add_argument("--search", nargs="?", type=_positive_int, const=DEFAULT_BUDGET_SECONDS, metavar="SECONDS",
+                   help="first try distillation methods x temperature x alpha (x balance) by successive halving on "
+                   "the validation split, within SECONDS (default %(const)d), then train the pick fully; every "
+                   "trial in RUN_DIR/search/trials.csv")
+
+
 def _nproc_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
                    help="train on N processes of this machine with torchrun + DistributedDataParallel "
@@ -124,12 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="append", metavar="STAGE",
                    help="rerun STAGE and everything after it even if cached (repeatable; 'all', 'bench')")
     _nproc_option(p)
+    _search_option(p)
     p.set_defaults(func=cmd_optimize)
     p = sub.add_parser("distill", help="run only teacher, scratch student and distillation (optimize reuses them)")
     p.add_argument("recipe", help="recipe YAML file (see examples/)")
     p.add_argument("--run-dir", help="run folder (default runs/<recipe name>)")
     p.add_argument("--force", action="append", metavar="STAGE", help="rerun STAGE and what follows ('all')")
     _nproc_option(p)
+    _search_option(p)
     p.set_defaults(func=cmd_distill)
     p = sub.add_parser("bench", help="measure a run folder's artifacts, or model files, on targets")
     p.add_argument("models", nargs="+", metavar="RUN_DIR|MODEL_FILE",
@@ -186,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     opt_out_of_openvino_telemetry()
     console = Console(stderr=True)
     try:
+        if getattr(args, "search", None) and getattr(args, "nproc", 1) > 1:
+            raise EdgeshipError("--search runs its trials in one process: leave out --nproc")
         if getattr(args, "nproc", 1) > 1 and not under_torchrun():
             from pipeline.config.recipe import load_recipe
 

@@ -52,6 +52,7 @@ class Flow:
         self.failures: dict[str, str] = {}  # conversion stage -> why it has no artifact
         self.notices: list[str] = []  # what the report says first (a stage that failed, the ship line's start)
         self.ship_from = "student-kd"
+        self.search: float | None = None  # --search: its time budget in seconds (pipeline.stages.search)
 
     def stage(self, name: str, stage_type: str, cfg, parent: Artifact | None, packages, build,
               extra_key=(), trains: bool = False, plugin_code=()) -> Artifact:

@@ -9,13 +9,13 @@ from calibration.calibration_set import build_calibration_set
 from pipeline.config.recipe import Recipe
 from pipeline.core.artifact import Artifact
 from pipeline.core.formats import format_named
-from pipeline.core.keys import file_sha256
+from pipeline.core.keys import code_key, file_sha256
 from pipeline.core.plugins import METHODS
 from pipeline.data.splits import InputsByIndex
-from pipeline.engine.flow import TORCH_PACKAGES, Flow, open_run, plugin_files
+from pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from pipeline.engine.results import bench_and_report
 from pipeline.engine.ship_line import choose_start
-from pipeline.stages import convert, distill, prune, teacher
+from pipeline.stages import convert, distill, prune, search, teacher
 from pipeline.training import distributed
 
 
@@ -31,6 +31,9 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"), None, TORCH_PACKAGES,
                              lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
                              extra_key=(data.key, *_weights_sums(recipe.teacher)), trains=True)
+    if flow.search is not None:  # the pick replaces the recipe's distill: section for the rest of the run
+        picked = search.search(ctx, teacher_art, flow.search, code_key(*STAGE_CODE["distill"]))
+        ctx.recipe = recipe = recipe.model_copy(update={"distill": picked})
     student_sums = _weights_sums(recipe.student)  # the files' content, not only their names, decides reuse
     stages = {"teacher": teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
@@ -88,12 +91,14 @@ def export_teacher(flow: Flow, teacher_art: Artifact) -> dict[str, Artifact]:
 
 
 def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None,
-             publish: bool = True) -> dict:
+             publish: bool = True, search: float | None = None) -> dict:
     """The whole recipe. publish=False benches and returns the rows but leaves the run's recipe.yaml, report and
-    ship/ as the last full optimize wrote them."""
+    ship/ as the last full optimize wrote them. `search`: --search's time budget (the pick replaces distill:)."""
     flow = open_run(recipe, run_dir, force, console, publish)
+    flow.search = search
     ctx, data, run, console = flow.ctx, flow.ctx.data, flow.ctx.run, flow.ctx.console
     torch_stages, final_student = train_students(flow)
+    recipe = ctx.recipe  # with the search's pick
 
     if recipe.quantize.enabled:
         c = recipe.quantize.calibration

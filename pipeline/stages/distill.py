@@ -20,7 +20,7 @@ from pipeline.stages.fit import fit
 from pipeline.training.loop import seed_everything
 
 
-def _student(ctx: Context, seed: int) -> tuple[nn.Module, dict]:
+def new_student(ctx: Context, seed: int) -> tuple[nn.Module, dict]:
     """The recipe's student, freshly initialized from `seed` (and its pretrained weights, if any)."""
     student = ctx.recipe.student
     spec = arch_spec(student.arch, student.args, ctx.data)
@@ -63,7 +63,7 @@ def _born_again(first_teacher: nn.Module, cfg: DistillConfig, out: Path, ctx: Co
     teacher, per_generation = first_teacher, []
     task = task_named(ctx.recipe.task)
     for generation in range(1, cfg.generations + 1):
-        model, spec = _student(ctx, ctx.recipe.seed + generation)
+        model, spec = new_student(ctx, ctx.recipe.seed + generation)
         # no weak-teacher guard: a born-again student is meant to overtake its teacher and keep learning from it
         distiller = Distiller(teacher, model, same_arch, example_input(ctx.data.preprocessing), task.loss)
         metrics = _fit_with(model, distiller, ctx, out, f"{stage} generation {generation}/{cfg.generations}",
@@ -79,7 +79,7 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
     if src is not None and cfg.scheme == "self":
         model, spec, metrics = _born_again(load_teacher(src), cfg, out, ctx, stage)
     else:
-        model, spec = _student(ctx, seed)
+        model, spec = new_student(ctx, seed)
         if src is None:
             metrics = _fit_with(model, None, ctx, out, stage)
         elif cfg.scheme == "online":

@@ -57,3 +57,28 @@ def test_self_scheme_needs_the_scratch_student(tmp_path, write_yaml, capsys):
     recipe = write_yaml(tiny_recipe_dict(**{"distill.scheme": "self", "distill.baseline": False}))
     assert main(["distill", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
     assert "distill.scheme self starts from the scratch student" in capsys.readouterr().err
+
+
+def test_distill_search_trains_the_pick_and_writes_every_trial(tmp_path, write_yaml, capsys):
+    recipe = write_yaml(tiny_recipe_dict(**{"student.train.epochs": 3}))
+    run_dir = tmp_path / "run"
+    assert main(["distill", str(recipe), "--run-dir", str(run_dir), "--search", "600"]) == 0
+    found = json.loads((run_dir / "search" / "search.json").read_text())
+    rows = (run_dir / "search" / "trials.csv").read_text().splitlines()
+    rung0 = [r for r in rows[1:] if r.startswith("0,")]
+    assert len(rung0) == 9  # scratch, KD at 3 temperatures x 2 alphas, DKD at 2 temperatures (no layer pairs)
+    assert len(rows) - 1 == 9 + 3  # a third go on to the second rung
+    assert metrics_method(run_dir) == found["settings"]["method"] != "scratch"
+    assert "search picked" in capsys.readouterr().err
+    assert main(["distill", str(recipe), "--run-dir", str(run_dir), "--search", "600"]) == 0
+    assert "reused: " + found["pick"] in capsys.readouterr().err
+
+
+def metrics_method(run_dir) -> str:
+    return _metrics(run_dir, "student-kd")["method"]
+
+
+def test_search_refuses_several_processes(tmp_path, write_yaml, capsys):
+    recipe = write_yaml(tiny_recipe_dict())
+    assert main(["distill", str(recipe), "--run-dir", str(tmp_path / "r"), "--search", "--nproc", "2"]) == 2
+    assert "--search runs its trials in one process" in capsys.readouterr().err
