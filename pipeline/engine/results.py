@@ -87,7 +87,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None,
                       "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),
                       "scheme": kd.metrics.get("scheme") if kd else None,
-                      "weak_teacher": kd.metrics.get("weak_teacher") if kd else None})
+                      "weak_teacher": kd.metrics.get("weak_teacher") if kd else None, "search": ctx.search})
     if task.dense:
         report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, names)
     if publish:

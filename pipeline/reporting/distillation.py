@@ -34,4 +34,17 @@ def distillation_sentence(d: dict) -> str:
         guard = (f"; weak-teacher guard: the student reached the teacher's validation {w['teacher_val']:.2f} at "
                  f"epoch {w['epochs'][0]}, so the teacher's weight decayed to x{w['weight']:.3g}")
     return (f"Distillation: {method_display(d['method'])}, {scheme_words(d.get('scheme'))}; teacher outputs "
-            f"{d['teacher_outputs']} (cached = computed once, reused every epoch){weight}{guard}.")
+            f"{d['teacher_outputs']} (cached = computed once, reused every epoch){weight}{guard}"
+            f"{search_words(d.get('search'))}.")
+
+
+def search_words(found: dict | None) -> str:
+    if not found:
+        return ""
+    words = (f"; picked by --search ({found['pick']}) from {found['trials']} short trials in {found['seconds']:.0f} s"
+             " (search/trials.csv)")
+    if found["timed_out"]:
+        words += ", cut short by its time budget"
+    if not found["beats_scratch"]:
+        words += "; in the first rung no candidate beat the scratch student"
+    return words

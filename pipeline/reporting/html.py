@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.core.results import Report, ResultRow  # noqa: E402
+from pipeline.reporting.distillation import distillation_sentence
 from pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
 from pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
 from pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
@@ -160,6 +161,8 @@ def render(report: Report) -> str:
     waterfall = f"<figure>{waterfall_svg(steps, report.metric)}</figure>" if len(steps) > 1 else ""
     ship = "".join(f"<li><b>{escape(fmt)}</b>: {escape(c['reason'])}</li>" for fmt, c in report.ship.items())
     results = results_view(report.results, "Results", HTML, shipped, metric=report.metric).html()
+    distilled = (f'<p class="note">{escape(distillation_sentence(report.distillation))}</p>'
+                 if report.distillation else "")
     examples = (f"<h2>Validation examples</h2><figure>{report.figures['masks']}</figure>"
                 if report.figures.get("masks") else "")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>edgeship: '
@@ -167,7 +170,7 @@ def render(report: Report) -> str:
             f"<h1>edgeship report: {escape(report.recipe)}</h1>"
             f"{''.join(f'<p class=notice><b>{escape(n)}</b></p>' for n in report.notices)}"
             f"<h2>Accuracy against latency</h2>{''.join(plots)}{note}"
-            f"<h2>Stages</h2>{waterfall}{examples}"
+            f"<h2>Stages</h2>{waterfall}{distilled}{examples}"
             f"<h2>Shipped</h2><ul>{ship}</ul>"
             f"<h2>Results</h2>{results}{_speed(report)}"
             f"{_profiles(report)}"

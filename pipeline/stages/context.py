@@ -18,6 +18,7 @@ class Context:
     data: Dataset
     console: Console = field(default_factory=lambda: Console(stderr=True))
     calibration: CalibrationSet | None = None
+    search: dict | None = None  # --search's outcome (pick, trials, seconds), for the report
 
     def say(self, message: str) -> None:
         self.console.print(message)

@@ -65,6 +65,11 @@ def _trials_csv(result: SearchResult) -> str:
     return out.getvalue()
 
 
+def _summary(found: dict) -> dict:
+    return {"pick": found["pick"], "trials": len(found["trials"]), "seconds": found["seconds"],
+            "timed_out": found["timed_out"], "beats_scratch": found["beats_scratch"]}
+
+
 def search(ctx: Context, teacher_art: Artifact, budget_seconds: float | None, code: str) -> DistillConfig:
     """The recipe's distill: section with the search's pick; the search itself is reused from the run folder
     when nothing it depends on changed."""
@@ -77,6 +82,7 @@ def search(ctx: Context, teacher_art: Artifact, budget_seconds: float | None, co
         previous = json.loads(saved.read_text())
         if previous.get("key") == key:
             ctx.say(f"[bold]search[/bold] key {key}\n  reused: {previous['pick']}")
+            ctx.search = _summary(previous)
             return recipe.distill.model_copy(update=previous["settings"])
     grid = candidates(dict(METHODS.items()), recipe.task, bool(recipe.distill.layers))
     ctx.say(f"[bold]search[/bold] key {key}: {len(grid)} candidates, successive halving (1/3 kept per rung), "
@@ -85,6 +91,7 @@ def search(ctx: Context, teacher_art: Artifact, budget_seconds: float | None, co
                                 time_budget=budget_seconds, say=ctx.say)
     write_atomic(folder / "trials.csv", lambda tmp: tmp.write_text(_trials_csv(result)))
     write_json_atomic(saved, {"key": key, **result.to_dict()})
+    ctx.search = _summary(result.to_dict())
     ctx.say(f"  search picked {result.pick.label()} in {result.seconds:.0f} s"
             + (" (out of time: best of the furthest rung)" if result.timed_out else "")
             + ("" if result.beats_scratch else "; it did not beat the scratch student in the first rung"))

@@ -38,3 +38,27 @@ def test_profile_of_a_shipped_int8_file_and_the_export_doctor():
     assert "## Where the time goes: onnx int8 on local" in text and "70% of the time in int8 kernels" in text
     doctor = doctor_view(report)
     assert [r[1] for r in doctor.rows] == ["Gemm", "QuantizeLinear"]  # the int8 conv is not a finding
+
+
+def test_distillation_sentence_names_scheme_guard_and_search():
+    from pipeline.reporting.distillation import distillation_sentence
+
+    old = distillation_sentence({"method": "kd", "teacher_outputs": "cached"})  # a report from before schemes
+    assert old.startswith("Distillation: KD, offline (frozen teacher)")
+    full = distillation_sentence({
+        "method": "at", "teacher_outputs": "cached", "beta": 431.0, "beta_setting": "auto",
+        "scheme": {"name": "offline"},
+        "weak_teacher": {"teacher_val": 76.5, "epochs": [3, 4], "weight": 0.25},
+        "search": {"pick": "at alpha=0 balance=0.25", "trials": 29, "seconds": 412.0, "timed_out": False,
+                   "beats_scratch": False}})
+    assert "AT, offline" in full and "beta 431 (auto" in full
+    assert "reached the teacher's validation 76.50 at epoch 3" in full and "x0.25" in full
+    assert "picked by --search (at alpha=0 balance=0.25) from 29 short trials in 412 s" in full
+    assert "no candidate beat the scratch student" in full
+    self_scheme = distillation_sentence({"method": "kd", "teacher_outputs": "cached", "scheme": {
+        "name": "self", "generations": [{"generation": 1, "val_accuracy": 81.0}, {"generation": 2,
+                                                                                   "val_accuracy": 82.5}]}})
+    assert "born-again" in self_scheme and "2 generation(s), validation 81.00, 82.50" in self_scheme
+    online = distillation_sentence({"method": "kd", "teacher_outputs": "online", "scheme": {
+        "name": "online", "peers": 2, "peer_arch": "student"}})
+    assert "deep mutual learning with 2 peer(s) of the student's architecture" in online
