@@ -47,6 +47,24 @@ class Method(nn.Module):
     # has none, so a method without one is refused when it registers ("missing loss").
 
 
+class LearnedPairs(Method):
+    """A method with one learned module per layer pair, built from the pair's channel counts on the first batch
+    and called as module(student map, teacher map) -> loss (FitNets' regressors, VID's variational ones)."""
+    needs_layers = True
+    pair_module: ClassVar[type[nn.Module]]
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.pairs = nn.ModuleList()
+
+    def setup(self, student_features, teacher_features) -> None:
+        for s, t in zip(student_features, teacher_features):
+            self.pairs.append(self.pair_module(s.shape[1], t.shape[1]))
+
+    def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
+        return sum(pair(s, t.float()) for pair, s, t in zip(self.pairs, s_feats, t_feats))
+
+
 def register(cls: type[Method]) -> type[Method]:
     """Class decorator: the method under its `name`."""
     METHODS.register(cls)
