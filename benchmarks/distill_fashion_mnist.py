@@ -45,6 +45,10 @@ PAIRS = {"fitnets": MID, "at": BOTH, "sp": MID, "rkd": PENULTIMATE, "pkt": PENUL
 METHODS = {"scratch": None, "kd": DistillConfig(method="kd", temperature=4.0, alpha=0.9),
            **{m: DistillConfig(method=m, alpha=0.0, layers=pairs) for m, pairs in PAIRS.items()},
            "dkd": DistillConfig(method="dkd", alpha=0.0, temperature=4.0, dkd_alpha=1.0, dkd_beta=8.0, dkd_warmup=2)}
+DEFAULT_METHODS = ",".join(METHODS)
+# The same methods as a user's recipe gets them by default: beside Hinton KD (alpha 0.9, T 4), beta: auto.
+BESIDE_KD = {f"{m}+kd": DistillConfig(method=m, alpha=0.9, temperature=4.0, layers=pairs) for m, pairs in PAIRS.items()}
+METHODS |= BESIDE_KD
 SCHEMES = ("online", "self")
 
 def parse_args():
@@ -55,7 +59,8 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=5, help="student epochs")
     parser.add_argument("--teacher-epochs", type=int, default=8)
     parser.add_argument("--limit-train", type=int, help="use only this many training images (quick checks)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--methods", default=DEFAULT_METHODS, help="comma-separated subset of " + ",".join(METHODS)
+                        + " (X+kd: the method beside KD, as a recipe's defaults give it)")
     parser.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated subset of online,self; "
                         "'none' to skip")
     parser.add_argument("--search", type=int, default=600, metavar="SECONDS",
