@@ -185,6 +185,8 @@ class Recipe(Section):
         method = METHODS.get(self.distill.method, "distill.method")
         if self.distill.scheme == "self" and not self.distill.baseline:
             raise ValueError("distill.scheme self starts from the scratch student: set distill.baseline: true")
+        if self.distill.scheme == "online" and self.distill.peer_arch == "teacher" and self.teacher.arch == "onnx":
+            raise ValueError("distill.peer_arch teacher: an ONNX teacher's architecture cannot be trained; use student")
         if self.distill.scheme == "online" and self.distill.method != "kd":
             raise ValueError(f"distill.scheme online trains on the peers' outputs (method kd), not "
                              f"{self.distill.method!r}")
