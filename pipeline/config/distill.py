@@ -25,6 +25,8 @@ class DistillConfig(Section):
     # others keep their published weight); paper = the published default; or a number.
     beta: Annotated[float, Field(ge=0.0)] | Literal["auto", "paper"] = "auto"
     balance: float = Field(0.25, gt=0.0)
+    # constant: beta throughout; cosine: the method's term fades to nearly nothing by the last epoch
+    beta_schedule: Literal["constant", "cosine"] = "constant"
     layers: list[LayerPair] = []      # fitnets / at / sp: teacher and student layers, captured with hooks
     # fitnets: stage-1 hint-only epochs before the KD epochs (unset: 1, the paper's two-stage training)
     hint_epochs: Annotated[int, Field(ge=0)] | None = None

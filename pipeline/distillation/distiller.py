@@ -7,6 +7,8 @@ so they are computed once and reused every epoch.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,6 +54,7 @@ class Distiller(nn.Module):
         if pairs:
             self._probe(student, example)
         self.hint_epochs = self.method_module.hint_epochs
+        self.epochs: int | None = None  # set by prepare(): the run's length, for beta's schedule
         self.cache: tuple[torch.Tensor, list[torch.Tensor]] | None = None
 
     def _probe(self, student: nn.Module, example: torch.Tensor) -> None:
@@ -74,9 +77,11 @@ class Distiller(nn.Module):
         return "cached" if self.cache is not None else "live"
 
     @torch.no_grad()
-    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None) -> None:
+    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
+                epochs: int | None = None) -> None:
         """Cache the teacher's logits (and hint features, in fp16) by the images' positions in the split, when
-        every epoch shows it the same inputs."""
+        every epoch shows it the same inputs. `epochs`: the run's length, for beta's schedule."""
+        self.epochs = epochs
         self.method_module.bind(len(train_split))
         if augment or not self.cfg.cache_teacher:
             return
@@ -109,13 +114,14 @@ class Distiller(nn.Module):
         kd = kd_loss(student_logits, t_logits, self.temperature) if alpha > 0 else torch.zeros(())
         logit_terms = (1 - alpha) * ce + alpha * kd
         beta = (self._auto_beta(logit_terms.item(), method.item()) if len(self._ratios) < AUTO_BATCHES
-                else self.beta) * self.teacher_weight
+                else self.beta)  # what the report states; the guard and the schedule scale it below
+        weight = beta * self.teacher_weight * self._schedule(epoch)
         if epoch <= self.hint_epochs:  # FitNets stage 1: only the hint trains the student's lower part
-            return beta * method, {"ce": 0.0, "kd": 0.0, self.method: method.item(), "beta": beta}
+            return weight * method, {"ce": 0.0, "kd": 0.0, self.method: method.item(), "beta": beta}
         parts = {"ce": ce.item(), "kd": kd.item()}
         if self.method != "kd":
             parts[self.method], parts["beta"] = method.item(), beta
-        return logit_terms + beta * method, parts
+        return logit_terms + weight * method, parts
 
     def _auto_beta(self, reference: float, method: float) -> float:
         """beta: auto sets beta x method loss = balance x the logit terms it joins ((1 - alpha) CE + alpha KD, the
@@ -130,6 +136,15 @@ class Distiller(nn.Module):
         self.beta = (self.cfg.balance * reference_mean / method_mean if method_mean > 0
                      else self.method_module.default_beta)
         return self.beta
+
+    def _schedule(self, epoch: int) -> float:
+        """beta_schedule cosine: the method's term fades from full weight in the first epoch after the hints to
+        nearly nothing in the last, so the student ends on its labels (and KD) alone; constant: 1."""
+        kd_epochs = (self.epochs or 0) - self.hint_epochs
+        if self.cfg.beta_schedule == "constant" or epoch <= self.hint_epochs or kd_epochs <= 1:
+            return 1.0
+        progress = (epoch - self.hint_epochs - 1) / kd_epochs  # 0 in the first epoch, (n-1)/n in the last
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def end_epoch(self, epoch: int, val_accuracy: float) -> None:
         """Weak-teacher guard: a student whose validation accuracy has reached its teacher's has little left to

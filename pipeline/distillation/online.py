@@ -25,7 +25,8 @@ class MutualLearning(nn.Module):
         self.supervised_loss = supervised_loss
         self.temperature = cfg.temperature if cfg.temperature is not None else DML_TEMPERATURE
 
-    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None) -> None:
+    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
+                epochs: int | None = None) -> None:
         """Nothing to cache: the peers' outputs change every step."""
 
     def mutual_losses(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:

@@ -1,4 +1,6 @@
 """A short distillation run per method on digits, plus the layer-pair checks users hit first."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -187,3 +189,20 @@ def test_weak_teacher_guard_fires_in_training(digits, teacher):
     distiller.close()
     assert [row["teacher_weight"] for row in history] == [0.5, 0.25]
     assert distiller.guard_summary()["epochs"] == [1, 2]
+
+
+def test_cosine_beta_schedule_fades_the_method_term(digits, teacher):
+    x = torch.from_numpy(digits[0].inputs()[:32])
+    labels = torch.from_numpy(digits[0].labels[:32]).long()
+    student = _student()
+    cfg = DistillConfig(method="at", layers=PAIRS, alpha=0.0, beta=10.0, beta_schedule="cosine")
+    distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
+    distiller.epochs = 4
+    weights = []
+    for epoch in (1, 2, 3, 4):
+        loss, parts = distiller.loss(student(x), labels, torch.arange(32), x, epoch)
+        weights.append((loss.item() - parts["ce"]) / parts["at"])
+        assert parts["beta"] == 10.0  # the stated beta; the schedule scales the term
+    assert weights == pytest.approx([10.0, 10 * (1 + math.cos(math.pi / 4)) / 2, 5.0,
+                                     10 * (1 + math.cos(3 * math.pi / 4)) / 2], rel=1e-4)
+    distiller.close()
