@@ -73,6 +73,8 @@ def parse_args():
     parser.add_argument("--mobilenet-only", action="store_true", help="skip the small CNN's parts")
     parser.add_argument("--beta", default="auto", help="auto (default), paper, or a number: every method's beta")
     parser.add_argument("--balance", type=float, help="beta: auto's fraction of the cross entropy")
+    parser.add_argument("--beta-schedule", choices=["constant", "cosine"], default="constant",
+                        help="every method's beta_schedule")
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "edgeship" / "benchmarks"),
                         help="where the trained teacher is kept between runs")
     return parser.parse_args()
@@ -116,7 +118,8 @@ class Setup:
         if cfg is None:
             return None
         beta = self.args.beta if self.args.beta in ("auto", "paper") else float(self.args.beta)
-        return cfg.model_copy(update={"beta": beta, **({"balance": self.args.balance} if self.args.balance else {})})
+        return cfg.model_copy(update={"beta": beta, "beta_schedule": self.args.beta_schedule,
+                                      **({"balance": self.args.balance} if self.args.balance else {})})
 
     def fit(self, seed: int, make_distiller, split=None, epochs: int | None = None) -> tuple[torch.nn.Module, list]:
         """A student trained from seed; make_distiller(student) gives its distiller (None: from scratch)."""
@@ -265,7 +268,8 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         result |= {"seconds": parts, "setup": {
             "teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds, "beta": args.beta,
-            "balance": args.balance, "pairs": PAIRS, "train_images": result.pop("train_images", None),
+            "balance": args.balance, "beta_schedule": args.beta_schedule, "pairs": PAIRS,
+            "train_images": result.pop("train_images", None),
             "teacher_epochs": args.teacher_epochs, "mobilenet": {"train_images": args.mobilenet_train,
                                                                  "epochs": args.mobilenet_epochs}}}
         (out / "distill.json").write_text(json.dumps(result, indent=2))
