@@ -42,8 +42,8 @@ def test_a_recipe_naming_an_unknown_plugin_lists_the_registered_names():
         parse_recipe(tiny_recipe_dict(**{"export.formats": ["coreml"]}))
     assert "unknown format 'coreml' (registered: onnx, tflite, openvino" in str(err.value)
     with pytest.raises(EdgeshipError) as err:
-        parse_recipe(tiny_recipe_dict(**{"distill.method": "crd"}))
-    assert "unknown distillation method 'crd'" in str(err.value) and "kd" in str(err.value)
+        parse_recipe(tiny_recipe_dict(**{"distill.method": "ofa"}))
+    assert "unknown distillation method 'ofa'" in str(err.value) and "kd" in str(err.value)
     with pytest.raises(EdgeshipError) as err:
         parse_recipe(tiny_recipe_dict(targets=[{"type": "adb"}]))
     assert "type must be one of local, ssh, docker, qemu-arm64" in str(err.value)
