@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +25,7 @@ from pipeline.core.plugins import METHODS as METHODS_REGISTRY  # noqa: E402
 from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
 from pipeline.distillation.distiller import Distiller  # noqa: E402
 from pipeline.distillation.online import MutualLearning  # noqa: E402
-from pipeline.distillation.search import SCRATCH, Candidate, candidates, successive_halving  # noqa: E402
+from pipeline.distillation.search import SCRATCH, Candidate, candidates, successive_halving, trial_images  # noqa: E402
 from pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
 from pipeline.training.loop import accuracy, train  # noqa: E402
 
@@ -174,9 +172,7 @@ class Setup:
         order = torch.randperm(len(self.data.train), generator=torch.Generator().manual_seed(0)).numpy()
 
         def run_trial(cand: Candidate, epochs: float) -> float:
-            whole = max(1, math.ceil(epochs - 1e-9))
-            count = round(len(self.data.train) * epochs / whole)
-            split = self.data.train.subset(np.sort(order[:count])) if count < len(self.data.train) else None
+            split, whole = trial_images(self.data.train, epochs, order)
             cfg = None if cand.method == SCRATCH else DistillConfig(
                 **cand.settings(), layers=PAIRS.get(cand.method, []), dkd_warmup=2)
             make = (lambda s: Distiller(self.teacher, s, cfg, self.example, teacher_accuracy=self.teacher_val)

@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+import numpy as np
+
 SCRATCH = "scratch"  # trained beside the candidates: a pick that cannot beat it is reported as such
 
 
@@ -59,6 +61,14 @@ class SearchResult:
         return {"pick": self.pick.label(), "settings": self.pick.settings(), "seconds": self.seconds,
                 "timed_out": self.timed_out, "beats_scratch": self.beats_scratch,
                 "trials": [asdict(t) for t in self.trials]}
+
+
+def trial_images(split, epochs: float, order, at_least: int = 1) -> tuple[object, int]:
+    """A trial of `epochs` as (training images, whole epochs): below one epoch, that share of the split (the
+    first positions of the fixed `order`) for one pass; above, the share that makes whole epochs add up."""
+    whole = max(1, math.ceil(epochs - 1e-9))
+    count = max(at_least, round(len(split) * epochs / whole))
+    return (split if count >= len(split) else split.subset(np.sort(order[:count]))), whole
 
 
 def candidates(methods: dict, task: str, has_layers: bool) -> list[Candidate]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from pipeline.core.keys import content_key
 from pipeline.core.plugins import METHODS
 from pipeline.core.tasks import task_named
 from pipeline.distillation.distiller import Distiller
-from pipeline.distillation.search import SCRATCH, Candidate, SearchResult, candidates, successive_halving
+from pipeline.distillation.search import SCRATCH, Candidate, SearchResult, candidates, successive_halving, trial_images
 from pipeline.models.torch_artifact import example_input, load_teacher
 from pipeline.stages.context import Context
 from pipeline.stages.distill import new_student
@@ -36,9 +35,7 @@ def trial_runner(ctx: Context, teacher_art: Artifact):
     order = np.random.default_rng(recipe.seed).permutation(len(data.train))
 
     def run_trial(cand: Candidate, epochs: float) -> float:
-        whole = max(1, math.ceil(epochs - 1e-9))
-        count = max(recipe.student.train.batch_size, round(len(data.train) * epochs / whole))
-        split = data.train if count >= len(data.train) else data.train.subset(np.sort(order[:count]))
+        split, whole = trial_images(data.train, epochs, order, at_least=recipe.student.train.batch_size)
         model, _ = new_student(ctx, recipe.seed)
         cfg = with_family_defaults(recipe.student.train, model).model_copy(update={"epochs": whole})
         distiller = None
