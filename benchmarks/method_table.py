@@ -40,3 +40,22 @@ def print_gains(rows: list[dict], metric: str) -> dict:
         print(f"{row['method']:<10}{row['mean']:>15.2f} ± {row['std']:<6.2f}{row['gain']:>+9.2f}"
               f"{row['seconds_per_epoch']:>10.1f}")
     return max(rows[1:], key=lambda r: r["gain"]) if len(rows) > 1 else rows[0]
+
+
+def print_over_kd(rows: list[dict]) -> None:
+    """What each X+kd row adds over KD alone: the method's own contribution in a recipe's default setting."""
+    kd = next((r for r in rows if r["method"] == "kd"), None)
+    beside = [r for r in rows if r["method"].endswith("+kd")]
+    if kd and beside:
+        print("beside KD, over KD alone: " + ", ".join(f"{r['method'][:-3]} {r['mean'] - kd['mean']:+.2f}"
+                                                      for r in beside))
+
+
+def print_below_scratch(rows: list[dict]) -> list[str]:
+    """The methods whose mean falls below scratch by more than the larger of the two seed spreads (the goal:
+    none); printed, and returned for the JSON."""
+    scratch = rows[0]
+    below = [r["method"] for r in rows[1:]
+             if r["mean"] < scratch["mean"] - max(scratch["std"], r["std"])]
+    print("below scratch by more than the seed spread: " + (", ".join(below) if below else "none"), flush=True)
+    return below

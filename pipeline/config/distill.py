@@ -42,11 +42,15 @@ class DistillConfig(Section):
     baseline: bool = True
     # offline: a trained, frozen teacher. online: deep mutual learning, the student and `peers` networks (copies of
     # the student, or of the teacher's architecture) train together from scratch, each from the others' outputs.
-    # self: born-again, the scratch student teaches generation 1, each generation the next (`generations`).
+    # self: self-distillation, `self_mode` born_again (the scratch student teaches generation 1, each generation
+    # the next, `generations`) or deep_to_shallow (classifiers after the student's shallow stages, `exits`, learn
+    # from its own final output; no teacher).
     scheme: Literal["offline", "online", "self"] = "offline"
     peers: int = Field(1, ge=1, le=4)
     peer_arch: Literal["student", "teacher"] = "student"
+    self_mode: Literal["born_again", "deep_to_shallow"] = "born_again"
     generations: int = Field(1, ge=1, le=5)
+    exits: list[str] | Literal["auto"] = "auto"  # deep_to_shallow: student layers ending its stages; auto: found
 
     @property
     def kd_temperature(self) -> float:

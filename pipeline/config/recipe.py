@@ -183,18 +183,27 @@ class Recipe(Section):
             kinds = ", ".join(DENSE_SOURCES if task.dense else LABEL_SOURCES)
             raise ValueError(f"data.source {self.data.source!r} does not fit task {self.task!r} (it takes {kinds})")
         method = METHODS.get(self.distill.method, "distill.method")
-        if self.distill.scheme == "self" and not self.distill.baseline:
-            raise ValueError("distill.scheme self starts from the scratch student: set distill.baseline: true")
-        if self.distill.scheme == "online" and self.distill.peer_arch == "teacher" and self.teacher.arch == "onnx":
-            raise ValueError("distill.peer_arch teacher: an ONNX teacher's architecture cannot be trained; use student")
-        if self.distill.scheme == "online" and self.distill.method != "kd":
-            raise ValueError(f"distill.scheme online trains on the peers' outputs (method kd), not "
-                             f"{self.distill.method!r}")
+        self._scheme_fits(task.dense)
         if self.task not in _tasks_of(method):
             fitting = [name for name, m in METHODS.items() if self.task in _tasks_of(m)]
             raise ValueError(f"distill.method {self.distill.method!r} is for {', '.join(_tasks_of(method))}; task "
                              f"{self.task!r} takes {', '.join(fitting)}")
         return self
+
+    def _scheme_fits(self, dense: bool) -> None:
+        d = self.distill
+        born_again = d.scheme == "self" and d.self_mode == "born_again"
+        if born_again and not d.baseline:
+            raise ValueError("distill.scheme self (born_again) starts from the scratch student: set "
+                             "distill.baseline: true")
+        if d.scheme == "online" and d.peer_arch == "teacher" and self.teacher.arch == "onnx":
+            raise ValueError("distill.peer_arch teacher: an ONNX teacher's architecture cannot be trained; use student")
+        if d.scheme in ("online", "self") and not born_again and d.method != "kd":
+            raise ValueError(f"distill.scheme {d.scheme} trains on the network's own outputs (method kd), not "
+                             f"{d.method!r}")
+        if d.scheme == "self" and d.self_mode == "deep_to_shallow" and dense:
+            raise ValueError(f"distill.self_mode deep_to_shallow puts classifiers on shallow stages: not for task "
+                             f"{self.task!r}")
 
     @field_validator("targets")
     @classmethod

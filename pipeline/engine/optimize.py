@@ -43,9 +43,10 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
             lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
             extra_key=(data.key, *student_sums), trains=True)
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
-    # self-distillation (born-again) starts from the scratch student; online uses the teacher's stage only as an
-    # anchor (its peers train from scratch)
-    source = stages["student-scratch"] if recipe.distill.scheme == "self" else teacher_art
+    # born-again self-distillation starts from the scratch student; online and deep-to-shallow use the teacher's
+    # stage only as an anchor (their peers or heads train from scratch)
+    born_again = recipe.distill.scheme == "self" and recipe.distill.self_mode == "born_again"
+    source = stages["student-scratch"] if born_again else teacher_art
     stages["student-kd"] = flow.stage(
         "student-kd", "distill", {"student": s_cfg, **d_cfg}, source, TORCH_PACKAGES,
         lambda out, key: distill.run(source, recipe.distill, out, ctx, key, "student-kd"),

@@ -15,6 +15,9 @@ def scheme_words(scheme: dict | None) -> str:
     if scheme["name"] == "online":
         return (f"online (deep mutual learning with {scheme['peers']} peer(s) of the {scheme['peer_arch']}'s "
                 "architecture, trained together from scratch)")
+    if scheme["name"] == "self" and scheme.get("mode") == "deep_to_shallow":
+        return (f"self-distillation (deep-to-shallow: classifiers after {', '.join(scheme['exits'])} learned from the "
+                "network's own final output during training, then were dropped)")
     if scheme["name"] == "self":
         gens = scheme["generations"]
         steps = ", ".join(f"{g['val_accuracy']:.2f}" for g in gens)

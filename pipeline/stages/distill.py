@@ -1,7 +1,8 @@
 """distill: train the student from the teacher with the recipe's method and scheme, or from scratch without one.
 
 Schemes: offline (a trained, frozen teacher), online (deep mutual learning with peers trained alongside), self
-(born-again: `src` is the scratch student, each generation teaches the next)."""
+(born_again: `src` is the scratch student, each generation teaches the next; deep_to_shallow: classifiers on the
+student's shallow stages learn from its final output, `src` unused)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,9 @@ from torch import nn
 from pipeline.config.recipe import DistillConfig, LayerPair
 from pipeline.core.artifact import Artifact
 from pipeline.core.tasks import task_named
+from pipeline.distillation.deep_to_shallow import ShallowExits
 from pipeline.distillation.distiller import Distiller
+from pipeline.distillation.exits import find_exits
 from pipeline.distillation.online import MutualLearning
 from pipeline.models.checkpoints import load_backbone, load_checkpoint
 from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher, torch_artifact
@@ -55,6 +58,15 @@ def _online(model: nn.Module, cfg: DistillConfig, out: Path, ctx: Context, stage
     return metrics
 
 
+def _deep_to_shallow(model: nn.Module, cfg: DistillConfig, out: Path, ctx: Context, stage: str) -> dict:
+    """Self-distillation within the student: a classifier after each shallow stage learns from the final output."""
+    exits = find_exits(model, example_input(ctx.data.preprocessing), None if cfg.exits == "auto" else cfg.exits)
+    heads = ShallowExits(model, exits, ctx.data.num_classes, cfg, task_named(ctx.recipe.task).loss)
+    metrics = _fit_with(model, heads, ctx, out, stage)
+    metrics["scheme"] = {"name": "self", "mode": "deep_to_shallow", "exits": [e.name for e in exits.shallow]}
+    return metrics
+
+
 def _born_again(first_teacher: nn.Module, cfg: DistillConfig, out: Path, ctx: Context, stage: str):
     """Self-distillation across generations: generation g learns from generation g - 1 (the scratch student
     first); the last generation is the stage's model. Feature pairs name student layers on both sides."""
@@ -70,13 +82,13 @@ def _born_again(first_teacher: nn.Module, cfg: DistillConfig, out: Path, ctx: Co
                             log_name=f"train-gen{generation}.csv")
         per_generation.append({"generation": generation, "val_accuracy": metrics["val_accuracy"]})
         teacher = model
-    metrics["scheme"] = {"name": "self", "generations": per_generation}
+    metrics["scheme"] = {"name": "self", "mode": "born_again", "generations": per_generation}
     return model, spec, metrics
 
 
 def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, stage: str) -> Artifact:
     seed = ctx.recipe.seed
-    if src is not None and cfg.scheme == "self":
+    if src is not None and cfg.scheme == "self" and cfg.self_mode == "born_again":
         model, spec, metrics = _born_again(load_teacher(src), cfg, out, ctx, stage)
     else:
         model, spec = new_student(ctx, seed)
@@ -84,6 +96,8 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
             metrics = _fit_with(model, None, ctx, out, stage)
         elif cfg.scheme == "online":
             metrics = _online(model, cfg, out, ctx, stage)
+        elif cfg.scheme == "self":
+            metrics = _deep_to_shallow(model, cfg, out, ctx, stage)
         else:
             distiller = Distiller(load_teacher(src), model, cfg, example_input(ctx.data.preprocessing),
                                   task_named(ctx.recipe.task).loss, teacher_accuracy=src.metrics.get("val_accuracy"))

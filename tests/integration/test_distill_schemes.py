@@ -1,4 +1,5 @@
-"""Distillation schemes through `edgeship distill`: online (deep mutual learning) and self (born-again)."""
+"""Distillation schemes through `edgeship distill`: online (deep mutual learning) and self (born-again,
+deep-to-shallow)."""
 import json
 
 import pytest
@@ -37,7 +38,12 @@ def test_mutual_learning_loss_is_each_networks_ce_plus_kl_to_the_others():
     assert all(p.grad is not None for peer in peers for p in peer.parameters())  # the peers learn too
 
 
-@pytest.mark.parametrize("scheme, extra", [("online", {"distill.peers": 1}), ("self", {"distill.generations": 2})])
+SENTENCES = {"online": "online (deep mutual learning", "self": "self-distillation (born-again",
+             "deep_to_shallow": "self-distillation (deep-to-shallow: classifiers after features."}
+
+
+@pytest.mark.parametrize("scheme, extra", [("online", {"distill.peers": 1}), ("self", {"distill.generations": 2}),
+                                           ("self", {"distill.self_mode": "deep_to_shallow"})])
 def test_scheme_trains_the_student_and_is_reported(tmp_path, write_yaml, capsys, scheme, extra):
     recipe = write_yaml(tiny_recipe_dict(**{"distill.scheme": scheme, "student.train.epochs": 3, **extra}))
     run_dir = tmp_path / "run"
@@ -45,18 +51,33 @@ def test_scheme_trains_the_student_and_is_reported(tmp_path, write_yaml, capsys,
     metrics = _metrics(run_dir, "student-kd")
     assert metrics["scheme"]["name"] == scheme
     assert metrics["val_accuracy"] > 30.0  # 10 classes: well above chance after 3 epochs
-    if scheme == "self":
+    mode = extra.get("distill.self_mode", scheme)
+    if mode == "self":
         assert [g["generation"] for g in metrics["scheme"]["generations"]] == [1, 2]
         assert any((run_dir / "stages").glob("student-kd-*/train-gen2.csv"))
+    if mode == "deep_to_shallow":  # the heads are dropped: the exported student has the scratch one's weights
+        assert metrics["scheme"]["exits"] and metrics["params"] == _metrics(run_dir, "student-scratch")["params"]
     sentence = distillation_sentence({"method": "kd", "teacher_outputs": metrics["teacher_logits"],
                                       "scheme": metrics["scheme"]})
-    assert ("online (deep mutual learning" if scheme == "online" else "self-distillation (born-again") in sentence
+    assert SENTENCES[mode] in sentence
 
 
 def test_self_scheme_needs_the_scratch_student(tmp_path, write_yaml, capsys):
     recipe = write_yaml(tiny_recipe_dict(**{"distill.scheme": "self", "distill.baseline": False}))
     assert main(["distill", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
-    assert "distill.scheme self starts from the scratch student" in capsys.readouterr().err
+    assert "distill.scheme self (born_again) starts from the scratch student" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"distill.self_mode": "deep_to_shallow", "distill.method": "dkd"},
+     "distill.scheme self trains on the network's own outputs (method kd), not 'dkd'"),
+    ({"distill.self_mode": "deep_to_shallow", "distill.exits": ["nowhere"]},
+     "distill.exits: no module named 'nowhere' in the student"),
+])
+def test_deep_to_shallow_bad_input_is_one_line(tmp_path, write_yaml, capsys, overrides, message):
+    recipe = write_yaml(tiny_recipe_dict(**{"distill.scheme": "self", **overrides}))
+    assert main(["distill", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_distill_search_trains_the_pick_and_writes_every_trial(tmp_path, write_yaml, capsys):
