@@ -18,8 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.method_table import (chosen_methods, print_below_scratch, print_gains, print_over_kd,  # noqa: E402
-                                    seeded_runs)
+from benchmarks.method_table import chosen_methods, print_below_scratch, print_gains, print_over_kd, seeded_runs  # noqa: E402
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from pipeline.core.keys import content_key, tool_versions  # noqa: E402
 from pipeline.core.plugins import METHODS as METHODS_REGISTRY  # noqa: E402
@@ -45,13 +44,14 @@ PAIRS = {"fitnets": MID, "at": BOTH, "sp": MID, "rkd": PENULTIMATE, "pkt": PENUL
 # method's default (auto: balanced against CE on the first batches; --beta paper: the published weights).
 METHODS = {"scratch": None, "kd": DistillConfig(method="kd", temperature=4.0, alpha=0.9),
            **{m: DistillConfig(method=m, alpha=0.0, layers=pairs) for m, pairs in PAIRS.items()},
-           "dkd": DistillConfig(method="dkd", alpha=0.0, temperature=4.0, dkd_alpha=1.0, dkd_beta=8.0, dkd_warmup=2)}
+           "dkd": DistillConfig(method="dkd", alpha=0.0, temperature=4.0, dkd_alpha=1.0, dkd_beta=8.0, dkd_warmup=2),
+           "dist": DistillConfig(method="dist", alpha=0.0, temperature=4.0)}
 # The same methods as a user's recipe gets them by default: beside Hinton KD (alpha 0.9, T 4), beta: auto.
 BESIDE_KD = {f"{m}+kd": DistillConfig(method=m, alpha=0.9, temperature=4.0, layers=pairs) for m, pairs in PAIRS.items()}
 METHODS |= BESIDE_KD
-# The default table: every method as a recipe's defaults give it (the X+kd rows, and DKD); the methods alone (the
-# CRD benchmark's convention) with --methods fitnets,at,...
-DEFAULT_METHODS = ",".join(["scratch", "kd", *BESIDE_KD, "dkd"])
+# The default table: the feature methods as a recipe's defaults give them (the X+kd rows), DKD and DIST as their
+# papers use them (no KD term); the feature methods alone (the CRD benchmark's convention): --methods fitnets,at,...
+DEFAULT_METHODS = ",".join(["scratch", "kd", *BESIDE_KD, "dkd", "dist"])
 SCHEMES = ("online", "self", "deep_to_shallow")  # self: born-again
 
 def parse_args():
@@ -69,7 +69,7 @@ def parse_args():
                         "'none' to skip")
     parser.add_argument("--search", type=int, default=600, metavar="SECONDS",
                         help="the search's time budget (0: skip the search)")
-    parser.add_argument("--mobilenet", default="scratch,kd,crd",
+    parser.add_argument("--mobilenet", default="scratch,kd,dist",
                         help="methods for the MobileNetV2 student at 32 px ('none' to skip)")
     parser.add_argument("--mobilenet-train", type=int, default=5000,
                         help="training images for MobileNetV2 (it trains at about 100 images/s on 2 cores)")

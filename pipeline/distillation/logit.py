@@ -1,4 +1,4 @@
-"""Losses on logits: Hinton KD and Decoupled KD."""
+"""Losses on logits: Hinton KD, Decoupled KD and DIST."""
 from __future__ import annotations
 
 import torch
@@ -34,3 +34,22 @@ def dkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels:
     q_t = F.softmax(teacher_logits / t - mask, dim=1)
     nckd = F.kl_div(log_q_s, q_t, reduction="batchmean") * t ** 2
     return alpha * tckd + beta * nckd
+
+
+def _pearson_rows(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Pearson correlation of each row of a with the same row of b."""
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
+
+
+def dist_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Huang et al. 2022 (DIST): match relations instead of exact probabilities, which tolerates a much stronger
+    teacher: inter-class (1 - Pearson correlation of each image's class probabilities) plus intra-class (1 -
+    Pearson correlation of each class's probabilities across the batch), both at temperature T, times T^2."""
+    t = temperature
+    p_s = F.softmax(student_logits / t, dim=1)
+    p_t = F.softmax(teacher_logits / t, dim=1)
+    inter = 1 - _pearson_rows(p_s, p_t).mean()
+    intra = 1 - _pearson_rows(p_s.T, p_t.T).mean()
+    return (inter + intra) * t ** 2

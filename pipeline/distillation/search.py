@@ -25,9 +25,9 @@ class Candidate:
 
     def label(self) -> str:
         parts = [self.method]
-        if self.alpha > 0 or self.method == "dkd":
+        if self.temperature is not None:  # KD, and the logit methods alone
             parts.append(f"T={self.temperature:g}")
-        if self.method not in (SCRATCH, "dkd"):
+        if self.alpha > 0 or self.balance is not None:  # KD's weight; 0 = a feature method alone
             parts.append(f"alpha={self.alpha:g}")
         if self.balance is not None:
             parts.append(f"balance={self.balance:g}")

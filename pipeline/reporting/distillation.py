@@ -26,6 +26,10 @@ def scheme_words(scheme: dict | None) -> str:
     return "offline (frozen teacher)"
 
 
+TEACHER_OUTPUTS = {"cached": "cached (computed once, reused every epoch)", "live": "computed every step",
+                   "online": "the peers', computed every step", "self": "the network's own, computed every step"}
+
+
 def distillation_sentence(d: dict) -> str:
     weight = ""
     if d.get("beta") is not None:
@@ -36,8 +40,9 @@ def distillation_sentence(d: dict) -> str:
         w = d["weak_teacher"]
         guard = (f"; weak-teacher guard: the student reached the teacher's validation {w['teacher_val']:.2f} at "
                  f"epoch {w['epochs'][0]}, so the teacher's weight decayed to x{w['weight']:.3g}")
+    outputs = TEACHER_OUTPUTS.get(d["teacher_outputs"], d["teacher_outputs"])
     return (f"Distillation: {method_display(d['method'])}, {scheme_words(d.get('scheme'))}; teacher outputs "
-            f"{d['teacher_outputs']} (cached = computed once, reused every epoch){weight}{guard}"
+            f"{outputs}{weight}{guard}"
             f"{search_words(d.get('search'))}.")
 
 

@@ -87,8 +87,8 @@ def test_distill_search_trains_the_pick_and_writes_every_trial(tmp_path, write_y
     found = json.loads((run_dir / "search" / "search.json").read_text())
     rows = (run_dir / "search" / "trials.csv").read_text().splitlines()
     rung0 = [r for r in rows[1:] if r.startswith("0,")]
-    assert len(rung0) == 9  # scratch, KD at 3 temperatures x 2 alphas, DKD at 2 temperatures (no layer pairs)
-    assert len(rows) - 1 == 9 + 3  # a third go on to the second rung
+    assert len(rung0) == 11  # scratch, KD at 3 temperatures x 2 alphas, DKD and DIST at 2 (no layer pairs)
+    assert len(rows) - 1 == 11 + 4  # a third (rounded up) go on to the second rung
     assert metrics_method(run_dir) == found["settings"]["method"] != "scratch"
     assert "search picked" in capsys.readouterr().err
     assert main(["distill", str(recipe), "--run-dir", str(run_dir), "--search", "600"]) == 0

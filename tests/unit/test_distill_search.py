@@ -34,11 +34,11 @@ def test_a_pick_below_scratch_is_said():
 
 def test_grid_covers_methods_by_task_and_layers():
     with_layers = {c.method for c in candidates(dict(METHODS.items()), "classification", True)}
-    assert {"scratch", "kd", "dkd", "fitnets", "at", "sp", "rkd", "pkt", "vid", "crd"} <= with_layers
+    assert {"scratch", "kd", "dkd", "dist", "fitnets", "at", "sp", "rkd", "pkt", "vid", "crd"} <= with_layers
     without = {c.method for c in candidates(dict(METHODS.items()), "classification", False)}
-    assert without == {"scratch", "kd", "dkd"}  # feature methods need layer pairs
+    assert without == {"scratch", "kd", "dkd", "dist"}  # feature methods need layer pairs
     segmentation = {c.method for c in candidates(dict(METHODS.items()), "segmentation", False)}
-    assert "dkd" not in segmentation and "cwd" in segmentation
+    assert not {"dkd", "dist"} & segmentation and "cwd" in segmentation
     feature = [c for c in candidates(dict(METHODS.items()), "classification", True) if c.method == "at"]
     assert {(c.alpha, c.balance) for c in feature} == {(0.0, 0.25), (0.9, 0.25), (0.9, 0.1)}
     assert feature[0].settings()["beta"] == "auto"

@@ -1,12 +1,13 @@
 """Every distillation loss on hand-computable values."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from pipeline.distillation.feature import HintLoss, attention_loss, attention_map, match_spatial
-from pipeline.distillation.logit import dkd_loss, kd_loss
+from pipeline.distillation.logit import dist_loss, dkd_loss, kd_loss
 from pipeline.distillation.relation import similarity_preserving_loss
 
 
@@ -170,3 +171,16 @@ def test_crd_memory_holds_unit_rows_and_updates_only_the_batch():
     assert torch.allclose(memory.memory_teacher[indices].norm(dim=1), torch.ones(2))
     loss.backward()
     assert memory.embed_student.weight.grad is not None and memory.embed_teacher.weight.grad is not None
+
+
+def test_dist_is_inter_plus_intra_class_pearson_distance():
+    p_s = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5]])
+    p_t = torch.tensor([[0.6, 0.3, 0.1], [0.1, 0.3, 0.6]])
+    # by hand: across the batch, classes 0 and 2 correlate perfectly (+1) and class 1 is constant (0): intra = 1/3;
+    # within each image numpy's Pearson correlation gives inter
+    inter = 1 - np.mean([np.corrcoef(p_s[i].numpy(), p_t[i].numpy())[0, 1] for i in range(2)])
+    loss = dist_loss(p_s.log(), p_t.log(), temperature=1.0).item()  # log-probabilities: softmax gives p back
+    assert loss == pytest.approx(inter + 1 / 3, rel=1e-4)
+    logits = torch.randn(8, 5)
+    assert dist_loss(logits, logits.clone(), 2.0).item() == pytest.approx(0.0, abs=1e-5)  # equal: no loss
+    assert dist_loss(p_s.log(), (p_t * 7).log(), 1.0).item() == pytest.approx(loss, rel=1e-5)  # shift-invariant

@@ -11,3 +11,4 @@ from pipeline.distillation.methods import rkd  # noqa: F401
 from pipeline.distillation.methods import pkt  # noqa: F401
 from pipeline.distillation.methods import vid  # noqa: F401
 from pipeline.distillation.methods import crd  # noqa: F401
+from pipeline.distillation.methods import dist  # noqa: F401
