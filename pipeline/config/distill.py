@@ -51,6 +51,7 @@ class DistillConfig(Section):
     self_mode: Literal["born_again", "deep_to_shallow"] = "born_again"
     generations: int = Field(1, ge=1, le=5)
     exits: list[str] | Literal["auto"] = "auto"  # deep_to_shallow: student layers ending its stages; auto: found
+    exit_alpha: float = Field(0.3, ge=0.0, le=1.0)  # deep_to_shallow: the exits' KD weight (BYOT's 0.3)
 
     @property
     def kd_temperature(self) -> float:

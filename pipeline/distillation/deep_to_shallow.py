@@ -16,9 +16,7 @@ from pipeline.distillation.exits import Exit, Exits
 from pipeline.distillation.hooks import FeatureHooks
 from pipeline.distillation.logit import kd_loss
 
-# BYOT's weights: the shallow heads' KD term at 0.3 and temperature 3; a recipe's alpha / temperature override them
-SELF_ALPHA = 0.3
-SELF_TEMPERATURE = 3.0
+SELF_TEMPERATURE = 3.0  # BYOT's, for the exits' KD term when the recipe leaves distill.temperature unset
 
 
 def exit_head(at: Exit, deepest: Exit, num_classes: int) -> nn.Module:
@@ -40,7 +38,7 @@ class ShallowExits(nn.Module):
         self.method_module = nn.ModuleList([exit_head(e, exits.deepest, num_classes) for e in exits.shallow])
         self.hooks = FeatureHooks(student, [e.name for e in exits.shallow], "distill.exits")
         self.supervised_loss = supervised_loss
-        self.alpha = cfg.alpha if "alpha" in cfg.model_fields_set else SELF_ALPHA
+        self.alpha = cfg.exit_alpha
         self.temperature = cfg.temperature if cfg.temperature is not None else SELF_TEMPERATURE
 
     def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,

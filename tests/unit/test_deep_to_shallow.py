@@ -5,7 +5,7 @@ import torchvision
 
 from pipeline.config.recipe import DistillConfig
 from pipeline.core.errors import EdgeshipError
-from pipeline.distillation.deep_to_shallow import SELF_ALPHA, SELF_TEMPERATURE, ShallowExits
+from pipeline.distillation.deep_to_shallow import SELF_TEMPERATURE, ShallowExits
 from pipeline.distillation.exits import find_exits
 from pipeline.models.zoo import build_model
 
@@ -55,7 +55,8 @@ def test_loss_is_final_ce_plus_each_heads_ce_and_kd_from_the_final_output():
     p_final = torch.softmax(logits.detach() / t, 1)
     kl = (p_final * (torch.log(p_final) - torch.log_softmax(shallow / t, 1))).sum(1).mean() * t * t
     ce = torch.nn.functional.cross_entropy
-    expected = ce(logits, labels) + (1 - SELF_ALPHA) * ce(shallow, labels) + SELF_ALPHA * kl
+    alpha = 0.3  # distill.exit_alpha's default, BYOT's weight
+    expected = ce(logits, labels) + (1 - alpha) * ce(shallow, labels) + alpha * kl
     assert total.item() == pytest.approx(expected.item(), rel=1e-5)
     total.backward()
     assert all(p.grad is not None for p in heads.method_module.parameters())
