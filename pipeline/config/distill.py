@@ -54,6 +54,11 @@ class DistillConfig(Section):
     exit_alpha: float = Field(0.3, ge=0.0, le=1.0)  # deep_to_shallow: the exits' KD weight (BYOT's 0.3)
 
     @property
+    def born_again(self) -> bool:
+        """Self-distillation across generations, the scratch student first (the stage's parent)."""
+        return self.scheme == "self" and self.self_mode == "born_again"
+
+    @property
     def kd_temperature(self) -> float:
         """The temperature the logit terms use: the recipe's, else the method's published default."""
         return self.temperature if self.temperature is not None else METHODS.get(self.method).default_temperature

@@ -192,13 +192,12 @@ class Recipe(Section):
 
     def _scheme_fits(self, dense: bool) -> None:
         d = self.distill
-        born_again = d.scheme == "self" and d.self_mode == "born_again"
-        if born_again and not d.baseline:
+        if d.born_again and not d.baseline:
             raise ValueError("distill.scheme self (born_again) starts from the scratch student: set "
                              "distill.baseline: true")
         if d.scheme == "online" and d.peer_arch == "teacher" and self.teacher.arch == "onnx":
             raise ValueError("distill.peer_arch teacher: an ONNX teacher's architecture cannot be trained; use student")
-        if d.scheme in ("online", "self") and not born_again and d.method != "kd":
+        if d.scheme in ("online", "self") and not d.born_again and d.method != "kd":
             raise ValueError(f"distill.scheme {d.scheme} trains on the network's own outputs (method kd), not "
                              f"{d.method!r}")
         if d.scheme == "self" and d.self_mode == "deep_to_shallow" and dense:

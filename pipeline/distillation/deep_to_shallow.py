@@ -34,7 +34,6 @@ class ShallowExits(nn.Module):
 
     def __init__(self, student: nn.Module, exits: Exits, num_classes: int, cfg, supervised_loss=F.cross_entropy):
         super().__init__()
-        self.exits = exits
         self.method_module = nn.ModuleList([exit_head(e, exits.deepest, num_classes) for e in exits.shallow])
         self.hooks = FeatureHooks(student, [e.name for e in exits.shallow], "distill.exits")
         self.supervised_loss = supervised_loss

@@ -58,10 +58,11 @@ def _outputs(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, in
 
 
 def _spine(model: nn.Module, shapes: dict[str, tuple[int, int, int]]) -> list[str]:
+    order = {name: position for position, name in enumerate(shapes)}
     prefix, module = "", model
     while True:
         children = [(f"{prefix}{name}", child) for name, child in module.named_children()]
-        maps = sorted((c for c in children if c[0] in shapes), key=lambda c: list(shapes).index(c[0]))
+        maps = sorted((c for c in children if c[0] in order), key=lambda c: order[c[0]])
         total = max(_param_count(module), 1)
         heaviest = max(children, key=lambda c: _param_count(c[1]), default=None)
         inside = heaviest is not None and any(True for _ in heaviest[1].children())

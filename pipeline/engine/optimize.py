@@ -45,8 +45,7 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
     # born-again self-distillation starts from the scratch student; online and deep-to-shallow use the teacher's
     # stage only as an anchor (their peers or heads train from scratch)
-    born_again = recipe.distill.scheme == "self" and recipe.distill.self_mode == "born_again"
-    source = stages["student-scratch"] if born_again else teacher_art
+    source = stages["student-scratch"] if recipe.distill.born_again else teacher_art
     stages["student-kd"] = flow.stage(
         "student-kd", "distill", {"student": s_cfg, **d_cfg}, source, TORCH_PACKAGES,
         lambda out, key: distill.run(source, recipe.distill, out, ctx, key, "student-kd"),

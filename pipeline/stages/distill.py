@@ -88,7 +88,7 @@ def _born_again(first_teacher: nn.Module, cfg: DistillConfig, out: Path, ctx: Co
 
 def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, stage: str) -> Artifact:
     seed = ctx.recipe.seed
-    if src is not None and cfg.scheme == "self" and cfg.self_mode == "born_again":
+    if src is not None and cfg.born_again:
         model, spec, metrics = _born_again(load_teacher(src), cfg, out, ctx, stage)
     else:
         model, spec = new_student(ctx, seed)
