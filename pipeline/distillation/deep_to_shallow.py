@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.distillation.alongside import TrainedAlongside
 from pipeline.distillation.exits import Exit, Exits
 from pipeline.distillation.hooks import FeatureHooks
 from pipeline.distillation.logit import kd_loss
@@ -27,10 +28,8 @@ def exit_head(at: Exit, deepest: Exit, num_classes: int) -> nn.Module:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
 
 
-class ShallowExits(nn.Module):
-    hint_epochs = 0
+class ShallowExits(TrainedAlongside):
     teacher_logits_mode = "self"
-    teacher_weight = 1.0
 
     def __init__(self, student: nn.Module, exits: Exits, num_classes: int, cfg, supervised_loss=F.cross_entropy):
         super().__init__()
@@ -39,10 +38,6 @@ class ShallowExits(nn.Module):
         self.supervised_loss = supervised_loss
         self.alpha = cfg.exit_alpha
         self.temperature = cfg.temperature if cfg.temperature is not None else SELF_TEMPERATURE
-
-    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
-                epochs: int | None = None) -> None:
-        """Nothing to cache: the deep output changes every step."""
 
     def shallow_losses(self, final_logits: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
         """Each head's (1 - alpha) * supervised + alpha * KD(T) from the final output, on the features the
@@ -60,12 +55,6 @@ class ShallowExits(nn.Module):
         ce = self.supervised_loss(student_logits, labels)
         shallow = self.shallow_losses(student_logits, labels)
         return ce + sum(shallow), {"ce": ce.item(), "kd": 0.0, "shallow": sum(s.item() for s in shallow)}
-
-    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
-        """No teacher to guard against."""
-
-    def guard_summary(self) -> None:
-        return None
 
     def close(self) -> None:
         self.hooks.remove()

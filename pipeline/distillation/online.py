@@ -8,15 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.distillation.alongside import TrainedAlongside
 from pipeline.distillation.logit import kd_loss
 
 DML_TEMPERATURE = 1.0  # the paper's plain softmax; a temperature set in the recipe overrides it
 
 
-class MutualLearning(nn.Module):
-    hint_epochs = 0
+class MutualLearning(TrainedAlongside):
     teacher_logits_mode = "online"
-    teacher_weight = 1.0
 
     def __init__(self, peers: list[nn.Module], cfg, supervised_loss=F.cross_entropy):
         super().__init__()
@@ -24,10 +23,6 @@ class MutualLearning(nn.Module):
         self.method_module = nn.ModuleList(peers)  # trained along with the student
         self.supervised_loss = supervised_loss
         self.temperature = cfg.temperature if cfg.temperature is not None else DML_TEMPERATURE
-
-    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
-                epochs: int | None = None) -> None:
-        """Nothing to cache: the peers' outputs change every step."""
 
     def mutual_losses(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         """(supervised, mimicry) of each network: mimicry = mean over the others j of KL(p_j || p_i) at T."""
@@ -45,12 +40,3 @@ class MutualLearning(nn.Module):
         total = sum(ce + mimicry for ce, mimicry in losses)
         (ce, mimicry), peers = losses[0], losses[1:]
         return total, {"ce": ce.item(), "kd": mimicry.item(), "peers": sum(c.item() + m.item() for c, m in peers)}
-
-    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
-        """No teacher to guard against: the peers learn along with the student."""
-
-    def guard_summary(self) -> None:
-        return None
-
-    def close(self) -> None:
-        """No hooks to remove."""

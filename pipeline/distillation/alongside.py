@@ -1,0 +1,25 @@
+"""What the training loop asks of a distiller, for schemes without a frozen teacher (online peers, a network's own
+exits): their targets change every step, so nothing is cached, and there is no teacher to guard against. The
+subclass sets `method_module` (its learned parts, which join the optimizer) and defines loss()."""
+from __future__ import annotations
+
+from torch import nn
+
+
+class TrainedAlongside(nn.Module):
+    hint_epochs = 0
+    teacher_weight = 1.0
+    teacher_logits_mode: str  # what the report says the targets were
+
+    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
+                epochs: int | None = None) -> None:
+        """Nothing to cache: the targets change every step."""
+
+    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
+        """No frozen teacher to guard against."""
+
+    def guard_summary(self) -> None:
+        return None
+
+    def close(self) -> None:
+        """No hooks to remove unless the subclass added some."""
