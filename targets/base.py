@@ -1,14 +1,16 @@
-"""Target: the one method every runner adapter has, bench(artifact, request) -> result row."""
+"""Target: bench_many(models, request) -> result rows, and probe(). AgentTarget is that for every transport."""
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from pipeline.core.formats import model_files, runner_of
 from pipeline.core.keys import file_sha256
+from targets.transport import Session, Transport, TransportError
 
 AGENT = Path(__file__).with_name("agent.py")
 
@@ -56,13 +58,6 @@ def checksums(paths: list[Path]) -> str:
     return "".join(f"{file_sha256(p)}  {p.name}\n" for p in paths)
 
 
-def stage(folder: Path, model: Path, fmt: str, eval_npz: Path | None) -> None:
-    """Copy what the agent needs into a folder the device sees: agent.py, the eval set, the model files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in [AGENT, *([eval_npz] if eval_npz else []), *model_files(model, fmt)]:
-        shutil.copyfile(source, folder / source.name)
-
-
 BASELINE_PREFIX = "baseline-"
 
 
@@ -77,12 +72,6 @@ def baseline_copies(request: BenchRequest, fmt: str, folder: Path) -> tuple[list
         copies.append(folder / f"{BASELINE_PREFIX}{source.name}")
         shutil.copyfile(source, copies[-1])
     return copies, copies[0].name
-
-
-def unsupported(target: "Target", feature: str, count: int) -> list[dict]:
-    """Failed rows for a request this target type cannot serve."""
-    return [with_target(failed(f"target {target.name}: {feature} is not supported by this target type"),
-                        target)] * count
 
 
 def with_target(result: dict, target: "Target") -> dict:
@@ -104,3 +93,55 @@ def parse_agent_output(stdout: str, stderr: str, returncode: int) -> dict:
                 break
     tail = (stderr.strip().splitlines() or [f"exit code {returncode}"])[-1]
     return failed(f"agent gave no result (exit {returncode}): {tail[:300]}")
+
+
+class AgentTarget:
+    """A target type's adapter: its transport carries the agent and the files; this runs the same steps on all.
+    One session per call: the agent and the eval set are pushed once, then each model (and the gate's baseline
+    model, under a prefix) before its run."""
+
+    def __init__(self, name: str, transport: Transport):
+        self.name, self.transport = name, transport
+
+    @property
+    def emulated(self) -> bool:  # a Docker image's architecture is known once its engine was asked
+        return self.transport.emulated
+
+    def _row(self, result: dict) -> dict:
+        return with_target({**result, **self.transport.details()}, self)
+
+    def bench(self, model: Path, fmt: str, request: BenchRequest) -> dict:
+        return self.bench_many([(model, fmt)], request)[0]
+
+    def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
+        results: list[dict] = []
+        session: Session | None = None
+        try:
+            session = self.transport.open()
+            session.push([AGENT, *([request.eval_npz] if request.eval_npz else [])])
+            on_device = lambda name: name and f"{session.where}/{name}"  # noqa: E731
+            for model, fmt in models:
+                with tempfile.TemporaryDirectory(prefix="edgeship-baseline-") as tmp:
+                    baseline_files, baseline = baseline_copies(request, fmt, Path(tmp))
+                    session.push([*model_files(model, fmt), *baseline_files])
+                eval_name = request.eval_npz.name if request.eval_npz else None
+                args = request.agent_args(on_device(model.name), fmt, on_device(eval_name), on_device(baseline))
+                results.append(self._row(session.run(args, request.timeout)))
+        except TransportError as err:
+            results += [self._row(failed(f"target {self.name}: {err}"))] * (len(models) - len(results))
+        finally:
+            if session is not None:
+                session.close()
+        return results
+
+    def probe(self, timeout: float = 120.0) -> dict:
+        session: Session | None = None
+        try:
+            session = self.transport.open()
+            session.push([AGENT])
+            return self._row(session.run(["--probe", session.probe_dir], timeout))
+        except TransportError as err:
+            return self._row(failed(f"target {self.name}: {err}"))
+        finally:
+            if session is not None:
+                session.close()

@@ -5,8 +5,6 @@ than a board, so every result says `emulated: true` and the report never ranks i
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -14,14 +12,32 @@ from pydantic import Field
 
 from pipeline.core.targets import TargetBase, TargetType, register_target_type
 from targets.arm_cpus import ArmCpuName, fake_cpuinfo
-from targets.base import AGENT, BenchRequest, failed, parse_agent_output, stage, unsupported, with_target
+from targets.base import AgentTarget, failed, parse_agent_output
 from targets.binfmt import EmulationUnavailable, ensure_aarch64
 from targets.chroot import chroot_argv, chroot_env
 from targets.process import DeadlineExceeded, run_with_deadline
+from targets.transport import FolderSession, TransportError
 from targets.userland import SITE
 
 
-class QemuArm64Target:
+class QemuSession(FolderSession):
+    def __init__(self, transport: "QemuArm64Transport", root: Path):
+        super().__init__("edgeship-qemu-", where="/work")
+        self.transport, self.rootfs = transport, root
+
+    def run(self, agent_args: list[str], timeout: float) -> dict:
+        t = self.transport
+        cpuinfo = self.root / "cpuinfo"
+        cpuinfo.write_text(fake_cpuinfo(t.cpu, t.cores))
+        argv = chroot_argv(self.rootfs, self.folder, cpuinfo, [t.python, "/work/agent.py", *agent_args])
+        try:
+            proc = run_with_deadline(argv, timeout, env=chroot_env(t.cpu, t.python_path or SITE))
+        except DeadlineExceeded as err:
+            return failed(f"target {t.name}: {err}")
+        return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)
+
+
+class QemuArm64Transport:
     emulated = True
 
     def __init__(self, name: str, rootfs: str | None = None, cpu: str = "cortex-a72", cores: int = 4,
@@ -30,52 +46,28 @@ class QemuArm64Target:
         self.python_path = python_path
         self._rootfs = Path(rootfs) if rootfs else None
 
-    def _root(self) -> Path:
-        if self._rootfs is None:
-            from targets.userland import userland  # built once, cached
-
-            self._rootfs = userland("arm64")
-        if not (self._rootfs / self.python.lstrip("/")).exists():
-            raise FileNotFoundError(f"rootfs {self._rootfs} has no {self.python}")
-        return self._rootfs
-
-    def _run(self, work: Path, agent_args: list[str], timeout: float) -> dict:
+    def open(self) -> QemuSession:
         try:
             ensure_aarch64()
-            root = self._root()
-        except (EmulationUnavailable, FileNotFoundError) as err:
-            return failed(f"target {self.name}: {err}")
+            if self._rootfs is None:
+                from targets.userland import userland  # built once, cached
+
+                self._rootfs = userland("arm64")
+        except EmulationUnavailable as err:
+            raise TransportError(str(err)) from None
         except Exception as err:  # building the userland: the reason, not a traceback
-            return failed(f"target {self.name}: no arm64 userland: {err}")
-        cpuinfo = work / "cpuinfo"
-        cpuinfo.write_text(fake_cpuinfo(self.cpu, self.cores))
-        argv = chroot_argv(root, work, cpuinfo, [self.python, "/work/agent.py", *agent_args])
-        try:
-            proc = run_with_deadline(argv, timeout, env=chroot_env(self.cpu, self.python_path or SITE))
-        except DeadlineExceeded as err:
-            return failed(f"target {self.name}: {err}")
-        return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)
+            raise TransportError(f"no arm64 userland: {err}") from None
+        if not (self._rootfs / self.python.lstrip("/")).exists():
+            raise TransportError(f"rootfs {self._rootfs} has no {self.python}")
+        return QemuSession(self, self._rootfs)
 
-    def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
-        if request.baseline_model:
-            return unsupported(self, "interleaved baseline timing", len(models))
-        results = []
-        for model, fmt in models:
-            with tempfile.TemporaryDirectory(prefix="edgeship-qemu-") as tmp:
-                work = Path(tmp)
-                stage(work, model, fmt, request.eval_npz)
-                eval_arg = f"/work/{request.eval_npz.name}" if request.eval_npz else None
-                result = self._run(work, request.agent_args(f"/work/{model.name}", fmt, eval_arg), request.timeout)
-            results.append(self._describe(result))
-        return results
+    def details(self) -> dict:
+        return {"emulated_cpu": self.cpu}
 
-    def probe(self, timeout: float = 120.0) -> dict:
-        with tempfile.TemporaryDirectory(prefix="edgeship-qemu-") as tmp:
-            shutil.copyfile(AGENT, Path(tmp) / AGENT.name)
-            return self._describe(self._run(Path(tmp), ["--probe", "/work"], timeout))
 
-    def _describe(self, result: dict) -> dict:
-        return with_target({**result, "emulated_cpu": self.cpu}, self)
+class QemuArm64Target(AgentTarget):
+    def __init__(self, name: str, **transport):
+        super().__init__(name, QemuArm64Transport(name, **transport))
 
 
 class QemuArm64TargetConfig(TargetBase):
@@ -89,7 +81,7 @@ class QemuArm64TargetConfig(TargetBase):
 
 
 register_target_type(TargetType(
-    name="qemu-arm64", config=QemuArm64TargetConfig, runs_torch=False, interleaved_timing=False,
+    name="qemu-arm64", config=QemuArm64TargetConfig, runs_torch=False, interleaved_timing=True,
     native_latency=False,
     make=lambda cfg: QemuArm64Target(name=cfg.name, rootfs=cfg.rootfs, cpu=cfg.cpu, cores=cfg.cores,
                                      python=cfg.python, python_path=cfg.python_path)))

@@ -16,18 +16,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.core.formats import model_files
 from pipeline.core.targets import TargetBase, TargetType, register_target_type
-from targets.base import (
-    AGENT,
-    BenchRequest,
-    baseline_copies,
-    checksums,
-    failed,
-    parse_agent_output,
-    with_target,
-)
+from targets.base import AgentTarget, checksums, failed, parse_agent_output
 from targets.process import DeadlineExceeded, run_with_deadline
+from targets.transport import TransportError
 
 HOST_KEY_ERRORS = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED",
                    "No ED25519 host key is known", "No RSA host key is known", "No ECDSA host key is known")
@@ -35,15 +27,57 @@ HOST_KEY_ERRORS = ("Host key verification failed", "REMOTE HOST IDENTIFICATION H
 _VERIFY_AND_RUN = 'cd "$1" && shift && sha256sum -c --quiet SHA256SUMS && exec "$@"'
 
 
-class RemoteError(Exception):
-    pass
+class SshSession:
+    """A fresh folder on the board; every push re-sends SHA256SUMS of all files pushed so far, and the agent runs
+    only if they all check."""
+
+    def __init__(self, transport: "SshTransport"):
+        self.transport = transport
+        proc = transport._ssh(["sh", "-c", 'mkdir -p "$1" && mktemp -d "$1/edgeship.XXXXXX"', "sh",
+                               transport.cfg.work_dir], 60)
+        folder = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else ""
+        if not folder:
+            raise TransportError(f"{transport.cfg.host}: cannot create a work folder under "
+                                 f"{transport.cfg.work_dir}: {proc.stderr.strip()[:200]}")
+        self.where = self.probe_dir = folder
+        self.pushed: dict[str, Path] = {}
+
+    def push(self, files: list[Path], timeout: float = 600) -> None:
+        self.pushed.update({f.name: f for f in files})
+        with tempfile.TemporaryDirectory() as tmp:
+            sums = Path(tmp) / "SHA256SUMS"
+            sums.write_text(checksums(list(self.pushed.values())))
+            self.transport._scp([*files, sums], self.where, timeout)
+
+    def run(self, agent_args: list[str], timeout: float) -> dict:
+        t = self.transport
+        remote = ["timeout", str(int(timeout)), t.cfg.python, "agent.py", *agent_args]
+        proc = t._ssh(["sh", "-c", _VERIFY_AND_RUN, "sh", self.where, *remote], timeout + 30)
+        if proc.returncode != 0 and "FAILED" in proc.stdout + proc.stderr and "sha256sum" in proc.stderr:
+            bad = [ln.split(":")[0] for ln in (proc.stdout + proc.stderr).splitlines() if ln.endswith("FAILED")]
+            return failed(f"target {t.cfg.name}: checksum mismatch on {t.cfg.host} for {', '.join(bad)}: "
+                          f"the copy was corrupted, not run")
+        if proc.returncode == 124:
+            return failed(f"target {t.cfg.name}: agent timed out after {timeout:.0f} s on {t.cfg.host}")
+        return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)
+
+    def close(self) -> None:
+        try:
+            self.transport._ssh(["rm", "-rf", "--", self.where], 60)
+        except TransportError:
+            pass  # the board went away; the folder is in its temp dir
 
 
-class SshTarget:
+class SshTransport:
     def __init__(self, cfg):
         self.cfg = cfg
-        self.name = cfg.name
         self.emulated = cfg.emulated
+
+    def open(self) -> SshSession:
+        return SshSession(self)
+
+    def details(self) -> dict:
+        return {}
 
     # -- the two OpenSSH commands, with the same options ------------------------------------------------------
     def _options(self) -> list[str]:
@@ -74,11 +108,11 @@ class SshTarget:
         try:
             proc = run_with_deadline(cmd, timeout)
         except DeadlineExceeded as err:
-            raise RemoteError(f"{self.cfg.host}: {err}") from None
+            raise TransportError(f"{self.cfg.host}: {err}") from None
         except FileNotFoundError:
-            raise RemoteError(f"{cmd[0]} not found: apt-get install openssh-client") from None
+            raise TransportError(f"{cmd[0]} not found: apt-get install openssh-client") from None
         if proc.returncode == 255 or (cmd[0] == "scp" and proc.returncode != 0):
-            raise RemoteError(self._connection_error(proc.stderr))
+            raise TransportError(self._connection_error(proc.stderr))
         return proc
 
     def _connection_error(self, stderr: str) -> str:
@@ -89,73 +123,11 @@ class SshTarget:
         lines = [ln for ln in stderr.strip().splitlines() if ln and not ln.startswith(("Warning:", "**"))]
         return f"cannot reach {host}: {(lines or ['ssh failed'])[-1][:200]}"
 
-    # -- a remote work folder for one bench session -------------------------------------------------------------
-    def open_folder(self) -> str:
-        proc = self._ssh(["sh", "-c", 'mkdir -p "$1" && mktemp -d "$1/edgeship.XXXXXX"', "sh", self.cfg.work_dir],
-                         60)
-        folder = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else ""
-        if not folder:
-            raise RemoteError(f"{self.cfg.host}: cannot create a work folder under {self.cfg.work_dir}: "
-                              f"{proc.stderr.strip()[:200]}")
-        return folder
 
-    def upload(self, folder: str, files: list[Path], timeout: float = 600) -> None:
-        """Copy the files and a SHA256SUMS of them: the agent runs only if they all arrived intact."""
-        with tempfile.TemporaryDirectory() as tmp:
-            sums = Path(tmp) / "SHA256SUMS"
-            sums.write_text(checksums(files))
-            self._scp([*files, sums], folder, timeout)
 
-    def run_agent(self, folder: str, agent_args: list[str], timeout: float) -> dict:
-        remote = ["timeout", str(int(timeout)), self.cfg.python, "agent.py", *agent_args]
-        proc = self._ssh(["sh", "-c", _VERIFY_AND_RUN, "sh", folder, *remote], timeout + 30)
-        if proc.returncode != 0 and "FAILED" in proc.stdout + proc.stderr and "sha256sum" in proc.stderr:
-            bad = [ln.split(":")[0] for ln in (proc.stdout + proc.stderr).splitlines() if ln.endswith("FAILED")]
-            return failed(f"target {self.name}: checksum mismatch on {self.cfg.host} for {', '.join(bad)}: "
-                          f"the copy was corrupted, not run")
-        if proc.returncode == 124:
-            return failed(f"target {self.name}: agent timed out after {timeout:.0f} s on {self.cfg.host}")
-        return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)
-
-    def close_folder(self, folder: str) -> None:
-        try:
-            self._ssh(["rm", "-rf", "--", folder], 60)
-        except RemoteError:
-            pass  # the board went away; the folder is in its temp dir
-
-    # -- the Target interface ----------------------------------------------------------------------------------
-    def bench_many(self, models: list[tuple[Path, str]], request: BenchRequest) -> list[dict]:
-        results: list[dict] = []
-        folder = None
-        try:
-            folder = self.open_folder()
-            shared = [AGENT, *([request.eval_npz] if request.eval_npz else [])]
-            eval_arg = request.eval_npz.name if request.eval_npz else None
-            for model, fmt in models:
-                with tempfile.TemporaryDirectory(prefix="edgeship-baseline-") as tmp:
-                    baseline_files, baseline = baseline_copies(request, fmt, Path(tmp))
-                    self.upload(folder, [*shared, *model_files(model, fmt), *baseline_files])
-                args = request.agent_args(model.name, fmt, eval_arg, baseline)
-                results.append(with_target(self.run_agent(folder, args, request.timeout), self))
-        except RemoteError as err:
-            results += [with_target(failed(f"target {self.name}: {err}"), self)] * (len(models) - len(results))
-        finally:
-            if folder:
-                self.close_folder(folder)
-        return results
-
-    def probe(self, timeout: float = 120.0) -> dict:
-        folder = None
-        try:
-            folder = self.open_folder()
-            self.upload(folder, [AGENT])
-            result = self.run_agent(folder, ["--probe", folder], timeout)
-        except RemoteError as err:
-            result = failed(f"target {self.name}: {err}")
-        finally:
-            if folder:
-                self.close_folder(folder)
-        return with_target(result, self)
+class SshTarget(AgentTarget):
+    def __init__(self, cfg):
+        super().__init__(cfg.name, SshTransport(cfg))
 
 
 class SshTargetConfig(TargetBase):

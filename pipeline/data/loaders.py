@@ -12,9 +12,12 @@ from torch.utils.data import DataLoader, Sampler
 from pipeline.core.errors import EdgeshipError
 
 
-def default_workers(split) -> int:
-    """Decoding files in worker processes pays; in-memory arrays are faster in the main process."""
-    return min(4, os.cpu_count() or 1) if getattr(split, "decodes_files", False) else 0
+def default_workers(split, batch_size: int | None = None) -> int:
+    """Decoding files in worker processes pays; in-memory arrays are faster in the main process, and so is a
+    set of one batch (a worker would decode the same images after paying its start-up)."""
+    if not getattr(split, "decodes_files", False) or (batch_size and len(split) <= batch_size):
+        return 0
+    return min(4, os.cpu_count() or 1)
 
 
 def _worker_context() -> str | None:
@@ -24,7 +27,7 @@ def _worker_context() -> str | None:
 
 
 def _loader(split, workers: int | None, pin_memory: bool = False, **kwargs) -> DataLoader:
-    workers = default_workers(split) if workers is None else workers
+    workers = default_workers(split, kwargs.get("batch_size")) if workers is None else workers
     extra = {"prefetch_factor": 2, "multiprocessing_context": _worker_context()} if workers else {}
     return DataLoader(split, num_workers=workers, pin_memory=pin_memory, persistent_workers=False, **extra,
                       **kwargs)

@@ -17,6 +17,7 @@ from pipeline.core.plugins import FORMATS
 from pipeline.core.runfolder import RunFolder
 from pipeline.data.datasets import load_dataset
 from pipeline.stages.context import Context
+from pipeline.stages.inputs import StageInputs
 from pipeline.stages.preflight import check_models
 from pipeline.training import distributed
 
@@ -54,21 +55,23 @@ class Flow:
         self.ship_from = "student-kd"
         self.search: float | None = None  # --search: its time budget in seconds (pipeline.stages.search)
 
-    def stage(self, name: str, stage_type: str, cfg, parent: Artifact | None, packages, build,
-              extra_key=(), trains: bool = False, plugin_code=()) -> Artifact:
-        """`trains`: a training stage, which every rank of a distributed run runs together. `plugin_code`: the
-        files of plug-ins it runs (a format's, a method's), whose source goes into the key too."""
+    def stage(self, name: str, stage_type: str, cfg, inputs: StageInputs, packages, build, trains: bool = False,
+              plugin_code=()) -> Artifact:
+        """`inputs`: what the stage reads besides `cfg` and the run's data; `build(out, key, inputs)` gets exactly
+        those. `trains`: a training stage, which every rank of a distributed run runs together. `plugin_code`:
+        the files of plug-ins it runs (a format's, a method's), whose source goes into the key too."""
         versions = tool_versions(*packages)
         code = code_key(*STAGE_CODE[stage_type], *plugin_code)
-        key = content_key(stage_type, cfg, parent.key if parent else None, list(extra_key), versions,
-                          self.ctx.recipe.seed, code)
+        parent = inputs.parent
+        key = content_key(stage_type, cfg, parent.key if parent else None, [self.ctx.data.key, *inputs.key_parts()],
+                          versions, self.ctx.recipe.seed, code)
         forced = "all" in self.force or name in self.force or (parent is not None and parent.key in self.forced_keys)
         if forced:
             self.forced_keys.add(key)
         self.ctx.say(f"[bold]{name}[/bold] ({stage_type}) key {key}")
         run_stage = distributed.shared_stage if trains and distributed.world_size() > 1 else RunFolder.run_stage
         artifact = run_stage(self.ctx.run, name, stage_type, key, parent.key if parent else None, versions,
-                             lambda out: build(out, key), forced)
+                             lambda out: build(out, key, inputs), forced)
         if self.ctx.run.records[-1].status == "reused":
             self.ctx.say("  reused")
         return artifact

@@ -9,47 +9,47 @@ from calibration.calibration_set import build_calibration_set
 from pipeline.config.recipe import Recipe
 from pipeline.core.artifact import Artifact
 from pipeline.core.formats import format_named
-from pipeline.core.keys import code_key, file_sha256
+from pipeline.core.keys import code_key
 from pipeline.core.plugins import METHODS
 from pipeline.data.splits import InputsByIndex
 from pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from pipeline.engine.results import bench_and_report
 from pipeline.engine.ship_line import choose_start
 from pipeline.stages import convert, distill, prune, search, teacher
+from pipeline.stages.inputs import StageInputs
 from pipeline.training import distributed
 
 
-def _weights_sums(cfg) -> tuple:
-    """SHA-256 of a model's weight files (checkpoint, backbone checkpoint); None where unset or missing."""
-    paths = (cfg.checkpoint, cfg.backbone_checkpoint)
-    return tuple(file_sha256(Path(p)) if p and Path(p).is_file() else None for p in paths)
+def _weights(cfg) -> tuple[str | None, ...]:
+    """The weight files a model section loads (checkpoint, backbone checkpoint)."""
+    return cfg.checkpoint, cfg.backbone_checkpoint
 
 
 def train_models(flow: Flow) -> dict[str, Artifact]:
     """teacher, the scratch baseline and the distilled student: the stages `edgeship distill` runs."""
-    ctx, recipe, data = flow.ctx, flow.ctx.recipe, flow.ctx.data
-    teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"), None, TORCH_PACKAGES,
-                             lambda out, key: teacher.run(None, recipe.teacher, out, ctx, key),
-                             extra_key=(data.key, *_weights_sums(recipe.teacher)), trains=True)
+    ctx, recipe = flow.ctx, flow.ctx.recipe
+    teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"),
+                             StageInputs(weight_files=_weights(recipe.teacher)), TORCH_PACKAGES,
+                             lambda out, key, inputs: teacher.run(None, recipe.teacher, out, ctx, key), trains=True)
     if flow.search is not None:  # the pick replaces the recipe's distill: section for the rest of the run
         picked = search.search(ctx, teacher_art, flow.search, code_key(*STAGE_CODE["distill"]))
         ctx.recipe = recipe = recipe.model_copy(update={"distill": picked})
-    student_sums = _weights_sums(recipe.student)  # the files' content, not only their names, decides reuse
     stages = {"teacher": teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
     if recipe.distill.baseline:
         stages["student-scratch"] = flow.stage(
-            "student-scratch", "distill", {"student": s_cfg, "method": "scratch"}, None, TORCH_PACKAGES,
-            lambda out, key: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"),
-            extra_key=(data.key, *student_sums), trains=True)
+            "student-scratch", "distill", {"student": s_cfg, "method": "scratch"},
+            StageInputs(weight_files=_weights(recipe.student)), TORCH_PACKAGES,
+            lambda out, key, inputs: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"), trains=True)
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
     # born-again self-distillation starts from the scratch student; online and deep-to-shallow use the teacher's
     # stage only as an anchor (their peers or heads train from scratch)
     source = stages["student-scratch"] if recipe.distill.born_again else teacher_art
     stages["student-kd"] = flow.stage(
-        "student-kd", "distill", {"student": s_cfg, **d_cfg}, source, TORCH_PACKAGES,
-        lambda out, key: distill.run(source, recipe.distill, out, ctx, key, "student-kd"),
-        extra_key=(data.key, *student_sums), trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
+        "student-kd", "distill", {"student": s_cfg, **d_cfg},
+        StageInputs(parent=source, weight_files=_weights(recipe.student)), TORCH_PACKAGES,
+        lambda out, key, inputs: distill.run(inputs.parent, recipe.distill, out, ctx, key, "student-kd"),
+        trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
     return stages
 
 
@@ -66,9 +66,10 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
     if recipe.prune.enabled:
         teacher_art = torch_stages["teacher"] if line.distilled else None
         pruned = flow.optional_stage(
-            "pruned", "prune", recipe.prune.model_dump(mode="json"), line.start, TORCH_PACKAGES,
-            lambda out, key: prune.run(line.start, recipe.prune, out, ctx, key, teacher_art),
-            extra_key=(ctx.data.key, teacher_art.key if teacher_art else None), trains=True)
+            "pruned", "prune", recipe.prune.model_dump(mode="json"),
+            StageInputs(parent=line.start, teacher=teacher_art), TORCH_PACKAGES,
+            lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
+            trains=True)
         if pruned is not None:
             torch_stages["pruned"] = student = pruned
     distributed.leave()
@@ -81,10 +82,10 @@ def export_teacher(flow: Flow, teacher_art: Artifact) -> dict[str, Artifact]:
     for fmt in recipe.export.formats:
         name = f"teacher-{fmt}-fp32"
         artifact = flow.conversion(
-            name, "export", {"format": fmt, **recipe.export.model_dump(mode="json")}, teacher_art,
+            name, "export", {"format": fmt, **recipe.export.model_dump(mode="json")}, StageInputs(parent=teacher_art),
             TORCH_PACKAGES + format_named(fmt).packages,
-            lambda o, key, fmt=fmt, name=name: convert.export(teacher_art, fmt, o, ctx, key, name),
-            extra_key=(ctx.data.key,), plugin_code=plugin_files(format_named(fmt)))
+            lambda o, key, inputs, fmt=fmt, name=name: convert.export(inputs.parent, fmt, o, ctx, key, name),
+            plugin_code=plugin_files(format_named(fmt)))
         if artifact is not None:
             out[name] = artifact
     return out
@@ -100,18 +101,19 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     torch_stages, final_student = train_students(flow)
     recipe = ctx.recipe  # with the search's pick
 
+    calibration = None
     if recipe.quantize.enabled:
         c = recipe.quantize.calibration
-        ctx.calibration = build_calibration_set(InputsByIndex(data.train), data.train.labels, data.key, c.samples,
-                                                c.sampling, c.seed)
-        ctx.calibration.save(run.root / "calibration")
+        calibration = build_calibration_set(InputsByIndex(data.train), data.train.labels, data.key, c.samples,
+                                            c.sampling, c.seed)
+        calibration.save(run.root / "calibration")
     converted: dict[str, Artifact] = {}
     for fmt in recipe.export.formats:
         packages = TORCH_PACKAGES + format_named(fmt).packages
         fp32 = flow.conversion(f"{fmt}-fp32", "export", {"format": fmt, **recipe.export.model_dump(mode="json")},
-                               final_student, packages,
-                               lambda out, key, fmt=fmt: convert.export(final_student, fmt, out, ctx, key),
-                               extra_key=(data.key,), plugin_code=plugin_files(format_named(fmt)))
+                               StageInputs(parent=final_student), packages,
+                               lambda out, key, inputs, fmt=fmt: convert.export(inputs.parent, fmt, out, ctx, key),
+                               plugin_code=plugin_files(format_named(fmt)))
         if fp32 is None:
             if recipe.quantize.enabled:
                 flow.failures[f"{fmt}-int8"] = f"not quantized: {fmt} export failed"
@@ -119,9 +121,10 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
         converted[fp32.stage] = fp32
         if recipe.quantize.enabled:
             int8 = flow.conversion(
-                f"{fmt}-int8", "quantize", {"format": fmt, **recipe.quantize.model_dump(mode="json")}, fp32,
-                packages, lambda out, key, fp32=fp32: convert.quantize(fp32, final_student, fp32.format, out, ctx, key),
-                extra_key=(ctx.calibration.key, data.key), plugin_code=plugin_files(format_named(fmt)))
+                f"{fmt}-int8", "quantize", {"format": fmt, **recipe.quantize.model_dump(mode="json")},
+                StageInputs(parent=fp32, torch_model=final_student, calibration=calibration), packages,
+                lambda out, key, inputs: convert.quantize(inputs, out, ctx, key),
+                plugin_code=plugin_files(format_named(fmt)))
             if int8 is not None:
                 converted[int8.stage] = int8
 

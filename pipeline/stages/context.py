@@ -1,11 +1,11 @@
-"""What every stage may read besides its source artifact: the recipe, the data, the run folder, the console."""
+"""What every stage may read besides its declared inputs (pipeline.stages.inputs): the recipe, the run's data,
+the run folder, the console."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from calibration.calibration_set import CalibrationSet
 from pipeline.config.recipe import Recipe
 from pipeline.core.runfolder import RunFolder
 from pipeline.data.datasets import Dataset
@@ -17,7 +17,6 @@ class Context:
     run: RunFolder
     data: Dataset
     console: Console = field(default_factory=lambda: Console(stderr=True))
-    calibration: CalibrationSet | None = None
     search: dict | None = None  # --search's outcome (pick, trials, seconds), for the report
 
     def say(self, message: str) -> None:

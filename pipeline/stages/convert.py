@@ -10,6 +10,7 @@ from pipeline.formats.int8_budget import quantize_within_budget
 from pipeline.formats.parity import check_parity, require_parity
 from pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
 from pipeline.stages.context import Context
+from pipeline.stages.inputs import StageInputs
 
 
 def _parity_inputs(ctx: Context):
@@ -30,14 +31,17 @@ def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str, stage: st
                     metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity})
 
 
-def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Context, key: str) -> Artifact:
+def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact:
+    """The exported `inputs.parent` at int8 with `inputs.calibration`; `inputs.torch_model` for fallback and parity."""
+    src, calibration = inputs.parent, inputs.calibration
+    fmt = src.format
     backend = format_named(fmt)
-    model = load_torch_model(torch_src)
+    model = load_torch_model(inputs.torch_model)
     qcfg = ctx.recipe.quantize
     val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
-                                         ctx.calibration, out, qcfg, val_inputs, val_targets)
+                                         calibration, out, qcfg, val_inputs, val_targets)
     name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:
@@ -48,5 +52,5 @@ def quantize(src: Artifact, torch_src: Artifact, fmt: str, out: Path, ctx: Conte
                     preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
                     metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity,
                              "quantized_ops": quantized, "int8": outcome.as_dict(),
-                             "calibration": {"key": ctx.calibration.key, "samples": len(ctx.calibration),
+                             "calibration": {"key": calibration.key, "samples": len(calibration),
                                              "method": qcfg.calibration.method, "preset": qcfg.preset}})

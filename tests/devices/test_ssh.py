@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from targets.base import BenchRequest
+from targets.base import AGENT, BenchRequest
 from targets.ssh import SshTarget, SshTargetConfig
 from tests.support.requirements import missing
 
@@ -53,20 +53,21 @@ def test_unknown_host_key_is_refused_unless_trusted_on_first_use(sshd_x86, tmp_p
 
 
 def test_corrupted_copy_is_caught_by_the_checksum(sshd_x86, tiny_models):
-    target = ssh_target(sshd_x86)
+    transport = ssh_target(sshd_x86).transport
     model, fmt = tiny_models[0]
-    folder = target.open_folder()
+    session = transport.open()
     try:
-        from targets.base import AGENT
-
-        target.upload(folder, [AGENT, model])
-        # Damage the copy on the device, as a flaky link or a full SD card would.
-        target._ssh(["sh", "-c", 'printf x >> "$1"', "sh", f"{folder}/{model.name}"], 30)
-        result = target.run_agent(folder, ["--model", model.name, "--format", fmt, "--min-runs", "1"], 60)
+        session.push([AGENT])  # the agent and the eval set first, each model later: every file stays checked
+        session.push([model])
+        # Damage the copies on the device, as a flaky link or a full SD card would.
+        for name in (AGENT.name, model.name):
+            transport._ssh(["sh", "-c", 'printf x >> "$1"', "sh", f"{session.where}/{name}"], 30)
+        result = session.run(["--model", model.name, "--format", fmt, "--min-runs", "1"], 60)
     finally:
-        target.close_folder(folder)
+        session.close()
     assert result["status"] == "failed"
-    assert "checksum mismatch" in result["error"] and model.name in result["error"]
+    assert "checksum mismatch" in result["error"]
+    assert model.name in result["error"] and AGENT.name in result["error"]
     assert leftovers(sshd_x86) == []
 
 
