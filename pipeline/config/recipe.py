@@ -29,8 +29,11 @@ from pipeline.core.targets import TargetBase
 class TrainConfig(Section):
     epochs: int = Field(10, ge=0, le=10_000)
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(0.05, gt=0.0)
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    # auto: SGD (momentum 0.9, Nesterov) for networks with normalization layers, Adam for networks without (SqueezeNet,
+    # VGG: plain SGD at BatchNorm-network rates stalls them at chance). lr unset: 0.05 for SGD, 0.001 for Adam
+    # (a fifth of that when pruning fine-tunes).
+    lr: float | None = Field(None, gt=0.0)
+    optimizer: Literal["auto", "sgd", "adam"] = "auto"
     weight_decay: float = Field(5e-4, ge=0.0)
     # Augmentation: random shifts below 64 px; RandomResizedCrop + flip (+ TrivialAugment) from 64 px up.
     augment: bool = False
@@ -73,7 +76,7 @@ class PruneConfig(Section):
     global_pruning: bool = False    # rank channels across layers instead of the same ratio in every layer
     steps: int = Field(1, ge=1, le=20)  # iterative pruning: reach `ratio` in N steps, fine-tuning after each
     ignore: list[str] = []          # module names never pruned (the classifier always is)
-    finetune: TrainConfig = TrainConfig(epochs=5, lr=0.01)  # per step
+    finetune: TrainConfig = TrainConfig(epochs=5)  # per step; lr unset: a fifth of training's default
 
 
 class ExportConfig(Section):

@@ -11,18 +11,8 @@ from pipeline.core.progress import progress_bar
 from pipeline.core.tasks import task_named
 from pipeline.stages.context import Context
 from pipeline.training import bn_recalibration, distributed, health
+from pipeline.training.family_defaults import with_family_defaults
 from pipeline.training.loop import accuracy, evaluate, train
-
-ZOO_MODULES = ("torchvision.", "timm.")
-
-
-def with_family_defaults(cfg: TrainConfig, model: nn.Module) -> TrainConfig:
-    """Settings the recipe left open, chosen for the model's family: a 1-epoch warm-up for zoo models."""
-    if cfg.warmup_epochs is not None:
-        return cfg
-    # the model itself, or the zoo model inside a wrapper (torchvision's segmentation models in DenseOutput)
-    zoo = any(type(m).__module__.startswith(ZOO_MODULES) for m in (model, *model.children()))
-    return cfg.model_copy(update={"warmup_epochs": min(1.0, cfg.epochs / 3) if zoo else 0.0})
 
 
 def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_before: float) -> dict:
@@ -51,10 +41,10 @@ def _test_scores(model: nn.Module, split, task, workers) -> dict:
 
 
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
-        distiller=None, log_name: str = "train.csv") -> dict:
+        distiller=None, log_name: str = "train.csv", finetune: bool = False) -> dict:
     data = ctx.data
     workers = ctx.recipe.data.workers
-    cfg = with_family_defaults(cfg, model)
+    cfg = with_family_defaults(cfg, model, finetune)
     task_kind = task_named(ctx.recipe.task)
 
     with progress_bar(ctx.console) as bar:
@@ -77,6 +67,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     return {
         "epochs": cfg.epochs,
         "warmup_epochs": cfg.warmup_epochs,
+        "optimizer": cfg.optimizer,
+        "lr": cfg.lr,
         "val_accuracy": val,
         "train_accuracy": train_acc,
         **_test_scores(model, data.test, task_kind, workers),

@@ -88,7 +88,7 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
                      if teacher is not None else None)
         try:
             metrics = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
-                          log_name=f"train-step{step}.csv")
+                          log_name=f"train-step{step}.csv", finetune=True)
         finally:
             if distiller is not None:
                 distiller.close()

@@ -20,7 +20,7 @@ from pipeline.distillation.search import SCRATCH, Candidate, SearchResult, candi
 from pipeline.models.torch_artifact import example_input, load_teacher
 from pipeline.stages.context import Context
 from pipeline.stages.distill import new_student
-from pipeline.stages.fit import with_family_defaults
+from pipeline.training.family_defaults import with_family_defaults
 from pipeline.training.loop import accuracy, train
 
 DEFAULT_BUDGET_SECONDS = 1800

@@ -17,6 +17,7 @@ from pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loa
 from pipeline.data.splits import Split
 from pipeline.tasks.classification import CLASSIFICATION
 from pipeline.training import devices, distributed
+from pipeline.training.family_defaults import with_family_defaults
 from pipeline.training.sync_batchnorm import synced_batchnorm
 
 
@@ -126,6 +127,7 @@ def train(
     """Train in place with a cosine schedule; `distiller` (pipeline.distillation) supplies the loss when a
     teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch."""
     seed_everything(seed)
+    cfg = with_family_defaults(cfg, model)  # what the recipe left open (fit resolves it first, to record it)
     generator = torch.Generator().manual_seed(seed)
     run_on = devices.resolve(cfg.device, cfg.amp)
     model.to(run_on.device, memory_format=run_on.memory_format())
