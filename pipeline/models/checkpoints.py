@@ -2,6 +2,7 @@
 head for another class count replaced by a fresh one (what the stage then fine-tunes)."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,7 +18,9 @@ def read_state_dict(path: Path, field: str, prefix: str | None = None) -> dict[s
     if not path.is_file():
         raise EdgeshipError(f"{field}: checkpoint not found: {path}")
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the one line below says what matters
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise EdgeshipError(f"{field}: {path} is not a weights-only state dict ({first})") from None

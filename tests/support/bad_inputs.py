@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -265,12 +266,16 @@ def run_case(case: Case, folder: Path) -> tuple[int, str]:
 
     argv = case.build(folder)
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    # Warnings count as stderr lines, as the CLI prints them (pytest would otherwise keep them to itself).
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
         try:
             code = main(argv)
         except SystemExit as exit_:  # argparse usage errors
             code = exit_.code if isinstance(exit_.code, int) else 2
-    return code, err.getvalue()
+    shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+    return code, shown + err.getvalue()
 
 
 def verdict(case: Case, folder: Path) -> tuple[bool, str]:
