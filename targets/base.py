@@ -121,9 +121,13 @@ class AgentTarget:
             session.push([AGENT, *([request.eval_npz] if request.eval_npz else [])])
             on_device = lambda name: name and f"{session.where}/{name}"  # noqa: E731
             for model, fmt in models:
-                with tempfile.TemporaryDirectory(prefix="edgeship-baseline-") as tmp:
-                    baseline_files, baseline = baseline_copies(request, fmt, Path(tmp))
-                    session.push([*model_files(model, fmt), *baseline_files])
+                try:
+                    with tempfile.TemporaryDirectory(prefix="edgeship-baseline-") as tmp:
+                        baseline_files, baseline = baseline_copies(request, fmt, Path(tmp))
+                        session.push([*model_files(model, fmt), *baseline_files])
+                except OSError as err:  # this model's files (a missing companion): its row fails, the rest go on
+                    results.append(self._row(failed(f"target {self.name}: cannot push {model.name}: {err}")))
+                    continue
                 eval_name = request.eval_npz.name if request.eval_npz else None
                 args = request.agent_args(on_device(model.name), fmt, on_device(eval_name), on_device(baseline))
                 results.append(self._row(session.run(args, request.timeout)))

@@ -87,6 +87,14 @@ def test_missing_interpreter_is_a_failed_row(onnx_model):
     assert result["status"] == "failed" and "cannot start" in result["error"]
 
 
+def test_a_model_that_cannot_be_pushed_fails_its_row_and_the_next_runs(onnx_model, tmp_path):
+    path, _ = onnx_model
+    request = BenchRequest(eval_npz=None, warmup=1, min_runs=3, min_seconds=0.0)
+    gone, ok = LocalTarget().bench_many([(tmp_path / "gone.onnx", "onnx"), (path, "onnx")], request)
+    assert gone["status"] == "failed" and "cannot push gone.onnx" in gone["error"]
+    assert ok["status"] == "ok", ok.get("error")
+
+
 def test_profile_lists_layers_with_time_and_precision(onnx_model):
     path, _ = onnx_model
     request = BenchRequest(eval_npz=None, warmup=1, min_runs=5, min_seconds=0.0, profile=5)
