@@ -33,7 +33,7 @@ PAIRS = {"fitnets": MID, "at": BOTH, "sp": MID, "rkd": PENULTIMATE, "pkt": PENUL
 METHODS = {"scratch": None, "kd": DistillConfig(method="kd", temperature=4.0, alpha=0.9),
            **{m: DistillConfig(method=m, alpha=0.0, layers=pairs) for m, pairs in PAIRS.items()},
            "dkd": DistillConfig(method="dkd", alpha=0.0, temperature=4.0, dkd_alpha=1.0, dkd_beta=8.0, dkd_warmup=2),
-           "dist": DistillConfig(method="dist", alpha=0.0, temperature=4.0)}
+           "dist": DistillConfig(method="dist", alpha=0.0)}  # its default T (2)
 # The same methods as a user's recipe gets them by default: beside Hinton KD (alpha 0.9, T 4), beta: auto.
 BESIDE_KD = {f"{m}+kd": DistillConfig(method=m, alpha=0.9, temperature=4.0, layers=pairs) for m, pairs in PAIRS.items()}
 METHODS |= BESIDE_KD
