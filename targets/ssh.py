@@ -40,13 +40,13 @@ class SshSession:
             raise TransportError(f"{transport.cfg.host}: cannot create a work folder under "
                                  f"{transport.cfg.work_dir}: {proc.stderr.strip()[:200]}")
         self.where = self.probe_dir = folder
-        self.pushed: dict[str, Path] = {}
+        self.sums: dict[str, str] = {}  # SHA256SUMS line of every file pushed, by name: each file hashed once
 
     def push(self, files: list[Path], timeout: float = 600) -> None:
-        self.pushed.update({f.name: f for f in files})
+        self.sums.update({f.name: checksums([f]) for f in files})
         with tempfile.TemporaryDirectory() as tmp:
             sums = Path(tmp) / "SHA256SUMS"
-            sums.write_text(checksums(list(self.pushed.values())))
+            sums.write_text("".join(self.sums.values()))
             self.transport._scp([*files, sums], self.where, timeout)
 
     def run(self, agent_args: list[str], timeout: float) -> dict:

@@ -6,8 +6,6 @@ from torch import nn
 from pipeline.config.recipe import TrainConfig
 
 ZOO_MODULES = ("torchvision.", "timm.")
-
-
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}
 FINETUNE_LR_SCALE = 0.2  # pruning's fine-tune starts from trained weights: a fifth of the training rate
 NORMALIZATION = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
