@@ -28,7 +28,7 @@ class TrainingDevice:
 
     def scaler(self) -> torch.amp.GradScaler | None:
         """fp16 needs loss scaling; bf16 has fp32's range and does not."""
-        return torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        return torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
 
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.cuda else torch.contiguous_format

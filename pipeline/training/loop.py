@@ -123,13 +123,15 @@ def train(
     log_csv: Path | None = None,
     task: Task = CLASSIFICATION,
     workers: int | None = None,
+    run_on: devices.TrainingDevice | None = None,
 ) -> list[dict]:
     """Train in place with a cosine schedule; `distiller` (pipeline.distillation) supplies the loss when a
-    teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch."""
+    teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch.
+    `run_on` overrides train.device / train.amp (the mixed-precision path is tested on the CPU this way)."""
     seed_everything(seed)
     cfg = with_family_defaults(cfg, model)  # what the recipe left open (fit resolves it first, to record it)
     generator = torch.Generator().manual_seed(seed)
-    run_on = devices.resolve(cfg.device, cfg.amp)
+    run_on = run_on or devices.resolve(cfg.device, cfg.amp)
     model.to(run_on.device, memory_format=run_on.memory_format())
     if distiller is not None:
         distiller.to(run_on.device)
