@@ -16,6 +16,7 @@ from pipeline.core.errors import EdgeshipError
 class TrainingDevice:
     device: torch.device
     amp_dtype: torch.dtype | None  # None: full precision
+    channels_last: bool = False  # NHWC activations: what tensor cores want
 
     @property
     def cuda(self) -> bool:
@@ -31,7 +32,7 @@ class TrainingDevice:
         return torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
 
     def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.cuda else torch.contiguous_format
+        return torch.channels_last if self.channels_last else torch.contiguous_format
 
 
 def require(device: str, field: str = "train.device") -> None:
@@ -48,4 +49,4 @@ def resolve(device: str, amp: bool, field: str = "train.device") -> TrainingDevi
     index = int(os.environ.get("LOCAL_RANK", "0"))
     torch.cuda.set_device(index)
     dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
-    return TrainingDevice(torch.device("cuda", index), dtype)
+    return TrainingDevice(torch.device("cuda", index), dtype, channels_last=True)

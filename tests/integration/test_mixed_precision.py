@@ -1,10 +1,12 @@
-"""The mixed-precision training path (autocast, and fp16's gradient scaler) on the CPU: the same code CUDA runs with
-train.amp, exercised where CI can (torch autocasts on the CPU too), with every kind of distillation loss."""
+"""The mixed-precision training path (autocast, fp16's gradient scaler, channels-last activations) on the CPU: the
+same code CUDA runs with train.amp, exercised where CI can (torch autocasts on the CPU too), with every kind of
+distillation loss."""
 import numpy as np
 import pytest
 import torch
 
 from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
+from pipeline.core.tasks import task_named
 from pipeline.data.datasets import load_dataset
 from pipeline.distillation.distiller import Distiller
 from pipeline.models.zoo import build_model
@@ -62,7 +64,7 @@ def test_each_kind_of_distillation_loss_trains_under_autocast(digits, teacher, m
     seen = _conv_dtypes(student)
     distiller = Distiller(teacher, student, DistillConfig(method=method, **extra), torch.zeros(1, 1, 8, 8))
     history = train(student, digits.train, digits.val, TrainConfig(epochs=3, lr=0.01, optimizer="adam"), seed=0,
-                    distiller=distiller, run_on=TrainingDevice(CPU, torch.bfloat16))
+                    distiller=distiller, run_on=TrainingDevice(CPU, torch.bfloat16, channels_last=True))
     distiller.close()
     assert seen == {torch.bfloat16}
     assert all(np.isfinite(row["loss"]) for row in history)
@@ -70,3 +72,27 @@ def test_each_kind_of_distillation_loss_trains_under_autocast(digits, teacher, m
         assert history[-1][method] > 0  # the method's own term took part
     assert all(torch.isfinite(p).all() for p in student.parameters())
     assert accuracy(student, digits.test) > 25.0  # learning, well above chance (10%) after three short epochs
+
+
+def test_segmentation_distillation_trains_under_autocast():
+    """Dense outputs (per-pixel CE, CWD's per-channel spatial softmax) in bf16 with channels-last maps."""
+    task = task_named("segmentation")
+    data = load_dataset(DataConfig(source="scenes", image_size=24, mean=[0.2], std=[0.3],
+                                   scenes={"count": 300, "max_items": 3}))
+    run_on = TrainingDevice(CPU, torch.bfloat16, channels_last=True)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.005, optimizer="adam", weight_decay=0)
+    teacher = build_model("unet", data.num_classes, 1, 24, {"width": 8, "depth": 2})
+    train(teacher, data.train, data.val, cfg, seed=0, task=task, run_on=run_on)
+    torch.manual_seed(0)
+    student = build_model("unet", data.num_classes, 1, 24, {"width": 4, "depth": 2})
+    before = [p.detach().clone() for p in student.parameters()]
+    seen = _conv_dtypes(student)
+    distiller = Distiller(teacher.eval(), student, DistillConfig(method="cwd", alpha=0.5, temperature=2.0),
+                          torch.zeros(1, 1, 24, 24), task.loss)
+    history = train(student, data.train, data.val, cfg, seed=0, distiller=distiller, task=task, run_on=run_on)
+    distiller.close()
+    assert seen == {torch.bfloat16}
+    assert all(np.isfinite(row["loss"]) and row["cwd"] > 0 for row in history)
+    assert all(torch.isfinite(p).all() for p in student.parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(before, student.parameters()))
+    assert np.isfinite(accuracy(student, data.test, task))
