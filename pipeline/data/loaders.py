@@ -33,8 +33,26 @@ def _loader(split, workers: int | None, pin_memory: bool = False, **kwargs) -> D
                       **kwargs)
 
 
-def eval_loader(split, batch_size: int = 256, workers: int | None = None, pin_memory: bool = False) -> DataLoader:
-    return _loader(split, workers, pin_memory, batch_size=batch_size, shuffle=False)
+# One evaluation batch's float32 inputs: the activations are a few times this. A fixed 256 images made 1 GB
+# batches at 224 px (and a layer's output several times that) for a forward pass that is no faster per image.
+EVAL_BATCH_INPUT_BYTES = 8 * 1024 ** 2
+MOST_EVAL_BATCH = 256
+
+
+def eval_batch_size(split) -> int:
+    """Images per evaluation batch: 256 for small images, fewer as they grow (13 at 224 px RGB, 8 at least)."""
+    pre = getattr(split, "pre", None) or {}
+    size = pre.get("size")
+    if not size:
+        return MOST_EVAL_BATCH
+    height, width = (size, size) if isinstance(size, int) else size[-2:]
+    per_image = 4 * int(pre.get("channels", 1)) * int(height) * int(width)
+    return max(8, min(MOST_EVAL_BATCH, EVAL_BATCH_INPUT_BYTES // per_image))
+
+
+def eval_loader(split, batch_size: int | None = None, workers: int | None = None,
+                pin_memory: bool = False) -> DataLoader:
+    return _loader(split, workers, pin_memory, batch_size=batch_size or eval_batch_size(split), shuffle=False)
 
 
 class GlobalBatches(Sampler[list[int]]):

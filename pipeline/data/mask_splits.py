@@ -67,13 +67,13 @@ class MaskFileSplit(MaskSplit):
         mode = "L" if self.pre["channels"] == 1 else "RGB"
         try:
             with Image.open(self.paths[row]) as img:
-                array = np.asarray(img.convert(mode))
+                array = np.array(img.convert(mode))  # a writable copy: torch shares its memory
             mask = read_mask(self.mask_paths[row])
         except (OSError, ValueError, SyntaxError) as err:
             raise EdgeshipError(f"data.source: cannot read {self.paths[row]} or its mask: "
                                 f"{' '.join(str(err).split())}") from None
         check_mask_values(mask, self.num_classes, self.mask_paths[row])
-        image = torch.from_numpy(array[None] if array.ndim == 2 else array.transpose(2, 0, 1).copy())
+        image = torch.from_numpy(array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1)))
         return image, torch.from_numpy(mask)
 
 
@@ -88,7 +88,7 @@ def read_mask(path: str) -> np.ndarray:
         if img.mode not in MASK_MODES:
             raise EdgeshipError(f"data.source: mask {path} is not single-channel (mode {img.mode}); masks hold "
                                 "one class index per pixel")
-        mask = np.asarray(img)
+        mask = np.array(img)  # writable: torch shares its memory
     if mask.dtype != np.uint8:
         if mask.max(initial=0) > 255:
             raise EdgeshipError(f"data.source: mask {path} has values above 255")

@@ -11,7 +11,7 @@ class TrainedAlongside(nn.Module):
     teacher_weight = 1.0
     teacher_logits_mode: str  # what the report says the targets were
 
-    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
+    def prepare(self, train_split, augment: bool, batch_size: int | None = None, workers: int | None = None,
                 epochs: int | None = None) -> None:
         """Nothing to cache: the targets change every step."""
 

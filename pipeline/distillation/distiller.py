@@ -77,7 +77,7 @@ class Distiller(nn.Module):
         return "cached" if self.cache is not None else "live"
 
     @torch.no_grad()
-    def prepare(self, train_split, augment: bool, batch_size: int = 256, workers: int | None = None,
+    def prepare(self, train_split, augment: bool, batch_size: int | None = None, workers: int | None = None,
                 epochs: int | None = None) -> None:
         """Cache the teacher's logits (and hint features, in fp16) by the images' positions in the split, when
         every epoch shows it the same inputs. `epochs`: the run's length, for beta's schedule."""

@@ -27,7 +27,7 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, task: Task = CLASSIFICATION, batch_size: int = 256,
+def evaluate(model: nn.Module, split: Split, task: Task = CLASSIFICATION, batch_size: int | None = None,
              device: torch.device | None = None, workers: int | None = None, num_classes: int | None = None) -> dict:
     """The task's metric over the split, streamed batch by batch (no split-sized output is kept)."""
     model.eval()
