@@ -146,6 +146,23 @@ def test_imagefolder_streams_files_and_crops_large_images(tmp_path):
     assert first[0].shape == (3, 64, 64) and any(not (f == first[0]).all() for f in first[1:])
 
 
+def test_evaluation_batches_shrink_as_images_grow(tmp_path):
+    """256 small images a batch, a bounded input size for large ones; any batch size gives the same outputs."""
+    from pipeline.data.loaders import eval_batch_size
+    from pipeline.models.zoo import build_model
+    from pipeline.training.loop import evaluate
+
+    assert eval_batch_size(load_dataset(DataConfig(source="digits")).test) == 256
+    assert eval_batch_size(type("S", (), {"pre": {"channels": 3, "size": [224, 224]}})()) == 13
+    assert eval_batch_size(type("S", (), {"pre": {"channels": 3, "size": [2048, 2048]}})()) == 8
+    _write_sized_tree(tmp_path, [(120, 80), (96, 96)])
+    data = load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=160, channels=3, mean=[0.5],
+                                   std=[0.5], workers=0))
+    assert eval_batch_size(data.test) == 27
+    model = build_model("simple_cnn", data.num_classes, 3, 160, {"width": 4}).eval()
+    assert evaluate(model, data.test) == evaluate(model, data.test, batch_size=1)
+
+
 def test_in_memory_imagefolder_equals_streaming(tmp_path):
     _write_sized_tree(tmp_path, [(120, 80), (96, 96)])
     common = dict(source=f"imagefolder:{tmp_path}", image_size=64, channels=3, mean=[0.5], std=[0.5], workers=0)
