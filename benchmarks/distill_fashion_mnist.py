@@ -42,6 +42,9 @@ def parse_args():
                         help="the search's time budget (0: skip the search)")
     parser.add_argument("--mobilenet", default="scratch,kd,dist",
                         help="methods for the MobileNetV2 student at 32 px ('none' to skip)")
+    parser.add_argument("--mobilenet-schemes", default="none",
+                        help="schemes for MobileNetV2 too (e.g. online,self,deep_to_shallow: about 20 min more); "
+                        "needs scratch among --mobilenet")
     parser.add_argument("--mobilenet-train", type=int, default=5000,
                         help="training images for MobileNetV2 (it trains at about 100 images/s on 2 cores)")
     parser.add_argument("--mobilenet-epochs", type=int, default=3)
@@ -72,6 +75,15 @@ def timed(label: str, parts: dict, work):
     return result
 
 
+def scheme_table(setup: Setup, schemes: list[str], scratch: dict) -> list[dict]:
+    """Each scheme over the seeds, printed against the scratch row (born-again needs that row's students)."""
+    rows = [setup.run_scheme(s) for s in schemes]
+    for row in rows:
+        print(f"scheme {row['scheme']:<16}{row['mean']:>8.2f} ± {row['std']:.2f}  "
+              f"({row['mean'] - scratch['mean']:+.2f} over scratch)", flush=True)
+    return rows
+
+
 def small_cnn_parts(methods: list[str], schemes: list[str], args, parts: dict) -> dict:
     """The cached teacher and the small CNN student: every method, each scheme, the search."""
     data = load_dataset(DataConfig(source=f"fashion-mnist:{args.data}", image_size=28, mean=[0.286], std=[0.353],
@@ -90,12 +102,9 @@ def small_cnn_parts(methods: list[str], schemes: list[str], args, parts: dict) -
     below = print_below_scratch(rows)
     print(f"best method: {best['method']} {best['gain']:+.2f} points over scratch (target >= +3.0); student MACs "
           f"{s_macs / t_macs:.3f} of the teacher's")
-    scheme_rows = timed("schemes", parts, lambda: [cnn.run_scheme(s) for s in schemes])
-    for row in scheme_rows:
-        print(f"scheme {row['scheme']:<16}{row['mean']:>8.2f} ± {row['std']:.2f}  "
-              f"({row['mean'] - rows[0]['mean']:+.2f} over scratch)")
-    if scheme_rows:
-        below += print_below_scratch([rows[0], *({**r, "method": f"scheme {r['scheme']}"} for r in scheme_rows)])
+    scheme_rows = timed("schemes", parts, lambda: scheme_table(cnn, schemes, rows[0]))
+    below += print_below_scratch([rows[0], *({**r, "method": f"scheme {r['scheme']}"} for r in scheme_rows)]
+                                 ) if scheme_rows else []
     found = timed("search", parts, lambda: cnn.search(args.search)) if args.search else None
     if found:
         found["full_seconds"] = parts["methods"]
@@ -115,12 +124,17 @@ def main() -> int:
     methods = chosen_methods(args.methods, METHODS)
     schemes = [] if args.schemes == "none" else args.schemes.split(",")
     mobile = [] if args.mobilenet == "none" else chosen_methods(args.mobilenet, METHODS)
-    if methods is None or mobile is None or not set(schemes) <= set(SCHEMES):
+    mobile_schemes = [] if args.mobilenet_schemes == "none" else args.mobilenet_schemes.split(",")
+    if methods is None or mobile is None or not set(schemes + mobile_schemes) <= set(SCHEMES):
+        return 2
+    if mobile_schemes and (not mobile or mobile[0] != "scratch"):
+        print("--mobilenet-schemes: the schemes are compared with MobileNetV2's scratch row: start --mobilenet "
+              "with scratch", file=sys.stderr)
         return 2
     started, parts = time.perf_counter(), {}
     result = {} if args.mobilenet_only else small_cnn_parts(methods, schemes, args, parts)
-    result["mobilenet_v2"] = {"methods": timed("mobilenet_v2", parts, lambda: mobilenet_rows(mobile, args))
-                              if mobile else []}
+    result["mobilenet_v2"] = timed("mobilenet_v2", parts, lambda: mobilenet_rows(mobile, mobile_schemes, args)
+                                   ) if mobile else {"methods": []}
     print(f"\ntotal {time.perf_counter() - started:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in parts.items())})")
     if args.out:
         out = Path(args.out)
@@ -135,7 +149,7 @@ def main() -> int:
     return 0
 
 
-def mobilenet_rows(methods: list[str], args) -> list[dict]:
+def mobilenet_rows(methods: list[str], schemes: list[str], args) -> dict:
     """torchvision's MobileNetV2 as the student at 32 px (a teacher of its own, trained on the whole split at 32 px
     and cached), on --mobilenet-train images: logit methods, and feature methods on the penultimate features."""
     def fashion_32(limit_train: int | None):
@@ -154,8 +168,11 @@ def mobilenet_rows(methods: list[str], args) -> list[dict]:
     rows = [setup.run(m, METHODS[m] if not (METHODS[m] and METHODS[m].layers)
                       else DistillConfig(**METHODS[m].model_dump(exclude={"layers"}), layers=pen)) for m in methods]
     print_gains(rows, "MobileNetV2 top-1 %")
-    print_below_scratch(rows)
-    return rows
+    below = print_below_scratch(rows)
+    scheme_rows = scheme_table(setup, schemes, rows[0])
+    if scheme_rows:
+        below += print_below_scratch([rows[0], *({**r, "method": f"scheme {r['scheme']}"} for r in scheme_rows)])
+    return {"methods": rows, **({"schemes": scheme_rows} if scheme_rows else {}), "below_scratch": below}
 
 
 if __name__ == "__main__":

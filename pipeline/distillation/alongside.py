@@ -10,10 +10,12 @@ class TrainedAlongside(nn.Module):
     hint_epochs = 0
     teacher_weight = 1.0
     teacher_logits_mode: str  # what the report says the targets were
+    total_steps: int | None = None  # set by prepare()
 
     def prepare(self, train_split, augment: bool, batch_size: int | None = None, workers: int | None = None,
-                epochs: int | None = None) -> None:
-        """Nothing to cache: the targets change every step."""
+                epochs: int | None = None, steps: int | None = None) -> None:
+        """Nothing to cache: the targets change every step. `steps`: the run's optimizer steps (for ramps)."""
+        self.total_steps = steps
 
     def end_epoch(self, epoch: int, val_accuracy: float) -> None:
         """No frozen teacher to guard against."""

@@ -78,9 +78,10 @@ class Distiller(nn.Module):
 
     @torch.no_grad()
     def prepare(self, train_split, augment: bool, batch_size: int | None = None, workers: int | None = None,
-                epochs: int | None = None) -> None:
+                epochs: int | None = None, steps: int | None = None) -> None:
         """Cache the teacher's logits (and hint features, in fp16) by the images' positions in the split, when
-        every epoch shows it the same inputs. `epochs`: the run's length, for beta's schedule."""
+        every epoch shows it the same inputs. `epochs`: the run's length, for beta's schedule (`steps`: its
+        optimizer steps, unused here)."""
         self.epochs = epochs
         self.method_module.bind(len(train_split))
         if augment or not self.cfg.cache_teacher:

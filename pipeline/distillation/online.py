@@ -1,8 +1,11 @@
 """Online distillation: deep mutual learning (Zhang et al. 2018). The student and its peers train together from
 scratch; each network's loss is its own supervised loss plus the mean KL divergence from the others' softened
-outputs (targets detached), so no trained teacher is needed. Drop-in for Distiller in the training loop: the
+outputs (targets detached, the KL's weight ramped up over `mimicry_rampup` of training), so no trained teacher
+is needed. Drop-in for Distiller in the training loop: the
 peers are its learned parts (they join the optimizer), and they are dropped after training."""
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +26,16 @@ class MutualLearning(TrainedAlongside):
         self.method_module = nn.ModuleList(peers)  # trained along with the student
         self.supervised_loss = supervised_loss
         self.temperature = cfg.temperature if cfg.temperature is not None else DML_TEMPERATURE
+        self.steps_done = 0
+
+    def mimicry_weight(self) -> float:
+        """exp(-5 (1 - t)^2) over the first `mimicry_rampup` of the steps (Laine & Aila's ramp, used by ONE),
+        then 1."""
+        span = self.cfg.mimicry_rampup * (self.total_steps or 0)
+        if span <= 0:
+            return 1.0
+        t = min(1.0, self.steps_done / span)
+        return math.exp(-5.0 * (1.0 - t) ** 2)
 
     def mutual_losses(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         """(supervised, mimicry) of each network: mimicry = mean over the others j of KL(p_j || p_i) at T."""
@@ -37,6 +50,9 @@ class MutualLearning(TrainedAlongside):
              epoch: int) -> tuple[torch.Tensor, dict]:
         outputs = [student_logits] + [peer(xb) for peer in self.method_module]
         losses = self.mutual_losses(outputs, labels)
-        total = sum(ce + mimicry for ce, mimicry in losses)
+        weight = self.mimicry_weight()
+        self.steps_done += 1
+        total = sum(ce + weight * mimicry for ce, mimicry in losses)
         (ce, mimicry), peers = losses[0], losses[1:]
-        return total, {"ce": ce.item(), "kd": mimicry.item(), "peers": sum(c.item() + m.item() for c, m in peers)}
+        return total, {"ce": ce.item(), "kd": mimicry.item(), "peers": sum(c.item() + m.item() for c, m in peers),
+                       "mimicry_weight": weight}

@@ -145,7 +145,7 @@ def train(
     scheduler = _schedule(optimizer, epochs * len(sampler), round((cfg.warmup_epochs or 0) * len(sampler)))
     shifts = view.batch_shifts(cfg.augment)
     if distiller is not None:
-        distiller.prepare(train_split, cfg.augment, workers=workers, epochs=epochs)
+        distiller.prepare(train_split, cfg.augment, workers=workers, epochs=epochs, steps=epochs * len(sampler))
     step = TrainStep(model, distiller, task)
     world = distributed.world_size()
     runner = distributed_wrapper(step, distiller, run_on.device) if world > 1 else step

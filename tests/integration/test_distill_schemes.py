@@ -1,6 +1,7 @@
 """Distillation schemes through `edgeship distill`: online (deep mutual learning) and self (born-again,
 deep-to-shallow)."""
 import json
+import math
 
 import pytest
 import torch
@@ -36,6 +37,24 @@ def test_mutual_learning_loss_is_each_networks_ce_plus_kl_to_the_others():
     assert parts["ce"] == pytest.approx(torch.nn.functional.cross_entropy(student, labels).item(), rel=1e-5)
     total.backward()
     assert all(p.grad is not None for peer in peers for p in peer.parameters())  # the peers learn too
+
+
+def test_mutual_learning_ramps_the_kl_up_over_the_first_steps():
+    torch.manual_seed(0)
+    peers = [build_model("simple_cnn", 10, 1, 8, {"width": 4, "depth": 1})]
+    learning = MutualLearning(peers, DistillConfig(scheme="online", mimicry_rampup=0.5))
+    learning.prepare(None, augment=False, epochs=2, steps=10)  # ramp over the first 5 of 10 steps
+    x, labels, student = torch.randn(6, 1, 8, 8), torch.randint(0, 10, (6,)), torch.randn(6, 10)
+    weights = []
+    for _ in range(7):
+        total, parts = learning.loss(student, labels, torch.arange(6), x, epoch=1)
+        ce_and_kl = learning.mutual_losses([student, peers[0](x)], labels)
+        unweighted_ce = sum(ce.item() for ce, _ in ce_and_kl)
+        weights.append(parts["mimicry_weight"])
+        assert total.item() == pytest.approx(unweighted_ce + weights[-1] * sum(kl.item() for _, kl in ce_and_kl),
+                                             rel=1e-5)
+    expected = [math.exp(-5 * (1 - step / 5) ** 2) for step in range(5)] + [1.0, 1.0]
+    assert weights == pytest.approx(expected)
 
 
 SENTENCES = {"online": "online (deep mutual learning", "self": "self-distillation (born-again",
