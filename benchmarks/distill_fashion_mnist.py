@@ -75,13 +75,15 @@ def timed(label: str, parts: dict, work):
     return result
 
 
-def scheme_table(setup: Setup, schemes: list[str], scratch: dict) -> list[dict]:
-    """Each scheme over the seeds, printed against the scratch row (born-again needs that row's students)."""
+def scheme_table(setup: Setup, schemes: list[str], scratch: dict) -> tuple[list[dict], list[str]]:
+    """Each scheme over the seeds, printed against the scratch row (born-again needs that row's students); the rows
+    and the schemes below scratch by more than the seed spread."""
     rows = [setup.run_scheme(s) for s in schemes]
     for row in rows:
         print(f"scheme {row['scheme']:<16}{row['mean']:>8.2f} ± {row['std']:.2f}  "
               f"({row['mean'] - scratch['mean']:+.2f} over scratch)", flush=True)
-    return rows
+    below = print_below_scratch([scratch, *({**r, "method": f"scheme {r['scheme']}"} for r in rows)]) if rows else []
+    return rows, below
 
 
 def small_cnn_parts(methods: list[str], schemes: list[str], args, parts: dict) -> dict:
@@ -102,9 +104,8 @@ def small_cnn_parts(methods: list[str], schemes: list[str], args, parts: dict) -
     below = print_below_scratch(rows)
     print(f"best method: {best['method']} {best['gain']:+.2f} points over scratch (target >= +3.0); student MACs "
           f"{s_macs / t_macs:.3f} of the teacher's")
-    scheme_rows = timed("schemes", parts, lambda: scheme_table(cnn, schemes, rows[0]))
-    below += print_below_scratch([rows[0], *({**r, "method": f"scheme {r['scheme']}"} for r in scheme_rows)]
-                                 ) if scheme_rows else []
+    scheme_rows, scheme_below = timed("schemes", parts, lambda: scheme_table(cnn, schemes, rows[0]))
+    below += scheme_below
     found = timed("search", parts, lambda: cnn.search(args.search)) if args.search else None
     if found:
         found["full_seconds"] = parts["methods"]
@@ -169,9 +170,8 @@ def mobilenet_rows(methods: list[str], schemes: list[str], args) -> dict:
                       else DistillConfig(**METHODS[m].model_dump(exclude={"layers"}), layers=pen)) for m in methods]
     print_gains(rows, "MobileNetV2 top-1 %")
     below = print_below_scratch(rows)
-    scheme_rows = scheme_table(setup, schemes, rows[0])
-    if scheme_rows:
-        below += print_below_scratch([rows[0], *({**r, "method": f"scheme {r['scheme']}"} for r in scheme_rows)])
+    scheme_rows, scheme_below = scheme_table(setup, schemes, rows[0])
+    below += scheme_below
     return {"methods": rows, **({"schemes": scheme_rows} if scheme_rows else {}), "below_scratch": below}
 
 

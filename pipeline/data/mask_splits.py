@@ -67,13 +67,15 @@ class MaskFileSplit(MaskSplit):
         mode = "L" if self.pre["channels"] == 1 else "RGB"
         try:
             with Image.open(self.paths[row]) as img:
-                array = np.array(img.convert(mode))  # a writable copy: torch shares its memory
+                array = np.asarray(img.convert(mode))
             mask = read_mask(self.mask_paths[row])
         except (OSError, ValueError, SyntaxError) as err:
             raise EdgeshipError(f"data.source: cannot read {self.paths[row]} or its mask: "
                                 f"{' '.join(str(err).split())}") from None
         check_mask_values(mask, self.num_classes, self.mask_paths[row])
-        image = torch.from_numpy(array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1)))
+        # one copy either way, which torch may write to (PIL's arrays are read-only)
+        planes = array[None].copy() if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+        image = torch.from_numpy(planes)
         return image, torch.from_numpy(mask)
 
 

@@ -1,8 +1,8 @@
 """Online distillation: deep mutual learning (Zhang et al. 2018). The student and its peers train together from
 scratch; each network's loss is its own supervised loss plus the mean KL divergence from the others' softened
 outputs (targets detached, the KL's weight ramped up over `mimicry_rampup` of training), so no trained teacher
-is needed. Drop-in for Distiller in the training loop: the
-peers are its learned parts (they join the optimizer), and they are dropped after training."""
+is needed. Drop-in for Distiller in the training loop: the peers are its learned parts (they join the optimizer),
+and they are dropped after training."""
 from __future__ import annotations
 
 import math

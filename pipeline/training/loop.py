@@ -142,10 +142,11 @@ def train(
     sampler = GlobalBatches(len(view), cfg.batch_size, seed, distributed.shard)
     loader = train_loader(view, sampler, workers, pin_memory=run_on.cuda)
     scaler = run_on.scaler()
-    scheduler = _schedule(optimizer, epochs * len(sampler), round((cfg.warmup_epochs or 0) * len(sampler)))
+    total_steps = epochs * len(sampler)
+    scheduler = _schedule(optimizer, total_steps, round((cfg.warmup_epochs or 0) * len(sampler)))
     shifts = view.batch_shifts(cfg.augment)
     if distiller is not None:
-        distiller.prepare(train_split, cfg.augment, workers=workers, epochs=epochs, steps=epochs * len(sampler))
+        distiller.prepare(train_split, cfg.augment, workers=workers, epochs=epochs, steps=total_steps)
     step = TrainStep(model, distiller, task)
     world = distributed.world_size()
     runner = distributed_wrapper(step, distiller, run_on.device) if world > 1 else step
