@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
-from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
-from pipeline.core.keys import content_key, tool_versions  # noqa: E402
-from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
-from pipeline.distillation.distiller import Distiller  # noqa: E402
-from pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
-from pipeline.tasks.segmentation import SEGMENTATION  # noqa: E402
-from pipeline.training.loop import accuracy, train  # noqa: E402
+from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
+from edgeship.pipeline.core.keys import content_key, tool_versions  # noqa: E402
+from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from edgeship.pipeline.distillation.distiller import Distiller  # noqa: E402
+from edgeship.pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
+from edgeship.pipeline.tasks.segmentation import SEGMENTATION  # noqa: E402
+from edgeship.pipeline.training.loop import accuracy, train  # noqa: E402
 
 TEACHER = ("unet", {"width": 32, "depth": 3})
 STUDENT = ("unet", {"width": 8, "depth": 3})
@@ -142,7 +142,7 @@ def run_optimize(recipe: dict, folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "optimize", str(path), "--run-dir",
+    done = subprocess.run([sys.executable, "-m", "edgeship.pipeline.cli", "optimize", str(path), "--run-dir",
                            str(folder / "run")], cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)

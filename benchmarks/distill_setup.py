@@ -8,16 +8,16 @@ from pathlib import Path
 import torch
 
 from benchmarks.method_table import seeded_runs
-from pipeline.config.recipe import DistillConfig, TrainConfig
-from pipeline.core.keys import content_key, tool_versions
-from pipeline.core.plugins import METHODS as METHODS_REGISTRY
-from pipeline.distillation.deep_to_shallow import ShallowExits
-from pipeline.distillation.distiller import Distiller
-from pipeline.distillation.exits import find_exits
-from pipeline.distillation.online import MutualLearning
-from pipeline.distillation.search import SCRATCH, Candidate, candidates, successive_halving, trial_images
-from pipeline.models.zoo import build_model
-from pipeline.training.loop import accuracy, train
+from edgeship.pipeline.config.recipe import DistillConfig, TrainConfig
+from edgeship.pipeline.core.keys import content_key, tool_versions
+from edgeship.pipeline.core.plugins import METHODS as METHODS_REGISTRY
+from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
+from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.distillation.exits import find_exits
+from edgeship.pipeline.distillation.online import MutualLearning
+from edgeship.pipeline.distillation.search import SCRATCH, Candidate, candidates, successive_halving, trial_images
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.training.loop import accuracy, train
 
 TEACHER = ("cifar_resnet8", {"width": 16})
 STUDENT = ("simple_cnn", {"width": 8, "depth": 2})

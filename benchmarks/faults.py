@@ -24,7 +24,7 @@ import yaml  # noqa: E402
 from tests.support.bad_inputs import CASES, verdict  # noqa: E402
 from tests.support.recipes import tiny_recipe_dict  # noqa: E402
 
-CLI = [sys.executable, "-m", "pipeline.cli"]
+CLI = [sys.executable, "-m", "edgeship.pipeline.cli"]
 
 
 def optimize_cmd(recipe: Path, run_dir: Path) -> list[str]:

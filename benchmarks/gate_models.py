@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from pipeline.models.zoo import BasicBlock, CifarResNet
+from edgeship.pipeline.models.zoo import BasicBlock, CifarResNet
 
 
 class PointwiseBlock(nn.Module):

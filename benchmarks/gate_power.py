@@ -33,9 +33,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.gate.statistics import GateSettings, latency_verdict  # noqa: E402
-from targets.base import BenchRequest  # noqa: E402
-from targets.local import LocalTarget  # noqa: E402
+from edgeship.pipeline.gate.statistics import GateSettings, latency_verdict  # noqa: E402
+from edgeship.targets.base import BenchRequest  # noqa: E402
+from edgeship.targets.local import LocalTarget  # noqa: E402
 
 VARIANTS = {"base": {}, "pointwise-4": {"pointwise": 4}, "one-more-block": {"extra_blocks": 1},
             "two-more-blocks": {"extra_blocks": 2}}
@@ -56,8 +56,8 @@ def recipe(args: dict, targets: list[dict]) -> dict:
 
 def edgeship(*argv, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, argv)], capture_output=True, text=True,
-                          cwd=ROOT, env=env)
+    done = subprocess.run([sys.executable, "-m", "edgeship.pipeline.cli", *map(str, argv)], capture_output=True,
+                          text=True, cwd=ROOT, env=env)
     if check and done.returncode != 0:
         sys.exit(f"edgeship {argv[0]} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
     return done

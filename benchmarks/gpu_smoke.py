@@ -12,10 +12,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.config.recipe import DataConfig, TrainConfig  # noqa: E402
-from pipeline.data.datasets import load_dataset  # noqa: E402
-from pipeline.models.zoo import build_model  # noqa: E402
-from pipeline.training.loop import accuracy, train  # noqa: E402
+from edgeship.pipeline.config.recipe import DataConfig, TrainConfig  # noqa: E402
+from edgeship.pipeline.data.datasets import load_dataset  # noqa: E402
+from edgeship.pipeline.models.zoo import build_model  # noqa: E402
+from edgeship.pipeline.training.loop import accuracy, train  # noqa: E402
 
 
 def run(data, device: str, amp: bool) -> tuple[torch.nn.Module, float, float]:

@@ -2,7 +2,7 @@
 """Int8 at the sizes edge teams ship: torchvision models at 3x224x224 through export and int8 on every runtime.
 
 Per model, runtime and thread count: fp32 and int8 p50, the int8 speed-up with its paired 95% interval (both
-files timed interleaved in one agent, pipeline.core.speed), size ratio, the int8 file's peak RSS and cold start
+files timed interleaved in one agent, edgeship.pipeline.core.speed), size ratio, the int8 file's peak RSS and cold start
 (measured alone), and the share of its time in int8 kernels from the runtime's own profiler (onnxruntime session
 profiling, OpenVINO performance counters; LiteRT's Python API has none: its row says so).
 
@@ -28,18 +28,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from calibration.calibration_set import CalibrationSet  # noqa: E402
-from pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
-from pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig  # noqa: E402
-from pipeline.core.formats import format_named, model_files  # noqa: E402
-from pipeline.core.keys import content_key, tool_versions  # noqa: E402
-from pipeline.core.speed import SpeedComparison  # noqa: E402
-from pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
-from pipeline.models.zoo import build_model  # noqa: E402
-from pipeline.training.loop import accuracy, train  # noqa: E402
-from targets.agent import evaluate, open_runner  # noqa: E402
-from targets.base import BenchRequest  # noqa: E402
-from targets.local import LocalTarget  # noqa: E402
+from edgeship.calibration.calibration_set import CalibrationSet  # noqa: E402
+from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
+from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig  # noqa: E402
+from edgeship.pipeline.core.formats import format_named, model_files  # noqa: E402
+from edgeship.pipeline.core.keys import content_key, tool_versions  # noqa: E402
+from edgeship.pipeline.core.speed import SpeedComparison  # noqa: E402
+from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from edgeship.pipeline.models.zoo import build_model  # noqa: E402
+from edgeship.pipeline.training.loop import accuracy, train  # noqa: E402
+from edgeship.targets.agent import evaluate, open_runner  # noqa: E402
+from edgeship.targets.base import BenchRequest  # noqa: E402
+from edgeship.targets.local import LocalTarget  # noqa: E402
 
 MODELS = ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18")
 FORMATS = ("onnx", "openvino", "tflite")
@@ -159,7 +159,7 @@ SWEEP = ([("openvino", {"bias_correction": b}, n) for b in ("none", "fast", "ful
 
 def fidelity(fmt: str, fp32: Path, int8: Path, held_out: np.ndarray) -> tuple[float, float]:
     """Output SQNR (dB) and top-1 agreement (%) of the int8 file against its fp32 file on held-out images."""
-    from pipeline.formats.layer_error import sqnr_db
+    from edgeship.pipeline.formats.layer_error import sqnr_db
 
     runners = [open_runner(format_named(fmt).runner, str(p), threads=2) for p in (fp32, int8)]
     outs = [np.concatenate([r(held_out[i:i + 1]) for i in range(len(held_out))]) for r in runners]

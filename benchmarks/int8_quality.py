@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
-from pipeline.config.recipe import load_recipe  # noqa: E402
-from pipeline.data.datasets import DEFAULT_FASHION_DIR  # noqa: E402
-from pipeline.engine.optimize import optimize  # noqa: E402
+from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
+from edgeship.pipeline.config.recipe import load_recipe  # noqa: E402
+from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR  # noqa: E402
+from edgeship.pipeline.engine.optimize import optimize  # noqa: E402
 
 
 def default_recipe() -> Path:

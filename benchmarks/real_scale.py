@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.data.datasets import DEFAULT_FASHION_DIR, FASHION_FILES, FASHION_LABELS, _read_idx  # noqa: E402
+from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, FASHION_FILES, FASHION_LABELS, _read_idx  # noqa: E402
 
 FAMILIES = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_v2_s",
             "shufflenet_v2_x0_5", "regnet_x_400mf", "mnasnet0_5", "squeezenet1_0", "convnext_tiny"]
@@ -59,7 +59,7 @@ def write_folder(root: Path, count: int, size: int) -> Path:
 
 
 def cli(args: list[str], measure_rss: bool = False) -> tuple[subprocess.CompletedProcess, float | None]:
-    command = [sys.executable, "-m", "pipeline.cli", *args]
+    command = [sys.executable, "-m", "edgeship.pipeline.cli", *args]
     if measure_rss:
         command = [sys.executable, "-c", RSS_WRAPPER, *command]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -20,8 +20,8 @@ STAGES = ("teacher", "student-scratch", "student-kd")
 
 def distill(recipe: Path, run_dir: Path, nproc: int) -> tuple[float, dict[str, dict]]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "distill", str(recipe), "--run-dir", str(run_dir),
-                           "--nproc", str(nproc)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "edgeship.pipeline.cli", "distill", str(recipe),
+                           "--run-dir", str(run_dir), "--nproc", str(nproc)], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"--nproc {nproc} failed: {done.stderr.strip().splitlines()[-1]}")

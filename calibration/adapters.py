@@ -1,7 +1,7 @@
 """Feed one CalibrationSet to each backend's calibration API, sample for sample."""
 from __future__ import annotations
 
-from calibration.calibration_set import CalibrationSet
+from edgeship.calibration.calibration_set import CalibrationSet
 
 
 def onnxruntime_reader(calib: CalibrationSet, input_name: str):

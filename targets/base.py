@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.core.formats import model_files, runner_of
-from pipeline.core.keys import file_sha256
-from targets.transport import Session, Transport, TransportError
+from edgeship.pipeline.core.formats import model_files, runner_of
+from edgeship.pipeline.core.keys import file_sha256
+from edgeship.targets.transport import Session, Transport, TransportError
 
 AGENT = Path(__file__).with_name("agent.py")
 

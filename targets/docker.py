@@ -15,12 +15,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.core.targets import TargetBase, TargetType, register_target_type
-from targets.arm_cpus import ArmCpuName, fake_cpuinfo
-from targets.base import AgentTarget, failed, parse_agent_output
-from targets.binfmt import EmulationUnavailable, ensure_aarch64
-from targets.process import DeadlineExceeded, run_with_deadline
-from targets.transport import FolderSession, TransportError
+from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.arm_cpus import ArmCpuName, fake_cpuinfo
+from edgeship.targets.base import AgentTarget, failed, parse_agent_output
+from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
+from edgeship.targets.process import DeadlineExceeded, run_with_deadline
+from edgeship.targets.transport import FolderSession, TransportError
 
 ARCH_NAMES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 

@@ -10,14 +10,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.core.targets import TargetBase, TargetType, register_target_type
-from targets.arm_cpus import ArmCpuName, fake_cpuinfo
-from targets.base import AgentTarget, failed, parse_agent_output
-from targets.binfmt import EmulationUnavailable, ensure_aarch64
-from targets.chroot import chroot_argv, chroot_env
-from targets.process import DeadlineExceeded, run_with_deadline
-from targets.transport import FolderSession, TransportError
-from targets.userland import SITE
+from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.arm_cpus import ArmCpuName, fake_cpuinfo
+from edgeship.targets.base import AgentTarget, failed, parse_agent_output
+from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
+from edgeship.targets.chroot import chroot_argv, chroot_env
+from edgeship.targets.process import DeadlineExceeded, run_with_deadline
+from edgeship.targets.transport import FolderSession, TransportError
+from edgeship.targets.userland import SITE
 
 
 class QemuSession(FolderSession):
@@ -50,7 +50,7 @@ class QemuArm64Transport:
         try:
             ensure_aarch64()
             if self._rootfs is None:
-                from targets.userland import userland  # built once, cached
+                from edgeship.targets.userland import userland  # built once, cached
 
                 self._rootfs = userland("arm64")
         except EmulationUnavailable as err:

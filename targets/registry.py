@@ -1,8 +1,8 @@
 """Target adapters by the recipe's `type`: whatever target types are registered."""
 from __future__ import annotations
 
-from pipeline.core.targets import target_type
-from targets.base import Target
+from edgeship.pipeline.core.targets import target_type
+from edgeship.targets.base import Target
 
 
 def make_target(cfg) -> Target:

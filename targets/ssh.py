@@ -16,10 +16,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.core.targets import TargetBase, TargetType, register_target_type
-from targets.base import AgentTarget, checksums, failed, parse_agent_output
-from targets.process import DeadlineExceeded, run_with_deadline
-from targets.transport import TransportError
+from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.base import AgentTarget, checksums, failed, parse_agent_output
+from edgeship.targets.process import DeadlineExceeded, run_with_deadline
+from edgeship.targets.transport import TransportError
 
 HOST_KEY_ERRORS = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED",
                    "No ED25519 host key is known", "No RSA host key is known", "No ECDSA host key is known")

@@ -1,4 +1,4 @@
-"""Transport: how the agent reaches a device. A target type is a transport; the agent runner (targets.base.
+"""Transport: how the agent reaches a device. A target type is a transport; the agent runner (edgeship.targets.base.
 AgentTarget) does the rest the same way for every type: push the agent, the eval set and each model, run the
 agent under a deadline, read its one result, clean up.
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.telemetry import opt_out_of_openvino_telemetry
-from pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry
+from edgeship.pipeline.config.recipe import parse_recipe
 from tests.support.recipes import TINY_RECIPE, tiny_recipe_dict  # noqa: F401 (tests import them from here too)
 
 opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the CLI that opts out
@@ -15,7 +15,7 @@ opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the C
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """One full optimize of the tiny recipe (all three formats, fp32 and int8, local bench)."""
-    from pipeline.engine.optimize import optimize
+    from edgeship.pipeline.engine.optimize import optimize
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     recipe = parse_recipe(tiny_recipe_dict())

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.atomic import write_atomic, write_json_atomic
-from pipeline.core.keys import code_key, content_key
-from pipeline.core.progress import progress_bar
-from pipeline.stages.context import Context
-from targets.base import BenchRequest
-from targets.registry import make_target
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.atomic import write_atomic, write_json_atomic
+from edgeship.pipeline.core.keys import code_key, content_key
+from edgeship.pipeline.core.progress import progress_bar
+from edgeship.pipeline.stages.context import Context
+from edgeship.targets.base import BenchRequest
+from edgeship.targets.registry import make_target
 
 
 @dataclass(frozen=True)

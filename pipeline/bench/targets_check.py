@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from pipeline.core.formats import format_named
-from targets.registry import make_target
+from edgeship.pipeline.core.formats import format_named
+from edgeship.targets.registry import make_target
 
 
 def check_targets(recipe) -> list[dict]:

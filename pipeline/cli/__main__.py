@@ -1,6 +1,6 @@
-"""python -m pipeline.cli: the edgeship command."""
+"""python -m edgeship.pipeline.cli: the edgeship command."""
 import sys
 
-from pipeline.cli.main import main
+from edgeship.pipeline.cli.main import main
 
 sys.exit(main())

@@ -7,14 +7,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.output import EXIT_FAILED, EXIT_OK, results_table, stdout_console
-from pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, results_table, stdout_console
+from edgeship.pipeline.core.errors import EdgeshipError
 
 
 def _target_configs(recipe_path: str | None, names: list[str] | None, default_recipe: Path | None = None) -> list:
     """The recipe's targets named by --target (all of them without it); a plain local target without a recipe."""
-    from pipeline.config.recipe import load_recipe
-    from pipeline.config.targets import default_targets
+    from edgeship.pipeline.config.recipe import load_recipe
+    from edgeship.pipeline.config.targets import default_targets
 
     path = recipe_path or default_recipe
     if path is None:
@@ -39,9 +39,9 @@ def cmd_bench(args, console: Console) -> int:
 def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
     """Every artifact of an earlier optimize (read through its manifest, nothing rebuilt) on the named targets;
     report.json is kept."""
-    from pipeline.config.recipe import load_recipe
-    from pipeline.core.runlock import run_lock
-    from pipeline.engine.rebench import bench_run_folder
+    from edgeship.pipeline.config.recipe import load_recipe
+    from edgeship.pipeline.core.runlock import run_lock
+    from edgeship.pipeline.engine.rebench import bench_run_folder
 
     if len(args.models) > 1:
         raise EdgeshipError("bench takes one run folder, or model files, not both")
@@ -59,10 +59,10 @@ def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
 
 
 def _bench_files(args, console: Console) -> int:
-    from pipeline.core.formats import format_by_suffix
-    from pipeline.core.plugins import FORMATS
-    from targets.base import BenchRequest
-    from targets.registry import make_target
+    from edgeship.pipeline.core.formats import format_by_suffix
+    from edgeship.pipeline.core.plugins import FORMATS
+    from edgeship.targets.base import BenchRequest
+    from edgeship.targets.registry import make_target
 
     request = BenchRequest(eval_npz=Path(args.eval).resolve() if args.eval else None, threads=args.threads,
                            min_runs=args.min_runs, min_seconds=args.min_seconds)
@@ -95,8 +95,8 @@ def _bench_files(args, console: Console) -> int:
 
 
 def cmd_targets_check(args, console: Console) -> int:
-    from pipeline.bench.targets_check import check_targets
-    from pipeline.config.recipe import load_recipe
+    from edgeship.pipeline.bench.targets_check import check_targets
+    from edgeship.pipeline.config.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
     rows = check_targets(recipe)

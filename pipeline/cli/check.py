@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.cli.output import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, stdout_console
-from pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, stdout_console
+from edgeship.pipeline.core.errors import EdgeshipError
 
 
 def _fraction(text: str, option: str) -> float:
@@ -24,9 +24,9 @@ def _fraction(text: str, option: str) -> float:
 def cmd_check(args, console: Console) -> int:
     import os
 
-    from pipeline.gate.compare import check_comparable, check_view, compare, load_rows, markdown
-    from pipeline.gate.remeasure import Retimer
-    from pipeline.gate.statistics import GateSettings
+    from edgeship.pipeline.gate.compare import check_comparable, check_view, compare, load_rows, markdown
+    from edgeship.pipeline.gate.remeasure import Retimer
+    from edgeship.pipeline.gate.statistics import GateSettings
 
     confidence = _fraction(args.confidence, "--confidence")
     if not 0.5 < confidence < 1.0:
@@ -56,7 +56,7 @@ def cmd_check(args, console: Console) -> int:
 
 
 def cmd_baseline_update(args, console: Console) -> int:
-    from pipeline.gate.compare import load_rows, write_baseline
+    from edgeship.pipeline.gate.compare import load_rows, write_baseline
 
     current = load_rows(args.current)
     rows = current.rows

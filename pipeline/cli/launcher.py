@@ -12,8 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
-from pipeline.cli.output import EXIT_FAILED
-from pipeline.core.errors import EdgeshipError, one_line
+from edgeship.pipeline.cli.output import EXIT_FAILED
+from edgeship.pipeline.core.errors import EdgeshipError, one_line
 
 LAUNCHED_BY_NPROC = "EDGESHIP_NPROC_LAUNCH"
 PEER_LOSS_GRACE_S = 3.0
@@ -85,7 +85,7 @@ def follow(recipe, force: set[str], train_part) -> None:
     """A rank other than 0: train together with rank 0 in a private folder; the run folder is rank 0's alone."""
     from rich.console import Console
 
-    from pipeline.engine.flow import open_run
+    from edgeship.pipeline.engine.flow import open_run
 
     with tempfile.TemporaryDirectory(prefix="edgeship-rank") as scratch:
         train_part(open_run(recipe, Path(scratch), force, Console(stderr=True, quiet=True), publish=False))

@@ -9,22 +9,22 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.bench import cmd_bench, cmd_targets_check
-from pipeline.cli.check import cmd_baseline_update, cmd_check
-from pipeline.cli.launcher import failed_rank, follow, launch
-from pipeline.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
-from pipeline.cli.telemetry import opt_out_of_openvino_telemetry
-from pipeline.core.errors import EdgeshipError
-from pipeline.training.distributed import under_torchrun
+from edgeship.pipeline.cli.bench import cmd_bench, cmd_targets_check
+from edgeship.pipeline.cli.check import cmd_baseline_update, cmd_check
+from edgeship.pipeline.cli.launcher import failed_rank, follow, launch
+from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
+from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.training.distributed import under_torchrun
 
 
 def _in_run_folder(args, work, train_part):
     """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work. Under torchrun
     the ranks other than 0 only run `train_part` (along with rank 0) and return None."""
-    from pipeline.config.recipe import load_recipe
-    from pipeline.core.runlock import run_lock
-    from pipeline.core.stale import clean_stale_temp
-    from pipeline.training import distributed
+    from edgeship.pipeline.config.recipe import load_recipe
+    from edgeship.pipeline.core.runlock import run_lock
+    from edgeship.pipeline.core.stale import clean_stale_temp
+    from edgeship.pipeline.training import distributed
 
     recipe = load_recipe(args.recipe)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
@@ -42,7 +42,7 @@ def _in_run_folder(args, work, train_part):
 
 
 def cmd_optimize(args, console: Console) -> int:
-    from pipeline.engine.optimize import optimize, train_students
+    from edgeship.pipeline.engine.optimize import optimize, train_students
 
     done = _in_run_folder(args, lambda recipe, run_dir, force: optimize(recipe, run_dir, force, console,
                                                                         search=args.search), train_students)
@@ -68,9 +68,9 @@ def _count(metrics: dict, key: str) -> str:
 
 
 def cmd_distill(args, console: Console) -> int:
-    from pipeline.engine.flow import open_run
-    from pipeline.engine.optimize import train_models
-    from pipeline.reporting.report import model_names
+    from edgeship.pipeline.engine.flow import open_run
+    from edgeship.pipeline.engine.optimize import train_models
+    from edgeship.pipeline.reporting.report import model_names
 
     def work(recipe, run_dir, force):
         flow = open_run(recipe, run_dir, force, console)
@@ -96,7 +96,7 @@ def cmd_distill(args, console: Console) -> int:
 
 
 def cmd_report(args, console: Console) -> int:
-    from pipeline.reporting.report import read_report, write_report
+    from edgeship.pipeline.reporting.report import read_report, write_report
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "report.json").is_file():
@@ -114,7 +114,7 @@ def _positive_int(text: str) -> int:
 
 
 def _search_option(p: argparse.ArgumentParser) -> None:
-    from pipeline.stages.search import DEFAULT_BUDGET_SECONDS
+    from edgeship.pipeline.stages.search import DEFAULT_BUDGET_SECONDS
 
     p.add_argument("--search", nargs="?", type=_positive_int, const=DEFAULT_BUDGET_SECONDS, metavar="SECONDS",
                    help="first try distillation methods x temperature x alpha (x balance) by successive halving on "
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "search", None) and getattr(args, "nproc", 1) > 1:
             raise EdgeshipError("--search runs its trials in one process: leave out --nproc")
         if getattr(args, "nproc", 1) > 1 and not under_torchrun():
-            from pipeline.config.recipe import load_recipe
+            from edgeship.pipeline.config.recipe import load_recipe
 
             load_recipe(args.recipe)  # a bad recipe: one line here, before N processes start
             return launch(main, argv, args.nproc)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pipeline.config.section import Section
+from edgeship.pipeline.config.section import Section
 
 
 class Split(Section):

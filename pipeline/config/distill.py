@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from pipeline.config.section import Registered, Section
-from pipeline.core.plugins import METHODS
+from edgeship.pipeline.config.section import Registered, Section
+from edgeship.pipeline.core.plugins import METHODS
 
 
 class LayerPair(Section):

@@ -17,13 +17,13 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.config.data import DENSE_SOURCES, LABEL_SOURCES, DataConfig
-from pipeline.config.distill import DistillConfig, LayerPair  # noqa: F401 (recipe sections live here)
-from pipeline.config.section import Registered, Section
-from pipeline.config.targets import default_targets, target_config_type
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS, load_plugins
-from pipeline.core.targets import TargetBase
+from edgeship.pipeline.config.data import DENSE_SOURCES, LABEL_SOURCES, DataConfig
+from edgeship.pipeline.config.distill import DistillConfig, LayerPair  # noqa: F401 (recipe sections live here)
+from edgeship.pipeline.config.section import Registered, Section
+from edgeship.pipeline.config.targets import default_targets, target_config_type
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS, load_plugins
+from edgeship.pipeline.core.targets import TargetBase
 
 
 class TrainConfig(Section):
@@ -105,7 +105,7 @@ class QuantizeConfig(Section):
     preset: Literal["x86-vnni", "x86-avx2", "arm64"] = "x86-vnni"  # see calibration/presets.py
     # Points of the task's metric (top-1, mIoU) an int8 model may lose against its fp32 file (same format, val split).
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
-    # Over budget: rank layers by harm, keep the worst in float until the budget holds (pipeline.formats.int8_budget).
+    # Over budget: rank layers by harm, keep the worst in float until the budget holds (formats/int8_budget.py).
     fallback: bool = True
     max_float_layers: int = Field(8, ge=0)
     # error: quantization error of each layer alone at the model's output, in torch (one forward pass per layer);
@@ -142,7 +142,7 @@ class BenchConfig(Section):
     # Device accuracy on this many test images (stratified, fixed seed); None: the whole test split.
     eval_samples: int | None = Field(None, ge=10)
     # int8 against fp32 and pruned against unpruned are timed interleaved in one agent, at least this many runs
-    # each (pipeline.bench.paired); 0: decisions on single p50s, said so in the report.
+    # each (edgeship.pipeline.bench.paired); 0: decisions on single p50s, said so in the report.
     paired_min_runs: int = Field(200, ge=0)
     # Per-layer profile of every row from the runtime's own profiler, over this many runs (0: none).
     profile_runs: int = Field(20, ge=0)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Generic, Iterable, TypeVar
 
-from pipeline.core.errors import EdgeshipError, one_line
+from edgeship.pipeline.core.errors import EdgeshipError, one_line
 
 T = TypeVar("T")
 ENV_VAR = "EDGESHIP_PLUGINS"
@@ -100,11 +100,11 @@ def _label(plugin) -> str:
 
 
 def _registering_module() -> str:
-    """The module whose code called register (the first frame outside pipeline.core): the plug-in's home."""
+    """The module whose code called register (the first frame outside edgeship.pipeline.core): the plug-in's home."""
     frame = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not module.startswith("pipeline.core"):
+        if not module.startswith("edgeship.pipeline.core"):
             return module
         frame = frame.f_back
     return "unknown"
@@ -112,13 +112,15 @@ def _registering_module() -> str:
 
 FORMATS: Registry = Registry("format", ("name", "suffix", "runner", "packages", "export", "quantize", "layers",
                                         "quantized_ops", "float_layers"),
-                             ("pipeline.formats.onnx", "pipeline.formats.tflite", "pipeline.formats.openvino"))
+                             ("edgeship.pipeline.formats.onnx", "edgeship.pipeline.formats.tflite",
+                              "edgeship.pipeline.formats.openvino"))
 TARGET_TYPES: Registry = Registry("target type", ("name", "config", "make", "runs_torch", "interleaved_timing"),
-                                  ("targets.local", "targets.ssh", "targets.docker", "targets.qemu"))
+                                  ("edgeship.targets.local", "edgeship.targets.ssh", "edgeship.targets.docker",
+                                   "edgeship.targets.qemu"))
 METHODS: Registry = Registry("distillation method", ("name", "display", "default_beta", "loss"),
-                             ("pipeline.distillation.methods",))
+                             ("edgeship.pipeline.distillation.methods",))
 TASKS: Registry = Registry("task", ("name", "metric", "loss", "predict_labels", "meter"),
-                          ("pipeline.tasks.classification", "pipeline.tasks.segmentation"))
+                          ("edgeship.pipeline.tasks.classification", "edgeship.pipeline.tasks.segmentation"))
 
 
 def load_plugins(specs: Iterable[str]) -> list[str]:

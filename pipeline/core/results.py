@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.atomic import write_json_atomic
+from edgeship.pipeline.core.atomic import write_json_atomic
 
 LATENCY_KEYS = ("p50", "p90", "p99", "mean", "std")
 
@@ -132,7 +132,7 @@ class Report:
     reference_stage: str | None = None
     int8_vs_fp32: list[dict] = field(default_factory=list)
     pruning: list[dict] = field(default_factory=list)
-    speed: list[dict] = field(default_factory=list)    # paired comparisons (pipeline.core.speed.SpeedComparison)
+    speed: list[dict] = field(default_factory=list)    # paired comparisons (core/speed.py SpeedComparison)
     distillation: dict | None = None
     notices: list[str] = field(default_factory=list)   # the report's first lines
     ship_from: str = "student-kd"                       # the trained student pruning and int8 start from

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pipeline.core.artifact import META_FILE, Artifact
-from pipeline.core.atomic import write_folder_atomic, write_json_atomic
-from pipeline.core.errors import one_line
+from edgeship.pipeline.core.artifact import META_FILE, Artifact
+from edgeship.pipeline.core.atomic import write_folder_atomic, write_json_atomic
+from edgeship.pipeline.core.errors import one_line
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Timings come in runs of correlated samples (a noisy neighbour slows a stretch, not one sample), so the interval
 of the ratio of medians (or p90s) resamples contiguous blocks, not samples. Timed interleaved in one agent
 (paired), block i of one series sits beside block i of the other and the same blocks are drawn on both sides,
-so whatever slowed the machine at that moment cancels out of the ratio. The CI gate (pipeline.gate.statistics),
+so whatever slowed the machine at that moment cancels out of the ratio. The CI gate (edgeship.pipeline.gate.statistics),
 ship and the int8 and pruning tables all judge speed here.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ segmentation folders and Pascal VOC (a mask per image); split into train / val /
 
 Digits and Fashion-MNIST are small and stay in memory at their native size; an ImageFolder is a list of files
 decoded when a loader asks (or, with data.in_memory, decoded once at the exact model size). The recipe's
-preprocessing (resize, crop, scale, mean, std: pipeline.data.transforms) travels with every artifact so that
+preprocessing (resize, crop, scale, mean, std: edgeship.pipeline.data.transforms) travels with every artifact so that
 devices can reproduce it.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config.recipe import DataConfig
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.keys import content_key
-from pipeline.data.mask_splits import MaskArraySplit, MaskSplit
-from pipeline.data.scenes import compose_scenes, held_out_items
-from pipeline.data.segfolders import load_segfolder, load_voc
-from pipeline.data.splits import ArraySplit, FileSplit, Split, file_listing_digest
-from pipeline.data.transforms import make_preprocessing
+from edgeship.pipeline.config.recipe import DataConfig
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.keys import content_key
+from edgeship.pipeline.data.mask_splits import MaskArraySplit, MaskSplit
+from edgeship.pipeline.data.scenes import compose_scenes, held_out_items
+from edgeship.pipeline.data.segfolders import load_segfolder, load_voc
+from edgeship.pipeline.data.splits import ArraySplit, FileSplit, Split, file_listing_digest
+from edgeship.pipeline.data.transforms import make_preprocessing
 
 FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.errors import EdgeshipError
 
 
 def default_workers(split, batch_size: int | None = None) -> int:
@@ -58,7 +58,7 @@ def eval_loader(split, batch_size: int | None = None, workers: int | None = None
 class GlobalBatches(Sampler[list[int]]):
     """A seeded permutation per epoch cut into global batches; yields this rank's part of each (one stand-in
     sample where a rank has none: it must still join the gradient all-reduce). `shard(global_batch_size)` gives
-    this rank's slice of a global batch (pipeline.training.distributed.shard)."""
+    this rank's slice of a global batch (edgeship.pipeline.training.distributed.shard)."""
 
     def __init__(self, length: int, batch_size: int, seed: int, shard: Callable[[int], tuple[slice, float]]):
         self.length, self.batch_size, self.seed, self.epoch = length, batch_size, seed, 0

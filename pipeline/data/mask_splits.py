@@ -11,9 +11,9 @@ from abc import abstractmethod
 import numpy as np
 import torch
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.data.splits import Split
-from pipeline.data.transforms import joint_eval_transform, joint_train_transform, match_channels
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.data.splits import Split
+from edgeship.pipeline.data.transforms import joint_eval_transform, joint_train_transform, match_channels
 
 
 class MaskSplit(Split):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.data.mask_splits import MaskFileSplit, check_mask_values, read_mask
-from pipeline.data.splits import file_listing_digest
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.data.mask_splits import MaskFileSplit, check_mask_values, read_mask
+from edgeship.pipeline.data.splits import file_listing_digest
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.sampling import stratified_indices
-from pipeline.data.loaders import eval_loader, iterate
-from pipeline.data.transforms import (
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.sampling import stratified_indices
+from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.data.transforms import (
     LARGE_IMAGE,
     batch_shifts,
     eval_transform,

@@ -1,6 +1,6 @@
 """Deep-to-shallow self-distillation within one network ("Be Your Own Teacher", Zhang et al. 2019).
 
-A small classifier is attached after each shallow stage of the student (pipeline.distillation.exits); each learns
+A small classifier is attached after each shallow stage of the student (distillation/exits.py); each learns
 from the labels and from the network's own final output (softened, detached), so the deep part teaches the shallow
 ones and their gradients shape the shared early layers. No external teacher. Drop-in for Distiller in the training
 loop: the heads are its learned parts (they join the optimizer) and are dropped after training, so the exported
@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.distillation.alongside import TrainedAlongside
-from pipeline.distillation.exits import Exit, Exits
-from pipeline.distillation.hooks import FeatureHooks
-from pipeline.distillation.logit import kd_loss
+from edgeship.pipeline.distillation.alongside import TrainedAlongside
+from edgeship.pipeline.distillation.exits import Exit, Exits
+from edgeship.pipeline.distillation.hooks import FeatureHooks
+from edgeship.pipeline.distillation.logit import kd_loss
 
 SELF_TEMPERATURE = 3.0  # BYOT's, for the exits' KD term when the recipe leaves distill.temperature unset
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.distillation.feature import match_spatial
+from edgeship.pipeline.distillation.feature import match_spatial
 
 PAIRWISE_NODES = 16  # pair-wise similarity on at most 16x16 nodes (each a pooled patch), as SKD pools its map
 

@@ -1,7 +1,7 @@
 """Distiller: one object that turns (student output, labels, batch) into the training loss of any method.
 
 loss = (1 - alpha) * CE + alpha * KD(T) + beta * method loss, the method being any registered in
-pipeline.core.plugins.METHODS (FitNets hints, attention transfer, similarity preservation, DKD, ...). The
+edgeship.pipeline.core.plugins.METHODS (FitNets hints, attention transfer, similarity preservation, DKD, ...). The
 teacher is frozen (offline distillation). Without augmentation its outputs for a training image never change,
 so they are computed once and reused every epoch.
 """
@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.plugins import METHODS
-from pipeline.data.loaders import eval_loader, iterate
-from pipeline.distillation.hooks import FeatureHooks
-from pipeline.distillation.logit import kd_loss
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.distillation.hooks import FeatureHooks
+from edgeship.pipeline.distillation.logit import kd_loss
 
 CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 AUTO_BATCHES = 10  # beta: auto is the mean ratio over this many first batches, then fixed

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.distillation.feature import match_spatial
-from pipeline.distillation.relation import embedding
+from edgeship.pipeline.distillation.feature import match_spatial
+from edgeship.pipeline.distillation.relation import embedding
 
 
 def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.distillation.alongside import TrainedAlongside
-from pipeline.distillation.logit import kd_loss
+from edgeship.pipeline.distillation.alongside import TrainedAlongside
+from edgeship.pipeline.distillation.logit import kd_loss
 
 DML_TEMPERATURE = 1.0  # the paper's plain softmax; a temperature set in the recipe overrides it
 

@@ -8,18 +8,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.config.recipe import Recipe, recipe_to_yaml
-from pipeline.core.artifact import Artifact
-from pipeline.core.atomic import write_atomic
-from pipeline.core.errors import EdgeshipError, one_line
-from pipeline.core.keys import PROJECT_ROOT, code_key, content_key, tool_versions
-from pipeline.core.plugins import FORMATS
-from pipeline.core.runfolder import RunFolder
-from pipeline.data.datasets import load_dataset
-from pipeline.stages.context import Context
-from pipeline.stages.inputs import StageInputs
-from pipeline.stages.preflight import check_models
-from pipeline.training import distributed
+from edgeship.pipeline.config.recipe import Recipe, recipe_to_yaml
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.atomic import write_atomic
+from edgeship.pipeline.core.errors import EdgeshipError, one_line
+from edgeship.pipeline.core.keys import PROJECT_ROOT, code_key, content_key, tool_versions
+from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.inputs import StageInputs
+from edgeship.pipeline.stages.preflight import check_models
+from edgeship.pipeline.training import distributed
 
 TORCH_PACKAGES = ("torch", "torchvision", "torch-pruning", "numpy")
 # The code that makes each stage type: its source goes into the stage key (plus a plug-in's own file).
@@ -53,7 +53,7 @@ class Flow:
         self.failures: dict[str, str] = {}  # conversion stage -> why it has no artifact
         self.notices: list[str] = []  # what the report says first (a stage that failed, the ship line's start)
         self.ship_from = "student-kd"
-        self.search: float | None = None  # --search: its time budget in seconds (pipeline.stages.search)
+        self.search: float | None = None  # --search: its time budget in seconds (edgeship.pipeline.stages.search)
 
     def stage(self, name: str, stage_type: str, cfg, inputs: StageInputs, packages, build, trains: bool = False,
               plugin_code=()) -> Artifact:

@@ -5,19 +5,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from calibration.calibration_set import build_calibration_set
-from pipeline.config.recipe import Recipe
-from pipeline.core.artifact import Artifact
-from pipeline.core.formats import format_named
-from pipeline.core.keys import code_key
-from pipeline.core.plugins import METHODS
-from pipeline.data.splits import InputsByIndex
-from pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
-from pipeline.engine.results import bench_and_report
-from pipeline.engine.ship_line import choose_start
-from pipeline.stages import convert, distill, prune, search, teacher
-from pipeline.stages.inputs import StageInputs
-from pipeline.training import distributed
+from edgeship.calibration.calibration_set import build_calibration_set
+from edgeship.pipeline.config.recipe import Recipe
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.formats import format_named
+from edgeship.pipeline.core.keys import code_key
+from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.data.splits import InputsByIndex
+from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
+from edgeship.pipeline.engine.results import bench_and_report
+from edgeship.pipeline.engine.ship_line import choose_start
+from edgeship.pipeline.stages import convert, distill, prune, search, teacher
+from edgeship.pipeline.stages.inputs import StageInputs
+from edgeship.pipeline.training import distributed
 
 
 def _weights(cfg) -> tuple[str | None, ...]:

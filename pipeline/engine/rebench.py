@@ -9,14 +9,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.config.recipe import Recipe
-from pipeline.core.artifact import Artifact
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.runfolder import RunFolder
-from pipeline.data.datasets import load_dataset
-from pipeline.engine.results import bench_and_report
-from pipeline.engine.ship_line import choose_start
-from pipeline.stages.context import Context
+from edgeship.pipeline.config.recipe import Recipe
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.engine.results import bench_and_report
+from edgeship.pipeline.engine.ship_line import choose_start
+from edgeship.pipeline.stages.context import Context
 
 CONVERSIONS = ("export", "quantize")
 

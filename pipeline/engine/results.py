@@ -1,18 +1,18 @@
 """Bench a run's artifacts on the recipe's targets and make the typed report (rows, ship choice, trade-offs)."""
 from __future__ import annotations
 
-from pipeline.bench.paired import compare_pairs, decision_pairs
-from pipeline.bench.run import bench_all, bench_columns
-from pipeline.core.artifact import Artifact
-from pipeline.core.plugins import METHODS
-from pipeline.core.results import Report
-from pipeline.core.tasks import task_named
-from pipeline.data.transforms import preprocess
-from pipeline.reporting.masks import EXAMPLES, masks_svg, predicted_masks
-from pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_names, write_report
-from pipeline.reporting.ship import choose, write_ship
-from pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
-from pipeline.stages.context import Context
+from edgeship.pipeline.bench.paired import compare_pairs, decision_pairs
+from edgeship.pipeline.bench.run import bench_all, bench_columns
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.data.transforms import preprocess
+from edgeship.pipeline.reporting.masks import EXAMPLES, masks_svg, predicted_masks
+from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_names, write_report
+from edgeship.pipeline.reporting.ship import choose, write_ship
+from edgeship.pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
+from edgeship.pipeline.stages.context import Context
 
 
 def _beta_setting(distill) -> str | float:
@@ -22,7 +22,7 @@ def _beta_setting(distill) -> str | float:
 
 
 def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, list[str]]:
-    """Torch stages that are not fit to ship (pipeline.training.health), and the conversions of an unfit final
+    """Torch stages that are not fit to ship (edgeship.pipeline.training.health), and the conversions of an unfit final
     student with them."""
     unfit = {name: a.metrics["health"] for name, a in artifacts.items()
              if a.format == "torch" and a.metrics.get("health")}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.errors import EdgeshipError
 
 
 @dataclass

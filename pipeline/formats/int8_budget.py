@@ -4,7 +4,7 @@ Quantize everything; if the int8 file loses more than `max_accuracy_drop` points
 validation split, rank the layers by the harm each one does when it is the only quantized layer, then keep
 the worst layers in float, one more at a time, until the budget holds, `max_float_layers` is reached or
 `max_search_seconds` have passed (the best file so far stays, said so). The harm is the quantization error at the
-model's output in torch (ranking "error", pipeline.formats.layer_error: one forward pass per layer), or the
+model's output in torch (ranking "error", edgeship.pipeline.formats.layer_error: one forward pass per layer), or the
 accuracy drop of the runtime's int8 file with that layer alone quantized (ranking "sensitivity": one quantize
 and evaluation per layer, minutes per layer at 224 px). Backends only say what their layers are called and how
 to quantize while leaving some out.
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from calibration.calibration_set import CalibrationSet
-from pipeline.core.formats import Format, runner_of
-from pipeline.formats.layer_error import layer_errors
-from targets.agent import evaluate, open_runner
+from edgeship.calibration.calibration_set import CalibrationSet
+from edgeship.pipeline.core.formats import Format, runner_of
+from edgeship.pipeline.formats.layer_error import layer_errors
+from edgeship.targets.agent import evaluate, open_runner
 
 FINAL_NAME = "model-int8"
 ERROR_SAMPLES = 32  # calibration samples the per-layer error is measured on

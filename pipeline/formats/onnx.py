@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
-from calibration.adapters import onnxruntime_reader
-from calibration.calibration_set import CalibrationSet
-from calibration.presets import PRESETS
-from pipeline.core.formats import Format
-from pipeline.core.plugins import FORMATS
+from edgeship.calibration.adapters import onnxruntime_reader
+from edgeship.calibration.calibration_set import CalibrationSet
+from edgeship.calibration.presets import PRESETS
+from edgeship.pipeline.core.formats import Format
+from edgeship.pipeline.core.plugins import FORMATS
 
 SUFFIX = ".onnx"
 PACKAGES = ("onnx", "onnxruntime")

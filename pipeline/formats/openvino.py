@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from calibration.adapters import nncf_dataset
-from calibration.calibration_set import CalibrationSet
-from calibration.presets import PRESETS
-from pipeline.core.formats import Format
-from pipeline.core.plugins import FORMATS
+from edgeship.calibration.adapters import nncf_dataset
+from edgeship.calibration.calibration_set import CalibrationSet
+from edgeship.calibration.presets import PRESETS
+from edgeship.pipeline.core.formats import Format
+from edgeship.pipeline.core.plugins import FORMATS
 
 SUFFIX = ".xml"
 PACKAGES = ("openvino", "nncf")

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.core.formats import runner_of
-from targets.agent import open_runner
+from edgeship.pipeline.core.formats import runner_of
+from edgeship.targets.agent import open_runner
 
 
 class ParityError(RuntimeError):

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from calibration.adapters import torch_calibrate
-from calibration.calibration_set import CalibrationSet
-from pipeline.core.formats import Format
-from pipeline.core.plugins import FORMATS
+from edgeship.calibration.adapters import torch_calibrate
+from edgeship.calibration.calibration_set import CalibrationSet
+from edgeship.pipeline.core.formats import Format
+from edgeship.pipeline.core.plugins import FORMATS
 
 SUFFIX = ".tflite"
 PACKAGES = ("litert-torch", "ai-edge-litert", "torchao")

@@ -12,12 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config.recipe import load_recipe
-from pipeline.core.atomic import write_json_atomic
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.tables import TableView
-from pipeline.gate.baseline_models import copy_models
-from pipeline.gate.statistics import (
+from edgeship.pipeline.config.recipe import load_recipe
+from edgeship.pipeline.core.atomic import write_json_atomic
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.tables import TableView
+from edgeship.pipeline.gate.baseline_models import copy_models
+from edgeship.pipeline.gate.statistics import (
     GateSettings,
     accuracy_verdict,
     across_runs,

@@ -5,12 +5,12 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.bench.run import bench_columns, bench_request
-from pipeline.config.recipe import load_recipe
-from pipeline.core.targets import target_type
-from pipeline.gate.baseline_models import BaselineModel, baseline_model, stage_artifact
-from pipeline.gate.compare import row_key
-from targets.registry import make_target
+from edgeship.pipeline.bench.run import bench_columns, bench_request
+from edgeship.pipeline.config.recipe import load_recipe
+from edgeship.pipeline.core.targets import target_type
+from edgeship.pipeline.gate.baseline_models import BaselineModel, baseline_model, stage_artifact
+from edgeship.pipeline.gate.compare import row_key
+from edgeship.targets.registry import make_target
 
 MIN_RUNS = 300
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.errors import EdgeshipError
-from pipeline.data.datasets import Dataset
-from pipeline.models.onnx_teacher import OnnxTeacher
-from pipeline.models.zoo import build_model, count_macs_params
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.data.datasets import Dataset
+from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
+from edgeship.pipeline.models.zoo import build_model, count_macs_params
 
 WEIGHTS_FILE = "weights.pt"
 PROGRAM_FILE = "model.pt2"

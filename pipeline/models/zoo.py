@@ -10,8 +10,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
 
 
 class BasicBlock(nn.Module):

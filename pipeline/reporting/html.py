@@ -14,11 +14,11 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pipeline.core.results import Report, ResultRow  # noqa: E402
-from pipeline.reporting.distillation import distillation_sentence
-from pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
-from pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
-from pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
+from edgeship.pipeline.core.results import Report, ResultRow  # noqa: E402
+from edgeship.pipeline.reporting.distillation import distillation_sentence
+from edgeship.pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
+from edgeship.pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
+from edgeship.pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
 
 FORMAT_COLOURS = {"torch": "#7f7f7f", "onnx": "#1f77b4", "tflite": "#ff7f0e", "openvino": "#2ca02c"}
 CSS = """

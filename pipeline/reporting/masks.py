@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.formats import runner_of
-from targets.agent import IGNORE_INDEX, open_runner
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.formats import runner_of
+from edgeship.targets.agent import IGNORE_INDEX, open_runner
 
 EXAMPLES = 4
 
@@ -16,7 +16,7 @@ def predicted_masks(artifact: Artifact, inputs: np.ndarray) -> np.ndarray:
     if artifact.format == "torch":
         import torch
 
-        from pipeline.models.torch_artifact import load_teacher
+        from edgeship.pipeline.models.torch_artifact import load_teacher
 
         with torch.no_grad():
             return load_teacher(artifact)(torch.from_numpy(inputs)).argmax(1).numpy()
@@ -28,7 +28,7 @@ def masks_svg(images: np.ndarray, columns: dict[str, np.ndarray], num_classes: i
     """Rows: images; columns: the image, then one mask per entry of `columns` (ignored pixels white)."""
     import matplotlib.pyplot as plt
 
-    from pipeline.reporting.html import svg_text
+    from edgeship.pipeline.reporting.html import svg_text
 
     cmap = plt.get_cmap("tab20", max(num_classes, 2)).with_extremes(over="white")
     rows, cols = len(images), 1 + len(columns)

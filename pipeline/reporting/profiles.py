@@ -2,8 +2,8 @@
 each shipped model, and the export doctor: layers of int8 files that still run in float, and format changes."""
 from __future__ import annotations
 
-from pipeline.core.results import Report, ResultRow
-from pipeline.core.tables import TableView
+from edgeship.pipeline.core.results import Report, ResultRow
+from edgeship.pipeline.core.tables import TableView
 
 TOP_LAYERS = 15
 

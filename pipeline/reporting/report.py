@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.atomic import write_atomic
-from pipeline.core.formats import model_files
-from pipeline.core.results import LATENCY_KEYS, Report, ResultRow
-from pipeline.reporting.distillation import distillation_sentence, method_display
-from pipeline.reporting.profiles import condensed
-from pipeline.reporting.tradeoffs import markdown_sections
-from pipeline.reporting.views import MARKDOWN, environment_view, per_target_view, results_view
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.atomic import write_atomic
+from edgeship.pipeline.core.formats import model_files
+from edgeship.pipeline.core.results import LATENCY_KEYS, Report, ResultRow
+from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display
+from edgeship.pipeline.reporting.profiles import condensed
+from edgeship.pipeline.reporting.tradeoffs import markdown_sections
+from edgeship.pipeline.reporting.views import MARKDOWN, environment_view, per_target_view, results_view
 
 X86_NOTE = ("Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards such as a Raspberry Pi, "
             "which have no such instructions: measure on the device.")
@@ -97,7 +97,7 @@ def markdown(report: Report) -> str:
 def write_report(run_root: Path, report: Report) -> None:
     """report.md and report.html, then report.json last: if the disk fills up on the way, report.json (what
     `check` and `report` read) is still the previous run's, whole."""
-    from pipeline.reporting.html import render  # matplotlib: only when a report is written
+    from edgeship.pipeline.reporting.html import render  # matplotlib: only when a report is written
 
     for name, text in (("report.md", markdown(report)), ("report.html", render(report))):
         write_atomic(run_root / name, lambda tmp, text=text: tmp.write_text(text))

@@ -6,12 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline.core.artifact import META_FILE, Artifact
-from pipeline.core.atomic import write_folder_atomic
-from pipeline.core.formats import model_files
-from pipeline.core.keys import file_sha256
-from pipeline.core.results import ResultRow
-from pipeline.core.speed import FASTER, SAME, SLOWER, SpeedComparison
+from edgeship.pipeline.core.artifact import META_FILE, Artifact
+from edgeship.pipeline.core.atomic import write_folder_atomic
+from edgeship.pipeline.core.formats import model_files
+from edgeship.pipeline.core.keys import file_sha256
+from edgeship.pipeline.core.results import ResultRow
+from edgeship.pipeline.core.speed import FASTER, SAME, SLOWER, SpeedComparison
 
 
 def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float,

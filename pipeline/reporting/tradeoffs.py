@@ -1,10 +1,10 @@
 """What int8 and pruning really bought, per runtime and target, with warnings where they bought nothing."""
 from __future__ import annotations
 
-from pipeline.core.results import Report, ResultRow
-from pipeline.core.speed import FASTER, SLOWER, SpeedComparison
-from pipeline.reporting.profiles import markdown_lines as profile_lines
-from pipeline.reporting.views import batch_notes, batch_view, int8_view, sensitivity_views
+from edgeship.pipeline.core.results import Report, ResultRow
+from edgeship.pipeline.core.speed import FASTER, SLOWER, SpeedComparison
+from edgeship.pipeline.reporting.profiles import markdown_lines as profile_lines
+from edgeship.pipeline.reporting.views import batch_notes, batch_view, int8_view, sensitivity_views
 
 
 def _paired(speed: list[SpeedComparison], baseline: str, candidate: str, target: str) -> SpeedComparison | None:

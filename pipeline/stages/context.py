@@ -1,4 +1,4 @@
-"""What every stage may read besides its declared inputs (pipeline.stages.inputs): the recipe, the run's data,
+"""What every stage may read besides its declared inputs (edgeship.pipeline.stages.inputs): the recipe, the run's data,
 the run folder, the console."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from pipeline.config.recipe import Recipe
-from pipeline.core.runfolder import RunFolder
-from pipeline.data.datasets import Dataset
+from edgeship.pipeline.config.recipe import Recipe
+from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.data.datasets import Dataset
 
 
 @dataclass

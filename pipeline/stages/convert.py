@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.formats import format_named
-from pipeline.core.logs import output_to
-from pipeline.formats.int8_budget import quantize_within_budget
-from pipeline.formats.parity import check_parity, require_parity
-from pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
-from pipeline.stages.context import Context
-from pipeline.stages.inputs import StageInputs
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.formats import format_named
+from edgeship.pipeline.core.logs import output_to
+from edgeship.pipeline.formats.int8_budget import quantize_within_budget
+from edgeship.pipeline.formats.parity import check_parity, require_parity
+from edgeship.pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.inputs import StageInputs
 
 
 def _parity_inputs(ctx: Context):

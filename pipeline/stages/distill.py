@@ -9,18 +9,24 @@ from pathlib import Path
 
 from torch import nn
 
-from pipeline.config.recipe import DistillConfig, LayerPair
-from pipeline.core.artifact import Artifact
-from pipeline.core.tasks import task_named
-from pipeline.distillation.deep_to_shallow import ShallowExits
-from pipeline.distillation.distiller import Distiller
-from pipeline.distillation.exits import find_exits
-from pipeline.distillation.online import MutualLearning
-from pipeline.models.checkpoints import load_backbone, load_checkpoint
-from pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher, torch_artifact
-from pipeline.stages.context import Context
-from pipeline.stages.fit import fit
-from pipeline.training.loop import seed_everything
+from edgeship.pipeline.config.recipe import DistillConfig, LayerPair
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
+from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.distillation.exits import find_exits
+from edgeship.pipeline.distillation.online import MutualLearning
+from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
+from edgeship.pipeline.models.torch_artifact import (
+    arch_spec,
+    build_from_spec,
+    example_input,
+    load_teacher,
+    torch_artifact,
+)
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.training.loop import seed_everything
 
 
 def new_student(ctx: Context, seed: int) -> tuple[nn.Module, dict]:

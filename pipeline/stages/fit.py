@@ -1,18 +1,18 @@
 """Shared by the stages that train: progress on the console, a CSV log, BatchNorm statistics re-estimated,
-accuracy on the held-out splits, and the model's health (pipeline.training.health)."""
+accuracy on the held-out splits, and the model's health (edgeship.pipeline.training.health)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from torch import nn
 
-from pipeline.config.recipe import TrainConfig
-from pipeline.core.progress import progress_bar
-from pipeline.core.tasks import task_named
-from pipeline.stages.context import Context
-from pipeline.training import bn_recalibration, distributed, health
-from pipeline.training.family_defaults import with_family_defaults
-from pipeline.training.loop import accuracy, evaluate, train
+from edgeship.pipeline.config.recipe import TrainConfig
+from edgeship.pipeline.core.progress import progress_bar
+from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.training import bn_recalibration, distributed, health
+from edgeship.pipeline.training.family_defaults import with_family_defaults
+from edgeship.pipeline.training.loop import accuracy, evaluate, train
 
 
 def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_before: float) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from calibration.calibration_set import CalibrationSet
-from pipeline.core.artifact import Artifact
-from pipeline.core.keys import file_sha256
+from edgeship.calibration.calibration_set import CalibrationSet
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.keys import file_sha256
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config.recipe import ModelConfig, Recipe
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.plugins import METHODS
-from pipeline.data.datasets import Dataset
-from pipeline.models.checkpoints import load_backbone, load_checkpoint
-from pipeline.models.onnx_teacher import OnnxTeacher
-from pipeline.models.torch_artifact import arch_spec, build_from_spec
-from pipeline.training import devices
+from edgeship.pipeline.config.recipe import ModelConfig, Recipe
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.data.datasets import Dataset
+from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
+from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
+from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec
+from edgeship.pipeline.training import devices
 
 
 def _check_onnx_teacher(recipe: Recipe, data: Dataset) -> None:

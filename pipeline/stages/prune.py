@@ -9,17 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.config.recipe import PruneConfig
-from pipeline.core.artifact import Artifact
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.tasks import task_named
-from pipeline.distillation.distiller import Distiller
-from pipeline.models.heads import classifier_layers
-from pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
-from pipeline.models.zoo import count_macs_params
-from pipeline.stages.context import Context
-from pipeline.stages.fit import fit
-from pipeline.training.loop import seed_everything
+from edgeship.pipeline.config.recipe import PruneConfig
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.models.heads import classifier_layers
+from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
+from edgeship.pipeline.models.zoo import count_macs_params
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.training.loop import seed_everything
 
 
 def _importance(name: str):

@@ -9,19 +9,26 @@ import json
 
 import numpy as np
 
-from pipeline.config.distill import DistillConfig
-from pipeline.core.artifact import Artifact
-from pipeline.core.atomic import write_atomic, write_json_atomic
-from pipeline.core.keys import content_key
-from pipeline.core.plugins import METHODS
-from pipeline.core.tasks import task_named
-from pipeline.distillation.distiller import Distiller
-from pipeline.distillation.search import SCRATCH, Candidate, SearchResult, candidates, successive_halving, trial_images
-from pipeline.models.torch_artifact import example_input, load_teacher
-from pipeline.stages.context import Context
-from pipeline.stages.distill import new_student
-from pipeline.training.family_defaults import with_family_defaults
-from pipeline.training.loop import accuracy, train
+from edgeship.pipeline.config.distill import DistillConfig
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.atomic import write_atomic, write_json_atomic
+from edgeship.pipeline.core.keys import content_key
+from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.distillation.search import (
+    SCRATCH,
+    Candidate,
+    SearchResult,
+    candidates,
+    successive_halving,
+    trial_images,
+)
+from edgeship.pipeline.models.torch_artifact import example_input, load_teacher
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.distill import new_student
+from edgeship.pipeline.training.family_defaults import with_family_defaults
+from edgeship.pipeline.training.loop import accuracy, train
 
 DEFAULT_BUDGET_SECONDS = 1800
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.config.recipe import ModelConfig
-from pipeline.core.artifact import Artifact
-from pipeline.core.tasks import task_named
-from pipeline.models.checkpoints import load_backbone, load_checkpoint
-from pipeline.models.onnx_teacher import OnnxTeacher
-from pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
-from pipeline.stages.context import Context
-from pipeline.stages.fit import fit
-from pipeline.training.loop import accuracy, seed_everything
+from edgeship.pipeline.config.recipe import ModelConfig
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
+from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
+from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
+from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.training.loop import accuracy, seed_everything
 
 ONNX_TEACHER_FILE = "teacher.onnx"
 

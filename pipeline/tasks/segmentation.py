@@ -9,9 +9,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.plugins import TASKS
-from pipeline.core.tasks import Task
-from targets.agent import IGNORE_INDEX, confusion_update, segmentation_scores
+from edgeship.pipeline.core.plugins import TASKS
+from edgeship.pipeline.core.tasks import Task
+from edgeship.targets.agent import IGNORE_INDEX, confusion_update, segmentation_scores
 
 
 class ConfusionMeter:

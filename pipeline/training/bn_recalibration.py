@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from pipeline.data.loaders import eval_loader, iterate
-from pipeline.data.splits import Split
+from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.data.splits import Split
 
 
 def batchnorm_layers(model: nn.Module) -> list[_BatchNorm]:

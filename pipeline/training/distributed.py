@@ -18,8 +18,8 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.runfolder import StageRecord
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.runfolder import StageRecord
 
 
 def under_torchrun() -> bool:

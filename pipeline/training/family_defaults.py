@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from pipeline.config.recipe import TrainConfig
+from edgeship.pipeline.config.recipe import TrainConfig
 
 ZOO_MODULES = ("torchvision.", "timm.")
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}

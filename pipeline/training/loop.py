@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.config.recipe import TrainConfig
-from pipeline.core.tasks import Task
-from pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
-from pipeline.data.splits import Split
-from pipeline.tasks.classification import CLASSIFICATION
-from pipeline.training import devices, distributed
-from pipeline.training.family_defaults import with_family_defaults
-from pipeline.training.sync_batchnorm import synced_batchnorm
+from edgeship.pipeline.config.recipe import TrainConfig
+from edgeship.pipeline.core.tasks import Task
+from edgeship.pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
+from edgeship.pipeline.data.splits import Split
+from edgeship.pipeline.tasks.classification import CLASSIFICATION
+from edgeship.pipeline.training import devices, distributed
+from edgeship.pipeline.training.family_defaults import with_family_defaults
+from edgeship.pipeline.training.sync_batchnorm import synced_batchnorm
 
 
 def seed_everything(seed: int) -> None:
@@ -125,7 +125,7 @@ def train(
     workers: int | None = None,
     run_on: devices.TrainingDevice | None = None,
 ) -> list[dict]:
-    """Train in place with a cosine schedule; `distiller` (pipeline.distillation) supplies the loss when a
+    """Train in place with a cosine schedule; `distiller` (edgeship.pipeline.distillation) supplies the loss when a
     teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch.
     `run_on` overrides train.device / train.amp (the mixed-precision path is tested on the CPU this way)."""
     seed_everything(seed)

@@ -10,9 +10,9 @@ import json
 import pytest
 import yaml
 
-from pipeline.cli.main import main
-from pipeline.core.results import Report
-from pipeline.reporting.report import markdown
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.reporting.report import markdown
 from tests.support.sshd import free_port
 
 
@@ -46,8 +46,8 @@ def test_bench_run_folder_on_local_sweep_emulated_pi_and_gone_board(tiny_run, ar
 
 @pytest.mark.arm64
 def test_report_keeps_emulated_latency_apart(tiny_run, arm64_root):
-    from pipeline.config.recipe import parse_recipe
-    from pipeline.engine.optimize import optimize
+    from edgeship.pipeline.config.recipe import parse_recipe
+    from edgeship.pipeline.engine.optimize import optimize
 
     run_dir, _, recipe = tiny_run
     raw = {**recipe.model_dump(mode="json"),

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from targets.docker import DockerTargetConfig
-from targets.local import LocalTargetConfig
-from targets.qemu import QemuArm64TargetConfig
-from targets.registry import make_target
-from targets.ssh import SshTargetConfig
+from edgeship.targets.docker import DockerTargetConfig
+from edgeship.targets.local import LocalTargetConfig
+from edgeship.targets.qemu import QemuArm64TargetConfig
+from edgeship.targets.registry import make_target
+from edgeship.targets.ssh import SshTargetConfig
 
 ONE_SAMPLE_TOLERANCE = 0.6   # points: 2 of the 359 digits test images
 ARM_INT8_TOLERANCE = 1.5     # points, int8 only, ARM kernels against x86

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from targets.base import BenchRequest
-from targets.docker import DockerTarget, DockerTargetConfig
+from edgeship.targets.base import BenchRequest
+from edgeship.targets.docker import DockerTarget, DockerTargetConfig
 
 pytestmark = pytest.mark.docker
 

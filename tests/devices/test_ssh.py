@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from targets.base import AGENT, BenchRequest
-from targets.ssh import SshTarget, SshTargetConfig
+from edgeship.targets.base import AGENT, BenchRequest
+from edgeship.targets.ssh import SshTarget, SshTargetConfig
 from tests.support.requirements import missing
 
 pytestmark = pytest.mark.ssh

@@ -1,6 +1,6 @@
 import json
 
-from pipeline.cli.main import main
+from edgeship.pipeline.cli.main import main
 
 
 def test_bench_verb_measures_model_files(tiny_run, capsys):
@@ -48,7 +48,7 @@ def test_report_of_a_folder_without_a_run(tmp_path, capsys):
 
 
 def test_second_optimize_on_a_locked_run_folder_is_refused(tmp_path, write_yaml, capsys):
-    from pipeline.core.runlock import run_lock
+    from edgeship.pipeline.core.runlock import run_lock
     from tests.support.recipes import tiny_recipe_dict
 
     recipe = write_yaml(tiny_recipe_dict())

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from pipeline.config.recipe import parse_recipe
-from pipeline.engine.optimize import optimize
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.engine.optimize import optimize
 from tests.support.recipes import tiny_recipe_dict
 
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_digits_demo_meets_the_done_criteria(tmp_path):
     run_dir = tmp_path / "digits"
-    cmd = [sys.executable, "-m", "pipeline.cli", "optimize", str(ROOT / "examples" / "digits.yaml"),
+    cmd = [sys.executable, "-m", "edgeship.pipeline.cli", "optimize", str(ROOT / "examples" / "digits.yaml"),
            "--run-dir", str(run_dir)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.cli.main import main
-from pipeline.gate.statistics import GateSettings, across_runs, latency_verdict
-from targets.base import BenchRequest
-from targets.local import LocalTarget
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.gate.statistics import GateSettings, across_runs, latency_verdict
+from edgeship.targets.base import BenchRequest
+from edgeship.targets.local import LocalTarget
 
 GATE = GateSettings(max_latency_regression=0.05, confidence=0.99)
 
@@ -47,7 +47,7 @@ def real_reports(tmp_path_factory):
     agent; the candidate's first row with a 60% injected slowdown."""
     import torch
 
-    from pipeline.models.zoo import build_model
+    from edgeship.pipeline.models.zoo import build_model
 
     folder = tmp_path_factory.mktemp("gate")
     model = folder / "resnet20.onnx"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from pipeline.cli.main import main
+from edgeship.pipeline.cli.main import main
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from pipeline.config.recipe import parse_recipe
-from pipeline.core.artifact import Artifact
-from pipeline.core.formats import format_named
-from pipeline.core.plugins import FORMATS
-from pipeline.data.datasets import load_dataset
-from pipeline.engine.optimize import optimize
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.formats import format_named
+from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.engine.optimize import optimize
 from tests.support.recipes import tiny_recipe_dict
 
 EXPECTED_STAGES = {"teacher", "student-scratch", "student-kd", "pruned", "onnx-fp32", "onnx-int8", "tflite-fp32",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.runlock import run_lock
+from edgeship.pipeline.core.runlock import run_lock
 from tests.support.recipes import tiny_recipe_dict
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from pipeline.cli.main import main
+from edgeship.pipeline.cli.main import main
 
 pytestmark = pytest.mark.slow
 

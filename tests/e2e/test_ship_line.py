@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from pipeline.config.recipe import parse_recipe
-from pipeline.core.artifact import Artifact
-from pipeline.engine.optimize import optimize
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.engine.optimize import optimize
 from tests.support.recipes import tiny_recipe_dict
 
 pytestmark = pytest.mark.slow

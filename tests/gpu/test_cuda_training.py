@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config.recipe import DataConfig, TrainConfig
-from pipeline.data.datasets import load_dataset
-from pipeline.models.zoo import build_model
-from pipeline.training.loop import accuracy, train
+from edgeship.pipeline.config.recipe import DataConfig, TrainConfig
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.training.loop import accuracy, train
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.models.zoo import build_model
-from targets.base import AGENT, BenchRequest
-from targets.local import LocalTarget
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.targets.base import AGENT, BenchRequest
+from edgeship.targets.local import LocalTarget
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_profile_lists_layers_with_time_and_precision(onnx_model):
 
 
 def test_a_format_without_a_profiler_is_a_note_not_a_failure(onnx_model):
-    from targets.agent import profile
+    from edgeship.targets.agent import profile
 
     sample = np.zeros((1, 1, 8, 8), np.float32)
     assert profile("torch", "m.pt2", 1, sample, 2, "/tmp") == {"note": "no profiler for torch"}
@@ -117,7 +117,7 @@ def test_a_format_without_a_profiler_is_a_note_not_a_failure(onnx_model):
 
 
 def test_batch_sizes_and_throughput_beside_batch_one(onnx_model, tmp_path):
-    from pipeline.core.formats import format_named
+    from edgeship.pipeline.core.formats import format_named
 
     torch.manual_seed(0)
     model = build_model("simple_cnn", 3, 1, 8, {"width": 4}).eval()

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torchvision
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.models.checkpoints import load_backbone
-from pipeline.models.zoo import build_model
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.models.checkpoints import load_backbone
+from edgeship.pipeline.models.zoo import build_model
 
 
 def test_mobilenet_weights_fill_the_lraspp_backbone_and_a_grey_stem(tmp_path):

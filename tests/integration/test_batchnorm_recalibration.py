@@ -3,11 +3,11 @@ initial values, and eval-mode accuracy at chance; re-estimating them on training
 import torch
 from torch import nn
 
-from pipeline.config.recipe import DataConfig, TrainConfig
-from pipeline.data.datasets import load_dataset
-from pipeline.training.bn_recalibration import recalibrate, restore, snapshot
-from pipeline.training.health import problems
-from pipeline.training.loop import accuracy, train
+from edgeship.pipeline.config.recipe import DataConfig, TrainConfig
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.training.bn_recalibration import recalibrate, restore, snapshot
+from edgeship.pipeline.training.health import problems
+from edgeship.pipeline.training.loop import accuracy, train
 
 
 def _slow_bn_net() -> nn.Module:

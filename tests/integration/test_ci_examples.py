@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli.main import build_parser
+from edgeship.pipeline.cli.main import build_parser
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ci"
 

@@ -3,11 +3,11 @@ import gzip
 import numpy as np
 import pytest
 
-from pipeline.config.recipe import DataConfig
-from pipeline.core.errors import EdgeshipError
-from pipeline.data.datasets import load_dataset
-from pipeline.data.loaders import eval_loader, iterate
-from pipeline.data.transforms import preprocess
+from edgeship.pipeline.config.recipe import DataConfig
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.data.transforms import preprocess
 from tests.support.requirements import missing
 
 
@@ -105,7 +105,7 @@ def test_preprocess_matches_formula():
 def test_real_fashion_mnist_when_installed():
     from pathlib import Path
 
-    from pipeline.data.datasets import DEFAULT_FASHION_DIR
+    from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR
 
     if not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
         missing("dataset-fashion-mnist is not installed (.ci/run installs it)")
@@ -129,7 +129,7 @@ def _write_sized_tree(root, sizes, per_class=4, classes=("cat", "dog")):
 
 
 def test_imagefolder_streams_files_and_crops_large_images(tmp_path):
-    from pipeline.data.splits import FileSplit
+    from edgeship.pipeline.data.splits import FileSplit
 
     _write_sized_tree(tmp_path, [(120, 80), (80, 130), (96, 96)])
     data = load_dataset(DataConfig(source=f"imagefolder:{tmp_path}", image_size=64, channels=3, mean=[0.5],
@@ -148,9 +148,9 @@ def test_imagefolder_streams_files_and_crops_large_images(tmp_path):
 
 def test_evaluation_batches_shrink_as_images_grow(tmp_path):
     """256 small images a batch, a bounded input size for large ones; any batch size gives the same outputs."""
-    from pipeline.data.loaders import eval_batch_size
-    from pipeline.models.zoo import build_model
-    from pipeline.training.loop import evaluate
+    from edgeship.pipeline.data.loaders import eval_batch_size
+    from edgeship.pipeline.models.zoo import build_model
+    from edgeship.pipeline.training.loop import evaluate
 
     assert eval_batch_size(load_dataset(DataConfig(source="digits")).test) == 256
     assert eval_batch_size(type("S", (), {"pre": {"channels": 3, "size": [224, 224]}})()) == 13
@@ -205,7 +205,7 @@ def test_folder_with_no_images_is_one_line(tmp_path):
 
 
 def test_device_eval_set_is_uint8_and_the_agent_normalizes_like_the_host(tmp_path):
-    from targets.agent import load_eval_set
+    from edgeship.targets.agent import load_eval_set
 
     data = load_dataset(DataConfig(source="digits", mean=[0.3], std=[0.4]))
     split = data.test.sample(50)

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.plugins import METHODS as METHODS_REGISTRY
-from pipeline.data.datasets import load_dataset
-from pipeline.distillation.distiller import AUTO_BATCHES, Distiller
-from pipeline.models.zoo import build_model
-from pipeline.training.loop import accuracy, train
+from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.plugins import METHODS as METHODS_REGISTRY
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.distillation.distiller import AUTO_BATCHES, Distiller
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.training.loop import accuracy, train
 
 PAIRS = [{"teacher": "layer2", "student": "features.6"}]
 

@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
-from pipeline.cli.main import main
-from pipeline.config.recipe import DistillConfig
-from pipeline.distillation.online import MutualLearning
-from pipeline.models.zoo import build_model
-from pipeline.reporting.distillation import distillation_sentence
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.config.recipe import DistillConfig
+from edgeship.pipeline.distillation.online import MutualLearning
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.reporting.distillation import distillation_sentence
 from tests.support.recipes import tiny_recipe_dict
 
 

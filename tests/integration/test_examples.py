@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.recipe import load_recipe
+from edgeship.pipeline.config.recipe import load_recipe
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 

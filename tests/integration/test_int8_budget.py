@@ -5,12 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from calibration.calibration_set import build_calibration_set
-from pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig
-from pipeline.core.formats import format_named
-from pipeline.data.datasets import load_dataset
-from pipeline.formats.int8_budget import accuracy_of, quantize_within_budget
-from pipeline.training.loop import accuracy, train
+from edgeship.calibration.calibration_set import build_calibration_set
+from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig
+from edgeship.pipeline.core.formats import format_named
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.formats.int8_budget import accuracy_of, quantize_within_budget
+from edgeship.pipeline.training.loop import accuracy, train
 
 
 def _net():

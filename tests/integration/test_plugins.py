@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.cli.main import main
-from pipeline.config.recipe import parse_recipe
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES
 from tests.support.recipes import tiny_recipe_dict
 
 TOYS = ["tests.plugins.toy_format", "tests.plugins.toy_target", "tests.plugins.toy_method"]
@@ -72,13 +72,13 @@ def test_a_broken_plugin_is_refused_with_one_line(plugin, words, write_yaml, cap
     assert len(err.splitlines()) == 1, err
     assert err.startswith(f"edgeship: error: plug-in {plugin}: ") and words in err, err
     if plugin.endswith("name_taken"):
-        assert "already taken by pipeline.formats.onnx" in err
+        assert "already taken by edgeship.pipeline.formats.onnx" in err
 
 
 @pytest.mark.slow
 def test_toy_format_target_and_method_run_through_the_flow(tmp_path):
     """One optimize: the toy method distils, the toy format exports and quantizes, the toy target benches."""
-    from pipeline.engine.optimize import optimize
+    from edgeship.pipeline.engine.optimize import optimize
 
     raw = tiny_recipe_dict(plugins=TOYS, **{"export.formats": ["onnx-ortopt"], "distill.method": "logit-mse",
                                             "prune.enabled": False, "teacher.train.epochs": 1,

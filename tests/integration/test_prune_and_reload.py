@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from pipeline.models.torch_artifact import WEIGHTS_FILE, load_resized
-from pipeline.models.zoo import build_model, count_macs_params
-from pipeline.stages.prune import prune_channels
+from edgeship.pipeline.models.torch_artifact import WEIGHTS_FILE, load_resized
+from edgeship.pipeline.models.zoo import build_model, count_macs_params
+from edgeship.pipeline.stages.prune import prune_channels
 
 
 def test_pruned_model_saves_as_plain_weights_and_reloads_exactly(tmp_path):
@@ -37,8 +37,8 @@ def test_zoo_models_reload_after_pruning(arch, size):
     torch.testing.assert_close(rebuilt(x), model(x))
 
 
-from pipeline.config.recipe import PruneConfig  # noqa: E402
-from pipeline.stages.prune import make_pruner, prune_step  # noqa: E402
+from edgeship.pipeline.config.recipe import PruneConfig  # noqa: E402
+from edgeship.pipeline.stages.prune import make_pruner, prune_step  # noqa: E402
 
 
 @pytest.mark.parametrize("importance", ["l1", "l2", "bn_scale", "taylor"])
@@ -71,7 +71,7 @@ def test_ignored_layers_keep_their_channels():
 
 
 def test_unknown_ignored_layer_is_named():
-    from pipeline.core.errors import EdgeshipError
+    from edgeship.pipeline.core.errors import EdgeshipError
 
     model = build_model("simple_cnn", 10, 1, 8, {"width": 8})
     with pytest.raises(EdgeshipError, match="prune.ignore: no module named 'head'"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.cli.launcher import run_on_ranks
+from edgeship.pipeline.cli.launcher import run_on_ranks
 from tests.support.ddp_ranks import train_on_rank, train_student
 
 

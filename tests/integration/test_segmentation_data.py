@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config.recipe import DataConfig
-from pipeline.data.datasets import load_dataset
-from pipeline.data.mask_splits import MaskFileSplit
-from pipeline.data.transforms import joint_train_transform, make_preprocessing
-from pipeline.models.zoo import build_model
+from edgeship.pipeline.config.recipe import DataConfig
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.data.mask_splits import MaskFileSplit
+from edgeship.pipeline.data.transforms import joint_train_transform, make_preprocessing
+from edgeship.pipeline.models.zoo import build_model
 from tests.support.segfolders import segfolder, voc
 
 SCENES = dict(source="scenes", image_size=24, mean=[0.2], std=[0.3], scenes={"count": 100})
@@ -78,8 +78,8 @@ def test_pascal_voc_layout_reads_palette_indices_and_ignore(tmp_path):
 
 def test_a_unet_prunes_through_its_skip_connections():
     """Torch-Pruning follows the concatenated skips: fewer MACs, the same output shape, the classes kept."""
-    from pipeline.models.zoo import count_macs_params
-    from pipeline.stages.prune import prune_channels
+    from edgeship.pipeline.models.zoo import count_macs_params
+    from edgeship.pipeline.stages.prune import prune_channels
 
     model = build_model("unet", 11, 1, 24, {"width": 8, "depth": 2}).eval()
     example = torch.zeros(1, 1, 24, 24)
@@ -93,8 +93,8 @@ def test_a_unet_prunes_through_its_skip_connections():
 def test_segmentation_models_export_with_pixel_parity(arch, args, tmp_path):
     """One tensor out at the input's size; ONNX and OpenVINO agree with torch per pixel (eval mode: a model
     exported in train mode updates its BatchNorm statistics while being traced and no longer matches)."""
-    from pipeline.core.formats import format_named
-    from pipeline.formats.parity import check_parity
+    from edgeship.pipeline.core.formats import format_named
+    from edgeship.pipeline.formats.parity import check_parity
 
     model = build_model(arch, 5, 1, 32, args).eval()
     x = torch.rand(4, 1, 32, 32) * 2 - 1

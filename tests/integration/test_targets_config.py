@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from pipeline.cli.main import main
-from pipeline.config.recipe import parse_recipe
-from pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.core.errors import EdgeshipError
 from tests.support.recipes import tiny_recipe_dict
 from tests.support.sshd import free_port
 
@@ -56,9 +56,9 @@ def test_targets_check_passes_when_every_target_is_usable(write_yaml, capsys):
 def test_local_target_pins_to_the_cpuset(tmp_path):
     import torch
 
-    from pipeline.models.zoo import build_model
-    from targets.base import BenchRequest
-    from targets.local import LocalTarget
+    from edgeship.pipeline.models.zoo import build_model
+    from edgeship.targets.base import BenchRequest
+    from edgeship.targets.local import LocalTarget
 
     model = build_model("simple_cnn", 3, 1, 8, {"width": 4}).eval()
     path = tmp_path / "m.onnx"

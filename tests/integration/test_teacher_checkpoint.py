@@ -1,14 +1,14 @@
 """The teacher from a user's weights-only checkpoint, and what happens when it does not fit."""
 import torch
 
-from pipeline.cli.main import main
-from pipeline.config.recipe import parse_recipe
-from pipeline.core.runfolder import RunFolder
-from pipeline.data.datasets import load_dataset
-from pipeline.models.torch_artifact import load_torch_model
-from pipeline.models.zoo import build_model
-from pipeline.stages import teacher
-from pipeline.stages.context import Context
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.models.torch_artifact import load_torch_model
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.stages import teacher
+from edgeship.pipeline.stages.context import Context
 from tests.support.recipes import tiny_recipe_dict
 
 

@@ -1,7 +1,7 @@
 """A broken plug-in for the tests: its format name is a built-in's."""
-from pipeline.core.formats import Format
-from pipeline.core.plugins import FORMATS
-from pipeline.formats import onnx
+from edgeship.pipeline.core.formats import Format
+from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.formats import onnx
 
 FORMATS.register(Format(name="onnx", suffix=".onnx", runner="onnx", runtime="onnxruntime", packages=(),
                         export=onnx.export, quantize=onnx.quantize, layers=onnx.layers,

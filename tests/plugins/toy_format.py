@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from pipeline.core.formats import Format
-from pipeline.core.plugins import FORMATS
-from pipeline.formats import onnx
+from edgeship.pipeline.core.formats import Format
+from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.formats import onnx
 
 NAME = "onnx-ortopt"
 

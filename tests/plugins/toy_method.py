@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.methods.base import Method, register
 
 
 @register

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from pipeline.core.targets import TargetBase, TargetType, register_target_type
-from targets.base import AGENT, AgentTarget, failed, parse_agent_output
-from targets.process import DeadlineExceeded, run_with_deadline
-from targets.transport import FolderSession
+from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.base import AGENT, AgentTarget, failed, parse_agent_output
+from edgeship.targets.process import DeadlineExceeded, run_with_deadline
+from edgeship.targets.transport import FolderSession
 
 
 class SandboxTargetConfig(TargetBase):

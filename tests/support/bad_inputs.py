@@ -137,7 +137,7 @@ def onnx_teacher(folder: Path, classes: int) -> str:
     """A teacher that is not PyTorch: an ONNX file (made here from a torch model) with `classes` outputs."""
     import torch
 
-    from pipeline.models.zoo import build_model
+    from edgeship.pipeline.models.zoo import build_model
 
     path = folder / f"teacher{classes}.onnx"
     model = build_model("simple_cnn", classes, 1, 8, {"width": 4}).eval()
@@ -149,7 +149,7 @@ def onnx_teacher(folder: Path, classes: int) -> str:
 def wrong_class_count_checkpoint(folder: Path) -> str:
     import torch
 
-    from pipeline.models.zoo import build_model
+    from edgeship.pipeline.models.zoo import build_model
 
     path = folder / "teacher3.pt"
     torch.save(build_model("cifar_resnet8", 3, 1, 8, {"width": 4}).state_dict(), path)
@@ -262,7 +262,7 @@ CASES = [
 
 def run_case(case: Case, folder: Path) -> tuple[int, str]:
     """Run one case in-process; (exit code, stderr). Output to stdout is discarded."""
-    from pipeline.cli.main import main
+    from edgeship.pipeline.cli.main import main
 
     argv = case.build(folder)
     err = io.StringIO()

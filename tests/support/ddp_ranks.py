@@ -6,11 +6,11 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from pipeline.config.recipe import DistillConfig, LayerPair, TrainConfig
-from pipeline.data.splits import ArraySplit
-from pipeline.distillation.distiller import Distiller
-from pipeline.training import distributed
-from pipeline.training.loop import seed_everything, train
+from edgeship.pipeline.config.recipe import DistillConfig, LayerPair, TrainConfig
+from edgeship.pipeline.data.splits import ArraySplit
+from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.training import distributed
+from edgeship.pipeline.training.loop import seed_everything, train
 
 # 257 images in batches of 64: the last global batch holds one image, so with 2 ranks one rank gets none.
 SAMPLES, BATCH = 257, 64

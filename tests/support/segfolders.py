@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.data.datasets import _load_digits
-from pipeline.data.scenes import compose_scenes
-from pipeline.data.segfolders import VOC_CLASSES
+from edgeship.pipeline.data.datasets import _load_digits
+from edgeship.pipeline.data.scenes import compose_scenes
+from edgeship.pipeline.data.segfolders import VOC_CLASSES
 
 
 def scenes(count: int, canvas: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

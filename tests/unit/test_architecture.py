@@ -8,7 +8,8 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("pipeline", "targets", "calibration")
+FOLDERS = ("pipeline", "targets", "calibration")
+PACKAGES = tuple(f"edgeship.{folder}" for folder in FOLDERS)  # the folders install under one namespace
 
 
 def _cycles(graph) -> list[list[str]]:
@@ -55,9 +56,9 @@ def test_no_import_cycle_anywhere():
 
 def test_targets_and_calibration_import_only_pipeline_core():
     graph = grimp.build_graph(*PACKAGES, include_external_packages=False)
-    bad = [(src, dst) for src in graph.modules if src.split(".")[0] in ("targets", "calibration")
+    bad = [(src, dst) for src in graph.modules if src.split(".")[1] in ("targets", "calibration")
            for dst in graph.find_modules_directly_imported_by(src)
-           if dst.startswith("pipeline") and not (dst == "pipeline" or dst.startswith("pipeline.core"))]
+           if dst.startswith("edgeship.pipeline.") and not dst.startswith("edgeship.pipeline.core")]
     assert bad == []
 
 
@@ -79,6 +80,16 @@ ONE_FILE_BY_DESIGN = {"targets/agent.py": 560}
 
 
 def test_no_module_over_300_lines():
-    long = [f"{p.relative_to(ROOT)}: {n}" for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+    long = [f"{p.relative_to(ROOT)}: {n}" for folder in FOLDERS for p in (ROOT / folder).rglob("*.py")
             if (n := len(p.read_text().splitlines())) > ONE_FILE_BY_DESIGN.get(str(p.relative_to(ROOT)), 300)]
     assert long == []
+
+
+def test_one_namespace_when_installed(tmp_path):
+    """Installed, the folders are edgeship.pipeline, .targets, .calibration; nothing named `pipeline` is importable
+    from outside the checkout (it would collide with any other package of that name)."""
+    code = ("import importlib.util as u, edgeship.pipeline.cli.main, edgeship.targets.base, edgeship.calibration; "
+            "print([u.find_spec(n) is None for n in ('pipeline', 'targets', 'calibration')])")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[True, True, True]"

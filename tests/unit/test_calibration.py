@@ -1,7 +1,7 @@
 import numpy as np
 
-from calibration.adapters import nncf_dataset, onnxruntime_reader
-from calibration.calibration_set import CalibrationSet, build_calibration_set, sample_indices
+from edgeship.calibration.adapters import nncf_dataset, onnxruntime_reader
+from edgeship.calibration.calibration_set import CalibrationSet, build_calibration_set, sample_indices
 
 
 def test_stratified_sampling_draws_evenly_across_classes():

@@ -3,11 +3,11 @@ import pytest
 import torch
 import torchvision
 
-from pipeline.config.recipe import DistillConfig
-from pipeline.core.errors import EdgeshipError
-from pipeline.distillation.deep_to_shallow import SELF_TEMPERATURE, ShallowExits
-from pipeline.distillation.exits import find_exits
-from pipeline.models.zoo import build_model
+from edgeship.pipeline.config.recipe import DistillConfig
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.distillation.deep_to_shallow import SELF_TEMPERATURE, ShallowExits
+from edgeship.pipeline.distillation.exits import find_exits
+from edgeship.pipeline.models.zoo import build_model
 
 
 @pytest.mark.parametrize("make, size, shallow, deepest", [

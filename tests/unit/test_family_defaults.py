@@ -5,9 +5,9 @@ from __future__ import annotations
 import torchvision
 from torch import nn
 
-from pipeline.config.recipe import TrainConfig
-from pipeline.models.zoo import SimpleCNN
-from pipeline.training.family_defaults import with_family_defaults
+from edgeship.pipeline.config.recipe import TrainConfig
+from edgeship.pipeline.models.zoo import SimpleCNN
+from edgeship.pipeline.training.family_defaults import with_family_defaults
 
 
 def test_a_network_without_normalization_gets_adam_and_its_rate():

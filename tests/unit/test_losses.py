@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.distillation.feature import HintLoss, attention_loss, attention_map, match_spatial
-from pipeline.distillation.logit import dist_loss, dkd_loss, kd_loss
-from pipeline.distillation.relation import similarity_preserving_loss
+from edgeship.pipeline.distillation.feature import HintLoss, attention_loss, attention_map, match_spatial
+from edgeship.pipeline.distillation.logit import dist_loss, dkd_loss, kd_loss
+from edgeship.pipeline.distillation.relation import similarity_preserving_loss
 
 
 def test_kd_loss_is_zero_when_student_equals_teacher():
@@ -82,8 +82,8 @@ def test_similarity_preserving_loss_zero_for_same_relations():
 
 
 def test_cross_entropy_weight_is_one_minus_alpha():
-    from pipeline.config.recipe import DistillConfig
-    from pipeline.distillation.distiller import Distiller
+    from edgeship.pipeline.config.recipe import DistillConfig
+    from edgeship.pipeline.distillation.distiller import Distiller
     from tests.support.custom_model import tiny_mlp
 
     torch.manual_seed(0)
@@ -98,7 +98,7 @@ def test_cross_entropy_weight_is_one_minus_alpha():
 
 
 def test_rkd_distance_loss_matches_hand_computed_normalized_distances():
-    from pipeline.distillation.relation import rkd_distance_loss
+    from edgeship.pipeline.distillation.relation import rkd_distance_loss
 
     student = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])  # distances 3, 4, 5: mean 4
     teacher = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # distances 1, 1, sqrt 2
@@ -114,7 +114,7 @@ def test_rkd_distance_loss_matches_hand_computed_normalized_distances():
 
 
 def test_rkd_angle_loss_matches_hand_computed_angles():
-    from pipeline.distillation.relation import rkd_angle_loss
+    from edgeship.pipeline.distillation.relation import rkd_angle_loss
 
     right = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])   # a right angle at point 0, 45 degrees at 1 and 2
     line = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])    # collinear: cosines 1 or -1
@@ -127,7 +127,7 @@ def test_rkd_angle_loss_matches_hand_computed_angles():
 
 
 def test_pkt_loss_is_kl_between_cosine_kernels():
-    from pipeline.distillation.relation import pkt_loss
+    from edgeship.pipeline.distillation.relation import pkt_loss
 
     teacher = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # kernel rows (1, 0.5) -> (2/3, 1/3)
     student = torch.tensor([[1.0, 0.0], [2.0, 0.0]])  # all cosines 1 -> rows (1/2, 1/2)
@@ -137,7 +137,7 @@ def test_pkt_loss_is_kl_between_cosine_kernels():
 
 
 def test_vid_gaussian_nll_matches_hand_computed_value():
-    from pipeline.distillation.information import VariationalRegressor, gaussian_nll
+    from edgeship.pipeline.distillation.information import VariationalRegressor, gaussian_nll
 
     # mean 0, target 2, variance 2: 0.5 * (log 2 + 4 / 2)
     value = gaussian_nll(torch.zeros(1, 1, 1, 1), torch.full((1, 1, 1, 1), 2.0), torch.full((1, 1, 1, 1), 2.0))
@@ -148,7 +148,7 @@ def test_vid_gaussian_nll_matches_hand_computed_value():
 
 
 def test_crd_nce_loss_matches_hand_computed_value():
-    from pipeline.distillation.information import nce_loss
+    from edgeship.pipeline.distillation.information import nce_loss
 
     # one sample, K = 2 negatives, 10 training samples: K * Pn = 0.2
     scores = torch.tensor([[0.5, 0.1, 0.2]])
@@ -157,7 +157,7 @@ def test_crd_nce_loss_matches_hand_computed_value():
 
 
 def test_crd_memory_holds_unit_rows_and_updates_only_the_batch():
-    from pipeline.distillation.information import ContrastiveMemory
+    from edgeship.pipeline.distillation.information import ContrastiveMemory
 
     torch.manual_seed(0)
     memory = ContrastiveMemory(student_dim=6, teacher_dim=5, dim=8, negatives=4)

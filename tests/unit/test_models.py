@@ -3,9 +3,9 @@ import pickle
 import pytest
 import torch
 
-from pipeline.core.errors import EdgeshipError
-from pipeline.models.checkpoints import load_checkpoint
-from pipeline.models.zoo import build_model, count_macs_params
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.models.checkpoints import load_checkpoint
+from edgeship.pipeline.models.zoo import build_model, count_macs_params
 
 
 @pytest.mark.parametrize("arch, args", [

@@ -4,9 +4,9 @@ import onnx
 import pytest
 import torch
 
-from calibration.calibration_set import CalibrationSet, sample_indices
-from pipeline.config.recipe import QuantizeConfig
-from pipeline.formats import onnx as onnx_format
+from edgeship.calibration.calibration_set import CalibrationSet, sample_indices
+from edgeship.pipeline.config.recipe import QuantizeConfig
+from edgeship.pipeline.formats import onnx as onnx_format
 from tests.support.custom_model import tiny_mlp
 
 

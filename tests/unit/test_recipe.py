@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline.cli.main import main
-from pipeline.config.recipe import load_recipe, parse_recipe
-from pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.config.recipe import load_recipe, parse_recipe
+from edgeship.pipeline.core.errors import EdgeshipError
 from tests.support.recipes import tiny_recipe_dict
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import typing
 
-from pipeline.core.formats import format_by_suffix, model_files
-from pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS
-from targets import agent
+from edgeship.pipeline.core.formats import format_by_suffix, model_files
+from edgeship.pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS
+from edgeship.targets import agent
 
 
 def test_every_format_runs_on_an_agent_runner():

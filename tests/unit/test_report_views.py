@@ -2,9 +2,9 @@
 in the shape the agent returns: no runtime."""
 from __future__ import annotations
 
-from pipeline.core.results import Report
-from pipeline.reporting.profiles import condensed, doctor_view, markdown_lines
-from pipeline.reporting.views import batch_notes, batch_view
+from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.reporting.profiles import condensed, doctor_view, markdown_lines
+from edgeship.pipeline.reporting.views import batch_notes, batch_view
 from tests.unit.test_results import row
 
 
@@ -41,7 +41,7 @@ def test_profile_of_a_shipped_int8_file_and_the_export_doctor():
 
 
 def test_distillation_sentence_names_scheme_guard_and_search():
-    from pipeline.reporting.distillation import distillation_sentence
+    from edgeship.pipeline.reporting.distillation import distillation_sentence
 
     old = distillation_sentence({"method": "kd", "teacher_outputs": "cached"})  # a report from before schemes
     assert old.startswith("Distillation: KD, offline (frozen teacher)")

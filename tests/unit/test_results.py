@@ -1,10 +1,10 @@
 """Typed results and their views, on made-up rows: no training, no runtime."""
 from __future__ import annotations
 
-from pipeline.core.results import Report, ResultRow
-from pipeline.reporting.report import add_speedups, kd_verdict, markdown
-from pipeline.reporting.ship import choose
-from pipeline.reporting.views import HTML, TERMINAL, environment_view, results_view
+from edgeship.pipeline.core.results import Report, ResultRow
+from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, markdown
+from edgeship.pipeline.reporting.ship import choose
+from edgeship.pipeline.reporting.views import HTML, TERMINAL, environment_view, results_view
 
 
 def row(stage, fmt="torch", precision="fp32", target="local", p50=1.0, accuracy=90.0, **more) -> ResultRow:

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.runfolder import RunFolder
 
 
 def _builder(content: str, crash: bool = False):

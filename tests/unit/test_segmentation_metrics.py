@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.distillation.dense import channel_wise_loss, pairwise_loss
-from pipeline.distillation.logit import kd_loss
-from pipeline.tasks.segmentation import SEGMENTATION, ConfusionMeter
-from targets.agent import confusion_update, evaluate_details, segmentation_scores
+from edgeship.pipeline.distillation.dense import channel_wise_loss, pairwise_loss
+from edgeship.pipeline.distillation.logit import kd_loss
+from edgeship.pipeline.tasks.segmentation import SEGMENTATION, ConfusionMeter
+from edgeship.targets.agent import confusion_update, evaluate_details, segmentation_scores
 
 
 def test_miou_by_hand_with_ignored_pixels():

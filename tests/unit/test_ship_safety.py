@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.artifact import Artifact
-from pipeline.core.errors import EdgeshipError
-from pipeline.core.results import wilson_interval
-from pipeline.engine.results import unfit_stages
-from pipeline.engine.ship_line import choose_start
-from pipeline.reporting.report import add_speedups
-from pipeline.reporting.ship import choose
-from pipeline.training.health import near_chance_limit, problems
+from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.results import wilson_interval
+from edgeship.pipeline.engine.results import unfit_stages
+from edgeship.pipeline.engine.ship_line import choose_start
+from edgeship.pipeline.reporting.report import add_speedups
+from edgeship.pipeline.reporting.ship import choose
+from edgeship.pipeline.training.health import near_chance_limit, problems
 from tests.unit.test_results import row
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.core.speed import FASTER, SAME, SLOWER, UNMEASURED, SpeedComparison
-from pipeline.reporting.ship import choose
-from pipeline.reporting.tradeoffs import int8_vs_fp32
+from edgeship.pipeline.core.speed import FASTER, SAME, SLOWER, UNMEASURED, SpeedComparison
+from edgeship.pipeline.reporting.ship import choose
+from edgeship.pipeline.reporting.tradeoffs import int8_vs_fp32
 from tests.unit.test_results import row
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.distillation.information import ContrastiveMemory
-from pipeline.distillation.methods.base import Method, register
-from pipeline.distillation.relation import embedding
+from edgeship.pipeline.distillation.information import ContrastiveMemory
+from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.relation import embedding
 
 
 @register

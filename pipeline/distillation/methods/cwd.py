@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.distillation.dense import channel_wise_loss
-from pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.dense import channel_wise_loss
+from edgeship.pipeline.distillation.methods.base import Method, register
 
 
 @register

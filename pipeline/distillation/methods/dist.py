@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.distillation.logit import dist_loss
-from pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.logit import dist_loss
+from edgeship.pipeline.distillation.methods.base import Method, register
 
 
 @register

@@ -1,8 +1,8 @@
 """FitNets (Romero et al. 2015): hints through learned regressors, with stage-1 hint epochs (one by default)."""
 from __future__ import annotations
 
-from pipeline.distillation.feature import HintLoss
-from pipeline.distillation.methods.base import LearnedPairs, register
+from edgeship.pipeline.distillation.feature import HintLoss
+from edgeship.pipeline.distillation.methods.base import LearnedPairs, register
 
 
 @register

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.methods.base import Method, register
 
 
 @register

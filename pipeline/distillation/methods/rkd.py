@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.distillation.methods.base import Method, register
-from pipeline.distillation.relation import rkd_angle_loss, rkd_distance_loss
+from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.relation import rkd_angle_loss, rkd_distance_loss
 
 DISTANCE_WEIGHT, ANGLE_WEIGHT = 25.0, 50.0  # the paper's RKD-DA weights
 

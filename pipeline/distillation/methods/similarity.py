@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.distillation.methods.base import Method, register
-from pipeline.distillation.relation import similarity_preserving_loss
+from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.relation import similarity_preserving_loss
 
 
 @register

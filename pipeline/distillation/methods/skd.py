@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.distillation.dense import pairwise_loss
-from pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.dense import pairwise_loss
+from edgeship.pipeline.distillation.methods.base import Method, register
 
 
 @register

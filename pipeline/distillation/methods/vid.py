@@ -1,8 +1,8 @@
 """Variational information distillation (Ahn et al. 2019) on each hooked layer pair."""
 from __future__ import annotations
 
-from pipeline.distillation.information import VariationalRegressor
-from pipeline.distillation.methods.base import LearnedPairs, register
+from edgeship.pipeline.distillation.information import VariationalRegressor
+from edgeship.pipeline.distillation.methods.base import LearnedPairs, register
 
 
 @register
