@@ -10,9 +10,8 @@ from typing import Protocol
 
 from edgeship.pipeline.core.formats import model_files, runner_of
 from edgeship.pipeline.core.keys import file_sha256
+from edgeship.targets.agent_zipapp import agent_zipapp
 from edgeship.targets.transport import Session, Transport, TransportError
-
-AGENT = Path(__file__).with_name("agent.py")
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class AgentTarget:
         session: Session | None = None
         try:
             session = self.transport.open()
-            session.push([AGENT, *([request.eval_npz] if request.eval_npz else [])])
+            session.push([agent_zipapp(), *([request.eval_npz] if request.eval_npz else [])])
             on_device = lambda name: name and f"{session.where}/{name}"  # noqa: E731
             for model, fmt in models:
                 try:
@@ -142,7 +141,7 @@ class AgentTarget:
         session: Session | None = None
         try:
             session = self.transport.open()
-            session.push([AGENT])
+            session.push([agent_zipapp()])
             return self._row(session.run(["--probe", session.probe_dir], timeout))
         except TransportError as err:
             return self._row(failed(f"target {self.name}: {err}"))

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.agent_zipapp import AGENT_NAME
 from edgeship.targets.arm_cpus import ArmCpuName, fake_cpuinfo
 from edgeship.targets.base import AgentTarget, failed, parse_agent_output
 from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
@@ -48,7 +49,7 @@ class DockerSession(FolderSession):
             cpuinfo = self.root / "cpuinfo"
             cpuinfo.write_text(fake_cpuinfo(c.cpu, 4))
             argv += ["-v", f"{cpuinfo}:/proc/cpuinfo:ro", "-e", f"QEMU_CPU={c.cpu}"]
-        argv += [*c.run_args, c.image, c.python, "/in/agent.py", *agent_args, "--output", "/out/result.json"]
+        argv += [*c.run_args, c.image, c.python, f"/in/{AGENT_NAME}", *agent_args, "--output", "/out/result.json"]
         try:
             proc = t.docker(argv, timeout)
         except TransportError as err:
@@ -118,15 +119,15 @@ class DockerTarget(AgentTarget):
 
 
 class DockerTargetConfig(TargetBase):
-    type: Literal["docker"]
-    image: str = Field(pattern=r"^[A-Za-z0-9_./:@-]+$")
-    platform: str | None = Field(None, pattern=r"^linux/(amd64|arm64)$")
-    cpus: float | None = Field(None, gt=0.0)
-    cpuset: str | None = Field(None, pattern=r"^[0-9]+([-,][0-9]+)*$")
-    memory: str | None = Field(None, pattern=r"^[0-9]+[bkmg]?$")
-    run_args: list[str] = []
+    type: Literal["docker"]  # a container per run (a board's limits, or arm64 through binfmt)
+    image: str = Field(pattern=r"^[A-Za-z0-9_./:@-]+$")  # an image with python, numpy and the runtimes
+    platform: str | None = Field(None, pattern=r"^linux/(amd64|arm64)$")  # arm64 on x86: emulated
+    cpus: float | None = Field(None, gt=0.0)  # docker run --cpus: model a smaller board
+    cpuset: str | None = Field(None, pattern=r"^[0-9]+([-,][0-9]+)*$")  # docker run --cpuset-cpus
+    memory: str | None = Field(None, pattern=r"^[0-9]+[bkmg]?$")  # docker run --memory
+    run_args: list[str] = []  # further docker run arguments
     docker_host: str | None = None  # e.g. unix:///run/edgeship-docker.sock; default: docker's own
-    python: str = "python3"
+    python: str = "python3"  # the interpreter inside the image
     cpu: ArmCpuName = "cortex-a72"  # the ARM core to emulate when an arm64 image runs on x86
 
 

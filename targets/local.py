@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
-from edgeship.targets.base import AGENT, AgentTarget, failed, parse_agent_output
+from edgeship.targets.agent_zipapp import AGENT_NAME
+from edgeship.targets.base import AgentTarget, failed, parse_agent_output
 from edgeship.targets.process import DeadlineExceeded, run_with_deadline
 from edgeship.targets.transport import FolderSession
 
@@ -24,7 +25,7 @@ class LocalSession(FolderSession):
         if pin and shutil.which("taskset") is None:
             return failed(f"target {t.name}: cpuset needs taskset (apt-get install util-linux)")
         try:
-            proc = run_with_deadline([*pin, t.python, str(self.folder / AGENT.name), *agent_args], timeout)
+            proc = run_with_deadline([*pin, t.python, str(self.folder / AGENT_NAME), *agent_args], timeout)
         except DeadlineExceeded as err:
             return failed(f"target {t.name}: {err}")
         except OSError as err:
@@ -51,7 +52,7 @@ class LocalTarget(AgentTarget):
 
 
 class LocalTargetConfig(TargetBase):
-    type: Literal["local"] = "local"
+    type: Literal["local"] = "local"  # the agent in a subprocess on this machine
     python: str | None = None  # interpreter that runs the agent; default: the one running edgeship
     cpuset: str | None = Field(None, pattern=r"^[0-9]+([-,][0-9]+)*$")  # taskset -c list, e.g. "1" or "0-1"
 

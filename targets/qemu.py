@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.agent_zipapp import AGENT_NAME
 from edgeship.targets.arm_cpus import ArmCpuName, fake_cpuinfo
 from edgeship.targets.base import AgentTarget, failed, parse_agent_output
 from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
@@ -29,7 +30,7 @@ class QemuSession(FolderSession):
         t = self.transport
         cpuinfo = self.root / "cpuinfo"
         cpuinfo.write_text(fake_cpuinfo(t.cpu, t.cores))
-        argv = chroot_argv(self.rootfs, self.folder, cpuinfo, [t.python, "/work/agent.py", *agent_args])
+        argv = chroot_argv(self.rootfs, self.folder, cpuinfo, [t.python, f"/work/{AGENT_NAME}", *agent_args])
         try:
             proc = run_with_deadline(argv, timeout, env=chroot_env(t.cpu, t.python_path or SITE))
         except DeadlineExceeded as err:
@@ -71,11 +72,11 @@ class QemuArm64Target(AgentTarget):
 
 
 class QemuArm64TargetConfig(TargetBase):
-    type: Literal["qemu-arm64"]
+    type: Literal["qemu-arm64"]  # an arm64 userland through qemu-user: accuracy yes, latency never
     rootfs: str | None = None  # an arm64 userland with python and runtimes; none = build edgeship's (cached)
-    cpu: ArmCpuName = "cortex-a72"
-    cores: int = Field(4, ge=1, le=64)
-    python: str = "/usr/bin/python3.11"
+    cpu: ArmCpuName = "cortex-a72"  # the ARM core qemu emulates
+    cores: int = Field(4, ge=1, le=64)  # cores the fake ARM cpuinfo shows
+    python: str = "/usr/bin/python3.11"  # the interpreter inside the userland
     # PYTHONPATH inside the userland; edgeship's has /opt/site (current runtimes) and /opt/site-tflite-runtime.
     python_path: str | None = None
 

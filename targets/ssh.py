@@ -3,8 +3,8 @@
 The system's ssh and scp do the work, so ~/.ssh/config aliases, agents and jump hosts behave as they do for the
 user. Host keys are checked strictly (an unknown or changed key is refused) unless trust_on_first_use records a
 new one. Remote commands are argument lists joined with shlex quoting: nothing the recipe says is interpreted
-by the remote shell. Only agent.py, the eval set and the model files are copied, into a fresh folder that is
-checked with sha256sum before the agent runs and removed afterwards.
+by the remote shell. Only the agent (agent.pyz), the eval set and the model files are copied, into a fresh folder
+that is checked with sha256sum before the agent runs and removed afterwards.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.targets.agent_zipapp import AGENT_NAME
 from edgeship.targets.base import AgentTarget, checksums, failed, parse_agent_output
 from edgeship.targets.process import DeadlineExceeded, run_with_deadline
 from edgeship.targets.transport import TransportError
@@ -51,7 +52,7 @@ class SshSession:
 
     def run(self, agent_args: list[str], timeout: float) -> dict:
         t = self.transport
-        remote = ["timeout", str(int(timeout)), t.cfg.python, "agent.py", *agent_args]
+        remote = ["timeout", str(int(timeout)), t.cfg.python, AGENT_NAME, *agent_args]
         proc = t._ssh(["sh", "-c", _VERIFY_AND_RUN, "sh", self.where, *remote], timeout + 30)
         if proc.returncode != 0 and "FAILED" in proc.stdout + proc.stderr and "sha256sum" in proc.stderr:
             bad = [ln.split(":")[0] for ln in (proc.stdout + proc.stderr).splitlines() if ln.endswith("FAILED")]
@@ -131,17 +132,17 @@ class SshTarget(AgentTarget):
 
 
 class SshTargetConfig(TargetBase):
-    type: Literal["ssh"]
+    type: Literal["ssh"]  # a board reached with OpenSSH
     host: str = Field(pattern=r"^[A-Za-z0-9_.:\[\]-]+$")  # a host name, address or ~/.ssh/config alias
-    port: int | None = Field(None, ge=1, le=65535)
-    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
-    identity_file: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)  # default: ssh's own (22, or ~/.ssh/config)
+    user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")  # default: ssh's own
+    identity_file: str | None = None  # a private key file; default: ssh's own
     ssh_config: str | None = None  # default: ~/.ssh/config, as ssh itself reads it
     known_hosts: str | None = None  # default: ~/.ssh/known_hosts
     trust_on_first_use: bool = False  # record an unknown host key instead of refusing it (never a changed one)
-    python: str = "python3"
-    work_dir: str = "/tmp"
-    connect_timeout: int = Field(10, ge=1)
+    python: str = "python3"  # the board's interpreter with numpy and a runtime
+    work_dir: str = "/tmp"  # a fresh folder is made in it for each run and removed after
+    connect_timeout: int = Field(10, ge=1)  # seconds
     emulated: bool = False  # declare a board that is itself an emulator, so its latency is never compared
 
 

@@ -3,7 +3,7 @@ AgentTarget) does the rest the same way for every type: push the agent, the eval
 agent under a deadline, read its one result, clean up.
 
 A transport opens a Session (a work folder the device sees). `push` copies files into it, `run` runs
-agent.py there with a deadline and returns the agent's result (pulled from stdout or a results mount), `close`
+agent.pyz there with a deadline and returns the agent's result (pulled from stdout or a results mount), `close`
 removes the folder. A failure of one run (a deadline, a crash) is a failed result; a failure of the session
 itself (the board went away) raises TransportError and fails every row still to come.
 """

@@ -13,6 +13,7 @@ from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.atomic import write_json_atomic
 from edgeship.pipeline.core.keys import code_key, content_key
 from edgeship.pipeline.core.speed import SpeedComparison
+from edgeship.pipeline.core.stage_graph import PRUNED, Role, export
 from edgeship.pipeline.core.targets import target_type
 from edgeship.pipeline.stages.context import Context
 from edgeship.targets.registry import make_target
@@ -27,13 +28,13 @@ class Pair:
 def decision_pairs(artifacts: dict[str, Artifact], ship_from: str) -> list[Pair]:
     """Each format's int8 file against its fp32 file, the fp32 student against the teacher in the same format
     (the speed-up claim), and the pruned student against its start."""
-    pairs = [Pair(name.replace("-int8", "-fp32"), name) for name, a in artifacts.items()
-             if a.precision == "int8" and not name.startswith("teacher") and name.replace("-int8", "-fp32")
-             in artifacts]
-    pairs += [Pair(name, name.removeprefix("teacher-")) for name in artifacts
-              if name.startswith("teacher-") and name.removeprefix("teacher-") in artifacts]
-    if "pruned" in artifacts and ship_from in artifacts:
-        pairs.append(Pair(ship_from, "pruned"))
+    ids = {name: a.id for name, a in artifacts.items()}
+    pairs = [Pair(sid.fp32().name, name) for name, sid in ids.items()
+             if sid.role is Role.QUANTIZED and sid.fp32().name in artifacts]
+    pairs += [Pair(name, export(sid.format).name) for name, sid in ids.items()
+              if sid.converted and sid.of_teacher and export(sid.format).name in artifacts]
+    if PRUNED.name in artifacts and ship_from in artifacts:
+        pairs.append(Pair(ship_from, PRUNED.name))
     return pairs
 
 

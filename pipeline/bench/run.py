@@ -78,8 +78,7 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
             for column in target_columns:
                 for stage, result in _bench_column(artifacts, column, request, ctx, force).items():
                     results[(stage, column.name)] = result
-                bar.update(task, info=f"{column.name} done")
-                bar.advance(task, len(artifacts))
+                bar.update(task, advance=len(artifacts), info=f"{column.name} done")
 
         with ThreadPoolExecutor(max_workers=len(by_target)) as pool:
             for future in [pool.submit(one_target, cols) for cols in by_target.values()]:

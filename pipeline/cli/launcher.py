@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edgeship.pipeline.cli.output import EXIT_FAILED
 from edgeship.pipeline.core.errors import EdgeshipError, one_line
+from edgeship.pipeline.core.progress import stderr_console
 
 LAUNCHED_BY_NPROC = "EDGESHIP_NPROC_LAUNCH"
 PEER_LOSS_GRACE_S = 3.0
@@ -83,12 +84,10 @@ def _first_failure(err, logs: Path, nproc: int) -> int:
 
 def follow(recipe, force: set[str], train_part) -> None:
     """A rank other than 0: train together with rank 0 in a private folder; the run folder is rank 0's alone."""
-    from rich.console import Console
-
     from edgeship.pipeline.engine.flow import open_run
 
     with tempfile.TemporaryDirectory(prefix="edgeship-rank") as scratch:
-        train_part(open_run(recipe, Path(scratch), force, Console(stderr=True, quiet=True), publish=False))
+        train_part(open_run(recipe, Path(scratch), force, stderr_console(quiet=True), publish=False))
 
 
 def failed_rank(err: Exception) -> int:

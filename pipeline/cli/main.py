@@ -15,6 +15,7 @@ from edgeship.pipeline.cli.launcher import failed_rank, follow, launch
 from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
 from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry
 from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.progress import stderr_console
 from edgeship.pipeline.training.distributed import under_torchrun
 
 
@@ -70,7 +71,7 @@ def _count(metrics: dict, key: str) -> str:
 def cmd_distill(args, console: Console) -> int:
     from edgeship.pipeline.engine.flow import open_run
     from edgeship.pipeline.engine.optimize import train_models
-    from edgeship.pipeline.reporting.report import model_names
+    from edgeship.pipeline.reporting.report import model_name
 
     def work(recipe, run_dir, force):
         flow = open_run(recipe, run_dir, force, console)
@@ -82,15 +83,14 @@ def cmd_distill(args, console: Console) -> int:
         return EXIT_OK
     _, _, (ctx, stages) = done
     recipe = ctx.recipe  # with the search's pick
-    names = model_names(recipe.distill.method)
     table = Table(title=f"edgeship distill: {recipe.name}")
     for col in ("model", "method", "MACs", "params", "val %", "test %", "s/epoch", "teacher outputs", "folder"):
         table.add_column(col)
     for name, art in stages.items():
         m = art.metrics
-        table.add_row(names[name], m.get("method", "-"), _count(m, "macs"), _count(m, "params"),
-                      f"{m['val_accuracy']:.2f}", f"{m['test_accuracy']:.2f}", f"{m.get('seconds_per_epoch', 0):.2f}",
-                      m.get("teacher_logits", "-"), str(art.folder))
+        table.add_row(model_name(art.id, recipe.distill.method), m.get("method", "-"), _count(m, "macs"),
+                      _count(m, "params"), f"{m['val_accuracy']:.2f}", f"{m['test_accuracy']:.2f}",
+                      f"{m.get('seconds_per_epoch', 0):.2f}", m.get("teacher_logits", "-"), str(art.folder))
     stdout_console().print(table)
     return EXIT_OK
 
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     opt_out_of_openvino_telemetry()
-    console = Console(stderr=True)
+    console = stderr_console()
     try:
         if getattr(args, "search", None) and getattr(args, "nproc", 1) > 1:
             raise EdgeshipError("--search runs its trials in one process: leave out --nproc")

@@ -19,4 +19,4 @@ def results_table(rows: list[ResultRow | dict], title: str, metric: str = "accur
 def stdout_console() -> Console:
     """Wide enough for the results table when stdout is a file or a CI log (rich would assume 80 columns)."""
     console = Console()
-    return console if console.is_terminal else Console(width=180)
+    return console if console.is_terminal else Console(width=180, soft_wrap=True)

@@ -9,17 +9,17 @@ from edgeship.pipeline.config.section import Section
 
 
 class Split(Section):
-    val: float = Field(0.1, ge=0.0, lt=0.5)
-    test: float = Field(0.2, gt=0.0, lt=0.9)
-    seed: int = 0
+    val: float = Field(0.1, ge=0.0, lt=0.5)  # share of the training images held out for validation
+    test: float = Field(0.2, gt=0.0, lt=0.9)  # share held out for test (where the source has no test files)
+    seed: int = 0  # stratified splits with this seed
 
 
 class SceneConfig(Section):
     """The built-in `scenes` source (segmentation): items placed at random on a canvas."""
     count: int = Field(2000, ge=20)          # scenes in all; the test share is made from held-out items
     canvas: int | None = Field(None, ge=16, le=1024)  # native scene size; None: data.image_size
-    min_items: int = Field(2, ge=1)
-    max_items: int = Field(4, ge=1)
+    min_items: int = Field(2, ge=1)  # items pasted per scene, at least ...
+    max_items: int = Field(4, ge=1)  # ... and at most
 
 
 # Sources of masks (segmentation) and of one label per image (classification): a task takes its own kind.
@@ -32,16 +32,18 @@ class DataConfig(Section):
     # classification: digits | fashion-mnist[:PATH] | imagefolder:PATH
     # segmentation: scenes[:digits|:fashion-mnist[:PATH]] | segfolder:PATH | voc:PATH
     source: str = "digits"
+    # The model's input: below 64 px images are resized to it; from 64 px up resized on the shorter side to
+    # size/0.875 and center-cropped. Preprocessing travels with every artifact.
     image_size: int = Field(8, ge=4, le=1024)
-    channels: Literal[1, 3] = 1
-    mean: list[float] = [0.5]
-    std: list[float] = [0.5]
+    channels: Literal[1, 3] = 1  # 1: grey, 3: RGB (images are converted to it)
+    mean: list[float] = [0.5]  # normalization after scaling pixels to [0, 1], one value per channel
+    std: list[float] = [0.5]  # as mean: one value per channel
     split: Split = Split()
     # Keep at most this many training images (fast experiments on big sets); None keeps all.
     limit_train: int | None = Field(None, ge=10)
     # At most this many validation / test images, the same number per class (fixed seed); None keeps all.
     limit_val: int | None = Field(None, ge=10)
-    limit_test: int | None = Field(None, ge=10)
+    limit_test: int | None = Field(None, ge=10)  # as limit_val, for the test split
     # imagefolder: decode every file once into memory at the model's size instead of streaming from disk.
     in_memory: bool = False
     # imagefolder: leave out files that are not readable images (counted in the report) instead of failing.

@@ -11,7 +11,7 @@ from edgeship.pipeline.core.plugins import METHODS
 
 class LayerPair(Section):
     teacher: str  # module path in the teacher, e.g. layer2 or features.6
-    student: str
+    student: str  # module path in the student
 
 
 class DistillConfig(Section):
@@ -24,7 +24,7 @@ class DistillConfig(Section):
     # beta x method loss = balance x the logit terms ((1 - alpha) CE + alpha KD; feature and relation methods,
     # others keep their published weight); paper = the published default; or a number.
     beta: Annotated[float, Field(ge=0.0)] | Literal["auto", "paper"] = "auto"
-    balance: float = Field(0.25, gt=0.0)
+    balance: float = Field(0.25, gt=0.0)  # beta auto: the method term's share of the logit terms it joins
     # constant: beta throughout; cosine: the method's term fades to nearly nothing by the last epoch
     beta_schedule: Literal["constant", "cosine"] = "constant"
     layers: list[LayerPair] = []      # fitnets / at / sp: teacher and student layers, captured with hooks
@@ -33,8 +33,8 @@ class DistillConfig(Section):
     # Weak-teacher guard: once the student's validation accuracy reaches the teacher's, the teacher's weight (alpha
     # and beta) is multiplied by this after every such epoch (1 = off); the report says when it fired.
     weak_teacher_decay: float = Field(0.5, ge=0.0, le=1.0)
-    dkd_alpha: float = Field(1.0, ge=0.0)
-    dkd_beta: float = Field(8.0, ge=0.0)
+    dkd_alpha: float = Field(1.0, ge=0.0)  # dkd: weight of the target-class term (TCKD)
+    dkd_beta: float = Field(8.0, ge=0.0)  # dkd: weight of the non-target-class term (NCKD)
     dkd_warmup: int = Field(5, ge=0)   # epochs over which the DKD loss ramps up
     cwd_temperature: float = Field(4.0, gt=0.0)  # cwd: softmax temperature over each channel's locations
     cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
@@ -46,14 +46,14 @@ class DistillConfig(Section):
     # the next, `generations`) or deep_to_shallow (classifiers after the student's shallow stages, `exits`, learn
     # from its own final output; no teacher).
     scheme: Literal["offline", "online", "self"] = "offline"
-    peers: int = Field(1, ge=1, le=4)
-    peer_arch: Literal["student", "teacher"] = "student"
+    peers: int = Field(1, ge=1, le=4)  # online: networks trained beside the student (DML)
+    peer_arch: Literal["student", "teacher"] = "student"  # online: the peers' architecture
     # online: the peers' KL weight rises from 0 to 1 over this fraction of the training steps (the sigmoid ramp-up
     # of ONE / mean teacher); 0 = DML's constant 1. Without it, peers that start from different random guesses
     # pull each other towards them: MobileNetV2, 3 epochs, seed 1: 66.4% (ramp 0.3: 72.2, 0.5: 77.6; scratch 81.4).
     mimicry_rampup: float = Field(0.5, ge=0.0, le=1.0)
-    self_mode: Literal["born_again", "deep_to_shallow"] = "born_again"
-    generations: int = Field(1, ge=1, le=5)
+    self_mode: Literal["born_again", "deep_to_shallow"] = "born_again"  # self: which self-distillation
+    generations: int = Field(1, ge=1, le=5)  # born_again: students in a row, each taught by the last
     exits: list[str] | Literal["auto"] = "auto"  # deep_to_shallow: student layers ending its stages; auto: found
     exit_alpha: float = Field(0.3, ge=0.0, le=1.0)  # deep_to_shallow: the exits' KD weight (BYOT's 0.3)
 

@@ -27,18 +27,19 @@ from edgeship.pipeline.core.targets import TargetBase
 
 
 class TrainConfig(Section):
-    epochs: int = Field(10, ge=0, le=10_000)
-    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=0, le=10_000)  # passes over the training split
+    batch_size: int = Field(64, ge=1)  # images per optimizer step (the global batch under --nproc)
     # auto: SGD (momentum 0.9, Nesterov) for networks with normalization layers, Adam for networks without (SqueezeNet,
     # VGG: plain SGD at BatchNorm-network rates stalls them at chance). lr unset: 0.05 for SGD, 0.001 for Adam
     # (a fifth of that when pruning fine-tunes).
     lr: float | None = Field(None, gt=0.0)
+    # auto: see lr above; an explicit lr keeps the optimizer it was meant for
     optimizer: Literal["auto", "sgd", "adam"] = "auto"
-    weight_decay: float = Field(5e-4, ge=0.0)
+    weight_decay: float = Field(5e-4, ge=0.0)  # L2 penalty on the weights
     # Augmentation: random shifts below 64 px; RandomResizedCrop + flip (+ TrivialAugment) from 64 px up.
     augment: bool = False
     hflip: bool = True            # crops only: mirror images (off for text, digits, anything with a handedness)
-    trivial_augment: bool = False
+    trivial_augment: bool = False  # crops only: add TrivialAugmentWide
     # Linear learning-rate warm-up before the cosine decay; None: 1 epoch for torchvision/timm models (deep,
     # BatchNorm-heavy families diverge early without it), none for the small built-in ones.
     warmup_epochs: float | None = Field(None, ge=0.0)
@@ -57,7 +58,7 @@ class ModelConfig(Section):
     # torchvision name (resnet18, mobilenet_v3_small, ...), timm:NAME, cifar_resnet20, simple_cnn,
     # python:module:function, or (teacher only) onnx: the checkpoint is an ONNX file run by onnxruntime
     arch: str
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = {}  # keyword arguments of the architecture, e.g. {width: 16, depth: 2}
     # Weights-only state dict from a local file (never downloaded). A head for another class count is replaced and
     # trained: the teacher fine-tunes for train.epochs; a student starts from it.
     checkpoint: str | None = None
@@ -69,8 +70,8 @@ class ModelConfig(Section):
 
 
 class PruneConfig(Section):
-    enabled: bool = True
-    ratio: float = Field(0.5, gt=0.0, lt=1.0)
+    enabled: bool = True  # structured channel pruning of the student, then a fine-tune
+    ratio: float = Field(0.5, gt=0.0, lt=1.0)  # share of channels removed from each prunable layer
     # Torch-Pruning's criteria: L1 / L2 weight magnitude, BatchNorm scale, first-order Taylor (needs gradients)
     importance: Literal["l1", "l2", "bn_scale", "taylor"] = "l1"
     global_pruning: bool = False    # rank channels across layers instead of the same ratio in every layer
@@ -80,9 +81,10 @@ class PruneConfig(Section):
 
 
 class ExportConfig(Section):
+    # registered formats to export to (onnx, tflite, openvino or a plug-in)
     formats: list[Registered(FORMATS)] = Field(default_factory=lambda: FORMATS.builtin_names(), min_length=1)
-    opset: int = Field(17, ge=13, le=21)
-    parity_samples: int = Field(256, ge=1)
+    opset: int = Field(17, ge=13, le=21)  # ONNX opset
+    parity_samples: int = Field(256, ge=1)  # test images each conversion is checked on against its source
     # An fp32 export whose argmax (per image, or per pixel for segmentation) agrees with torch on fewer than this
     # percent of the parity samples is a failed row, not a shipped file.
     min_agreement: float = Field(99.0, ge=0.0, le=100.0)
@@ -92,22 +94,22 @@ class ExportConfig(Section):
 
 
 class CalibrationConfig(Section):
-    samples: int = Field(300, ge=1)
-    sampling: Literal["stratified", "random", "all"] = "stratified"
-    seed: int = 0
+    samples: int = Field(300, ge=1)  # training images the int8 ranges are calibrated on
+    sampling: Literal["stratified", "random", "all"] = "stratified"  # stratified: the same number per class
+    seed: int = 0  # seeds the calibration sample
     # onnxruntime's calibration method (NNCF and PT2E use their own min/max statistics)
     method: Literal["minmax", "entropy", "percentile"] = "minmax"
 
 
 class QuantizeConfig(Section):
-    enabled: bool = True
+    enabled: bool = True  # int8 files after training, from one calibration set for every format
     calibration: CalibrationConfig = CalibrationConfig()
     preset: Literal["x86-vnni", "x86-avx2", "arm64"] = "x86-vnni"  # see calibration/presets.py
     # Points of the task's metric (top-1, mIoU) an int8 model may lose against its fp32 file (same format, val split).
     max_accuracy_drop: float = Field(1.0, ge=0.0, le=100.0)
     # Over budget: rank layers by harm, keep the worst in float until the budget holds (formats/int8_budget.py).
     fallback: bool = True
-    max_float_layers: int = Field(8, ge=0)
+    max_float_layers: int = Field(8, ge=0)  # the budget keeps at most this many layers float
     # error: quantization error of each layer alone at the model's output, in torch (one forward pass per layer);
     # sensitivity: the runtime's accuracy with each layer alone quantized (one quantize + evaluation per layer).
     ranking: Literal["error", "sensitivity"] = "error"
@@ -133,12 +135,12 @@ class QuantizeConfig(Section):
 
 
 class BenchConfig(Section):
-    warmup: int = Field(10, ge=0)
-    min_runs: int = Field(100, ge=1)
-    min_seconds: float = Field(1.0, ge=0.0)
-    max_seconds: float = Field(30.0, gt=0.0)
-    threads: int = Field(1, ge=1)
-    timeout: float = Field(300.0, gt=0.0)
+    warmup: int = Field(10, ge=0)  # untimed inferences first
+    min_runs: int = Field(100, ge=1)  # timed inferences at least (batch 1) ...
+    min_seconds: float = Field(1.0, ge=0.0)  # ... and at least this long
+    max_seconds: float = Field(30.0, gt=0.0)  # never longer than this per model
+    threads: int = Field(1, ge=1)  # runtime threads (a target's own `threads` list overrides it)
+    timeout: float = Field(300.0, gt=0.0)  # seconds one agent run may take on a target
     # Device accuracy on this many test images (stratified, fixed seed); None: the whole test split.
     eval_samples: int | None = Field(None, ge=10)
     # int8 against fp32 and pruned against unpruned are timed interleaved in one agent, at least this many runs
@@ -163,11 +165,11 @@ class ShipConfig(Section):
 
 
 class Recipe(Section):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")  # the run folder is runs/<name>
     # Plug-ins to load first: module names or .py files that register formats, targets, methods or tasks.
     plugins: list[str] = []
-    task: Registered(TASKS) = "classification"
-    seed: int = 0
+    task: Registered(TASKS) = "classification"  # a registered task: classification, segmentation or a plug-in
+    seed: int = 0  # seeds training and everything random
     data: DataConfig = DataConfig()
     teacher: ModelConfig
     student: ModelConfig
@@ -176,6 +178,7 @@ class Recipe(Section):
     export: ExportConfig = ExportConfig()
     quantize: QuantizeConfig = QuantizeConfig()
     bench: BenchConfig = BenchConfig()
+    # where the agent runs: local, ssh, docker, qemu-arm64 or a plug-in type (below)
     targets: list[TargetBase] = Field(default_factory=default_targets, min_length=1)
     ship: ShipConfig = ShipConfig()
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeship.pipeline.core.stage_graph import StageId
+
 META_FILE = "artifact.json"
 
 
@@ -17,12 +19,28 @@ class Artifact:
     precision: str                # fp32 | int8
     key: str                      # content key of the stage that made it
     parent: str | None            # parent artifact's key (lineage)
-    stage: str                    # stage name in the recipe flow (teacher, student-kd, onnx-int8, ...)
+    stage: str                    # stage name in the flow (teacher, student-kd, onnx-int8, ...): a key, never parsed
     inputs: list[dict[str, Any]]  # [{name, shape, dtype, layout}]
     preprocessing: dict[str, Any]  # {size, channels, mean, std, scale}
     labels: list[str]
     arch: dict[str, Any] | None = None  # how to rebuild a torch model: {arch, args, num_classes, channels, size}
     metrics: dict[str, Any] = field(default_factory=dict)  # params, macs, accuracy, parity, ...
+    # The typed identity (core/stage_graph.py): role, whose weights, a student's variant. Empty in the
+    # artifact.json of an edgeship before 0.2 (a committed gate baseline), which is still read for its file.
+    role: str = ""
+    of_teacher: bool = False
+    variant: str = ""
+
+    @classmethod
+    def made(cls, sid: StageId, **fields) -> "Artifact":
+        """The artifact of stage `sid`: its name, role, format and precision all come from the identity."""
+        return cls(**sid.fields(), format=sid.format, precision=sid.precision, **fields)
+
+    @property
+    def id(self) -> StageId:
+        if not self.role:
+            raise ValueError(f"{self.folder / META_FILE}: written by an older edgeship, it has no stage identity")
+        return StageId.of(self.role, self.format, self.precision, self.of_teacher, self.variant)
 
     @property
     def path(self) -> Path:

@@ -23,8 +23,8 @@ def write_atomic(path: Path, write: Callable[[Path], None], suffix: str = ".tmp"
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False, default=str)
+def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
+    text = json.dumps(data, indent=indent, sort_keys=False, default=str)
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 

@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edgeship.pipeline.core.atomic import write_json_atomic
+from edgeship.pipeline.core.stage_graph import STUDENT_KD
+from edgeship.pipeline.core.timings_file import FIELD as TIMINGS_FIELD
+from edgeship.pipeline.core.timings_file import attach_timings, write_with_timings
 
 LATENCY_KEYS = ("p50", "p90", "p99", "mean", "std")
 
@@ -25,6 +27,9 @@ class ResultRow:
     format: str
     precision: str
     target: str
+    # The stage's typed identity (core/stage_graph.py); rows of an edgeship before 0.2 have no role.
+    role: str | None = None
+    of_teacher: bool = False
     status: str = "failed"                 # ok | failed
     error: str | None = None
     runtime: str | None = None
@@ -78,7 +83,7 @@ class ResultRow:
     @property
     def is_teacher(self) -> bool:
         """The teacher or one of its exports: measured for comparison, never shipped."""
-        return self.stage == "teacher" or self.stage.startswith("teacher-")
+        return self.role == "teacher" or self.of_teacher
 
     @property
     def is_native(self) -> bool:
@@ -135,7 +140,7 @@ class Report:
     speed: list[dict] = field(default_factory=list)    # paired comparisons (core/speed.py SpeedComparison)
     distillation: dict | None = None
     notices: list[str] = field(default_factory=list)   # the report's first lines
-    ship_from: str = "student-kd"                       # the trained student pruning and int8 start from
+    ship_from: str = STUDENT_KD.name                    # the trained student pruning and int8 start from
     unfit: dict[str, list[str]] = field(default_factory=dict)  # stage -> why it must not ship
     metric: str = "top-1 %"       # what the accuracy column holds (the task's metric)
     metric_name: str = "top-1"    # how sentences name its points
@@ -162,8 +167,11 @@ class Report:
         return list(dict.fromkeys(r.target for r in self.results))
 
     def write_json(self, path: Path) -> None:
-        write_json_atomic(path, self.to_dict())
+        """report.json, its rows' raw timings in report.timings.json beside it (core/timings_file.py)."""
+        write_with_timings(Path(path), self.to_dict())
 
     @classmethod
     def read_json(cls, path: Path) -> "Report":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        data = attach_timings(Path(path), json.loads(Path(path).read_text()))
+        data.pop(TIMINGS_FIELD, None)  # written anew with the report
+        return cls.from_dict(data)

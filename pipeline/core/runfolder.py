@@ -10,6 +10,7 @@ from typing import Callable
 from edgeship.pipeline.core.artifact import META_FILE, Artifact
 from edgeship.pipeline.core.atomic import write_folder_atomic, write_json_atomic
 from edgeship.pipeline.core.errors import one_line
+from edgeship.pipeline.core.stage_graph import StageId
 
 
 @dataclass
@@ -22,6 +23,11 @@ class StageRecord:
     seconds: float
     versions: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    identity: dict | None = None  # StageId.to_dict(); None in the manifest of an edgeship before 0.2
+
+    @property
+    def id(self) -> StageId | None:
+        return StageId.from_dict(self.identity) if self.identity else None
 
 
 class RunFolder:
@@ -49,7 +55,7 @@ class RunFolder:
 
     def run_stage(
         self,
-        name: str,
+        sid: StageId,
         stage_type: str,
         key: str,
         parent: str | None,
@@ -61,9 +67,10 @@ class RunFolder:
 
         A crash inside `build` removes the temp folder and leaves any earlier result untouched.
         """
+        name, identity = sid.name, sid.to_dict()
         final = self.stage_dir(name, key)
         if self.has_stage(name, key) and not force:
-            self.record(StageRecord(name, stage_type, key, parent, "reused", 0.0, versions))
+            self.record(StageRecord(name, stage_type, key, parent, "reused", 0.0, versions, identity=identity))
             return Artifact.read(final)
         start = time.perf_counter()
 
@@ -76,7 +83,8 @@ class RunFolder:
             artifact = write_folder_atomic(final, fill)
         except BaseException as err:
             self.record(StageRecord(name, stage_type, key, parent, "failed", time.perf_counter() - start,
-                                    versions, one_line(err, 500)))
+                                    versions, one_line(err, 500), identity))
             raise
-        self.record(StageRecord(name, stage_type, key, parent, "ok", time.perf_counter() - start, versions))
+        self.record(StageRecord(name, stage_type, key, parent, "ok", time.perf_counter() - start, versions,
+                                identity=identity))
         return artifact.moved_to(final)

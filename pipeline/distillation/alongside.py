@@ -17,7 +17,11 @@ class TrainedAlongside(nn.Module):
         """Nothing to cache: the targets change every step. `steps`: the run's optimizer steps (for ramps)."""
         self.total_steps = steps
 
-    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
+    def compare_with_teacher(self, epoch: int, val_accuracy: float, student: nn.Module, val_split, task) -> None:
+        """No frozen teacher to guard against, so nothing to compare with."""
+        return None
+
+    def end_epoch(self, epoch: int, comparison: dict | None) -> None:
         """No frozen teacher to guard against."""
 
     def guard_summary(self) -> None:

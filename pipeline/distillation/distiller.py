@@ -16,6 +16,7 @@ from torch import nn
 from edgeship.pipeline.core.errors import EdgeshipError
 from edgeship.pipeline.core.plugins import METHODS
 from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.distillation.guard import meter_value, paired_difference, per_image_counts
 from edgeship.pipeline.distillation.hooks import FeatureHooks
 from edgeship.pipeline.distillation.logit import kd_loss
 
@@ -34,6 +35,8 @@ class Distiller(nn.Module):
         self.teacher_accuracy = teacher_accuracy
         self.teacher_weight = 1.0
         self.guard_epochs: list[int] = []
+        self.guard_evidence: dict | None = None  # the first comparison that made the guard act
+        self._teacher_counts = None
         self.supervised_loss = supervised_loss  # the task's own term (per-pixel CE for segmentation)
         self.method = cfg.method
         self.method_module = METHODS.get(cfg.method, "distill.method")(cfg)  # the method, with its learned parts
@@ -147,20 +150,36 @@ class Distiller(nn.Module):
         progress = (epoch - self.hint_epochs - 1) / kd_epochs  # 0 in the first epoch, (n-1)/n in the last
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
-    def end_epoch(self, epoch: int, val_accuracy: float) -> None:
-        """Weak-teacher guard: a student whose validation accuracy has reached its teacher's has little left to
-        learn from it and much to unlearn, so the teacher's weight (alpha, beta) decays after each such epoch."""
+    def compare_with_teacher(self, epoch: int, val_accuracy: float, student: nn.Module, val_split, task) -> dict | None:
+        """Weak-teacher guard, its evidence (rank 0): once the student's validation score has reached the teacher's,
+        student - teacher image by image on the validation split with its 95% interval (guard.py); None when the
+        guard does not apply or the student is still behind."""
         if (self.teacher_accuracy is None or val_accuracy != val_accuracy or epoch <= self.hint_epochs
-                or val_accuracy < self.teacher_accuracy or self.cfg.weak_teacher_decay >= 1.0):
+                or val_accuracy < self.teacher_accuracy or self.cfg.weak_teacher_decay >= 1.0 or not len(val_split)):
+            return None
+        if self._teacher_counts is None:  # the frozen teacher's per-image outcomes never change
+            self._teacher_counts = per_image_counts(self.teacher, val_split, task)
+        counts, classes = per_image_counts(student, val_split, task)
+        teacher_counts, _ = self._teacher_counts
+        found = paired_difference(counts, teacher_counts, meter_value(task, classes), seed=epoch)
+        return {"epoch": epoch, **found.as_dict()}
+
+    def end_epoch(self, epoch: int, comparison: dict | None) -> None:
+        """Weak-teacher guard: a student measurably ahead of its teacher (the interval's lower end above zero) has
+        little left to learn from it and much to unlearn, so the teacher's weight (alpha, beta) decays after each
+        such epoch. A tie, or a lead inside the noise of the validation split, changes nothing."""
+        if comparison is None or not comparison["low"] > 0:
             return
         self.teacher_weight *= self.cfg.weak_teacher_decay
         self.guard_epochs.append(epoch)
+        self.guard_evidence = self.guard_evidence or comparison
 
     def guard_summary(self) -> dict | None:
         """What the weak-teacher guard did, for the stage's metrics and the report (None: it never fired)."""
         if not self.guard_epochs:
             return None
-        return {"teacher_val": self.teacher_accuracy, "epochs": self.guard_epochs, "weight": self.teacher_weight}
+        return {"teacher_val": self.teacher_accuracy, "epochs": self.guard_epochs, "weight": self.teacher_weight,
+                "evidence": self.guard_evidence}
 
     def close(self) -> None:
         self.t_hooks.remove()

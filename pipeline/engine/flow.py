@@ -14,7 +14,9 @@ from edgeship.pipeline.core.atomic import write_atomic
 from edgeship.pipeline.core.errors import EdgeshipError, one_line
 from edgeship.pipeline.core.keys import PROJECT_ROOT, code_key, content_key, tool_versions
 from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.progress import stderr_console
 from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.core.stage_graph import STUDENT_KD, StageId, stage_names
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.inputs import StageInputs
@@ -25,9 +27,11 @@ TORCH_PACKAGES = ("torch", "torchvision", "torch-pruning", "numpy")
 # The code that makes each stage type: its source goes into the stage key (plus a plug-in's own file).
 TRAINING_CODE = ("pipeline/stages", "pipeline/training", "pipeline/distillation", "pipeline/models", "pipeline/data",
                  "pipeline/tasks")
+# artifact.json and the stage identity it records are written by core/artifact.py and core/stage_graph.py.
+IDENTITY_CODE = ("pipeline/core/artifact.py", "pipeline/core/stage_graph.py")
 STAGE_CODE = {"teacher": TRAINING_CODE, "distill": TRAINING_CODE, "prune": TRAINING_CODE,
-              "export": ("pipeline/stages/convert.py", "pipeline/formats", "targets/agent.py"),
-              "quantize": ("pipeline/stages/convert.py", "pipeline/formats", "targets/agent.py", "calibration")}
+              "export": ("pipeline/stages/convert.py", "pipeline/formats", "targets/agent"),
+              "quantize": ("pipeline/stages/convert.py", "pipeline/formats", "targets/agent", "calibration")}
 
 
 def plugin_files(plugin) -> tuple[str, ...]:
@@ -41,27 +45,26 @@ class Flow:
     """Runs stages through the run folder, remembering which ones were forced so their descendants rerun."""
 
     def __init__(self, ctx: Context, force: set[str]):
-        known = {"all", "bench", "teacher", "student-scratch", "student-kd", "pruned"} | {
-            f"{fmt}-{precision}" for fmt in FORMATS.names() for precision in ("fp32", "int8")} | {
-            f"teacher-{fmt}-fp32" for fmt in FORMATS.names()}
-        unknown = sorted(set(force) - known)
+        known = ["all", "bench", *stage_names(FORMATS.names())]
+        unknown = sorted(set(force) - set(known))
         if unknown:
-            raise EdgeshipError(f"--force {unknown[0]}: unknown stage (one of {', '.join(sorted(known))})")
+            raise EdgeshipError(f"--force {unknown[0]}: unknown stage (one of {', '.join(known)})")
         self.ctx = ctx
         self.force = set(force)
         self.forced_keys: set[str] = set()
-        self.failures: dict[str, str] = {}  # conversion stage -> why it has no artifact
+        self.failures: dict[StageId, str] = {}  # conversion stage -> why it has no artifact
         self.notices: list[str] = []  # what the report says first (a stage that failed, the ship line's start)
-        self.ship_from = "student-kd"
+        self.ship_from = STUDENT_KD.name
         self.search: float | None = None  # --search: its time budget in seconds (edgeship.pipeline.stages.search)
 
-    def stage(self, name: str, stage_type: str, cfg, inputs: StageInputs, packages, build, trains: bool = False,
+    def stage(self, sid: StageId, stage_type: str, cfg, inputs: StageInputs, packages, build, trains: bool = False,
               plugin_code=()) -> Artifact:
         """`inputs`: what the stage reads besides `cfg` and the run's data; `build(out, key, inputs)` gets exactly
         those. `trains`: a training stage, which every rank of a distributed run runs together. `plugin_code`:
         the files of plug-ins it runs (a format's, a method's), whose source goes into the key too."""
+        name = sid.name
         versions = tool_versions(*packages)
-        code = code_key(*STAGE_CODE[stage_type], *plugin_code)
+        code = code_key(*STAGE_CODE[stage_type], *IDENTITY_CODE, *plugin_code)
         parent = inputs.parent
         key = content_key(stage_type, cfg, parent.key if parent else None, [self.ctx.data.key, *inputs.key_parts()],
                           versions, self.ctx.recipe.seed, code)
@@ -70,15 +73,15 @@ class Flow:
             self.forced_keys.add(key)
         self.ctx.say(f"[bold]{name}[/bold] ({stage_type}) key {key}")
         run_stage = distributed.shared_stage if trains and distributed.world_size() > 1 else RunFolder.run_stage
-        artifact = run_stage(self.ctx.run, name, stage_type, key, parent.key if parent else None, versions,
+        artifact = run_stage(self.ctx.run, sid, stage_type, key, parent.key if parent else None, versions,
                              lambda out: build(out, key, inputs), forced)
         if self.ctx.run.records[-1].status == "reused":
             self.ctx.say("  reused")
         return artifact
 
-    def _tolerant(self, name: str, *args, **kwargs) -> tuple[Artifact | None, str | None]:
+    def _tolerant(self, sid: StageId, *args, **kwargs) -> tuple[Artifact | None, str | None]:
         try:
-            return self.stage(name, *args, **kwargs), None
+            return self.stage(sid, *args, **kwargs), None
         except EdgeshipError:
             raise
         except Exception as err:  # converters and pruners raise anything; the message goes into the report
@@ -86,19 +89,19 @@ class Flow:
             self.ctx.say(f"  [red]failed[/red]: {message}")
             return None, message
 
-    def conversion(self, name: str, *args, **kwargs) -> Artifact | None:
+    def conversion(self, sid: StageId, *args, **kwargs) -> Artifact | None:
         """A conversion that fails marks its rows failed; the other formats go on."""
-        artifact, message = self._tolerant(name, *args, **kwargs)
+        artifact, message = self._tolerant(sid, *args, **kwargs)
         if message:
-            self.failures[name] = message
+            self.failures[sid] = message
         return artifact
 
-    def optional_stage(self, name: str, *args, **kwargs) -> Artifact | None:
+    def optional_stage(self, sid: StageId, *args, **kwargs) -> Artifact | None:
         """A stage the flow can do without (pruning): if it fails, the report says why in its first lines and
         the flow goes on from the stage's parent."""
-        artifact, message = self._tolerant(name, *args, **kwargs)
+        artifact, message = self._tolerant(sid, *args, **kwargs)
         if message:
-            self.notices.append(f"{name} failed, so the ship line goes on without it: {message}")
+            self.notices.append(f"{sid.name} failed, so the ship line goes on without it: {message}")
         return artifact
 
 
@@ -109,7 +112,7 @@ def open_run(recipe: Recipe, run_dir: Path, force: set[str] | None, console: Con
     if publish:
         text = recipe_to_yaml(recipe)
         write_atomic(run.root / "recipe.yaml", lambda tmp: tmp.write_text(text))
-    console = console or Console(stderr=True)
+    console = console or stderr_console()
     data = load_dataset(recipe.data)
     flow = Flow(Context(recipe=recipe, run=run, data=data, console=console), force or set())
     check_models(recipe, data)

@@ -11,6 +11,7 @@ from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.formats import format_named
 from edgeship.pipeline.core.keys import code_key
 from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, STUDENT_SCRATCH, TEACHER, export, quantized
 from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from edgeship.pipeline.engine.results import bench_and_report
@@ -28,27 +29,27 @@ def _weights(cfg) -> tuple[str | None, ...]:
 def train_models(flow: Flow) -> dict[str, Artifact]:
     """teacher, the scratch baseline and the distilled student: the stages `edgeship distill` runs."""
     ctx, recipe = flow.ctx, flow.ctx.recipe
-    teacher_art = flow.stage("teacher", "teacher", recipe.teacher.model_dump(mode="json"),
+    teacher_art = flow.stage(TEACHER, "teacher", recipe.teacher.model_dump(mode="json"),
                              StageInputs(weight_files=_weights(recipe.teacher)), TORCH_PACKAGES,
                              lambda out, key, inputs: teacher.run(None, recipe.teacher, out, ctx, key), trains=True)
     if flow.search is not None:  # the pick replaces the recipe's distill: section for the rest of the run
         picked = search.search(ctx, teacher_art, flow.search, code_key(*STAGE_CODE["distill"]))
         ctx.recipe = recipe = recipe.model_copy(update={"distill": picked})
-    stages = {"teacher": teacher_art}
+    stages = {TEACHER.name: teacher_art}
     s_cfg = recipe.student.model_dump(mode="json")
     if recipe.distill.baseline:
-        stages["student-scratch"] = flow.stage(
-            "student-scratch", "distill", {"student": s_cfg, "method": "scratch"},
+        stages[STUDENT_SCRATCH.name] = flow.stage(
+            STUDENT_SCRATCH, "distill", {"student": s_cfg, "method": "scratch"},
             StageInputs(weight_files=_weights(recipe.student)), TORCH_PACKAGES,
-            lambda out, key, inputs: distill.run(None, recipe.distill, out, ctx, key, "student-scratch"), trains=True)
+            lambda out, key, inputs: distill.run(None, recipe.distill, out, ctx, key, STUDENT_SCRATCH), trains=True)
     d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
     # born-again self-distillation starts from the scratch student; online and deep-to-shallow use the teacher's
     # stage only as an anchor (their peers or heads train from scratch)
-    source = stages["student-scratch"] if recipe.distill.born_again else teacher_art
-    stages["student-kd"] = flow.stage(
-        "student-kd", "distill", {"student": s_cfg, **d_cfg},
+    source = stages[STUDENT_SCRATCH.name] if recipe.distill.born_again else teacher_art
+    stages[STUDENT_KD.name] = flow.stage(
+        STUDENT_KD, "distill", {"student": s_cfg, **d_cfg},
         StageInputs(parent=source, weight_files=_weights(recipe.student)), TORCH_PACKAGES,
-        lambda out, key, inputs: distill.run(inputs.parent, recipe.distill, out, ctx, key, "student-kd"),
+        lambda out, key, inputs: distill.run(inputs.parent, recipe.distill, out, ctx, key, STUDENT_KD),
         trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
     return stages
 
@@ -64,14 +65,14 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
         flow.notices.append(line.notice)
         ctx.say(f"[yellow]{line.notice}[/yellow]")
     if recipe.prune.enabled:
-        teacher_art = torch_stages["teacher"] if line.distilled else None
+        teacher_art = torch_stages[TEACHER.name] if line.distilled else None
         pruned = flow.optional_stage(
-            "pruned", "prune", recipe.prune.model_dump(mode="json"),
+            PRUNED, "prune", recipe.prune.model_dump(mode="json"),
             StageInputs(parent=line.start, teacher=teacher_art), TORCH_PACKAGES,
             lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
             trains=True)
         if pruned is not None:
-            torch_stages["pruned"] = student = pruned
+            torch_stages[PRUNED.name] = student = pruned
     distributed.leave()
     return torch_stages, student
 
@@ -80,14 +81,14 @@ def export_teacher(flow: Flow, teacher_art: Artifact) -> dict[str, Artifact]:
     """The teacher in every format at fp32: "speed-up vs teacher" then compares one runtime with itself."""
     ctx, recipe, out = flow.ctx, flow.ctx.recipe, {}
     for fmt in recipe.export.formats:
-        name = f"teacher-{fmt}-fp32"
+        sid = export(fmt, of_teacher=True)
         artifact = flow.conversion(
-            name, "export", {"format": fmt, **recipe.export.model_dump(mode="json")}, StageInputs(parent=teacher_art),
+            sid, "export", {"format": fmt, **recipe.export.model_dump(mode="json")}, StageInputs(parent=teacher_art),
             TORCH_PACKAGES + format_named(fmt).packages,
-            lambda o, key, inputs, fmt=fmt, name=name: convert.export(inputs.parent, fmt, o, ctx, key, name),
+            lambda o, key, inputs, sid=sid: convert.export(inputs.parent, sid, o, ctx, key),
             plugin_code=plugin_files(format_named(fmt)))
         if artifact is not None:
-            out[name] = artifact
+            out[sid.name] = artifact
     return out
 
 
@@ -110,27 +111,29 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     converted: dict[str, Artifact] = {}
     for fmt in recipe.export.formats:
         packages = TORCH_PACKAGES + format_named(fmt).packages
-        fp32 = flow.conversion(f"{fmt}-fp32", "export", {"format": fmt, **recipe.export.model_dump(mode="json")},
+        fp32 = flow.conversion(export(fmt), "export", {"format": fmt, **recipe.export.model_dump(mode="json")},
                                StageInputs(parent=final_student), packages,
-                               lambda out, key, inputs, fmt=fmt: convert.export(inputs.parent, fmt, out, ctx, key),
+                               lambda out, key, inputs, fmt=fmt: convert.export(inputs.parent, export(fmt), out, ctx,
+                                                                                key),
                                plugin_code=plugin_files(format_named(fmt)))
         if fp32 is None:
             if recipe.quantize.enabled:
-                flow.failures[f"{fmt}-int8"] = f"not quantized: {fmt} export failed"
+                flow.failures[quantized(fmt)] = f"not quantized: {fmt} export failed"
             continue
         converted[fp32.stage] = fp32
         if recipe.quantize.enabled:
             int8 = flow.conversion(
-                f"{fmt}-int8", "quantize", {"format": fmt, **recipe.quantize.model_dump(mode="json")},
+                quantized(fmt), "quantize", {"format": fmt, **recipe.quantize.model_dump(mode="json")},
                 StageInputs(parent=fp32, torch_model=final_student, calibration=calibration), packages,
                 lambda out, key, inputs: convert.quantize(inputs, out, ctx, key),
                 plugin_code=plugin_files(format_named(fmt)))
             if int8 is not None:
                 converted[int8.stage] = int8
 
-    teacher_exports = export_teacher(flow, torch_stages["teacher"]) if recipe.export.teacher and \
-        torch_stages["teacher"].format == "torch" else {}
-    artifacts = {"teacher": torch_stages["teacher"], **teacher_exports, **torch_stages, **converted}
+    teacher_art = torch_stages[TEACHER.name]
+    teacher_exports = export_teacher(flow, teacher_art) if recipe.export.teacher and teacher_art.format == "torch" \
+        else {}
+    artifacts = {TEACHER.name: teacher_art, **teacher_exports, **torch_stages, **converted}
     report = bench_and_report(ctx, artifacts, final_student.stage, flow.failures, bool(flow.force & {"bench", "all"}),
                               publish, flow.notices, flow.ship_from)
     return report.to_dict()

@@ -13,6 +13,7 @@ from edgeship.pipeline.config.recipe import Recipe
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.errors import EdgeshipError
 from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.engine.results import bench_and_report
 from edgeship.pipeline.engine.ship_line import choose_start
@@ -26,20 +27,23 @@ def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Consol
     records = run.read_manifest()
     if not records:
         raise EdgeshipError(f"{run_dir}: no stages in manifest.json (run 'edgeship optimize' first)")
+    if any(rec.id is None for rec in records):
+        raise EdgeshipError(f"{run_dir}: manifest.json was written by an edgeship before 0.2 (its stages have no "
+                            "typed identity); run 'edgeship optimize' again")
     artifacts, failures = {}, {}
     for rec in records:
         folder = run.stage_dir(rec.name, rec.key)
         if rec.status in ("ok", "reused") and (folder / "artifact.json").is_file():
             artifacts[rec.name] = Artifact.read(folder)
         elif rec.type in CONVERSIONS:
-            failures[rec.name] = rec.error or f"{rec.name}: no artifact in the run folder"
+            failures[rec.id] = rec.error or f"{rec.name}: no artifact in the run folder"
         else:
             raise EdgeshipError(f"{run_dir}: stage {rec.name} has no artifact (status {rec.status}); "
                                 "run 'edgeship optimize' first")
-    if "student-kd" not in artifacts:
+    if STUDENT_KD.name not in artifacts:
         raise EdgeshipError(f"{run_dir}: no trained student in the run folder; run 'edgeship optimize' first")
     line = choose_start(artifacts, recipe.ship.start_from)
-    final = "pruned" if "pruned" in artifacts else line.start.stage
+    final = PRUNED.name if PRUNED.name in artifacts else line.start.stage
     run.records = records
     ctx = Context(recipe=recipe, run=run, data=load_dataset(recipe.data), console=console)
     notices = [line.notice] if line.notice else []

@@ -6,10 +6,11 @@ from edgeship.pipeline.bench.run import bench_all, bench_columns
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.plugins import METHODS
 from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.core.stage_graph import STUDENT_KD, TEACHER, StageId
 from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.data.transforms import preprocess
 from edgeship.pipeline.reporting.masks import EXAMPLES, masks_svg, predicted_masks
-from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_names, write_report
+from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_name, write_report
 from edgeship.pipeline.reporting.ship import choose, write_ship
 from edgeship.pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
 from edgeship.pipeline.stages.context import Context
@@ -22,59 +23,62 @@ def _beta_setting(distill) -> str | float:
 
 
 def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, list[str]]:
-    """Torch stages that are not fit to ship (edgeship.pipeline.training.health), and the conversions of an unfit final
-    student with them."""
+    """Torch stages that are not fit to ship (training/health.py), and the conversions of an unfit model with it:
+    the final student's for the student line, the teacher's for the teacher's own exports."""
     unfit = {name: a.metrics["health"] for name, a in artifacts.items()
              if a.format == "torch" and a.metrics.get("health")}
-    if final_stage in unfit:
-        unfit.update({name: unfit[final_stage] for name, a in artifacts.items() if a.format != "torch"})
+    for source, of_teacher in ((final_stage, False), (TEACHER.name, True)):
+        if source in unfit:
+            unfit.update({name: unfit[source] for name, a in artifacts.items()
+                          if a.id.converted and a.id.of_teacher == of_teacher})
     return unfit
 
 
-def _mask_examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict, names: dict) -> str:
+def _mask_examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict, name_of) -> str:
     """Validation images beside their ground truth, the teacher's masks and each shipped file's."""
     images, truth = ctx.data.val.sample(EXAMPLES, ctx.recipe.seed).arrays()
     inputs = preprocess(images, ctx.data.preprocessing)
     columns = {"ground truth": truth}
-    shown = ["teacher"] + [c["stage"] for c in ship_choices.values() if c.get("stage")]
+    shown = [TEACHER.name] + [c["stage"] for c in ship_choices.values() if c.get("stage")]
     for stage in dict.fromkeys(shown):
         if stage in artifacts:
             a = artifacts[stage]
-            label = names.get(stage, stage) if a.format == "torch" else f"{a.format} {a.precision}"
+            label = name_of(a.id) if a.format == "torch" else f"{a.format} {a.precision}"
             columns[label] = predicted_masks(a, inputs)
     return masks_svg(images, columns, ctx.data.num_classes)
 
 
-def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str, failures: dict[str, str],
-                     force_bench: bool, publish: bool, notices: list[str] = (), ship_from: str = "student-kd",
-                     ) -> Report:
+def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str,
+                     failures: dict[StageId, str], force_bench: bool, publish: bool, notices: list[str] = (),
+                     ship_from: str = STUDENT_KD.name) -> Report:
     """`failures`: stage name -> why a conversion has no artifact (a failed row on every target). `notices`: what
     the report says first. `ship_from`: the trained student that pruning and the conversions start from."""
     recipe, run = ctx.recipe, ctx.run
     ctx.console.print("[bold]bench[/bold]")
     results = bench_all(list(artifacts.values()), ctx, force=bool(force_bench))
-    names = model_names(recipe.distill.method, ship_from, recipe.export.formats)
     task = task_named(recipe.task)
-    final_name = names[final_stage]
+    final_name = model_name(artifacts[final_stage].id, recipe.distill.method, ship_from)
+
+    def name_of(sid: StageId) -> str:
+        return model_name(sid, recipe.distill.method, ship_from, final_name)
+
     rows = []
     for column in bench_columns(recipe):
         for name, artifact in artifacts.items():
             if column.cfg.measures(artifact.format):
-                rows.append(make_row(artifact, name, artifact.format, artifact.precision, names.get(name, final_name),
-                                     column.name, results.get((name, column.name)),
-                                     per_image_metric=task.per_image_metric))
-        for name, error in failures.items():
-            fmt, precision = name.split("-")[-2:]  # FMT-PRECISION or teacher-FMT-fp32
-            rows.append(make_row(None, name, fmt, precision, names.get(name, final_name), column.name, None, error,
+                rows.append(make_row(artifact, artifact.id, name_of(artifact.id), column.name,
+                                     results.get((name, column.name)), per_image_metric=task.per_image_metric))
+        for sid, error in failures.items():
+            rows.append(make_row(None, sid, name_of(sid), column.name, None, error,
                                  per_image_metric=task.per_image_metric))
     add_speedups(rows)
     ctx.console.print("[bold]paired timing[/bold] (int8 against fp32, pruned against unpruned)")
     speed = compare_pairs(artifacts, decision_pairs(artifacts, ship_from), ctx, results, force=bool(force_bench))
     unfit = unfit_stages(artifacts, final_stage)
     ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit, speed)
-    notices = list(notices) + [f"{names.get(stage, stage)} is not fit to ship: {'; '.join(why)}"
+    notices = list(notices) + [f"{name_of(artifacts[stage].id)} is not fit to ship: {'; '.join(why)}"
                                for stage, why in unfit.items() if artifacts[stage].format == "torch"]
-    kd = artifacts.get("student-kd")
+    kd = artifacts.get(STUDENT_KD.name)
     report = Report(
         recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows, task.metric_name), ship=ship_choices,
         metric=task.metric, metric_name=task.metric_name,
@@ -89,7 +93,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                       "scheme": kd.metrics.get("scheme") if kd else None,
                       "weak_teacher": kd.metrics.get("weak_teacher") if kd else None, "search": ctx.search})
     if task.dense:
-        report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, names)
+        report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, name_of)
     if publish:
         write_report(run.root, report)
         write_ship(run.root, ship_choices, artifacts)

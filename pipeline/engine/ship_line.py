@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.stage_graph import STUDENT_KD, STUDENT_SCRATCH
 
 
 @dataclass
@@ -25,7 +26,7 @@ def _healthy(artifact: Artifact) -> bool:
 
 
 def choose_start(stages: dict[str, Artifact], start_from: str) -> ShipLine:
-    kd, scratch = stages["student-kd"], stages.get("student-scratch")
+    kd, scratch = stages[STUDENT_KD.name], stages.get(STUDENT_SCRATCH.name)
     if start_from == "scratch":
         if scratch is None:
             raise EdgeshipError("ship.start_from: scratch needs distill.baseline: true (no scratch student is trained)")

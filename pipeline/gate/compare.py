@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeship.pipeline.config.recipe import load_recipe
-from edgeship.pipeline.core.atomic import write_json_atomic
 from edgeship.pipeline.core.errors import EdgeshipError
 from edgeship.pipeline.core.tables import TableView
+from edgeship.pipeline.core.timings_file import attach_timings, write_with_timings
 from edgeship.pipeline.gate.baseline_models import copy_models
 from edgeship.pipeline.gate.statistics import (
     GateSettings,
@@ -57,6 +57,9 @@ def load_rows(path: str | Path) -> Results:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise EdgeshipError(f"{file}: not a results file (invalid JSON: {err})") from None
     rows = data.get("results") if isinstance(data, dict) else None
+    if isinstance(rows, list):
+        data = attach_timings(file, data)  # the raw timings the verdict rests on, from the side file
+        rows = data["results"]
     if not isinstance(rows, list) or not all(isinstance(r, dict) and all(k in r for k in KEY_FIELDS)
                                              for r in rows):
         raise EdgeshipError(f"{file}: not an edgeship report or baseline (no 'results' rows with "
@@ -151,12 +154,12 @@ def _judge(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer) -
 
 
 def write_baseline(rows: list[dict], out: Path, source: Path, meta: dict) -> list[dict]:
-    """The current rows, raw timings included, and copies of their models, as files to commit; written
-    atomically (the models folder first, so a baseline file never names models that are not there)."""
+    """The current rows, raw timings in a side file (core/timings_file.py), and copies of their models, as files
+    to commit; written atomically (models and timings first, so a baseline file never names what is not there)."""
     keep = (*KEY_FIELDS, "stage", "artifact_key", "status", "error", "accuracy", "latency_ms", "timings_ms",
             "emulated", "runtime", "threads", "cpu_features", "machine", "size_bytes", "peak_rss_mb", "cold_start_ms")
     kept = copy_models([{k: r.get(k) for k in keep} for r in rows], source if source.is_dir() else None, out)
-    write_json_atomic(out, {"format": BASELINE_FORMAT, "source": str(source), **meta, "results": kept})
+    write_with_timings(out, {"format": BASELINE_FORMAT, "source": str(source), **meta, "results": kept})
     return kept
 
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.stage_graph import StageId
 from edgeship.pipeline.data.datasets import Dataset
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
 from edgeship.pipeline.models.zoo import build_model, count_macs_params
@@ -91,12 +92,12 @@ def load_torch_model(artifact: Artifact) -> nn.Module:
     return load_resized(build_from_spec(artifact.arch), state).eval()
 
 
-def torch_artifact(out: Path, model: nn.Module, *, key: str, parent: str | None, stage: str, spec: dict,
+def torch_artifact(out: Path, model: nn.Module, *, key: str, parent: str | None, sid: StageId, spec: dict,
                    data: Dataset, extra_metrics: dict | None = None) -> Artifact:
     metrics = save_torch_model(model, out, data.preprocessing)
     metrics.update(extra_metrics or {})
-    return Artifact(
-        folder=out, file=PROGRAM_FILE, format="torch", precision="fp32", key=key, parent=parent, stage=stage,
+    return Artifact.made(
+        sid, folder=out, file=PROGRAM_FILE, key=key, parent=parent,
         inputs=[input_spec(data.preprocessing, "input")], preprocessing=data.preprocessing, labels=data.labels,
         arch=spec, metrics=metrics,
     )

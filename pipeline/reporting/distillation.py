@@ -38,8 +38,11 @@ def distillation_sentence(d: dict) -> str:
     guard = ""
     if d.get("weak_teacher"):
         w = d["weak_teacher"]
-        guard = (f"; weak-teacher guard: the student reached the teacher's validation {w['teacher_val']:.2f} at "
-                 f"epoch {w['epochs'][0]}, so the teacher's weight decayed to x{w['weight']:.3g}")
+        ahead = w.get("evidence")
+        lead = (f" ({ahead['difference']:+.2f} points, 95% interval {ahead['low']:+.2f} to {ahead['high']:+.2f} on "
+                f"{ahead['images']} images)" if ahead else "")
+        guard = (f"; weak-teacher guard: the student passed the teacher's validation {w['teacher_val']:.2f} at "
+                 f"epoch {w['epochs'][0]}{lead}, so the teacher's weight decayed to x{w['weight']:.3g}")
     outputs = TEACHER_OUTPUTS.get(d["teacher_outputs"], d["teacher_outputs"])
     return (f"Distillation: {method_display(d['method'])}, {scheme_words(d.get('scheme'))}; teacher outputs "
             f"{outputs}{weight}{guard}"

@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt  # noqa: E402
 
 from edgeship.pipeline.core.results import Report, ResultRow  # noqa: E402
+from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, TEACHER  # noqa: E402
 from edgeship.pipeline.reporting.distillation import distillation_sentence
 from edgeship.pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
 from edgeship.pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
@@ -80,7 +81,7 @@ def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str], metric: st
 def waterfall_rows(report: Report, target: str) -> list[ResultRow]:
     """Teacher, distilled student, pruned student, then the shipped artifacts, on one target."""
     rows = {r.stage: r for r in _ok(report.results) if r.target == target}
-    order = ["teacher", "student-kd", "pruned"] + sorted(s for s in report.shipped_stages if s in rows)
+    order = [TEACHER.name, STUDENT_KD.name, PRUNED.name] + sorted(s for s in report.shipped_stages if s in rows)
     return [rows[s] for s in order if s in rows]
 
 

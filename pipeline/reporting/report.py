@@ -7,6 +7,7 @@ from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.atomic import write_atomic
 from edgeship.pipeline.core.formats import model_files
 from edgeship.pipeline.core.results import LATENCY_KEYS, Report, ResultRow
+from edgeship.pipeline.core.stage_graph import STUDENT_KD, STUDENT_SCRATCH, Role, StageId
 from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display
 from edgeship.pipeline.reporting.profiles import condensed
 from edgeship.pipeline.reporting.tradeoffs import markdown_sections
@@ -18,21 +19,28 @@ EMULATED_NOTE = ("Emulated targets (qemu-user) give the ARM kernels' accuracy; t
                  "about 100x a board's, so it is never shown beside native latency.")
 
 
-def model_names(method: str, ship_from: str = "student-kd", formats: list[str] = ()) -> dict[str, str]:
+def model_name(sid: StageId, method: str, ship_from: str = STUDENT_KD.name, final: str | None = None) -> str:
+    """What the report calls the model a stage holds; a conversion of the student line is the `final` model's
+    name (the student it was converted from)."""
     shown = method_display(method)
-    start = "scratch" if ship_from == "student-scratch" else shown
-    return {"teacher": "teacher", "student-scratch": "student (scratch)", "student-kd": f"student ({shown})",
-            "pruned": f"student ({start}, pruned)", **{f"teacher-{fmt}-fp32": "teacher" for fmt in formats}}
+    if sid.is_teacher:
+        return "teacher"
+    if sid.role is Role.STUDENT:
+        return "student (scratch)" if sid == STUDENT_SCRATCH else f"student ({shown})"
+    if sid.role is Role.PRUNED:
+        return f"student ({'scratch' if ship_from == STUDENT_SCRATCH.name else shown}, pruned)"
+    return final or sid.name
 
 
-def make_row(artifact: Artifact | None, stage: str, fmt: str, precision: str, model: str, target: str,
-             result: dict | None, error: str | None = None, per_image_metric: bool = True) -> ResultRow:
+def make_row(artifact: Artifact | None, sid: StageId, model: str, target: str, result: dict | None,
+             error: str | None = None, per_image_metric: bool = True) -> ResultRow:
     result = result or {}
     metrics = artifact.metrics if artifact else {}
     latency = result.get("latency_ms") or {}
     platform = result.get("platform") or {}
     return ResultRow(
-        model=model, stage=stage, format=fmt, precision=precision, target=target,
+        model=model, stage=sid.name, format=sid.format, precision=sid.precision, role=sid.role.value,
+        of_teacher=sid.of_teacher, target=target,
         status="failed" if error else result.get("status", "failed"), error=error or result.get("error"),
         runtime=result.get("runtime"), threads=result.get("threads"),
         size_bytes=sum(p.stat().st_size for p in model_files(artifact.path, artifact.format)) if artifact else None,
@@ -61,9 +69,9 @@ def add_speedups(rows: list[ResultRow]) -> None:
 
 def kd_verdict(rows: list[ResultRow], metric_name: str = "top-1") -> str | None:
     acc = {r.stage: r.accuracy for r in rows if r.format == "torch" and r.accuracy is not None}
-    if "student-kd" not in acc or "student-scratch" not in acc:
+    if STUDENT_KD.name not in acc or STUDENT_SCRATCH.name not in acc:
         return None
-    gain = acc["student-kd"] - acc["student-scratch"]
+    gain = acc[STUDENT_KD.name] - acc[STUDENT_SCRATCH.name]
     if gain > 0:
         return f"The distilled student beats the scratch student by {gain:+.2f} points {metric_name}."
     return f"The distilled student does not beat the scratch student: {gain:+.2f} points {metric_name}."

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from edgeship.pipeline.core.results import Report, ResultRow
 from edgeship.pipeline.core.speed import FASTER, SLOWER, SpeedComparison
+from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, Role
 from edgeship.pipeline.reporting.profiles import markdown_lines as profile_lines
 from edgeship.pipeline.reporting.views import batch_notes, batch_view, int8_view, sensitivity_views
 
@@ -37,12 +38,12 @@ def int8_vs_fp32(rows: list[ResultRow], speed: list[SpeedComparison] = ()) -> li
     return out
 
 
-def pruning_effect(rows: list[ResultRow], unpruned: str = "student-kd", speed: list[SpeedComparison] = ()
+def pruning_effect(rows: list[ResultRow], unpruned: str = STUDENT_KD.name, speed: list[SpeedComparison] = ()
                    ) -> list[dict]:
     """Pruned vs unpruned student per target (torch rows): MACs, params, size and measured latency; a warning
     when paired timing shows no speed-up beyond ship.equal_within."""
     out = []
-    for pruned in (r for r in rows if r.stage == "pruned"):
+    for pruned in (r for r in rows if r.role == Role.PRUNED):
         before = next((r for r in rows if r.stage == unpruned and r.target == pruned.target), None)
         if before is None or before.native_latency() is None or pruned.native_latency() is None:
             continue
@@ -50,7 +51,7 @@ def pruning_effect(rows: list[ResultRow], unpruned: str = "student-kd", speed: l
                  "params_ratio": pruned.params / before.params, "size_ratio": pruned.size_bytes / before.size_bytes,
                  "latency_ratio": pruned.latency() / before.latency(),
                  "accuracy_change": pruned.accuracy - before.accuracy}
-        paired = _paired(speed, unpruned, "pruned", pruned.target)
+        paired = _paired(speed, unpruned, PRUNED.name, pruned.target)
         entry["speed"] = paired.to_dict() if paired else None
         entry["warning"] = (f"pruning gave no measurable speed-up in torch on {pruned.target} (p50 "
                             f"{paired.interval()} for {entry['macs_ratio']:.2f}x MACs)"

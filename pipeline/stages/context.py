@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from edgeship.pipeline.config.recipe import Recipe
+from edgeship.pipeline.core.progress import stderr_console
 from edgeship.pipeline.core.runfolder import RunFolder
 from edgeship.pipeline.data.datasets import Dataset
 
@@ -16,7 +17,7 @@ class Context:
     recipe: Recipe
     run: RunFolder
     data: Dataset
-    console: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=stderr_console)
     search: dict | None = None  # --search's outcome (pick, trials, seconds), for the report
 
     def say(self, message: str) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.formats import format_named
 from edgeship.pipeline.core.logs import output_to
+from edgeship.pipeline.core.stage_graph import StageId
+from edgeship.pipeline.core.stage_graph import quantized as quantized_id
 from edgeship.pipeline.formats.int8_budget import quantize_within_budget
 from edgeship.pipeline.formats.parity import check_parity, require_parity
 from edgeship.pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
@@ -17,18 +19,20 @@ def _parity_inputs(ctx: Context):
     return ctx.data.test.sample(ctx.recipe.export.parity_samples).inputs()
 
 
-def export(src: Artifact, fmt: str, out: Path, ctx: Context, key: str, stage: str | None = None) -> Artifact:
-    """`src` in `fmt` at fp32, its outputs checked against torch; `stage` names it (default FMT-fp32)."""
+def export(src: Artifact, sid: StageId, out: Path, ctx: Context, key: str) -> Artifact:
+    """`src` in `sid.format` at fp32 (stage `sid`), its outputs checked against torch."""
+    fmt = sid.format
     backend = format_named(fmt)
     model = load_torch_model(src)
     with output_to(out / "log.txt"):
         name = backend.export(model, example_input(src.preprocessing), out, ctx.recipe.export.opset)
     parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
     require_parity(parity, fmt, ctx.recipe.export.min_agreement)
-    return Artifact(folder=out, file=name, format=fmt, precision="fp32", key=key, parent=src.key,
-                    stage=stage or f"{fmt}-fp32", inputs=[input_spec(src.preprocessing, "input")],
-                    preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
-                    metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity})
+    return Artifact.made(sid, folder=out, file=name, key=key, parent=src.key,
+                         inputs=[input_spec(src.preprocessing, "input")],
+                         preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
+                         metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"),
+                                  "parity": parity})
 
 
 def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact:
@@ -47,10 +51,10 @@ def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact
     if not quantized:
         raise RuntimeError(f"{fmt} int8 model has no quantized ops: the quantizer did nothing")
     parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
-    return Artifact(folder=out, file=name, format=fmt, precision="int8", key=key, parent=src.key,
-                    stage=f"{fmt}-int8", inputs=[input_spec(src.preprocessing, "input", backend.int8_input_dtype)],
-                    preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
-                    metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"), "parity": parity,
-                             "quantized_ops": quantized, "int8": outcome.as_dict(),
-                             "calibration": {"key": calibration.key, "samples": len(calibration),
-                                             "method": qcfg.calibration.method, "preset": qcfg.preset}})
+    return Artifact.made(quantized_id(fmt), folder=out, file=name, key=key, parent=src.key,
+                         inputs=[input_spec(src.preprocessing, "input", backend.int8_input_dtype)],
+                         preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,
+                         metrics={"macs": src.metrics.get("macs"), "params": src.metrics.get("params"),
+                                  "parity": parity, "quantized_ops": quantized, "int8": outcome.as_dict(),
+                                  "calibration": {"key": calibration.key, "samples": len(calibration),
+                                                  "method": qcfg.calibration.method, "preset": qcfg.preset}})

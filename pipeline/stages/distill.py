@@ -11,6 +11,7 @@ from torch import nn
 
 from edgeship.pipeline.config.recipe import DistillConfig, LayerPair
 from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.stage_graph import StageId
 from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
 from edgeship.pipeline.distillation.distiller import Distiller
@@ -92,8 +93,8 @@ def _born_again(first_teacher: nn.Module, cfg: DistillConfig, out: Path, ctx: Co
     return model, spec, metrics
 
 
-def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, stage: str) -> Artifact:
-    seed = ctx.recipe.seed
+def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, sid: StageId) -> Artifact:
+    seed, stage = ctx.recipe.seed, sid.name
     if src is not None and cfg.born_again:
         model, spec, metrics = _born_again(load_teacher(src), cfg, out, ctx, stage)
     else:
@@ -110,5 +111,5 @@ def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: 
             metrics = _fit_with(model, distiller, ctx, out, stage)
             metrics["scheme"] = {"name": "offline"}
     metrics["method"] = cfg.method if src is not None else "scratch"
-    return torch_artifact(out, model, key=key, parent=src.key if src else None, stage=stage, spec=spec,
+    return torch_artifact(out, model, key=key, parent=src.key if src else None, sid=sid, spec=spec,
                           data=ctx.data, extra_metrics=metrics)

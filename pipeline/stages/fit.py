@@ -11,7 +11,7 @@ from edgeship.pipeline.core.progress import progress_bar
 from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.training import bn_recalibration, distributed, health
-from edgeship.pipeline.training.family_defaults import with_family_defaults
+from edgeship.pipeline.training.family_defaults import optimizer_mismatch, with_family_defaults
 from edgeship.pipeline.training.loop import accuracy, evaluate, train
 
 
@@ -44,6 +44,9 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         distiller=None, log_name: str = "train.csv", finetune: bool = False) -> dict:
     data = ctx.data
     workers = ctx.recipe.data.workers
+    mismatch = optimizer_mismatch(cfg, model, finetune)
+    if mismatch:
+        ctx.say(f"  [yellow]{label}[/yellow]: {mismatch}")
     cfg = with_family_defaults(cfg, model, finetune)
     task_kind = task_named(ctx.recipe.task)
 
@@ -62,6 +65,9 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     train_acc = history[-1]["train_acc"] if history else None
     metric = "accuracy" if task_kind.per_image_metric else task_kind.metric_name
     found = health.problems(val, train_acc, data.num_classes, metric)
+    stopped = history[-1].get("stopped") if history else None
+    if stopped:
+        found = [stopped, *found]
     if found:
         ctx.say(f"  [red]{label} is not fit to ship[/red]: {'; '.join(found)}")
     return {
@@ -69,6 +75,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         "warmup_epochs": cfg.warmup_epochs,
         "optimizer": cfg.optimizer,
         "lr": cfg.lr,
+        "optimizer_note": mismatch,
+        "stopped": stopped,
         "val_accuracy": val,
         "train_accuracy": train_acc,
         **_test_scores(model, data.test, task_kind, workers),

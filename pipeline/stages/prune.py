@@ -12,6 +12,7 @@ from torch import nn
 from edgeship.pipeline.config.recipe import PruneConfig
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.stage_graph import PRUNED
 from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.heads import classifier_layers
@@ -96,5 +97,5 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
         steps.append({"step": step, "macs": macs, "params": params, "val_accuracy": metrics["val_accuracy"]})
     metrics.update(method=f"{cfg.importance}{' global' if cfg.global_pruning else ''}", ratio=cfg.ratio,
                    macs_before=macs_before, params_before=params_before, steps=steps)
-    return torch_artifact(out, model, key=key, parent=src.key, stage="pruned", spec=src.arch, data=ctx.data,
+    return torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=ctx.data,
                           extra_metrics=metrics)

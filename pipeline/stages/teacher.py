@@ -3,10 +3,12 @@ fine-tuned), or take an ONNX file as it is (logits only)."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from edgeship.pipeline.config.recipe import ModelConfig
 from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.stage_graph import TEACHER
 from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
@@ -39,7 +41,7 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
             task = task_named(ctx.recipe.task)
             metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val, task),
                        "test_accuracy": accuracy(model, data.test, task)}
-    return torch_artifact(out, model, key=key, parent=None, stage="teacher", spec=spec, data=data,
+    return torch_artifact(out, model, key=key, parent=None, sid=TEACHER, spec=spec, data=data,
                           extra_metrics=metrics)
 
 
@@ -50,7 +52,6 @@ def _onnx(cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:
     task = task_named(ctx.recipe.task)
     metrics = {"source": "onnx file", "val_accuracy": accuracy(model, data.val, task),
                "test_accuracy": accuracy(model, data.test, task)}
-    return Artifact(folder=out, file=ONNX_TEACHER_FILE, format="onnx", precision="fp32", key=key, parent=None,
-                    stage="teacher", inputs=[input_spec(data.preprocessing, "input")],
-                    preprocessing=data.preprocessing, labels=data.labels,
-                    arch={"arch": "onnx", "num_classes": data.num_classes}, metrics=metrics)
+    return Artifact.made(replace(TEACHER, format="onnx"), folder=out, file=ONNX_TEACHER_FILE, key=key, parent=None,
+                         inputs=[input_spec(data.preprocessing, "input")], preprocessing=data.preprocessing,
+                         labels=data.labels, arch={"arch": "onnx", "num_classes": data.num_classes}, metrics=metrics)

@@ -20,6 +20,7 @@ import torch.distributed as dist
 
 from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.runfolder import StageRecord
+from edgeship.pipeline.core.stage_graph import StageId
 
 
 def under_torchrun() -> bool:
@@ -100,15 +101,16 @@ def _unpack(data: bytes, folder: Path) -> None:
         tar.extractall(folder, filter="data")
 
 
-def shared_stage(run, name: str, stage_type: str, key: str, parent: str | None, versions: dict,
+def shared_stage(run, sid: StageId, stage_type: str, key: str, parent: str | None, versions: dict,
                  build: Callable[[Path], Artifact], force: bool) -> Artifact:
     """One training stage on every rank: rank 0 decides reuse or build and writes the folder; the others train
     along when it builds (their own copy goes to a temp folder and is dropped) and keep rank 0's copy in their
     private run folder."""
+    name = sid.name
     if is_main():
         reuse = run.has_stage(name, key) and not force
         broadcast(reuse)
-        artifact = run.run_stage(name, stage_type, key, parent, versions, build, force)
+        artifact = run.run_stage(sid, stage_type, key, parent, versions, build, force)
         broadcast(_pack(artifact.folder))
         return artifact
     reuse = broadcast()
@@ -120,5 +122,5 @@ def shared_stage(run, name: str, stage_type: str, key: str, parent: str | None, 
     shutil.rmtree(folder, ignore_errors=True)
     _unpack(broadcast(), folder)
     run.record(StageRecord(name, stage_type, key, parent, "reused" if reuse else "ok",
-                           time.perf_counter() - start, versions))
+                           time.perf_counter() - start, versions, identity=sid.to_dict()))
     return Artifact.read(folder)

@@ -3,6 +3,8 @@ training accuracy (BatchNorm statistics that never settled, a broken export of t
 report and never shipped."""
 from __future__ import annotations
 
+import numpy as np
+
 # Training accuracy is measured in train mode on augmented batches; evaluation below half of it is not overfitting
 # but a model that does not work in eval mode (MobileNetV3 after a short run: 77% train, 10.0% eval).
 COLLAPSE_RATIO = 0.5
@@ -34,3 +36,36 @@ def problems(val_accuracy: float | None, train_accuracy: float | None, num_class
         found.append(f"validation {metric} {val_accuracy:.1f}% is less than half its training {metric} "
                      f"{train_accuracy:.1f}%: the model does not work in eval mode")
     return found
+
+
+STALL_EPOCHS = 2        # epochs in a row at the constant-output loss before training stops
+STALL_TOLERANCE = 0.01  # relative distance from it that still counts as "at" it
+
+
+def constant_output_loss(labels) -> float | None:
+    """The cross entropy of the best constant prediction: the entropy of the training labels' class shares
+    (ln K for K balanced classes). None where labels are not one class per image."""
+    labels = np.asarray(labels) if labels is not None else None
+    if labels is None or labels.ndim != 1 or not len(labels):
+        return None
+    shares = np.bincount(labels.astype(np.int64)) / len(labels)
+    shares = shares[shares > 0]
+    return float(-(shares * np.log(shares)).sum())
+
+
+def stalled(history: list[dict], constant_loss: float | None, optimizer: str, lr: float) -> str | None:
+    """Why training must stop now (None: go on): a loss that is not a number, or a supervised loss that has sat at
+    the constant-output value for STALL_EPOCHS epochs (the network answers the same for every image)."""
+    row = history[-1]
+    levers = (f"the learning rate ({lr:g} with {optimizer}) is the likely cause; also check the optimizer (Adam "
+              "for networks without normalization layers, SGD with them) and that no BatchNorm layer is frozen")
+    if row["loss"] != row["loss"] or abs(row["loss"]) == float("inf"):
+        return f"the training loss became {row['loss']} in epoch {row['epoch']}: {levers}"
+    if constant_loss is None or len(history) < STALL_EPOCHS:
+        return None
+    recent = history[-STALL_EPOCHS:]
+    if all(r.get("ce") and abs(r["ce"] - constant_loss) <= STALL_TOLERANCE * constant_loss for r in recent):
+        return (f"the loss sat at {recent[-1]['ce']:.4f}, a constant output's ({constant_loss:.4f}: the same "
+                f"answer for every image), in epochs {recent[0]['epoch']}-{recent[-1]['epoch']}, so training "
+                f"stopped: {levers}")
+    return None

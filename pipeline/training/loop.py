@@ -16,7 +16,7 @@ from edgeship.pipeline.core.tasks import Task
 from edgeship.pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
 from edgeship.pipeline.data.splits import Split
 from edgeship.pipeline.tasks.classification import CLASSIFICATION
-from edgeship.pipeline.training import devices, distributed
+from edgeship.pipeline.training import devices, distributed, health
 from edgeship.pipeline.training.family_defaults import with_family_defaults
 from edgeship.pipeline.training.sync_batchnorm import synced_batchnorm
 
@@ -152,6 +152,7 @@ def train(
     runner = distributed_wrapper(step, distiller, run_on.device) if world > 1 else step
     is_main = distributed.is_main()
     history = []
+    constant_loss = None if task.dense else health.constant_output_loss(getattr(train_split, "labels", None))
     # One process or several: BatchNorm sees the whole global batch either way (unless the recipe says not to).
     synced = [model, *([distiller.method_module] if distiller else [])] if cfg.sync_batchnorm else []
     with synced_batchnorm(*synced) as shard:
@@ -199,11 +200,18 @@ def train(
                    "seconds": seconds, "images_per_s": len(view) / max(seconds, 1e-9),
                    "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
             history.append(row)
-            if distiller is not None:  # the weak-teacher guard reads rank 0's validation accuracy
-                distiller.end_epoch(epoch, distributed.broadcast(row["val_acc"]) if world > 1 else row["val_acc"])
+            if distiller is not None:  # the weak-teacher guard decides on rank 0's paired comparison
+                comparison = (distiller.compare_with_teacher(epoch, row["val_acc"], model, val_split, task)
+                              if is_main and val_split is not None else None)
+                distiller.end_epoch(epoch, distributed.broadcast(comparison) if world > 1 else comparison)
                 row["teacher_weight"] = distiller.teacher_weight
+            stop = health.stalled(history, constant_loss, cfg.optimizer, cfg.lr)
+            if stop:
+                row["stopped"] = stop
             if on_epoch:
                 on_epoch(row)
+            if stop:  # training on would only waste the time: the student is reported unfit with the reason
+                break
     if log_csv is not None and history and is_main:
         fields = list(dict.fromkeys(k for row in history for k in row))
         with open(log_csv, "w", newline="") as handle:

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from edgeship.targets.base import AGENT, BenchRequest
+from edgeship.targets.agent_zipapp import agent_zipapp
+from edgeship.targets.base import BenchRequest
 from edgeship.targets.ssh import SshTarget, SshTargetConfig
 from tests.support.requirements import missing
 
@@ -57,17 +58,17 @@ def test_corrupted_copy_is_caught_by_the_checksum(sshd_x86, tiny_models):
     model, fmt = tiny_models[0]
     session = transport.open()
     try:
-        session.push([AGENT])  # the agent and the eval set first, each model later: every file stays checked
+        session.push([agent_zipapp()])  # the agent and the eval set first, each model later: every file stays checked
         session.push([model])
         # Damage the copies on the device, as a flaky link or a full SD card would.
-        for name in (AGENT.name, model.name):
+        for name in (agent_zipapp().name, model.name):
             transport._ssh(["sh", "-c", 'printf x >> "$1"', "sh", f"{session.where}/{name}"], 30)
         result = session.run(["--model", model.name, "--format", fmt, "--min-runs", "1"], 60)
     finally:
         session.close()
     assert result["status"] == "failed"
     assert "checksum mismatch" in result["error"]
-    assert model.name in result["error"] and AGENT.name in result["error"]
+    assert model.name in result["error"] and agent_zipapp().name in result["error"]
     assert leftovers(sshd_x86) == []
 
 

@@ -142,7 +142,9 @@ def test_baseline_update_then_check(tiny_run, tmp_path, capsys):
     assert main(["baseline", "update", str(run_dir), "--out", str(out)]) == 0
     assert "rows written to" in capsys.readouterr().out
     saved = json.loads(out.read_text())
-    assert saved["format"] == "edgeship-baseline/1" and all(r["timings_ms"] for r in saved["results"])
+    assert saved["format"] == "edgeship-baseline/1" and not any(r["timings_ms"] for r in saved["results"])
+    timings = json.loads((tmp_path / saved["timings_file"]).read_text())["rows"]  # the raw timings, beside it
+    assert saved["timings_file"] == "edgeship-baseline.timings.json" and all(r["timings_ms"] for r in timings)
     # The tiny run times 5 iterations per model: too few to judge, so inconclusive (exit 3), never a pass.
     assert main(["check", str(run_dir), "--baseline", str(out), "--remeasure", "0", "--json"]) == 3
     result = json.loads(capsys.readouterr().out)

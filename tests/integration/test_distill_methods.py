@@ -10,7 +10,9 @@ from edgeship.pipeline.core.errors import EdgeshipError
 from edgeship.pipeline.core.plugins import METHODS as METHODS_REGISTRY
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.distillation.distiller import AUTO_BATCHES, Distiller
+from edgeship.pipeline.distillation.guard import meter_value, paired_difference
 from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.tasks.classification import CLASSIFICATION
 from edgeship.pipeline.training.loop import accuracy, train
 
 PAIRS = [{"teacher": "layer2", "student": "features.6"}]
@@ -161,35 +163,64 @@ def test_logit_methods_keep_their_published_weight_under_auto(teacher):
     assert not dkd.auto and dkd.beta == 1.0
 
 
-def test_weak_teacher_guard_decays_the_teachers_weight(digits, teacher):
+def test_weak_teacher_guard_acts_only_on_a_lead_outside_the_noise(digits, teacher):
     x = torch.from_numpy(digits[0].inputs()[:32])
     labels = torch.from_numpy(digits[0].labels[:32]).long()
     cfg = DistillConfig(method="kd", alpha=0.9, temperature=4.0, weak_teacher_decay=0.5)
     distiller = Distiller(teacher, _student(), cfg, torch.zeros(1, 1, 8, 8), teacher_accuracy=80.0)
-    distiller.end_epoch(1, 70.0)  # still below the teacher: nothing changes
+    distiller.end_epoch(1, None)  # no comparison (the student is behind): nothing changes
+    distiller.end_epoch(2, {"epoch": 2, "difference": 0.0, "low": -1.4, "high": 1.4, "images": 143})  # a tie
     assert distiller.teacher_weight == 1.0 and distiller.guard_summary() is None
-    distiller.end_epoch(2, 80.0)
-    distiller.end_epoch(3, 91.0)
-    assert distiller.guard_summary() == {"teacher_val": 80.0, "epochs": [2, 3], "weight": 0.25}
-    loss, parts = distiller.loss(_student()(x), labels, torch.arange(32), x, epoch=4)
+    ahead = {"epoch": 3, "difference": 4.2, "low": 1.1, "high": 7.0, "images": 143}
+    distiller.end_epoch(3, ahead)
+    distiller.end_epoch(4, {**ahead, "epoch": 4})
+    assert distiller.guard_summary() == {"teacher_val": 80.0, "epochs": [3, 4], "weight": 0.25, "evidence": ahead}
+    loss, parts = distiller.loss(_student()(x), labels, torch.arange(32), x, epoch=5)
     alpha = 0.9 * 0.25  # the KD share shrank, the cross entropy's grew
     assert loss.item() == pytest.approx((1 - alpha) * parts["ce"] + alpha * parts["kd"], rel=1e-5)
     off = Distiller(teacher, _student(), cfg.model_copy(update={"weak_teacher_decay": 1.0}), torch.zeros(1, 1, 8, 8),
                     teacher_accuracy=10.0)
-    off.end_epoch(1, 99.0)
-    assert off.teacher_weight == 1.0
+    assert off.compare_with_teacher(1, 99.0, _student(), digits[1], CLASSIFICATION) is None
 
 
-def test_weak_teacher_guard_fires_in_training(digits, teacher):
-    """A teacher said to score 0% is caught up with after the first epoch: its weight halves every epoch."""
+def test_the_guard_compares_image_by_image(digits, teacher):
+    """The same model against itself is a tie with a zero-width interval; a lead needs evidence."""
+    _, val_split = digits
+    distiller = Distiller(teacher, _student(), DistillConfig(method="kd"), torch.zeros(1, 1, 8, 8),
+                          teacher_accuracy=accuracy(teacher, val_split))
+    tie = distiller.compare_with_teacher(1, distiller.teacher_accuracy, teacher, val_split, CLASSIFICATION)
+    assert tie["difference"] == tie["low"] == tie["high"] == 0.0 and tie["images"] == len(val_split)
+    distiller.end_epoch(1, tie)
+    assert distiller.teacher_weight == 1.0
+    distiller.close()
+
+
+def test_paired_difference_by_hand():
+    value_of = meter_value(CLASSIFICATION, 10)
+    teacher = np.array([[1, 1]] * 90 + [[0, 1]] * 10)  # 90 of 100 right
+    one_better = teacher.copy()
+    one_better[90] = [1, 1]  # one more image right: 91 vs 90, inside the noise
+    found = paired_difference(one_better, teacher, value_of)
+    assert found.point == pytest.approx(1.0) and found.low <= 0 < found.high
+    all_better = np.array([[1, 1]] * 100)  # every one of the teacher's 10 misses right: 100 vs 90
+    found = paired_difference(all_better, teacher, value_of)
+    assert found.point == pytest.approx(10.0) and 0 < found.low < found.point < found.high
+
+
+def test_weak_teacher_guard_fires_in_training(digits):
+    """An untrained teacher (near chance) is overtaken measurably in the first epoch: its weight halves every
+    epoch after, and the evidence is recorded."""
     train_split, val_split = digits
     student = _student()
-    distiller = Distiller(teacher, student, DistillConfig(method="kd"), torch.zeros(1, 1, 8, 8), teacher_accuracy=0.0)
+    weak = build_model("cifar_resnet8", 10, 1, 8, {"width": 8}).eval()
+    distiller = Distiller(weak, student, DistillConfig(method="kd"), torch.zeros(1, 1, 8, 8),
+                          teacher_accuracy=accuracy(weak, val_split))
     history = train(student, train_split, val_split, TrainConfig(epochs=2, lr=0.01, optimizer="adam"), seed=0,
                     distiller=distiller)
     distiller.close()
     assert [row["teacher_weight"] for row in history] == [0.5, 0.25]
-    assert distiller.guard_summary()["epochs"] == [1, 2]
+    summary = distiller.guard_summary()
+    assert summary["epochs"] == [1, 2] and summary["evidence"]["low"] > 0
 
 
 def test_cosine_beta_schedule_fades_the_method_term(digits, teacher):

@@ -10,7 +10,8 @@ import sys
 from typing import Literal
 
 from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
-from edgeship.targets.base import AGENT, AgentTarget, failed, parse_agent_output
+from edgeship.targets.agent_zipapp import AGENT_NAME
+from edgeship.targets.base import AgentTarget, failed, parse_agent_output
 from edgeship.targets.process import DeadlineExceeded, run_with_deadline
 from edgeship.targets.transport import FolderSession
 
@@ -27,7 +28,7 @@ class SandboxSession(FolderSession):
 
     def run(self, agent_args: list[str], timeout: float) -> dict:
         try:
-            proc = run_with_deadline([self.cfg.python, str(self.folder / AGENT.name), *agent_args], timeout, env={})
+            proc = run_with_deadline([self.cfg.python, str(self.folder / AGENT_NAME), *agent_args], timeout, env={})
         except DeadlineExceeded as err:
             return failed(f"target {self.cfg.name}: {err}")
         return parse_agent_output(proc.stdout, proc.stderr, proc.returncode)

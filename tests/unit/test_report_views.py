@@ -52,7 +52,7 @@ def test_distillation_sentence_names_scheme_guard_and_search():
         "search": {"pick": "at alpha=0 balance=0.25", "trials": 29, "seconds": 412.0, "timed_out": False,
                    "beats_scratch": False}})
     assert "AT, offline" in full and "beta 431 (auto" in full
-    assert "reached the teacher's validation 76.50 at epoch 3" in full and "x0.25" in full
+    assert "passed the teacher's validation 76.50 at epoch 3" in full and "x0.25" in full
     assert "picked by --search (at alpha=0 balance=0.25) from 29 short trials in 412 s" in full
     assert "no candidate beat the scratch student" in full
     self_scheme = distillation_sentence({"method": "kd", "teacher_outputs": "cached", "scheme": {

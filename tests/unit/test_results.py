@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 from edgeship.pipeline.core.results import Report, ResultRow
+from edgeship.pipeline.core.stage_graph import stage_ids
 from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, markdown
 from edgeship.pipeline.reporting.ship import choose
 from edgeship.pipeline.reporting.views import HTML, TERMINAL, environment_view, results_view
 
+STAGES = {sid.name: sid for sid in stage_ids(["onnx", "tflite", "openvino"])}  # the identities of made-up rows
+
 
 def row(stage, fmt="torch", precision="fp32", target="local", p50=1.0, accuracy=90.0, **more) -> ResultRow:
+    sid = STAGES.get(stage)
+    identity = {"role": sid.role.value, "of_teacher": sid.of_teacher} if sid else {}
     return ResultRow(model=stage, stage=stage, format=fmt, precision=precision, target=target, status="ok",
-                     accuracy=accuracy, latency_ms={"p50": p50, "p90": p50 * 1.2}, size_bytes=2048, **more)
+                     accuracy=accuracy, latency_ms={"p50": p50, "p90": p50 * 1.2}, size_bytes=2048,
+                     **{**identity, **more})
 
 
 def test_old_report_rows_load_and_write_back_unchanged():

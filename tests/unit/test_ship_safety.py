@@ -14,13 +14,12 @@ from edgeship.pipeline.engine.ship_line import choose_start
 from edgeship.pipeline.reporting.report import add_speedups
 from edgeship.pipeline.reporting.ship import choose
 from edgeship.pipeline.training.health import near_chance_limit, problems
-from tests.unit.test_results import row
+from tests.unit.test_results import STAGES, row
 
 
-def artifact(stage: str, val: float, health: list[str] | None = None, fmt: str = "torch") -> Artifact:
-    return Artifact(folder=Path("/nowhere"), file="m", format=fmt, precision="fp32", key=stage, parent=None,
-                    stage=stage, inputs=[], preprocessing={}, labels=[],
-                    metrics={"val_accuracy": val, "health": health or []})
+def artifact(stage: str, val: float, health: list[str] | None = None) -> Artifact:
+    return Artifact.made(STAGES[stage], folder=Path("/nowhere"), file="m", key=stage, parent=None, inputs=[],
+                         preprocessing={}, labels=[], metrics={"val_accuracy": val, "health": health or []})
 
 
 def test_chance_level_and_eval_collapse_are_problems():
@@ -46,10 +45,11 @@ def test_the_ship_line_starts_from_the_better_healthy_student():
 
 
 def test_unfit_students_and_their_conversions_are_never_shipped():
-    artifacts = {"pruned": artifact("pruned", 10.0, ["validation accuracy 10.0% is near chance"]),
-                 "onnx-fp32": artifact("onnx-fp32", 0.0, fmt="onnx")}
+    artifacts = {"teacher": artifact("teacher", 97.0), "teacher-onnx-fp32": artifact("teacher-onnx-fp32", 97.0),
+                 "pruned": artifact("pruned", 10.0, ["validation accuracy 10.0% is near chance"]),
+                 "onnx-fp32": artifact("onnx-fp32", 0.0)}
     unfit = unfit_stages(artifacts, "pruned")
-    assert set(unfit) == {"pruned", "onnx-fp32"}
+    assert set(unfit) == {"pruned", "onnx-fp32"}  # the teacher's own export is not the student's problem
     rows = [row("pruned", accuracy=10.0), row("onnx-fp32", "onnx", accuracy=10.0)]
     choice = choose(rows, "pruned", ["onnx"], 1.0, unfit)["onnx"]
     assert choice["stage"] is None and "not fit to ship" in choice["reason"] and "near chance" in choice["reason"]

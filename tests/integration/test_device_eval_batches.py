@@ -1,0 +1,62 @@
+"""Accuracy on the device in batches wherever the file takes them (ONNX's dynamic batch, OpenVINO's reshape,
+LiteRT's resize, torch through vmap): the same figures as one image at a time, in fewer calls. A file that cannot
+take a batch (litert-torch writes a flatten with batch 1 baked in: XNNPACK refuses the resize) is evaluated one
+image at a time, as before."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from edgeship.calibration.calibration_set import build_calibration_set
+from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig
+from edgeship.pipeline.core.formats import format_named, runner_of
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.models.torch_artifact import PROGRAM_FILE, save_torch_model
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.training.loop import train
+from edgeship.targets.agent import evaluate_details, open_runner
+from edgeship.targets.agent.metrics import Batched, batched_runner
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A briefly trained digits CNN as torch, and fp32 and int8 files of every format."""
+    data = load_dataset(DataConfig(source="digits", mean=[0.3], std=[0.4]))
+    torch.manual_seed(0)
+    model = build_model("simple_cnn", 10, 1, 8, {"width": 8, "depth": 2})
+    train(model, data.train, None, TrainConfig(epochs=2, lr=0.01, optimizer="adam"), seed=0)
+    out = tmp_path_factory.mktemp("batches")
+    example = torch.zeros(1, 1, 8, 8)
+    save_torch_model(model, out, data.preprocessing)
+    found = {("torch", "fp32"): out / PROGRAM_FILE}
+    calibration = build_calibration_set(data.train.inputs(), data.train.labels, data.key, 64, "stratified", 0)
+    for fmt in ("onnx", "openvino", "tflite"):
+        backend = format_named(fmt)
+        (out / fmt).mkdir()
+        found[(fmt, "fp32")] = out / fmt / backend.export(model, example, out / fmt, 17)
+        found[(fmt, "int8")] = out / fmt / backend.quantize(found[(fmt, "fp32")], model, example, calibration,
+                                                            out / fmt, QuantizeConfig(), [], "int8")
+    inputs, labels = data.test.inputs_and_targets()
+    return found, inputs, labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
+
+
+@pytest.mark.parametrize("fmt, precision", [("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8"),
+                                            ("openvino", "fp32"), ("openvino", "int8"), ("tflite", "fp32"),
+                                            ("tflite", "int8")])
+def test_batched_evaluation_gives_the_figures_of_one_image_at_a_time(files, fmt, precision):
+    found, inputs, labels = files
+    path = str(found[(fmt, precision)])
+    one = open_runner(runner_of(fmt), path)
+    batched = batched_runner(open_runner, runner_of(fmt), path, 1, one, inputs)
+    if batched is None:
+        assert fmt == "tflite", f"{fmt} takes batches"
+        assert evaluate_details(one, inputs, labels, None)["accuracy"] > 50
+        return
+    assert isinstance(batched, Batched) and batched.size == min(256, len(inputs))
+    alone = np.concatenate([one(inputs[i:i + 1]) for i in range(len(inputs))])
+    together = np.concatenate([batched(inputs[s:s + batched.size]) for s in range(0, len(inputs), batched.size)])
+    assert together.shape == alone.shape  # the padded last batch gave back only its own images
+    assert (together.argmax(1) == alone.argmax(1)).all()
+    assert evaluate_details(one, inputs, labels, batched) == evaluate_details(one, inputs, labels)
+    assert evaluate_details(one, inputs, labels)["accuracy"] > 50  # a model that learned, not ties everywhere
