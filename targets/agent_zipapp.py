@@ -17,6 +17,7 @@ AGENT_NAME = "agent.pyz"  # the file name on the device
 PACKAGE = "edgeship_agent"
 SOURCE = Path(__file__).with_name("agent")
 MAIN = "import sys\n\nfrom edgeship_agent.main import main\n\nsys.exit(main())\n"
+CACHE = Path(os.environ.get("EDGESHIP_CACHE", Path.home() / ".cache" / "edgeship")) / "agent"
 
 
 def _sources() -> list[Path]:
@@ -30,13 +31,19 @@ def source_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def agent_zipapp(cache: Path | None = None) -> Path:
-    """The path of agent.pyz for the package as it is now, built if this content has not been built yet."""
-    folder = (cache or Path(tempfile.gettempdir())) / f"edgeship-agent-{source_digest()}"
+def agent_zipapp(cache: Path = CACHE) -> Path:
+    """The path of agent.pyz for the package as it is now, built if this content has not been built yet (under
+    edgeship's cache, EDGESHIP_CACHE or ~/.cache/edgeship; the temp folder where that cannot be written)."""
+    folder = cache / source_digest()
     target = folder / AGENT_NAME
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir()) / f"edgeship-agent-{source_digest()}"
+        target = folder / AGENT_NAME
+        folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edgeship-agent-build-") as staging:
         package = Path(staging) / "app" / PACKAGE
         package.mkdir(parents=True)

@@ -17,6 +17,7 @@ from edgeship.pipeline.core.artifact import Artifact
 from edgeship.pipeline.core.atomic import write_atomic, write_json_atomic
 from edgeship.pipeline.core.keys import code_key, content_key
 from edgeship.pipeline.core.progress import progress_bar
+from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.stages.context import Context
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.registry import make_target
@@ -44,12 +45,13 @@ def write_eval_set(ctx: Context) -> Path:
     """The test split (or bench.eval_samples of it, stratified) as uint8 images at the model's size, with the
     normalization the agent applies: a quarter of the bytes of float inputs."""
     count = ctx.recipe.bench.eval_samples
-    path = ctx.run.root / "data" / f"eval-{ctx.data.key}-{count or 'all'}.npz"
+    metric = task_named(ctx.recipe.task).device_metric  # how the agent scores them: the task says, not the shape
+    path = ctx.run.root / "data" / f"eval-{ctx.data.key}-{count or 'all'}-{metric}.npz"
     if not path.exists():
         images, targets = ctx.data.test.sample(count).arrays()  # targets: labels, or masks (N, H, W)
         pre = ctx.data.preprocessing
         write_atomic(path, lambda tmp: np.savez(
-            tmp, images=images, labels=targets, scale=np.float32(pre["scale"]),
+            tmp, images=images, labels=targets, metric=np.str_(metric), scale=np.float32(pre["scale"]),
             mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32)), suffix=".npz")
     return path
 

@@ -40,6 +40,9 @@ class Task:
     dense: bool = False
     # Accuracy intervals (Wilson) hold for a proportion of images, not for a pixel-pooled score such as mIoU.
     per_image_metric: bool = True
+    # The device agent's metric (targets/agent/metrics.py METRICS) that scores this task's outputs on a device:
+    # named in the eval set, so the agent never guesses it from the labels' shape.
+    device_metric: str = "top1"
 
 
 def task_named(name: str) -> Task:

@@ -22,7 +22,7 @@ import torch
 from edgeship.calibration.calibration_set import CalibrationSet
 from edgeship.pipeline.core.formats import Format, runner_of
 from edgeship.pipeline.formats.layer_error import layer_errors
-from edgeship.targets.agent import evaluate, open_runner
+from edgeship.targets.agent import batched_runner, evaluate_details, open_runner
 
 FINAL_NAME = "model-int8"
 ERROR_SAMPLES = 32  # calibration samples the per-layer error is measured on
@@ -49,8 +49,19 @@ class Int8Outcome:
         return asdict(self)
 
 
-def accuracy_of(fmt: str, path: Path, inputs: np.ndarray, labels: np.ndarray) -> float:
-    return evaluate(open_runner(runner_of(fmt), str(path), threads=1), inputs, labels)
+# Runners that may evaluate in batches inside this long-lived process. The agent batches OpenVINO and LiteRT too,
+# in a process of its own; here, OpenVINO's second, batch-256 compile was followed by a SIGSEGV of the host at a
+# later subprocess spawn, and LiteRT's failed resize leaves an interpreter that must not live on.
+IN_PROCESS_BATCHES = ("onnx", "torch")
+
+
+def accuracy_of(fmt: str, path: Path, inputs: np.ndarray, labels: np.ndarray, metric: str = "top1") -> float:
+    """The file's score in the device agent's metric, in batches where that is safe here (the same figures)."""
+    runner = runner_of(fmt)
+    one = open_runner(runner, str(path), threads=1)
+    batched = batched_runner(open_runner, runner, str(path), 1, one, inputs) if runner in IN_PROCESS_BATCHES \
+        else None
+    return evaluate_details(one, inputs, labels, batched, metric)["accuracy"]
 
 
 def _remove_model(out: Path, name: str) -> None:
@@ -60,12 +71,12 @@ def _remove_model(out: Path, name: str) -> None:
 
 def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: torch.nn.Module,
                            example: torch.Tensor, calib: CalibrationSet, out: Path, qcfg,
-                           val_inputs: np.ndarray, val_labels: np.ndarray) -> Int8Outcome:
+                           val_inputs: np.ndarray, val_labels: np.ndarray, metric: str = "top1") -> Int8Outcome:
     def quantize(exclude: list[str], name: str) -> Path:
         return out / backend.quantize(fp32_path, model, example, calib, out, qcfg, exclude, name)
 
     def measure(path: Path) -> float:
-        return accuracy_of(fmt, path, val_inputs, val_labels)
+        return accuracy_of(fmt, path, val_inputs, val_labels, metric)
 
     budget = qcfg.max_accuracy_drop
     fp32_acc = measure(fp32_path)

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from edgeship.pipeline.core.results import Report, ResultRow  # noqa: E402
 from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, TEACHER  # noqa: E402
-from edgeship.pipeline.reporting.distillation import distillation_sentence
+from edgeship.pipeline.reporting.distillation import distillation_sentence  # noqa: E402
+from edgeship.pipeline.reporting.labels import place_labels  # noqa: E402
 from edgeship.pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
 from edgeship.pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
 from edgeship.pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
@@ -57,7 +58,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str], metric: str = "top-1 %") -> str:
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    points = []
+    points, labels = [], []
     for r in rows:
         x, y = r.latency(), r.accuracy
         points.append((x, y))
@@ -65,11 +66,12 @@ def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str], metric: st
         ax.scatter(x, y, s=46, marker=marker, color=FORMAT_COLOURS.get(r.format, "#333"), zorder=3)
         if r.stage in shipped:
             ax.scatter(x, y, s=260, marker="*", facecolors="none", edgecolors="#d62728", linewidths=1.4, zorder=4)
-        ax.annotate(f"{r.format} {r.precision}" if r.format != "torch" else r.model, (x, y),
-                    fontsize=7, xytext=(4, 3), textcoords="offset points")
+        name = r.model if r.format == "torch" else f"{'teacher ' if r.is_teacher else ''}{r.format} {r.precision}"
+        labels.append((x, y, name))
     front = pareto_front(points)
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#999", lw=1, ls="--", zorder=2)
     ax.set_xscale("log")
+    place_labels(ax, labels)
     ax.set_xlabel("p50 latency, ms (log)")
     ax.set_ylabel(metric)
     ax.set_title(f"{target}: accuracy vs latency (circle fp32, square int8, red star shipped, dashed Pareto front)",

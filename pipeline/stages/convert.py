@@ -8,6 +8,7 @@ from edgeship.pipeline.core.formats import format_named
 from edgeship.pipeline.core.logs import output_to
 from edgeship.pipeline.core.stage_graph import StageId
 from edgeship.pipeline.core.stage_graph import quantized as quantized_id
+from edgeship.pipeline.core.tasks import task_named
 from edgeship.pipeline.formats.int8_budget import quantize_within_budget
 from edgeship.pipeline.formats.parity import check_parity, require_parity
 from edgeship.pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
@@ -45,7 +46,8 @@ def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact
     val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
-                                         calibration, out, qcfg, val_inputs, val_targets)
+                                         calibration, out, qcfg, val_inputs, val_targets,
+                                         task_named(ctx.recipe.task).device_metric)
     name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:

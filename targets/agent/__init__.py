@@ -5,11 +5,21 @@ tensorflow.lite, or torch for .pt2 programs), never the rest of edgeship. Its mo
 relatively, so the same package runs on the host (edgeship.targets.agent) and on a board, where it travels as one
 zipapp (targets/agent_zipapp.py builds it): `python agent.pyz --model m.onnx --eval eval.npz`.
 """
-from .metrics import IGNORE_INDEX, confusion_update, evaluate, evaluate_details, load_eval_set, segmentation_scores
+from .metrics import (
+                      IGNORE_INDEX,
+                      METRICS,
+                      batched_runner,
+                      confusion_update,
+                      evaluate,
+                      evaluate_details,
+                      load_eval_set,
+                      segmentation_scores,
+)
 from .profilers import PROFILERS, profile
 from .runners import FORMAT_BY_SUFFIX, RUNNERS, open_runner
 from .timing import measure, measure_pair, summarize
 
-__all__ = ["FORMAT_BY_SUFFIX", "IGNORE_INDEX", "PROFILERS", "RUNNERS", "confusion_update", "evaluate",
+__all__ = ["FORMAT_BY_SUFFIX", "IGNORE_INDEX", "METRICS", "PROFILERS", "RUNNERS", "batched_runner", "confusion_update",
+           "evaluate",
            "evaluate_details", "load_eval_set", "measure", "measure_pair", "open_runner", "profile",
            "segmentation_scores", "summarize"]

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .metrics import batched_runner, evaluate_details, load_eval_set
+from .metrics import MAX_EVAL_BATCH, batched_runner, evaluate_details, load_eval_set
 from .probe import peak_rss_mb, platform_info, probe
 from .profilers import profile
 from .runners import FORMAT_BY_SUFFIX, RUNNERS, open_runner
@@ -28,7 +28,7 @@ def run(args) -> dict:
                   load_seconds=loaded - t0, input_shape=runner.input_shape,
                   cold_start_ms=(time.perf_counter() - t0) * 1000.0)  # load + compile + first inference
     if args.eval:
-        inputs, labels = load_eval_set(args.eval)
+        inputs, labels, metric = load_eval_set(args.eval)
         sample = inputs[:1]
     else:
         result["accuracy"] = None
@@ -49,8 +49,8 @@ def run(args) -> dict:
     result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings,
                   peak_rss_mb=peak_rss_mb())  # the model at batch 1: before evaluation or profiling open another
     if args.eval:
-        batched = batched_runner(open_runner, fmt, args.model, args.threads, runner, inputs)
-        result.update(evaluate_details(runner, inputs, labels, batched))
+        batched = batched_runner(open_runner, fmt, args.model, args.threads, runner, inputs, args.eval_batch)
+        result.update(evaluate_details(runner, inputs, labels, batched, metric))
         result.update(eval_samples=int(len(inputs)), eval_batch=batched.size if batched else 1)
         del batched
     if args.batch_sizes:
@@ -72,9 +72,12 @@ def main(argv=None) -> int:
     parser.add_argument("--probe", metavar="WORK_DIR", help="print platform, runtimes and free disk, then exit")
     parser.add_argument("--output", help="also write the JSON result to this file (a results mount)")
     parser.add_argument("--format", choices=sorted(RUNNERS))
-    parser.add_argument("--eval", help="npz with 'labels' (N) or masks (N,H,W) and float32 'inputs' (N,C,H,W), or "
-                                       "uint8 'images' with the 'scale', 'mean' and 'std' that normalize them")
+    parser.add_argument("--eval", help="npz with 'labels' (N) or masks (N,H,W), 'metric' (top1 or miou; default "
+                                       "top1) and float32 'inputs' (N,C,H,W), or uint8 'images' with the 'scale', "
+                                       "'mean' and 'std' that normalize them")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--eval-batch", type=int, default=MAX_EVAL_BATCH, help="score accuracy in batches of at most "
+                        "this many images where the file takes them (1: one image at a time); timing stays at 1")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--min-runs", type=int, default=100)
     parser.add_argument("--min-seconds", type=float, default=1.0)

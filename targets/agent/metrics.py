@@ -46,12 +46,13 @@ class Batched:
         return self.runner(x)[:n]
 
 
-def batched_runner(open_runner, fmt: str, path: str, threads: int, one, inputs) -> Batched | None:
+def batched_runner(open_runner, fmt: str, path: str, threads: int, one, inputs,
+                   largest: int = MAX_EVAL_BATCH) -> Batched | None:
     """The model opened at the largest evaluation batch its file takes (ONNX's dynamic batch, OpenVINO's reshape,
     LiteRT's resize, torch through vmap), or None: a file that cannot, or whose batched outputs differ from one
     image at a time on the first batch, is evaluated one image at a time. Timing always stays at batch 1."""
     per_image = 4 * int(np.prod(one.input_shape[1:]))
-    size = int(min(MAX_EVAL_BATCH, len(inputs), max(1, EVAL_BATCH_BYTES // per_image)))
+    size = int(min(largest, len(inputs), max(1, EVAL_BATCH_BYTES // per_image)))
     if size <= 1:
         return None
     try:
@@ -68,32 +69,62 @@ def batched_runner(open_runner, fmt: str, path: str, threads: int, one, inputs) 
     return batched
 
 
-def evaluate_details(runner, inputs: np.ndarray, labels: np.ndarray, batched: Batched | None = None) -> dict:
-    """The task's metric on the device: top-1 for one label per image; for masks (N, H, W), mIoU from a
-    confusion matrix streamed batch by batch (argmax per pixel here, so no full-size output leaves the device).
-    `batched`: the same model taking several images per call (batched_runner); the figures are the same."""
+class TopOne:
+    """Top-1 accuracy over images: one class label per image."""
+
+    def __init__(self):
+        self.correct = self.seen = 0
+
+    def update(self, outputs: np.ndarray, targets: np.ndarray) -> None:
+        if targets.ndim != 1:
+            raise ValueError(f"metric top1 takes one label per image, the eval set has labels of shape "
+                             f"{targets.shape[1:]} per image (a segmentation eval set says metric miou)")
+        self.correct += int((outputs.argmax(1) == targets).sum())
+        self.seen += len(targets)
+
+    def result(self) -> dict:
+        return {"accuracy": self.correct / max(1, self.seen) * 100.0}
+
+
+class MeanIoU:
+    """mIoU from one confusion matrix streamed over the masks (argmax per pixel here, so no full-size output
+    leaves the device)."""
+
+    def __init__(self):
+        self.confusion: np.ndarray | None = None
+
+    def update(self, outputs: np.ndarray, targets: np.ndarray) -> None:
+        for scores, mask in zip(outputs, targets):  # (K, H, W) and (H, W) per image
+            if self.confusion is None:
+                self.confusion = np.zeros((scores.shape[0], scores.shape[0]), dtype=np.int64)
+            confusion_update(self.confusion, scores.argmax(0), mask)
+
+    def result(self) -> dict:
+        scores = segmentation_scores(self.confusion if self.confusion is not None else np.zeros((1, 1), np.int64))
+        return {"accuracy": scores["miou"], "segmentation": scores}
+
+
+# The metric is named by the eval set (the host's Task says which), never guessed from the labels' shape.
+METRICS = {"top1": TopOne, "miou": MeanIoU}
+
+
+def evaluate_details(runner, inputs, labels: np.ndarray, batched: Batched | None = None,
+                     metric: str = "top1") -> dict:
+    """The task's metric on the device, batch by batch: `batched` is the same model taking several images per
+    call (batched_runner), with the same figures. "accuracy" holds the metric's value in percent."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (this agent knows {', '.join(METRICS)})")
+    meter = METRICS[metric]()
     size = batched.size if batched else 1
     run = batched or runner
-
-    def outputs():
-        for start in range(0, len(inputs), size):
-            yield start, run(inputs[start:start + size])
-
-    if labels.ndim == 1:
-        correct = sum(int((out.argmax(1) == labels[start:start + len(out)]).sum()) for start, out in outputs())
-        return {"accuracy": correct / max(1, len(inputs)) * 100.0}
-    confusion = None
-    for start, out in outputs():
-        for i, scores in enumerate(out):  # (K, H, W) per image
-            if confusion is None:
-                confusion = np.zeros((scores.shape[0], scores.shape[0]), dtype=np.int64)
-            confusion_update(confusion, scores.argmax(0), labels[start + i])
-    scores = segmentation_scores(confusion if confusion is not None else np.zeros((1, 1), np.int64))
-    return {"accuracy": scores["miou"], "segmentation": scores}
+    for start in range(0, len(inputs), size):
+        out = run(inputs[start:start + size])
+        meter.update(out, labels[start:start + len(out)])
+    return meter.result()
 
 
-def evaluate(runner, inputs: np.ndarray, labels: np.ndarray) -> float:
-    return evaluate_details(runner, inputs, labels)["accuracy"]
+def evaluate(runner, inputs, labels: np.ndarray, metric: str = "top1") -> float:
+    return evaluate_details(runner, inputs, labels, metric=metric)["accuracy"]
 
 
 class NormalizedImages:
@@ -113,8 +144,10 @@ class NormalizedImages:
 
 
 def load_eval_set(path: str):
-    """float32 'inputs', or uint8 'images' with the 'scale', 'mean' and 'std' that make them model inputs."""
+    """(inputs, labels, metric): float32 'inputs', or uint8 'images' with the 'scale', 'mean' and 'std' that make
+    them model inputs; 'metric' names how to score them (top1 when the file does not say)."""
     with np.load(path) as data:
+        metric = str(data["metric"]) if "metric" in data else "top1"
         if "inputs" in data:
-            return data["inputs"].astype(np.float32), data["labels"]
-        return NormalizedImages(data["images"], data["scale"], data["mean"], data["std"]), data["labels"]
+            return data["inputs"].astype(np.float32), data["labels"], metric
+        return NormalizedImages(data["images"], data["scale"], data["mean"], data["std"]), data["labels"], metric

@@ -213,7 +213,8 @@ def test_device_eval_set_is_uint8_and_the_agent_normalizes_like_the_host(tmp_pat
     path = tmp_path / "eval.npz"
     np.savez(path, images=split.images(), labels=split.labels, scale=np.float32(pre["scale"]),
              mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32))
-    inputs, labels = load_eval_set(str(path))
+    inputs, labels, metric = load_eval_set(str(path))
+    assert metric == "top1"  # the file does not name one: one label per image
     assert inputs.images.dtype == np.uint8 and len(inputs) == 50  # normalized a slice at a time, never all at once
     np.testing.assert_allclose(inputs[0:len(inputs)], split.inputs(), atol=1e-6)
     np.testing.assert_allclose(inputs[3:4], split.inputs()[3:4], atol=1e-6)

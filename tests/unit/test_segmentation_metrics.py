@@ -46,7 +46,7 @@ def test_host_meter_and_device_agent_agree():
     meter.update(torch.from_numpy(logits[:3]), torch.from_numpy(masks[:3]))
     meter.update(torch.from_numpy(logits[3:]), torch.from_numpy(masks[3:]))
     on_device = evaluate_details(lambda x: logits[[int(x[0, 0, 0, 0])]], np.arange(6, dtype=np.float32)
-                                 .reshape(6, 1, 1, 1), masks)
+                                 .reshape(6, 1, 1, 1), masks, metric="miou")
     assert on_device["accuracy"] == pytest.approx(meter.value())
     assert on_device["segmentation"]["per_class_iou"] == meter.details()["per_class_iou"]
     assert isinstance(meter, ConfusionMeter)
@@ -99,3 +99,15 @@ def test_dense_methods_learn_from_a_teacher():
             value.backward()
             optimizer.step()
         assert value.item() < 0.5 * first
+
+
+def test_the_agent_takes_its_metric_from_the_eval_set_never_from_the_labels_shape():
+    """Masks scored as top-1 are an error naming the metric, not a silent switch to mIoU; an unknown metric too."""
+    logits = np.zeros((2, 3, 4, 4), dtype=np.float32)
+    masks = np.zeros((2, 4, 4), dtype=np.uint8)
+    with pytest.raises(ValueError, match="metric top1 takes one label per image"):
+        evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks)
+    with pytest.raises(ValueError, match="unknown metric 'map'"):
+        evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks, metric="map")
+    assert evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks,
+                            metric="miou")["segmentation"]["pixel_accuracy"] == 100.0
