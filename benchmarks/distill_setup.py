@@ -9,8 +9,8 @@ import torch
 
 from benchmarks.method_table import seeded_runs
 from edgeship.pipeline.config.recipe import DistillConfig, TrainConfig
-from edgeship.pipeline.core.keys import content_key, tool_versions
-from edgeship.pipeline.core.plugins import METHODS as METHODS_REGISTRY
+from edgeship.pipeline.core.contracts.plugins import METHODS as METHODS_REGISTRY
+from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions
 from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.distillation.exits import find_exits

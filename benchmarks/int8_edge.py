@@ -2,7 +2,7 @@
 """Int8 at the sizes edge teams ship: torchvision models at 3x224x224 through export and int8 on every runtime.
 
 Per model, runtime and thread count: fp32 and int8 p50, the int8 speed-up with its paired 95% interval (both
-files timed interleaved in one agent, edgeship.pipeline.core.speed), size ratio, the int8 file's peak RSS and cold start
+files timed interleaved in one agent, core/contracts/speed.py), size ratio, the int8 file's peak RSS and cold start
 (measured alone), and the share of its time in int8 kernels from the runtime's own profiler (onnxruntime session
 profiling, OpenVINO performance counters; LiteRT's Python API has none: its row says so).
 
@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 from edgeship.calibration.calibration_set import CalibrationSet  # noqa: E402
 from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
 from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig  # noqa: E402
-from edgeship.pipeline.core.formats import format_named, model_files  # noqa: E402
-from edgeship.pipeline.core.keys import content_key, tool_versions  # noqa: E402
-from edgeship.pipeline.core.speed import SpeedComparison  # noqa: E402
+from edgeship.pipeline.core.contracts.formats import format_named, model_files  # noqa: E402
+from edgeship.pipeline.core.contracts.speed import SpeedComparison  # noqa: E402
+from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions  # noqa: E402
 from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
 from edgeship.pipeline.models.zoo import build_model  # noqa: E402
 from edgeship.pipeline.training.loop import accuracy, train  # noqa: E402

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeship.pipeline.core.atomic import write_atomic
-from edgeship.pipeline.core.keys import content_key
-from edgeship.pipeline.core.sampling import stratified_indices
+from edgeship.pipeline.core.infrastructure.atomic import write_atomic
+from edgeship.pipeline.core.infrastructure.keys import content_key
+from edgeship.pipeline.core.infrastructure.sampling import stratified_indices
 
 
 @dataclass

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from edgeship.pipeline.core.formats import model_files, runner_of
-from edgeship.pipeline.core.keys import file_sha256
+from edgeship.pipeline.core.contracts.formats import model_files, runner_of
+from edgeship.pipeline.core.infrastructure.keys import file_sha256
 from edgeship.targets.agent_zipapp import agent_zipapp
 from edgeship.targets.transport import Session, Transport, TransportError
 

@@ -15,11 +15,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.pipeline.core.contracts.targets import TargetBase, TargetType, register_target_type
 from edgeship.targets.agent_zipapp import AGENT_NAME
-from edgeship.targets.arm_cpus import ArmCpuName, fake_cpuinfo
 from edgeship.targets.base import AgentTarget, failed, parse_agent_output
-from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
+from edgeship.targets.emulation.arm_cpus import ArmCpuName, fake_cpuinfo
+from edgeship.targets.emulation.binfmt import EmulationUnavailable, ensure_aarch64
 from edgeship.targets.process import DeadlineExceeded, run_with_deadline
 from edgeship.targets.transport import FolderSession, TransportError
 

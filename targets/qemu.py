@@ -10,15 +10,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.pipeline.core.contracts.targets import TargetBase, TargetType, register_target_type
 from edgeship.targets.agent_zipapp import AGENT_NAME
-from edgeship.targets.arm_cpus import ArmCpuName, fake_cpuinfo
 from edgeship.targets.base import AgentTarget, failed, parse_agent_output
-from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
-from edgeship.targets.chroot import chroot_argv, chroot_env
+from edgeship.targets.emulation.arm_cpus import ArmCpuName, fake_cpuinfo
+from edgeship.targets.emulation.binfmt import EmulationUnavailable, ensure_aarch64
+from edgeship.targets.emulation.chroot import chroot_argv, chroot_env
+from edgeship.targets.emulation.userland import SITE
 from edgeship.targets.process import DeadlineExceeded, run_with_deadline
 from edgeship.targets.transport import FolderSession, TransportError
-from edgeship.targets.userland import SITE
 
 
 class QemuSession(FolderSession):
@@ -51,7 +51,7 @@ class QemuArm64Transport:
         try:
             ensure_aarch64()
             if self._rootfs is None:
-                from edgeship.targets.userland import userland  # built once, cached
+                from edgeship.targets.emulation.userland import userland  # built once, cached
 
                 self._rootfs = userland("arm64")
         except EmulationUnavailable as err:

@@ -1,7 +1,7 @@
 """Target adapters by the recipe's `type`: whatever target types are registered."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.targets import target_type
+from edgeship.pipeline.core.contracts.targets import target_type
 from edgeship.targets.base import Target
 
 

@@ -1,6 +1,6 @@
 """The run's speed decisions on paired timing: int8 against fp32 in each format, the pruned student against the
 one it was pruned from. Both models of a pair are timed interleaved in one agent (the CI gate's measurement) on
-every target with native latency that can do so, and judged by edgeship.pipeline.core.speed: a difference is called only
+every target with native latency that can do so, and judged by core/contracts/speed.py: a difference is called only
 when its 95% interval excludes "equal within ship.equal_within". Cached like the bench, by both models' keys.
 """
 from __future__ import annotations
@@ -9,12 +9,12 @@ import json
 from dataclasses import dataclass, replace
 
 from edgeship.pipeline.bench.run import BenchColumn, bench_columns, bench_request
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.atomic import write_json_atomic
-from edgeship.pipeline.core.keys import code_key, content_key
-from edgeship.pipeline.core.speed import SpeedComparison
-from edgeship.pipeline.core.stage_graph import PRUNED, Role, export
-from edgeship.pipeline.core.targets import target_type
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.speed import SpeedComparison
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, Role, export
+from edgeship.pipeline.core.contracts.targets import target_type
+from edgeship.pipeline.core.infrastructure.atomic import write_json_atomic
+from edgeship.pipeline.core.infrastructure.keys import code_key, content_key
 from edgeship.pipeline.stages.context import Context
 from edgeship.targets.registry import make_target
 

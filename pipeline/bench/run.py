@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.atomic import write_atomic, write_json_atomic
-from edgeship.pipeline.core.keys import code_key, content_key
-from edgeship.pipeline.core.progress import progress_bar
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.tasks import task_named
+from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_json_atomic
+from edgeship.pipeline.core.infrastructure.keys import code_key, content_key
+from edgeship.pipeline.core.infrastructure.progress import progress_bar
 from edgeship.pipeline.stages.context import Context
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.registry import make_target

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from edgeship.pipeline.core.formats import format_named
+from edgeship.pipeline.core.contracts.formats import format_named
 from edgeship.targets.registry import make_target
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, results_table, stdout_console
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 def _target_configs(recipe_path: str | None, names: list[str] | None, default_recipe: Path | None = None) -> list:
@@ -40,7 +40,7 @@ def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
     """Every artifact of an earlier optimize (read through its manifest, nothing rebuilt) on the named targets;
     report.json is kept."""
     from edgeship.pipeline.config.recipe import load_recipe
-    from edgeship.pipeline.core.runlock import run_lock
+    from edgeship.pipeline.core.infrastructure.runlock import run_lock
     from edgeship.pipeline.engine.rebench import bench_run_folder
 
     if len(args.models) > 1:
@@ -59,8 +59,8 @@ def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
 
 
 def _bench_files(args, console: Console) -> int:
-    from edgeship.pipeline.core.formats import format_by_suffix
-    from edgeship.pipeline.core.plugins import FORMATS
+    from edgeship.pipeline.core.contracts.formats import format_by_suffix
+    from edgeship.pipeline.core.contracts.plugins import FORMATS
     from edgeship.targets.base import BenchRequest
     from edgeship.targets.registry import make_target
 

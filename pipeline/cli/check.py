@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, stdout_console
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 def _fraction(text: str, option: str) -> float:

@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 
 from edgeship.pipeline.cli.output import EXIT_FAILED
-from edgeship.pipeline.core.errors import EdgeshipError, one_line
-from edgeship.pipeline.core.progress import stderr_console
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError, one_line
+from edgeship.pipeline.core.infrastructure.progress import stderr_console
 
 LAUNCHED_BY_NPROC = "EDGESHIP_NPROC_LAUNCH"
 PEER_LOSS_GRACE_S = 3.0

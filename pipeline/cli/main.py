@@ -14,8 +14,8 @@ from edgeship.pipeline.cli.check import cmd_baseline_update, cmd_check
 from edgeship.pipeline.cli.launcher import failed_rank, follow, launch
 from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
 from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.progress import stderr_console
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.progress import stderr_console
 from edgeship.pipeline.training.distributed import under_torchrun
 
 
@@ -23,8 +23,8 @@ def _in_run_folder(args, work, train_part):
     """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work. Under torchrun
     the ranks other than 0 only run `train_part` (along with rank 0) and return None."""
     from edgeship.pipeline.config.recipe import load_recipe
-    from edgeship.pipeline.core.runlock import run_lock
-    from edgeship.pipeline.core.stale import clean_stale_temp
+    from edgeship.pipeline.core.infrastructure.runlock import run_lock
+    from edgeship.pipeline.core.infrastructure.stale import clean_stale_temp
     from edgeship.pipeline.training import distributed
 
     recipe = load_recipe(args.recipe)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from edgeship.pipeline.core.results import ResultRow
+from edgeship.pipeline.core.contracts.results import ResultRow
 from edgeship.pipeline.reporting.views import TERMINAL, results_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edgeship.pipeline.config.section import Registered, Section
-from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS
 
 
 class LayerPair(Section):

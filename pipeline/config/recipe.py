@@ -21,9 +21,9 @@ from edgeship.pipeline.config.data import DENSE_SOURCES, LABEL_SOURCES, DataConf
 from edgeship.pipeline.config.distill import DistillConfig, LayerPair  # noqa: F401 (recipe sections live here)
 from edgeship.pipeline.config.section import Registered, Section
 from edgeship.pipeline.config.targets import default_targets, target_config_type
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS, load_plugins
-from edgeship.pipeline.core.targets import TargetBase
+from edgeship.pipeline.core.contracts.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS, load_plugins
+from edgeship.pipeline.core.contracts.targets import TargetBase
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 class TrainConfig(Section):

@@ -13,7 +13,7 @@ from pydantic_core import PydanticUndefined
 
 from edgeship.pipeline.config.recipe import Recipe
 from edgeship.pipeline.config.section import Section
-from edgeship.pipeline.core.plugins import TARGET_TYPES
+from edgeship.pipeline.core.contracts.plugins import TARGET_TYPES
 
 HEADER = """# Recipe reference
 

@@ -9,8 +9,8 @@ from typing import Annotated, Union
 
 from pydantic import Discriminator, Tag
 
-from edgeship.pipeline.core.plugins import TARGET_TYPES
-from edgeship.pipeline.core.targets import TargetBase
+from edgeship.pipeline.core.contracts.plugins import TARGET_TYPES
+from edgeship.pipeline.core.contracts.targets import TargetBase
 
 
 def target_config_type():

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeship.pipeline.config.recipe import DataConfig
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.keys import content_key
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.keys import content_key
 from edgeship.pipeline.data.mask_splits import MaskArraySplit, MaskSplit
 from edgeship.pipeline.data.scenes import compose_scenes, held_out_items
 from edgeship.pipeline.data.segfolders import load_segfolder, load_voc

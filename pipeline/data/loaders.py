@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 def default_workers(split, batch_size: int | None = None) -> int:

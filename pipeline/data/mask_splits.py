@@ -11,7 +11,7 @@ from abc import abstractmethod
 import numpy as np
 import torch
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.splits import Split
 from edgeship.pipeline.data.transforms import joint_eval_transform, joint_train_transform, match_channels
 

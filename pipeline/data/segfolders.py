@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.mask_splits import MaskFileSplit, check_mask_values, read_mask
 from edgeship.pipeline.data.splits import file_listing_digest
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.sampling import stratified_indices
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.sampling import stratified_indices
 from edgeship.pipeline.data.loaders import eval_loader, iterate
 from edgeship.pipeline.data.transforms import (
     LARGE_IMAGE,

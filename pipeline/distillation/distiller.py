@@ -1,7 +1,7 @@
 """Distiller: one object that turns (student output, labels, batch) into the training loss of any method.
 
 loss = (1 - alpha) * CE + alpha * KD(T) + beta * method loss, the method being any registered in
-edgeship.pipeline.core.plugins.METHODS (FitNets hints, attention transfer, similarity preservation, DKD, ...). The
+core/contracts/plugins.py METHODS (FitNets hints, attention transfer, similarity preservation, DKD, ...). The
 teacher is frozen (offline distillation). Without augmentation its outputs for a training image never change,
 so they are computed once and reused every epoch.
 """
@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.loaders import eval_loader, iterate
 from edgeship.pipeline.distillation.guard import meter_value, paired_difference, per_image_counts
 from edgeship.pipeline.distillation.hooks import FeatureHooks

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 MAX_EXITS = 3  # BYOT's count (after ResNet's layer1, layer2, layer3): the stages nearest the end
 DOMINANT_SHARE = 0.9  # a child with this share of its parent's weights is the path itself: look inside it

@@ -9,14 +9,14 @@ from pathlib import Path
 from rich.console import Console
 
 from edgeship.pipeline.config.recipe import Recipe, recipe_to_yaml
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.atomic import write_atomic
-from edgeship.pipeline.core.errors import EdgeshipError, one_line
-from edgeship.pipeline.core.keys import PROJECT_ROOT, code_key, content_key, tool_versions
-from edgeship.pipeline.core.plugins import FORMATS
-from edgeship.pipeline.core.progress import stderr_console
-from edgeship.pipeline.core.runfolder import RunFolder
-from edgeship.pipeline.core.stage_graph import STUDENT_KD, StageId, stage_names
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.plugins import FORMATS
+from edgeship.pipeline.core.contracts.runfolder import RunFolder
+from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, StageId, stage_names
+from edgeship.pipeline.core.infrastructure.atomic import write_atomic
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError, one_line
+from edgeship.pipeline.core.infrastructure.keys import PROJECT_ROOT, code_key, content_key, tool_versions
+from edgeship.pipeline.core.infrastructure.progress import stderr_console
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.inputs import StageInputs
@@ -27,8 +27,8 @@ TORCH_PACKAGES = ("torch", "torchvision", "torch-pruning", "numpy")
 # The code that makes each stage type: its source goes into the stage key (plus a plug-in's own file).
 TRAINING_CODE = ("pipeline/stages", "pipeline/training", "pipeline/distillation", "pipeline/models", "pipeline/data",
                  "pipeline/tasks")
-# artifact.json and the stage identity it records are written by core/artifact.py and core/stage_graph.py.
-IDENTITY_CODE = ("pipeline/core/artifact.py", "pipeline/core/stage_graph.py")
+# artifact.json and the stage identity it records: written by core/contracts/artifact.py and stage_graph.py.
+IDENTITY_CODE = ("pipeline/core/contracts/artifact.py", "pipeline/core/contracts/stage_graph.py")
 STAGE_CODE = {"teacher": TRAINING_CODE, "distill": TRAINING_CODE, "prune": TRAINING_CODE,
               "export": ("pipeline/stages/convert.py", "pipeline/formats", "targets/agent"),
               "quantize": ("pipeline/stages/convert.py", "pipeline/formats", "targets/agent", "calibration")}

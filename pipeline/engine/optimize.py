@@ -7,11 +7,11 @@ from rich.console import Console
 
 from edgeship.calibration.calibration_set import build_calibration_set
 from edgeship.pipeline.config.recipe import Recipe
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.formats import format_named
-from edgeship.pipeline.core.keys import code_key
-from edgeship.pipeline.core.plugins import METHODS
-from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, STUDENT_SCRATCH, TEACHER, export, quantized
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.formats import format_named
+from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, STUDENT_SCRATCH, TEACHER, export, quantized
+from edgeship.pipeline.core.infrastructure.keys import code_key
 from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from edgeship.pipeline.engine.results import bench_and_report

@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 
 from edgeship.pipeline.config.recipe import Recipe
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.runfolder import RunFolder
-from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.runfolder import RunFolder
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.engine.results import bench_and_report
 from edgeship.pipeline.engine.ship_line import choose_start

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from edgeship.pipeline.bench.paired import compare_pairs, decision_pairs
 from edgeship.pipeline.bench.run import bench_all, bench_columns
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.plugins import METHODS
-from edgeship.pipeline.core.results import Report
-from edgeship.pipeline.core.stage_graph import STUDENT_KD, TEACHER, StageId
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.results import Report
+from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, TEACHER, StageId
+from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.data.transforms import preprocess
 from edgeship.pipeline.reporting.masks import EXAMPLES, masks_svg, predicted_masks
 from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_name, write_report

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.stage_graph import STUDENT_KD, STUDENT_SCRATCH
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, STUDENT_SCRATCH
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Model formats: each module registers one Format in edgeship.pipeline.core.plugins.FORMATS."""
+"""Model formats: each module registers one Format in edgeship.pipeline.core.contracts.plugins.FORMATS."""

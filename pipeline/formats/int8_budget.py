@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from edgeship.calibration.calibration_set import CalibrationSet
-from edgeship.pipeline.core.formats import Format, runner_of
+from edgeship.pipeline.core.contracts.formats import Format, runner_of
 from edgeship.pipeline.formats.layer_error import layer_errors
 from edgeship.targets.agent import batched_runner, evaluate_details, open_runner
 

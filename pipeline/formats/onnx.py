@@ -12,8 +12,8 @@ import torch
 from edgeship.calibration.adapters import onnxruntime_reader
 from edgeship.calibration.calibration_set import CalibrationSet
 from edgeship.calibration.presets import PRESETS
-from edgeship.pipeline.core.formats import Format
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.formats import Format
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 
 SUFFIX = ".onnx"
 PACKAGES = ("onnx", "onnxruntime")

@@ -9,8 +9,8 @@ import torch
 from edgeship.calibration.adapters import nncf_dataset
 from edgeship.calibration.calibration_set import CalibrationSet
 from edgeship.calibration.presets import PRESETS
-from edgeship.pipeline.core.formats import Format
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.formats import Format
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 
 SUFFIX = ".xml"
 PACKAGES = ("openvino", "nncf")

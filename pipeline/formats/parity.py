@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgeship.pipeline.core.formats import runner_of
+from edgeship.pipeline.core.contracts.formats import runner_of
 from edgeship.targets.agent import open_runner
 
 

@@ -9,8 +9,8 @@ import torch
 
 from edgeship.calibration.adapters import torch_calibrate
 from edgeship.calibration.calibration_set import CalibrationSet
-from edgeship.pipeline.core.formats import Format
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.formats import Format
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 
 SUFFIX = ".tflite"
 PACKAGES = ("litert-torch", "ai-edge-litert", "torchao")

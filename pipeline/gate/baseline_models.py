@@ -10,10 +10,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.atomic import write_folder_atomic
-from edgeship.pipeline.core.formats import model_files
-from edgeship.pipeline.core.keys import file_sha256
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.formats import model_files
+from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic
+from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
 
 @dataclass(frozen=True)

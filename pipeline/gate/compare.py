@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeship.pipeline.config.recipe import load_recipe
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.tables import TableView
-from edgeship.pipeline.core.timings_file import attach_timings, write_with_timings
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.tables import TableView
+from edgeship.pipeline.core.infrastructure.timings_file import attach_timings, write_with_timings
 from edgeship.pipeline.gate.baseline_models import copy_models
 from edgeship.pipeline.gate.statistics import (
     GateSettings,
@@ -154,8 +154,9 @@ def _judge(key: tuple, base: dict, cur: dict, settings: GateSettings, retimer) -
 
 
 def write_baseline(rows: list[dict], out: Path, source: Path, meta: dict) -> list[dict]:
-    """The current rows, raw timings in a side file (core/timings_file.py), and copies of their models, as files
-    to commit; written atomically (models and timings first, so a baseline file never names what is not there)."""
+    """The current rows, raw timings in a side file (core/infrastructure/timings_file.py), and copies of their
+    models, as files to commit; written atomically (models and timings first, so a baseline file never names what
+    is not there)."""
     keep = (*KEY_FIELDS, "stage", "artifact_key", "status", "error", "accuracy", "latency_ms", "timings_ms",
             "emulated", "runtime", "threads", "cpu_features", "machine", "size_bytes", "peak_rss_mb", "cold_start_ms")
     kept = copy_models([{k: r.get(k) for k in keep} for r in rows], source if source.is_dir() else None, out)

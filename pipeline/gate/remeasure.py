@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edgeship.pipeline.bench.run import bench_columns, bench_request
 from edgeship.pipeline.config.recipe import load_recipe
-from edgeship.pipeline.core.targets import target_type
+from edgeship.pipeline.core.contracts.targets import target_type
 from edgeship.pipeline.gate.baseline_models import BaselineModel, baseline_model, stage_artifact
 from edgeship.pipeline.gate.compare import row_key
 from edgeship.targets.registry import make_target

@@ -1,7 +1,7 @@
 """The CI gate: did latency or accuracy regress against a baseline, with a stated confidence?
 
 Latency is judged on the raw per-iteration timings, never on two summary numbers: the block-bootstrap interval
-of the ratio of medians (or p90s) of edgeship.pipeline.core.speed. A row
+of the ratio of medians (or p90s) of edgeship.pipeline.core.contracts.speed. A row
 - fails when the whole one-sided interval lies above 1 + threshold (a slowdown beyond it, at that confidence),
 - passes when the whole interval lies below 1 + threshold,
 - is inconclusive otherwise (too few samples, or too noisy to tell): more samples, or it is reported as such.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from edgeship.pipeline.core.speed import MIN_SAMPLES, ratio_interval
+from edgeship.pipeline.core.contracts.speed import MIN_SAMPLES, ratio_interval
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.models.heads import head_keys
 
 WRAPPERS = ("state_dict", "model_state_dict", "model", "module")  # torch-lightning, timm train.py, plain scripts

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 class OnnxTeacher(nn.Module):

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.stage_graph import StageId
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.stage_graph import StageId
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import Dataset
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
 from edgeship.pipeline.models.zoo import build_model, count_macs_params

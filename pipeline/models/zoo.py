@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
 
 

@@ -1,7 +1,7 @@
 """The report's sentence on how the student was distilled: method, scheme, weights and the weak-teacher guard."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS
 
 
 def method_display(method: str) -> str:

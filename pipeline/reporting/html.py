@@ -14,8 +14,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt  # noqa: E402
 
-from edgeship.pipeline.core.results import Report, ResultRow  # noqa: E402
-from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, TEACHER  # noqa: E402
+from edgeship.pipeline.core.contracts.results import Report, ResultRow  # noqa: E402
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, TEACHER  # noqa: E402
 from edgeship.pipeline.reporting.distillation import distillation_sentence  # noqa: E402
 from edgeship.pipeline.reporting.labels import place_labels  # noqa: E402
 from edgeship.pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.formats import runner_of
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.formats import runner_of
 from edgeship.targets.agent import IGNORE_INDEX, open_runner
 
 EXAMPLES = 4

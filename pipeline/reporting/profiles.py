@@ -2,8 +2,8 @@
 each shipped model, and the export doctor: layers of int8 files that still run in float, and format changes."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.results import Report, ResultRow
-from edgeship.pipeline.core.tables import TableView
+from edgeship.pipeline.core.contracts.results import Report, ResultRow
+from edgeship.pipeline.core.infrastructure.tables import TableView
 
 TOP_LAYERS = 15
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.atomic import write_atomic
-from edgeship.pipeline.core.formats import model_files
-from edgeship.pipeline.core.results import LATENCY_KEYS, Report, ResultRow
-from edgeship.pipeline.core.stage_graph import STUDENT_KD, STUDENT_SCRATCH, Role, StageId
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.formats import model_files
+from edgeship.pipeline.core.contracts.results import LATENCY_KEYS, Report, ResultRow
+from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, STUDENT_SCRATCH, Role, StageId
+from edgeship.pipeline.core.infrastructure.atomic import write_atomic
 from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display
 from edgeship.pipeline.reporting.profiles import condensed
 from edgeship.pipeline.reporting.tradeoffs import markdown_sections

@@ -6,12 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
-from edgeship.pipeline.core.artifact import META_FILE, Artifact
-from edgeship.pipeline.core.atomic import write_folder_atomic
-from edgeship.pipeline.core.formats import model_files
-from edgeship.pipeline.core.keys import file_sha256
-from edgeship.pipeline.core.results import ResultRow
-from edgeship.pipeline.core.speed import FASTER, SAME, SLOWER, SpeedComparison
+from edgeship.pipeline.core.contracts.artifact import META_FILE, Artifact
+from edgeship.pipeline.core.contracts.formats import model_files
+from edgeship.pipeline.core.contracts.results import ResultRow
+from edgeship.pipeline.core.contracts.speed import FASTER, SAME, SLOWER, SpeedComparison
+from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic
+from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
 
 def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float,

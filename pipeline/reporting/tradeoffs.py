@@ -1,9 +1,9 @@
 """What int8 and pruning really bought, per runtime and target, with warnings where they bought nothing."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.results import Report, ResultRow
-from edgeship.pipeline.core.speed import FASTER, SLOWER, SpeedComparison
-from edgeship.pipeline.core.stage_graph import PRUNED, STUDENT_KD, Role
+from edgeship.pipeline.core.contracts.results import Report, ResultRow
+from edgeship.pipeline.core.contracts.speed import FASTER, SLOWER, SpeedComparison
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, Role
 from edgeship.pipeline.reporting.profiles import markdown_lines as profile_lines
 from edgeship.pipeline.reporting.views import batch_notes, batch_view, int8_view, sensitivity_views
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from edgeship.pipeline.core.results import Report, ResultRow
-from edgeship.pipeline.core.speed import SpeedComparison
-from edgeship.pipeline.core.tables import TableView
+from edgeship.pipeline.core.contracts.results import Report, ResultRow
+from edgeship.pipeline.core.contracts.speed import SpeedComparison
+from edgeship.pipeline.core.infrastructure.tables import TableView
 
 
 def _fmt(value, spec: str, empty: str = "-") -> str:

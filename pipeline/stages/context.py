@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from edgeship.pipeline.config.recipe import Recipe
-from edgeship.pipeline.core.progress import stderr_console
-from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.core.contracts.runfolder import RunFolder
+from edgeship.pipeline.core.infrastructure.progress import stderr_console
 from edgeship.pipeline.data.datasets import Dataset
 
 

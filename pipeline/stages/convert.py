@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.formats import format_named
-from edgeship.pipeline.core.logs import output_to
-from edgeship.pipeline.core.stage_graph import StageId
-from edgeship.pipeline.core.stage_graph import quantized as quantized_id
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.formats import format_named
+from edgeship.pipeline.core.contracts.stage_graph import StageId
+from edgeship.pipeline.core.contracts.stage_graph import quantized as quantized_id
+from edgeship.pipeline.core.contracts.tasks import task_named
+from edgeship.pipeline.core.infrastructure.logs import output_to
 from edgeship.pipeline.formats.int8_budget import quantize_within_budget
 from edgeship.pipeline.formats.parity import check_parity, require_parity
 from edgeship.pipeline.models.torch_artifact import example_input, input_spec, load_torch_model

@@ -10,9 +10,9 @@ from pathlib import Path
 from torch import nn
 
 from edgeship.pipeline.config.recipe import DistillConfig, LayerPair
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.stage_graph import StageId
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.stage_graph import StageId
+from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.distillation.exits import find_exits

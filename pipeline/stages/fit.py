@@ -7,8 +7,8 @@ from pathlib import Path
 from torch import nn
 
 from edgeship.pipeline.config.recipe import TrainConfig
-from edgeship.pipeline.core.progress import progress_bar
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.tasks import task_named
+from edgeship.pipeline.core.infrastructure.progress import progress_bar
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.training import bn_recalibration, distributed, health
 from edgeship.pipeline.training.family_defaults import optimizer_mismatch, with_family_defaults

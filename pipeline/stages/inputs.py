@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeship.calibration.calibration_set import CalibrationSet
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.keys import file_sha256
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
 
 @dataclass(frozen=True)

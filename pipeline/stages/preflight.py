@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeship.pipeline.config.recipe import ModelConfig, Recipe
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import Dataset
 from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher

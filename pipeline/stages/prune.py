@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgeship.pipeline.config.recipe import PruneConfig
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.stage_graph import PRUNED
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED
+from edgeship.pipeline.core.contracts.tasks import task_named
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.heads import classifier_layers
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact

@@ -10,11 +10,11 @@ import json
 import numpy as np
 
 from edgeship.pipeline.config.distill import DistillConfig
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.atomic import write_atomic, write_json_atomic
-from edgeship.pipeline.core.keys import content_key
-from edgeship.pipeline.core.plugins import METHODS
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.tasks import task_named
+from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_json_atomic
+from edgeship.pipeline.core.infrastructure.keys import content_key
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.distillation.search import (
     SCRATCH,

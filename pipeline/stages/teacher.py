@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgeship.pipeline.config.recipe import ModelConfig
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.stage_graph import TEACHER
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.stage_graph import TEACHER
+from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
 from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact

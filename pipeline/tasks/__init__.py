@@ -1,1 +1,1 @@
-"""Tasks: each module registers one Task in edgeship.pipeline.core.plugins.TASKS."""
+"""Tasks: each module registers one Task in edgeship.pipeline.core.contracts.plugins.TASKS."""

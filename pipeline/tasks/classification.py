@@ -5,8 +5,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgeship.pipeline.core.plugins import TASKS
-from edgeship.pipeline.core.tasks import Task
+from edgeship.pipeline.core.contracts.plugins import TASKS
+from edgeship.pipeline.core.contracts.tasks import Task
 
 
 class TopOneMeter:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 @dataclass

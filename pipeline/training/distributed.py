@@ -18,9 +18,9 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.runfolder import StageRecord
-from edgeship.pipeline.core.stage_graph import StageId
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.runfolder import StageRecord
+from edgeship.pipeline.core.contracts.stage_graph import StageId
 
 
 def under_torchrun() -> bool:

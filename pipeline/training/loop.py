@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgeship.pipeline.config.recipe import TrainConfig
-from edgeship.pipeline.core.tasks import Task
+from edgeship.pipeline.core.contracts.tasks import Task
 from edgeship.pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
 from edgeship.pipeline.data.splits import Split
 from edgeship.pipeline.tasks.classification import CLASSIFICATION

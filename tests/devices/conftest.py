@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edgeship.targets.base import BenchRequest
-from edgeship.targets.binfmt import QEMU_CONF
+from edgeship.targets.emulation.binfmt import QEMU_CONF
 from tests.support.requirements import missing
 
 FORMATS = ("onnx", "tflite", "openvino")
@@ -28,7 +28,7 @@ def _require_root_tools(*tools: str) -> None:
 def tiny_models(tiny_run) -> list[tuple[Path, str]]:
     """fp32 and int8 of every format from the tiny optimize run."""
     run_dir, report, _ = tiny_run
-    from edgeship.pipeline.core.artifact import Artifact
+    from edgeship.pipeline.core.contracts.artifact import Artifact
 
     models = []
     for fmt in FORMATS:
@@ -57,8 +57,8 @@ def arm64_root() -> Path:
     _require_root_tools("mmdebstrap", "unshare", "chroot")
     if not QEMU_CONF.is_file():
         missing(f"{QEMU_CONF} missing (apt-get install qemu-user-static)")
-    from edgeship.targets.binfmt import EmulationUnavailable, ensure_aarch64
-    from edgeship.targets.userland import userland
+    from edgeship.targets.emulation.binfmt import EmulationUnavailable, ensure_aarch64
+    from edgeship.targets.emulation.userland import userland
 
     try:
         ensure_aarch64()

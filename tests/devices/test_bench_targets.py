@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from edgeship.pipeline.cli.main import main
-from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.core.contracts.results import Report
 from edgeship.pipeline.reporting.report import markdown
 from tests.support.sshd import free_port
 

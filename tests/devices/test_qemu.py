@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from edgeship.targets.emulation.userland import TFLITE_RUNTIME_SITE
 from edgeship.targets.qemu import QemuArm64Target
-from edgeship.targets.userland import TFLITE_RUNTIME_SITE
 
 pytestmark = pytest.mark.arm64
 

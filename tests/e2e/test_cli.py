@@ -48,7 +48,7 @@ def test_report_of_a_folder_without_a_run(tmp_path, capsys):
 
 
 def test_second_optimize_on_a_locked_run_folder_is_refused(tmp_path, write_yaml, capsys):
-    from edgeship.pipeline.core.runlock import run_lock
+    from edgeship.pipeline.core.infrastructure.runlock import run_lock
     from tests.support.recipes import tiny_recipe_dict
 
     recipe = write_yaml(tiny_recipe_dict())

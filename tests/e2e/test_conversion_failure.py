@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 from edgeship.pipeline.engine.optimize import optimize
 from tests.support.recipes import tiny_recipe_dict
 

@@ -54,7 +54,7 @@ def test_disk_full_is_one_line_and_loses_nothing(tiny_run, small_disk, capsys):
 
 
 def test_leftovers_of_a_killed_run_are_cleared(tmp_path):
-    from edgeship.pipeline.core.stale import clean_stale_temp
+    from edgeship.pipeline.core.infrastructure.stale import clean_stale_temp
 
     run = tmp_path / "run"
     (run / "stages" / ".tmp-teacher-abc-123").mkdir(parents=True)

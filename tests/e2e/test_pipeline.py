@@ -5,9 +5,9 @@ import json
 import pytest
 
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.formats import format_named
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.formats import format_named
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.engine.optimize import optimize
 from tests.support.recipes import INT8_MIN_AGREEMENT, tiny_recipe_dict

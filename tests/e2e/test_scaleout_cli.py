@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeship.pipeline.core.runlock import run_lock
+from edgeship.pipeline.core.infrastructure.runlock import run_lock
 from tests.support.recipes import tiny_recipe_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,6 +138,7 @@ def test_a_rank_killed_mid_training_is_one_line_and_keeps_finished_stages(tmp_pa
     assert "reused" in again.stderr.split("student-scratch")[0]
 
 
+@pytest.mark.slow  # a torchrun launch (about 5 s)
 def test_a_locked_run_folder_is_refused_by_rank_0_without_hanging(tmp_path, write_yaml):
     run_dir = tmp_path / "run"
     with run_lock(run_dir):
@@ -149,6 +150,7 @@ def test_a_locked_run_folder_is_refused_by_rank_0_without_hanging(tmp_path, writ
     assert not (run_dir / "stages").exists()
 
 
+@pytest.mark.slow  # a CLI process each (about 2 s)
 @pytest.mark.parametrize("nproc", ["0", "two", "-1"])
 def test_nproc_must_be_a_positive_whole_number(nproc, tmp_path, write_yaml):
     done = edgeship("optimize", write_yaml(tiny_recipe_dict()), "--nproc", nproc, tmp_path=tmp_path, timeout=60)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.artifact import Artifact
+from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.engine.optimize import optimize
 from tests.support.recipes import tiny_recipe_dict
 

@@ -121,7 +121,7 @@ def test_a_format_without_a_profiler_is_a_note_not_a_failure(onnx_model):
 
 
 def test_batch_sizes_and_throughput_beside_batch_one(onnx_model, tmp_path):
-    from edgeship.pipeline.core.formats import format_named
+    from edgeship.pipeline.core.contracts.formats import format_named
 
     torch.manual_seed(0)
     model = build_model("simple_cnn", 3, 1, 8, {"width": 4}).eval()

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.models.checkpoints import load_backbone
 from edgeship.pipeline.models.zoo import build_model
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgeship.pipeline.config.recipe import DataConfig
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.data.loaders import eval_loader, iterate
 from edgeship.pipeline.data.transforms import preprocess

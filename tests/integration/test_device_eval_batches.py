@@ -15,7 +15,7 @@ import torch
 
 from edgeship.calibration.calibration_set import build_calibration_set
 from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig
-from edgeship.pipeline.core.formats import format_by_suffix, format_named, runner_of
+from edgeship.pipeline.core.contracts.formats import format_by_suffix, format_named, runner_of
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.models.torch_artifact import PROGRAM_FILE, save_torch_model
 from edgeship.pipeline.models.zoo import build_model

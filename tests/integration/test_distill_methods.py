@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.plugins import METHODS as METHODS_REGISTRY
+from edgeship.pipeline.core.contracts.plugins import METHODS as METHODS_REGISTRY
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.distillation.distiller import AUTO_BATCHES, Distiller
 from edgeship.pipeline.distillation.guard import meter_value, paired_difference

@@ -7,10 +7,12 @@ from torch import nn
 
 from edgeship.calibration.calibration_set import build_calibration_set
 from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainConfig
-from edgeship.pipeline.core.formats import format_named
+from edgeship.pipeline.core.contracts.formats import format_named
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.formats.int8_budget import accuracy_of, quantize_within_budget
 from edgeship.pipeline.training.loop import accuracy, train
+
+pytestmark = pytest.mark.slow  # a quantize and an evaluation per layer tried (about 12 s); make test runs them
 
 
 def _net():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
-from edgeship.pipeline.core.tasks import task_named
+from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.zoo import build_model

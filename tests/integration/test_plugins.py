@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from edgeship.pipeline.cli.main import main
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES
+from edgeship.pipeline.core.contracts.plugins import FORMATS, METHODS, TARGET_TYPES
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from tests.support.recipes import INT8_MIN_AGREEMENT, tiny_recipe_dict
 
 TOYS = ["tests.plugins.toy_format", "tests.plugins.toy_target", "tests.plugins.toy_method"]

@@ -71,7 +71,7 @@ def test_ignored_layers_keep_their_channels():
 
 
 def test_unknown_ignored_layer_is_named():
-    from edgeship.pipeline.core.errors import EdgeshipError
+    from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
     model = build_model("simple_cnn", 10, 1, 8, {"width": 8})
     with pytest.raises(EdgeshipError, match="prune.ignore: no module named 'head'"):

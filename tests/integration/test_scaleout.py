@@ -7,6 +7,8 @@ import torch
 from edgeship.pipeline.cli.launcher import run_on_ranks
 from tests.support.ddp_ranks import train_on_rank, train_student
 
+pytestmark = pytest.mark.slow  # torchrun launches of real rank processes (about 20 s); make test runs them
+
 
 @pytest.mark.parametrize("method", ["scratch", "kd", "fitnets"])
 def test_two_ranks_train_the_weights_one_process_trains(method, tmp_path):

@@ -93,7 +93,7 @@ def test_a_unet_prunes_through_its_skip_connections():
 def test_segmentation_models_export_with_pixel_parity(arch, args, tmp_path):
     """One tensor out at the input's size; ONNX and OpenVINO agree with torch per pixel (eval mode: a model
     exported in train mode updates its BatchNorm statistics while being traced and no longer matches)."""
-    from edgeship.pipeline.core.formats import format_named
+    from edgeship.pipeline.core.contracts.formats import format_named
     from edgeship.pipeline.formats.parity import check_parity
 
     model = build_model(arch, 5, 1, 32, args).eval()

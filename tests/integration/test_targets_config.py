@@ -7,7 +7,7 @@ import pytest
 
 from edgeship.pipeline.cli.main import main
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from tests.support.recipes import tiny_recipe_dict
 from tests.support.sshd import free_port
 

@@ -3,7 +3,7 @@ import torch
 
 from edgeship.pipeline.cli.main import main
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.runfolder import RunFolder
+from edgeship.pipeline.core.contracts.runfolder import RunFolder
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.models.torch_artifact import load_torch_model
 from edgeship.pipeline.models.zoo import build_model

@@ -1,7 +1,7 @@
 """A broken plug-in for the tests: a target type without its adapter factory."""
 from typing import Literal
 
-from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.pipeline.core.contracts.targets import TargetBase, TargetType, register_target_type
 
 
 class HalfConfig(TargetBase):

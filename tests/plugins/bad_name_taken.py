@@ -1,6 +1,6 @@
 """A broken plug-in for the tests: its format name is a built-in's."""
-from edgeship.pipeline.core.formats import Format
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.formats import Format
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 from edgeship.pipeline.formats import onnx
 
 FORMATS.register(Format(name="onnx", suffix=".onnx", runner="onnx", runtime="onnxruntime", packages=(),

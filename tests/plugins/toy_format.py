@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from edgeship.pipeline.core.formats import Format
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.formats import Format
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 from edgeship.pipeline.formats import onnx
 
 NAME = "onnx-ortopt"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from edgeship.pipeline.core.targets import TargetBase, TargetType, register_target_type
+from edgeship.pipeline.core.contracts.targets import TargetBase, TargetType, register_target_type
 from edgeship.targets.agent_zipapp import AGENT_NAME
 from edgeship.targets.base import AgentTarget, failed, parse_agent_output
 from edgeship.targets.process import DeadlineExceeded, run_with_deadline

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeship.targets.userland import DEFAULT_CACHE, rootfs_tar, userland
+from edgeship.targets.emulation.userland import DEFAULT_CACHE, rootfs_tar, userland
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "targets" / "docker" / "Dockerfile"

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeship.targets.chroot import chroot_argv, chroot_env
-from edgeship.targets.userland import SITE
+from edgeship.targets.emulation.chroot import chroot_argv, chroot_env
+from edgeship.targets.emulation.userland import SITE
 
 CHROOT_WORK = "/work"  # where the server's folder appears inside the arm64 userland
 
@@ -101,7 +101,7 @@ def start_sshd(folder: Path, arm64_root: Path | None = None, cpu: str = "cortex-
     (folder / "sshd_config").write_text("\n".join(lines) + "\n")
     command = ["/usr/sbin/sshd", "-D", "-e", "-f", f"{seen}/sshd_config"]
     if arm64_root:
-        from edgeship.targets.arm_cpus import fake_cpuinfo
+        from edgeship.targets.emulation.arm_cpus import fake_cpuinfo
 
         (folder / "cpuinfo").write_text(fake_cpuinfo(cpu, 4))
         argv, env = chroot_argv(arm64_root, folder, folder / "cpuinfo", command), chroot_env(cpu)

@@ -4,7 +4,7 @@ import torch
 import torchvision
 
 from edgeship.pipeline.config.recipe import DistillConfig
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.distillation.deep_to_shallow import SELF_TEMPERATURE, ShallowExits
 from edgeship.pipeline.distillation.exits import find_exits
 from edgeship.pipeline.models.zoo import build_model

@@ -1,5 +1,5 @@
 """Successive halving over distillation candidates: who survives each rung, budgets, time limit, the grid."""
-from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS
 from edgeship.pipeline.distillation.search import Candidate, candidates, successive_halving
 
 GRID = [Candidate("scratch")] + [Candidate("kd", t, 0.9) for t in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)]

@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.models.checkpoints import load_checkpoint
 from edgeship.pipeline.models.zoo import build_model, count_macs_params
 

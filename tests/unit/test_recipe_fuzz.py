@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeship.pipeline.config.recipe import load_recipe, parse_recipe
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from tests.support.recipes import tiny_recipe_dict
 
 SECTIONS = ["name", "seed", "data", "teacher", "student", "distill", "prune", "export", "quantize", "bench",

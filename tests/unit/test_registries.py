@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import typing
 
-from edgeship.pipeline.core.formats import format_by_suffix, model_files
-from edgeship.pipeline.core.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS
+from edgeship.pipeline.core.contracts.formats import format_by_suffix, model_files
+from edgeship.pipeline.core.contracts.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS
 from edgeship.targets import agent
 
 

@@ -2,7 +2,7 @@
 in the shape the agent returns: no runtime."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.core.contracts.results import Report
 from edgeship.pipeline.reporting.profiles import condensed, doctor_view, markdown_lines
 from edgeship.pipeline.reporting.views import batch_notes, batch_view
 from tests.unit.test_results import row

@@ -1,8 +1,8 @@
 """Typed results and their views, on made-up rows: no training, no runtime."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.results import Report, ResultRow
-from edgeship.pipeline.core.stage_graph import stage_ids
+from edgeship.pipeline.core.contracts.results import Report, ResultRow
+from edgeship.pipeline.core.contracts.stage_graph import stage_ids
 from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, markdown
 from edgeship.pipeline.reporting.ship import choose
 from edgeship.pipeline.reporting.views import HTML, TERMINAL, environment_view, results_view

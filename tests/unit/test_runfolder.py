@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.runfolder import RunFolder
-from edgeship.pipeline.core.stage_graph import export
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.runfolder import RunFolder
+from edgeship.pipeline.core.contracts.stage_graph import export
 
 SID = export("onnx")  # the stage "onnx-fp32"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeship.pipeline.core.artifact import Artifact
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.results import wilson_interval
+from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.results import wilson_interval
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.engine.results import unfit_stages
 from edgeship.pipeline.engine.ship_line import choose_start
 from edgeship.pipeline.reporting.report import add_speedups

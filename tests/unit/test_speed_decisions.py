@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeship.pipeline.core.speed import FASTER, SAME, SLOWER, UNMEASURED, SpeedComparison
+from edgeship.pipeline.core.contracts.speed import FASTER, SAME, SLOWER, UNMEASURED, SpeedComparison
 from edgeship.pipeline.reporting.ship import choose
 from edgeship.pipeline.reporting.tradeoffs import int8_vs_fp32
 from tests.unit.test_results import row

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.results import Report
+from edgeship.pipeline.core.contracts.results import Report
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from tests.unit.test_results import row
 
 

@@ -1,7 +1,7 @@
 """The Method contract: one distillation loss, what it needs, and its published default weight.
 
 loss = (1 - alpha) * CE + alpha * KD(T) + beta * method.loss(...). A method is an nn.Module (its learned
-parts, such as FitNets' regressors, train with the student), registered in edgeship.pipeline.core.plugins.METHODS.
+parts, such as FitNets' regressors, train with the student), registered in core/contracts/plugins.py METHODS.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from edgeship.pipeline.core.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS
 
 
 class Method(nn.Module):

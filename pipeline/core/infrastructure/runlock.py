@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Generic, Iterable, TypeVar
 
-from edgeship.pipeline.core.errors import EdgeshipError, one_line
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError, one_line
 
 T = TypeVar("T")
 ENV_VAR = "EDGESHIP_PLUGINS"

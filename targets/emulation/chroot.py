@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeship.targets.userland import SITE
+from edgeship.targets.emulation.userland import SITE
 
 _SCRIPT = r'''set -e
 root=$1 work=$2 cpuinfo=$3; shift 3

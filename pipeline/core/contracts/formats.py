@@ -1,6 +1,6 @@
 """The Format contract: what a model format must say and do to go through export, int8, parity and bench.
 
-A format is one file that builds a `Format` and registers it in `edgeship.pipeline.core.plugins.FORMATS`. The device
+A format is one file that builds a `Format` and registers it in `core/contracts/plugins.py FORMATS`. The device
 agent runs it with one of its runners (`runner`: onnx, openvino, tflite, torch), named in the agent's own table.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from edgeship.pipeline.core.plugins import FORMATS
+from edgeship.pipeline.core.contracts.plugins import FORMATS
 
 TORCH = "torch"  # the training stages' own format (an ExportedProgram): measured, never exported to
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from edgeship.pipeline.core.artifact import META_FILE, Artifact
-from edgeship.pipeline.core.atomic import write_folder_atomic, write_json_atomic
-from edgeship.pipeline.core.errors import one_line
-from edgeship.pipeline.core.stage_graph import StageId
+from edgeship.pipeline.core.contracts.artifact import META_FILE, Artifact
+from edgeship.pipeline.core.contracts.stage_graph import StageId
+from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic, write_json_atomic
+from edgeship.pipeline.core.infrastructure.errors import one_line
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The Task contract: what a kind of prediction (classification, segmentation, ...) brings to the flow.
 
-A task is one file that registers a `Task` in edgeship.pipeline.core.plugins.TASKS; the recipe's `task:` names it.
+A task is one file that registers a `Task` in core/contracts/plugins.py TASKS; the recipe's `task:` names it.
 The training loop takes its loss and its meter from here; the report, the int8 budget, ship and the CI gate
 name its metric; the device agent computes the same metric from the eval set's labels (one per image, or masks).
 """
@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
-from edgeship.pipeline.core.plugins import TASKS
+from edgeship.pipeline.core.contracts.plugins import TASKS
 
 
 class Meter(Protocol):

@@ -14,8 +14,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from edgeship.pipeline.core.errors import EdgeshipError
-from edgeship.pipeline.core.keys import content_key
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.keys import content_key
 
 SUITE = "bookworm"
 # openssh-server too: the same folder serves as an SSH-reachable board stand-in.

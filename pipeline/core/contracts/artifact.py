@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeship.pipeline.core.stage_graph import StageId
+from edgeship.pipeline.core.contracts.stage_graph import StageId
 
 META_FILE = "artifact.json"
 
@@ -25,7 +25,7 @@ class Artifact:
     labels: list[str]
     arch: dict[str, Any] | None = None  # how to rebuild a torch model: {arch, args, num_classes, channels, size}
     metrics: dict[str, Any] = field(default_factory=dict)  # params, macs, accuracy, parity, ...
-    # The typed identity (core/stage_graph.py): role, whose weights, a student's variant. Empty in the
+    # The typed identity (core/contracts/stage_graph.py): role, whose weights, a student's variant. Empty in the
     # artifact.json of an edgeship before 0.2 (a committed gate baseline), which is still read for its file.
     role: str = ""
     of_teacher: bool = False

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edgeship.pipeline.core.atomic import write_json_atomic
-from edgeship.pipeline.core.errors import EdgeshipError
+from edgeship.pipeline.core.infrastructure.atomic import write_json_atomic
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 FIELD = "timings_file"
 

@@ -1,6 +1,6 @@
 """The target-type contract: a recipe `targets:` entry (a pydantic model with `type`), the adapter built from
 it, and what the type can do. A target type is one file that registers a `TargetType` in
-edgeship.pipeline.core.plugins.TARGET_TYPES; the recipe, the bench and the gate ask these flags, never the type name.
+core/contracts/plugins.py TARGET_TYPES; the recipe, the bench and the gate ask these flags, never the type name.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edgeship.pipeline.core.plugins import FORMATS, TARGET_TYPES
+from edgeship.pipeline.core.contracts.plugins import FORMATS, TARGET_TYPES
 
 
 class TargetBase(BaseModel):

@@ -32,7 +32,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # pipeline/core/infrastructure/keys.py
 _CODE_KEYS: dict[tuple[str, ...], str] = {}
 
 

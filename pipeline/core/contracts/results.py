@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edgeship.pipeline.core.stage_graph import STUDENT_KD
-from edgeship.pipeline.core.timings_file import FIELD as TIMINGS_FIELD
-from edgeship.pipeline.core.timings_file import attach_timings, write_with_timings
+from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD
+from edgeship.pipeline.core.infrastructure.timings_file import FIELD as TIMINGS_FIELD
+from edgeship.pipeline.core.infrastructure.timings_file import attach_timings, write_with_timings
 
 LATENCY_KEYS = ("p50", "p90", "p99", "mean", "std")
 
@@ -27,7 +27,7 @@ class ResultRow:
     format: str
     precision: str
     target: str
-    # The stage's typed identity (core/stage_graph.py); rows of an edgeship before 0.2 have no role.
+    # The stage's typed identity (core/contracts/stage_graph.py); rows of an edgeship before 0.2 have no role.
     role: str | None = None
     of_teacher: bool = False
     status: str = "failed"                 # ok | failed
@@ -137,7 +137,7 @@ class Report:
     reference_stage: str | None = None
     int8_vs_fp32: list[dict] = field(default_factory=list)
     pruning: list[dict] = field(default_factory=list)
-    speed: list[dict] = field(default_factory=list)    # paired comparisons (core/speed.py SpeedComparison)
+    speed: list[dict] = field(default_factory=list)    # paired comparisons (core/contracts/speed.py SpeedComparison)
     distillation: dict | None = None
     notices: list[str] = field(default_factory=list)   # the report's first lines
     ship_from: str = STUDENT_KD.name                    # the trained student pruning and int8 start from
@@ -167,7 +167,7 @@ class Report:
         return list(dict.fromkeys(r.target for r in self.results))
 
     def write_json(self, path: Path) -> None:
-        """report.json, its rows' raw timings in report.timings.json beside it (core/timings_file.py)."""
+        """report.json, its rows' raw timings in report.timings.json beside it (core/infrastructure/timings_file.py)."""
         write_with_timings(Path(path), self.to_dict())
 
     @classmethod
