@@ -7,6 +7,7 @@ The engine's data root is kept between runs under the cache, so images are built
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeship.targets.agent_zipapp import source_digest
 from edgeship.targets.emulation.userland import DEFAULT_CACHE, rootfs_tar, userland
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,9 +80,11 @@ def device_image(engine: DockerEngine, arch: str) -> str:
     """edgeship's device image for linux/`arch`, built from the cached userland (once per content key)."""
     root = userland(arch)
     key = root.name.rsplit("-", 1)[-1]
-    base, image = f"edgeship-base-{arch}:{key}", f"edgeship-device-{arch}:{key}"
+    # the device image also changes with edgeship's Dockerfile and the agent it copies in
+    made_of = hashlib.sha256(DOCKERFILE.read_bytes() + source_digest().encode()).hexdigest()[:8]
+    base, image = f"edgeship-base-{arch}:{key}", f"edgeship-device-{arch}:{key}-{made_of}"
     if engine.docker("image", "inspect", image, timeout=60).returncode == 0:
-        _remove_older(engine, arch, key)
+        _remove_older(engine, arch, (base, image))
         return image
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
@@ -91,15 +95,15 @@ def device_image(engine: DockerEngine, arch: str) -> str:
         _build(engine, ["--platform", f"linux/{arch}", "-t", base, str(context)], env)
     _build(engine, ["--platform", f"linux/{arch}", "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "RUNTIMES=",
                     "-f", str(DOCKERFILE), "-t", image, str(DOCKERFILE.parents[1])], env)
-    _remove_older(engine, arch, key)
+    _remove_older(engine, arch, (base, image))
     return image
 
 
-def _remove_older(engine: DockerEngine, arch: str, key: str) -> None:
-    """Images of earlier userland keys: half a gigabyte each in the cached data root, never used again."""
+def _remove_older(engine: DockerEngine, arch: str, current: tuple[str, ...]) -> None:
+    """Images of earlier userlands or Dockerfiles: half a gigabyte each in the cached data root, never used again."""
     listed = engine.docker("images", "--format", "{{.Repository}}:{{.Tag}}", timeout=60).stdout.split()
     stale = [name for name in listed if name.split(":")[0] in (f"edgeship-base-{arch}", f"edgeship-device-{arch}")
-             and not name.endswith(f":{key}")]
+             and name not in current]
     if stale:
         engine.docker("rmi", *stale, timeout=300)
 
