@@ -71,11 +71,11 @@ def pareto_svg(rows: list[ResultRow], target: str, shipped: set[str], metric: st
     front = pareto_front(points)
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#999", lw=1, ls="--", zorder=2)
     ax.set_xscale("log")
-    place_labels(ax, labels)
     ax.set_xlabel("p50 latency, ms (log)")
     ax.set_ylabel(metric)
     ax.set_title(f"{target}: accuracy vs latency (circle fp32, square int8, red star shipped, dashed Pareto front)",
                  fontsize=9)
+    place_labels(ax, labels)
     ax.grid(True, alpha=.3)
     return svg_text(fig)
 
