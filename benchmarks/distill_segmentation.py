@@ -41,7 +41,7 @@ PAIRS = [{"teacher": "up.0", "student": "up.0"}]
 METHODS = {
     "scratch": None,
     "pixel-kd": DistillConfig(method="kd", temperature=2.0, alpha=0.5),
-    "cwd": DistillConfig(method="cwd", alpha=0.0, cwd_temperature=4.0),  # Shu et al.: CE + CWD on logits
+    "cwd": DistillConfig(method="cwd", alpha=0.0, options={"temperature": 4.0}),  # Shu et al.: CE + CWD on logits
     "skd": DistillConfig(method="skd", temperature=2.0, alpha=0.5, layers=PAIRS),  # pixel-wise + pair-wise
     "hints": DistillConfig(method="fitnets", temperature=2.0, alpha=0.5, layers=PAIRS),
 }

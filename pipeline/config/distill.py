@@ -1,12 +1,16 @@
 """The distill: section of a recipe: method, weights, layer pairs, scheme."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 
 from edgeship.pipeline.config.section import Registered, Section
 from edgeship.pipeline.core.contracts.plugins import METHODS
+
+# Keys of the shared section that older recipes used for one method's settings: key -> (method, option name).
+LEGACY_KEYS = {"dkd_alpha": ("dkd", "alpha"), "dkd_beta": ("dkd", "beta"), "dkd_warmup": ("dkd", "warmup"),
+               "cwd_temperature": ("cwd", "temperature")}
 
 
 class LayerPair(Section):
@@ -33,10 +37,9 @@ class DistillConfig(Section):
     # Weak-teacher guard: once the student's validation accuracy reaches the teacher's, the teacher's weight (alpha
     # and beta) is multiplied by this after every such epoch (1 = off); the report says when it fired.
     weak_teacher_decay: float = Field(0.5, ge=0.0, le=1.0)
-    dkd_alpha: float = Field(1.0, ge=0.0)  # dkd: weight of the target-class term (TCKD)
-    dkd_beta: float = Field(8.0, ge=0.0)  # dkd: weight of the non-target-class term (NCKD)
-    dkd_warmup: int = Field(5, ge=0)   # epochs over which the DKD loss ramps up
-    cwd_temperature: float = Field(4.0, gt=0.0)  # cwd: softmax temperature over each channel's locations
+    # The method's own settings, checked against the model the method brings (docs/recipe.md lists each: dkd
+    # alpha, beta, warmup; cwd temperature); empty: its defaults.
+    options: dict[str, Any] = {}
     cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
     # Also train the same student without a teacher: the baseline the report compares to.
     baseline: bool = True
@@ -56,6 +59,36 @@ class DistillConfig(Section):
     generations: int = Field(1, ge=1, le=5)  # born_again: students in a row, each taught by the last
     exits: list[str] | Literal["auto"] = "auto"  # deep_to_shallow: student layers ending its stages; auto: found
     exit_alpha: float = Field(0.3, ge=0.0, le=1.0)  # deep_to_shallow: the exits' KD weight (BYOT's 0.3)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_method_keys(cls, data: Any) -> Any:
+        """Recipes written before `options`: dkd_alpha, dkd_beta, dkd_warmup and cwd_temperature move into the
+        options of the method they were for (and are dropped for another method, which never read them)."""
+        if not isinstance(data, dict) or not any(key in data for key in LEGACY_KEYS):
+            return data
+        data, options = dict(data), dict(data.get("options") or {})
+        for key, (method, name) in LEGACY_KEYS.items():
+            if key in data:
+                value = data.pop(key)
+                if data.get("method") == method:
+                    options.setdefault(name, value)
+        return {**data, "options": options}
+
+    @model_validator(mode="after")
+    def _options_fit_the_method(self):
+        settings = METHODS.get(self.method, "distill.method").Settings
+        if settings is None and self.options:
+            raise ValueError(f"options: method {self.method!r} takes no options (given: {', '.join(self.options)})")
+        if settings is not None:
+            try:
+                settings.model_validate(self.options)
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+                raise ValueError(f"options.{where}: {message} (method {self.method!r})") from None
+        return self
 
     @property
     def born_again(self) -> bool:

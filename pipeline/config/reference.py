@@ -13,7 +13,7 @@ from pydantic_core import PydanticUndefined
 
 from edgeship.pipeline.config.recipe import Recipe
 from edgeship.pipeline.config.section import Section
-from edgeship.pipeline.core.contracts.plugins import TARGET_TYPES
+from edgeship.pipeline.core.contracts.plugins import METHODS, TARGET_TYPES
 
 HEADER = """# Recipe reference
 
@@ -98,6 +98,9 @@ def _section(cls: type[Section], key: str, out: list[str], documented: dict[type
 def reference() -> str:
     out = [HEADER]
     _section(Recipe, "", out, {})
+    for name, method in METHODS.items():
+        if method.Settings is not None:
+            _section(method.Settings, f"distill.options (method: {name})", out, {})
     for name, kind in TARGET_TYPES.items():
         _section(kind.config, f"targets[] (type: {name})", out, {})
     return "\n".join(out).rstrip() + "\n"

@@ -38,7 +38,7 @@ def _student():
 
 
 METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PAIRS, "hint_epochs": 0}),
-           ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1}),
+           ("at", {"layers": PAIRS}), ("sp", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "options": {"warmup": 1}}),
            ("dist", {"alpha": 0.0}),
            ("rkd", {"layers": PAIRS}), ("pkt", {"layers": PAIRS}), ("vid", {"layers": PAIRS}),
            ("crd", {"layers": PAIRS})]

@@ -58,7 +58,8 @@ def test_scratch_training_in_mixed_precision_matches_full_precision(digits, dtyp
 
 
 @pytest.mark.parametrize("method, extra", [("kd", {}), ("fitnets", {"layers": PAIRS}), ("crd", {"layers": PAIRS}),
-                                           ("vid", {"layers": PAIRS}), ("dkd", {"alpha": 0.0, "dkd_warmup": 1})])
+                                           ("vid", {"layers": PAIRS}),
+                                           ("dkd", {"alpha": 0.0, "options": {"warmup": 1}})])
 def test_each_kind_of_distillation_loss_trains_under_autocast(digits, teacher, method, extra):
     student = _student()
     seen = _conv_dtypes(student)

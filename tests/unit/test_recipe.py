@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from edgeship.pipeline.cli.main import main
@@ -58,3 +60,23 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, write_yaml, capsys, content, 
     assert code == 2
     assert expected in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_method_brings_its_own_options_and_the_shared_section_has_none_of_them():
+    from edgeship.pipeline.config.distill import DistillConfig
+    from edgeship.pipeline.core.contracts.plugins import METHODS
+
+    assert not any(name.startswith(("dkd_", "cwd_")) for name in DistillConfig.model_fields)
+    recipe = parse_recipe(tiny_recipe_dict(**{"distill.method": "dkd", "distill.options": {"warmup": 2}}))
+    dkd = METHODS.get("dkd")(recipe.distill)
+    assert (dkd.settings.warmup, dkd.settings.alpha, dkd.settings.beta) == (2, 1.0, 8.0)
+    for options, words in (({"warmpu": 2}, "field 'distill': options.warmpu: unknown key (method 'dkd')"),
+                           ({"warmup": -1}, "options.warmup: Input should be greater than or equal to 0")):
+        with pytest.raises(EdgeshipError, match=re.escape(words)):
+            parse_recipe(tiny_recipe_dict(**{"distill.method": "dkd", "distill.options": options}))
+    with pytest.raises(EdgeshipError, match="method 'kd' takes no options"):
+        parse_recipe(tiny_recipe_dict(**{"distill.options": {"warmup": 2}}))
+    # a recipe from before: dkd_warmup is the dkd option it always meant; for another method it was never read
+    old = parse_recipe(tiny_recipe_dict(**{"distill.method": "dkd", "distill.dkd_warmup": 3, "distill.dkd_beta": 4.0}))
+    assert old.distill.options == {"warmup": 3, "beta": 4.0}
+    assert parse_recipe(tiny_recipe_dict(**{"distill.cwd_temperature": 2.0})).distill.options == {}

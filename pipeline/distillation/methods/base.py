@@ -23,10 +23,14 @@ class Method(nn.Module):
     # beta: auto balances its loss against cross entropy on the first batches (feature and relation losses, whose
     # scale depends on the layers chosen); logit methods keep their published weight under auto.
     auto_balance: ClassVar[bool] = False
+    # The method's own settings (a pydantic Section), given as `distill.options` in the recipe and validated
+    # against this model when the recipe is read; None: it takes none. docs/recipe.md lists each method's.
+    Settings: ClassVar[type | None] = None
 
     def __init__(self, cfg):
         super().__init__()
         self.cfg = cfg
+        self.settings = self.Settings.model_validate(cfg.options) if self.Settings is not None else None
 
     @property
     def hint_epochs(self) -> int:

@@ -3,10 +3,16 @@ when distill.layers names some (student channels mapped to the teacher's by a le
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 from torch import nn
 
+from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.distillation.dense import channel_wise_loss
 from edgeship.pipeline.distillation.methods.base import Method, register
+
+
+class CwdSettings(Section):
+    temperature: float = Field(4.0, gt=0.0)  # softmax temperature over each channel's locations
 
 
 @register
@@ -15,6 +21,7 @@ class ChannelWiseDistillation(Method):
     display = "CWD"
     default_beta = 3.0  # the paper's (and MMRazor's) loss weight for logits
     tasks = ("segmentation",)
+    Settings = CwdSettings
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -25,7 +32,7 @@ class ChannelWiseDistillation(Method):
             self.align.append(nn.Conv2d(s.shape[1], t.shape[1], 1, bias=False))
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
-        temperature = self.cfg.cwd_temperature
+        temperature = self.settings.temperature
         total = channel_wise_loss(s_logits, t_logits, temperature)
         for align, s, t in zip(self.align, s_feats, t_feats):
             total = total + channel_wise_loss(align(s), t, temperature)

@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 
+from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.distillation.logit import dkd_loss
 from edgeship.pipeline.distillation.methods.base import Method, register
+
+
+class DkdSettings(Section):
+    alpha: float = Field(1.0, ge=0.0)  # weight of the target-class term (TCKD)
+    beta: float = Field(8.0, ge=0.0)  # weight of the non-target-class term (NCKD)
+    warmup: int = Field(5, ge=0)  # epochs over which the DKD loss ramps up
 
 
 @register
@@ -13,8 +21,9 @@ class DecoupledKD(Method):
     tasks = ("classification",)  # its target/non-target split needs one label per image
     display = "DKD"
     default_beta = 1.0
+    Settings = DkdSettings
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
-        warmup = min(1.0, epoch / max(1, self.cfg.dkd_warmup))
-        return warmup * dkd_loss(s_logits, t_logits, labels, self.cfg.kd_temperature, self.cfg.dkd_alpha,
-                                 self.cfg.dkd_beta)
+        s = self.settings
+        warmup = min(1.0, epoch / max(1, s.warmup))
+        return warmup * dkd_loss(s_logits, t_logits, labels, self.cfg.kd_temperature, s.alpha, s.beta)
