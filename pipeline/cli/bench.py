@@ -97,15 +97,17 @@ def _bench_files(args, console: Console) -> int:
 def cmd_targets_check(args, console: Console) -> int:
     from edgeship.pipeline.bench.targets_check import check_targets
     from edgeship.pipeline.config.recipe import load_recipe
+    from edgeship.pipeline.core.contracts.formats import format_named
 
     recipe = load_recipe(args.recipe)
     rows = check_targets(recipe)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        # one column per runtime the recipe's formats need, from the format registry (a plug-in's included)
+        runtimes = list(dict.fromkeys(format_named(fmt).runtime for fmt in recipe.export.formats))
         table = Table(title=f"edgeship targets: {recipe.name}")
-        for col in ("target", "type", "machine", "emulated", "CPU features", "python", "onnxruntime", "openvino",
-                    "tflite", "free MB", "usable"):
+        for col in ("target", "type", "machine", "emulated", "CPU features", "python", *runtimes, "free MB", "usable"):
             table.add_column(col)
         for r in rows:
             rt = r.get("runtimes") or {}
@@ -113,7 +115,7 @@ def cmd_targets_check(args, console: Console) -> int:
             table.add_row(r["target"], r["type"], r.get("machine") or "-",
                           f"yes ({r['emulated_cpu']})" if r["emulated"] else "no",
                           " ".join(r.get("cpu_features") or []) or "-", r.get("python") or "-",
-                          rt.get("onnxruntime") or "-", (rt.get("openvino") or "-").split("-")[0],
-                          rt.get("tflite") or "-", str(r.get("free_disk_mb") or "-"), verdict)
+                          *(str(rt.get(name) or "-") for name in runtimes), str(r.get("free_disk_mb") or "-"),
+                          verdict)
         stdout_console().print(table)
     return EXIT_OK if all(r["usable"] for r in rows) else EXIT_FAILED
