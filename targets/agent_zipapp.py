@@ -34,14 +34,15 @@ def source_digest() -> str:
 def agent_zipapp(cache: Path = CACHE) -> Path:
     """The path of agent.pyz for the package as it is now, built if this content has not been built yet (under
     edgeship's cache, EDGESHIP_CACHE or ~/.cache/edgeship; the temp folder where that cannot be written)."""
-    folder = cache / source_digest()
+    digest = source_digest()
+    folder = cache / digest
     target = folder / AGENT_NAME
     if target.is_file():
         return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
-        folder = Path(tempfile.gettempdir()) / f"edgeship-agent-{source_digest()}"
+        folder = Path(tempfile.gettempdir()) / f"edgeship-agent-{digest}"
         target = folder / AGENT_NAME
         folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edgeship-agent-build-") as staging:
