@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.distill_setup import DEFAULT_METHODS, METHODS, PAIRS, SCHEMES, STUDENT, TEACHER, Setup, trained_teacher  # noqa: E402
 from benchmarks.method_table import chosen_methods, print_below_scratch, print_gains, print_over_kd  # noqa: E402
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig  # noqa: E402
-from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from edgeship.pipeline.data.datasets import load_dataset  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR  # noqa: E402
 from edgeship.pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
 
 

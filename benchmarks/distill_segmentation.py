@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions  # noqa: E402
-from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from edgeship.pipeline.data.datasets import load_dataset  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR  # noqa: E402
 from edgeship.pipeline.distillation.distiller import Distiller  # noqa: E402
 from edgeship.pipeline.models.zoo import build_model, count_macs_params  # noqa: E402
 from edgeship.pipeline.tasks.segmentation import SEGMENTATION  # noqa: E402

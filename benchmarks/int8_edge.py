@@ -34,7 +34,8 @@ from edgeship.pipeline.config.recipe import DataConfig, QuantizeConfig, TrainCon
 from edgeship.pipeline.core.contracts.formats import format_named, model_files  # noqa: E402
 from edgeship.pipeline.core.contracts.speed import SpeedComparison  # noqa: E402
 from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions  # noqa: E402
-from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, load_dataset  # noqa: E402
+from edgeship.pipeline.data.datasets import load_dataset  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR  # noqa: E402
 from edgeship.pipeline.models.zoo import build_model  # noqa: E402
 from edgeship.pipeline.training.loop import accuracy, train  # noqa: E402
 from edgeship.targets.agent import evaluate, open_runner  # noqa: E402

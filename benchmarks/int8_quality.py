@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry  # noqa: E402
 from edgeship.pipeline.config.recipe import load_recipe  # noqa: E402
-from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR  # noqa: E402
 from edgeship.pipeline.engine.optimize import optimize  # noqa: E402
 
 

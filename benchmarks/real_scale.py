@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR, FASHION_FILES, FASHION_LABELS, _read_idx  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR, FASHION_FILES, FASHION_LABELS, read_idx  # noqa: E402
 
 FAMILIES = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_v2_s",
             "shufflenet_v2_x0_5", "regnet_x_400mf", "mnasnet0_5", "squeezenet1_0", "convnext_tiny"]
@@ -49,7 +49,7 @@ def write_folder(root: Path, count: int, size: int) -> Path:
     folder = Path(DEFAULT_FASHION_DIR)
     splits = {"train": (FASHION_FILES["train"], count), "val": (FASHION_FILES["test"], 500)}
     for split, ((images_name, labels_name), n) in splits.items():
-        images, labels = _read_idx(folder / images_name), _read_idx(folder / labels_name)
+        images, labels = read_idx(folder / images_name), read_idx(folder / labels_name)
         for i in range(n):
             dest = root / split / FASHION_LABELS[labels[i]].replace("/", "-")
             dest.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from edgeship.pipeline.config.section import Section
+from edgeship.pipeline.core.contracts.data_sources import MASKS, parse_source, source_named
+from edgeship.pipeline.core.contracts.plugins import DATA_SOURCES
 
 
 class Split(Section):
@@ -22,15 +24,9 @@ class SceneConfig(Section):
     max_items: int = Field(4, ge=1)  # ... and at most
 
 
-# Sources of masks (segmentation) and of one label per image (classification): a task takes its own kind.
-DENSE_SOURCES = ("scenes", "segfolder", "voc")
-LABEL_SOURCES = ("digits", "fashion-mnist", "imagefolder")
-NEEDS_PATH = ("imagefolder", "segfolder", "voc")
-
-
 class DataConfig(Section):
-    # classification: digits | fashion-mnist[:PATH] | imagefolder:PATH
-    # segmentation: scenes[:digits|:fashion-mnist[:PATH]] | segfolder:PATH | voc:PATH
+    # a registered data source, name[:argument]: classification digits | fashion-mnist[:PATH] | imagefolder:PATH;
+    # segmentation scenes[:digits|:fashion-mnist[:PATH]] | segfolder:PATH | voc:PATH; or a plug-in's
     source: str = "digits"
     # The model's input: below 64 px images are resized to it; from 64 px up resized on the shorter side to
     # size/0.875 and center-cropped. Preprocessing travels with every artifact.
@@ -55,20 +51,25 @@ class DataConfig(Section):
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
-        kind = value.split(":", 1)[0]
-        if kind not in DENSE_SOURCES + LABEL_SOURCES:
-            raise ValueError(f"unknown data source {value!r}; use digits, fashion-mnist:PATH, imagefolder:PATH "
-                             "(classification) or scenes, segfolder:PATH, voc:PATH (segmentation)")
-        if kind in NEEDS_PATH and not value.partition(":")[2]:
-            raise ValueError(f"{kind} needs a path: {kind}:PATH")
-        if kind == "scenes" and value.split(":")[1:2] not in ([], ["digits"], ["fashion-mnist"]):
-            raise ValueError(f"scenes are made of digits or fashion-mnist items, not {value.split(':')[1]!r}")
+        name, argument = parse_source(value)
+        if name not in DATA_SOURCES.names():
+            usages = ", ".join(source.usage for _, source in DATA_SOURCES.items())
+            raise ValueError(f"unknown data source {value!r}; use {usages}")
+        source = DATA_SOURCES.get(name)
+        if source.needs_argument and not argument:
+            raise ValueError(f"{name} needs a path: {source.usage}")
+        source.check(argument)
         return value
+
+    @property
+    def targets(self) -> str:
+        """What the source gives per image: labels, masks or a plug-in task's kind (DataSource.targets)."""
+        return source_named(self.source).targets
 
     @property
     def dense(self) -> bool:
         """Whether the source gives masks (segmentation) rather than one label per image."""
-        return self.source.split(":", 1)[0] in DENSE_SOURCES
+        return self.targets == MASKS
 
     @field_validator("std")
     @classmethod

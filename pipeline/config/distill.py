@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from edgeship.pipeline.config.section import Registered, Section
-from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS, SCHEMES
 
 # Keys of the shared section that older recipes used for one method's settings: key -> (method, option name).
 LEGACY_KEYS = {"dkd_alpha": ("dkd", "alpha"), "dkd_beta": ("dkd", "beta"), "dkd_warmup": ("dkd", "warmup"),
@@ -48,7 +48,7 @@ class DistillConfig(Section):
     # self: self-distillation, `self_mode` born_again (the scratch student teaches generation 1, each generation
     # the next, `generations`) or deep_to_shallow (classifiers after the student's shallow stages, `exits`, learn
     # from its own final output; no teacher).
-    scheme: Literal["offline", "online", "self"] = "offline"
+    scheme: Registered(SCHEMES) = "offline"  # a registered scheme: offline, online, self or a plug-in's
     peers: int = Field(1, ge=1, le=4)  # online: networks trained beside the student (DML)
     peer_arch: Literal["student", "teacher"] = "student"  # online: the peers' architecture
     # online: the peers' KL weight rises from 0 to 1 over this fraction of the training steps (the sigmoid ramp-up
@@ -93,7 +93,7 @@ class DistillConfig(Section):
     @property
     def born_again(self) -> bool:
         """Self-distillation across generations, the scratch student first (the stage's parent)."""
-        return self.scheme == "self" and self.self_mode == "born_again"
+        return SCHEMES.get(self.scheme, "distill.scheme").taught_by_scratch(self)
 
     @property
     def kd_temperature(self) -> float:

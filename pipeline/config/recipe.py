@@ -17,11 +17,19 @@ from pydantic import (
     model_validator,
 )
 
-from edgeship.pipeline.config.data import DENSE_SOURCES, LABEL_SOURCES, DataConfig
+from edgeship.pipeline.config.data import DataConfig
 from edgeship.pipeline.config.distill import DistillConfig, LayerPair  # noqa: F401 (recipe sections live here)
 from edgeship.pipeline.config.section import Registered, Section
 from edgeship.pipeline.config.targets import default_targets, target_config_type
-from edgeship.pipeline.core.contracts.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS, load_plugins
+from edgeship.pipeline.core.contracts.plugins import (
+    DATA_SOURCES,
+    FORMATS,
+    METHODS,
+    SCHEMES,
+    TARGET_TYPES,
+    TASKS,
+    load_plugins,
+)
 from edgeship.pipeline.core.contracts.targets import TargetBase
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
@@ -185,30 +193,17 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _task_fits(self):
         task = TASKS.get(self.task, "task")
-        if task.dense != self.data.dense:
-            kinds = ", ".join(DENSE_SOURCES if task.dense else LABEL_SOURCES)
-            raise ValueError(f"data.source {self.data.source!r} does not fit task {self.task!r} (it takes {kinds})")
+        if task.targets != self.data.targets:
+            kinds = ", ".join(s.usage for _, s in DATA_SOURCES.items() if s.targets == task.targets) or "none yet"
+            raise ValueError(f"data.source {self.data.source!r} gives {self.data.targets}, task {self.task!r} "
+                             f"learns from {task.targets} (sources: {kinds})")
         method = METHODS.get(self.distill.method, "distill.method")
-        self._scheme_fits(task.dense)
+        SCHEMES.get(self.distill.scheme, "distill.scheme").check(self, task)
         if self.task not in _tasks_of(method):
             fitting = [name for name, m in METHODS.items() if self.task in _tasks_of(m)]
             raise ValueError(f"distill.method {self.distill.method!r} is for {', '.join(_tasks_of(method))}; task "
                              f"{self.task!r} takes {', '.join(fitting)}")
         return self
-
-    def _scheme_fits(self, dense: bool) -> None:
-        d = self.distill
-        if d.born_again and not d.baseline:
-            raise ValueError("distill.scheme self (born_again) starts from the scratch student: set "
-                             "distill.baseline: true")
-        if d.scheme == "online" and d.peer_arch == "teacher" and self.teacher.arch == "onnx":
-            raise ValueError("distill.peer_arch teacher: an ONNX teacher's architecture cannot be trained; use student")
-        if d.scheme in ("online", "self") and not d.born_again and d.method != "kd":
-            raise ValueError(f"distill.scheme {d.scheme} trains on the network's own outputs (method kd), not "
-                             f"{d.method!r}")
-        if d.scheme == "self" and d.self_mode == "deep_to_shallow" and dense:
-            raise ValueError(f"distill.self_mode deep_to_shallow puts classifiers on shallow stages: not for task "
-                             f"{self.task!r}")
 
     @field_validator("targets")
     @classmethod

@@ -1,7 +1,7 @@
 """The report's sentence on how the student was distilled: method, scheme, weights and the weak-teacher guard."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.plugins import METHODS, SCHEMES
 
 
 def method_display(method: str) -> str:
@@ -10,20 +10,12 @@ def method_display(method: str) -> str:
 
 
 def scheme_words(scheme: dict | None) -> str:
-    """Reports written before schemes existed were all offline."""
+    """The scheme's own words (reports written before schemes existed were all offline; a scheme no longer
+    registered is named as it was)."""
     scheme = scheme or {"name": "offline"}
-    if scheme["name"] == "online":
-        return (f"online (deep mutual learning with {scheme['peers']} peer(s) of the {scheme['peer_arch']}'s "
-                "architecture, trained together from scratch)")
-    if scheme["name"] == "self" and scheme.get("mode") == "deep_to_shallow":
-        return (f"self-distillation (deep-to-shallow: classifiers after {', '.join(scheme['exits'])} learned from the "
-                "network's own final output during training, then were dropped)")
-    if scheme["name"] == "self":
-        gens = scheme["generations"]
-        steps = ", ".join(f"{g['val_accuracy']:.2f}" for g in gens)
-        return (f"self-distillation (born-again: the scratch student taught generation 1, each generation the next; "
-                f"{len(gens)} generation(s), validation {steps})")
-    return "offline (frozen teacher)"
+    if scheme["name"] not in SCHEMES.names():
+        return scheme["name"]
+    return SCHEMES.get(scheme["name"]).describe(scheme)
 
 
 TEACHER_OUTPUTS = {"cached": "cached (computed once, reused every epoch)", "live": "computed every step",

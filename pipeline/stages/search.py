@@ -26,7 +26,7 @@ from edgeship.pipeline.distillation.search import (
 )
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher
 from edgeship.pipeline.stages.context import Context
-from edgeship.pipeline.stages.distill import new_student
+from edgeship.pipeline.stages.scheme_run import new_student
 from edgeship.pipeline.training.family_defaults import with_family_defaults
 from edgeship.pipeline.training.loop import accuracy, train
 

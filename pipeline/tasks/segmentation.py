@@ -35,4 +35,5 @@ def pixel_cross_entropy(outputs: torch.Tensor, masks: torch.Tensor) -> torch.Ten
 
 SEGMENTATION = TASKS.register(Task(name="segmentation", metric="mIoU %", loss=pixel_cross_entropy,
                                    predict_labels=lambda outputs: outputs.argmax(1), meter=ConfusionMeter,
-                                   metric_name="mIoU", dense=True, per_image_metric=False, device_metric="miou"))
+                                   metric_name="mIoU", dense=True, targets="masks", per_image_metric=False,
+                                   device_metric="miou"))

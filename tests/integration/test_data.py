@@ -105,7 +105,7 @@ def test_preprocess_matches_formula():
 def test_real_fashion_mnist_when_installed():
     from pathlib import Path
 
-    from edgeship.pipeline.data.datasets import DEFAULT_FASHION_DIR
+    from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR
 
     if not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
         missing("dataset-fashion-mnist is not installed (.ci/run installs it)")

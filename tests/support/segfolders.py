@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgeship.pipeline.data.datasets import _load_digits
 from edgeship.pipeline.data.scenes import compose_scenes
 from edgeship.pipeline.data.segfolders import VOC_CLASSES
+from edgeship.pipeline.data.sources import digits_arrays
 
 
 def scenes(count: int, canvas: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    x, y, _, _, _ = _load_digits()
+    x, y, _, _, _ = digits_arrays()
     return compose_scenes(x, y, count, canvas, 1, 3, seed)
 
 

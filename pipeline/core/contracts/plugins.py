@@ -1,4 +1,5 @@
-"""Registries of the things users add: formats, target types, distillation methods, tasks.
+"""Registries of the things users add: formats, target types, distillation methods, tasks, data sources,
+distillation schemes.
 
 Each registry holds plug-ins of one contract, by name. Built-in plug-ins are modules that register themselves
 when imported; the registry imports them the first time it is asked (as entry points would), so this module
@@ -121,6 +122,10 @@ METHODS: Registry = Registry("distillation method", ("name", "display", "default
                              ("edgeship.pipeline.distillation.methods",))
 TASKS: Registry = Registry("task", ("name", "metric", "loss", "predict_labels", "meter"),
                           ("edgeship.pipeline.tasks.classification", "edgeship.pipeline.tasks.segmentation"))
+DATA_SOURCES: Registry = Registry("data source", ("name", "targets", "load", "usage"),
+                                 ("edgeship.pipeline.data.sources",))
+SCHEMES: Registry = Registry("distillation scheme", ("name", "train", "describe"),
+                            ("edgeship.pipeline.stages.schemes",))
 
 
 def load_plugins(specs: Iterable[str]) -> list[str]:

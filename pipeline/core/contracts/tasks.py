@@ -36,8 +36,10 @@ class Task:
     predict_labels: Callable      # predict_labels(outputs) -> predicted labels (per image or per pixel)
     meter: Callable[[int], Meter]  # meter(num_classes): a fresh accumulator of the metric
     metric_name: str = "top-1"    # how sentences name a point of it ("+1.2 points top-1")
-    # One label per image (False) or a mask per image (True): decides the data layout and which methods apply.
+    # One label per image (False) or a mask per image (True): the output layout, and which methods apply.
     dense: bool = False
+    # What its data sources must give per image (DataSource.targets): "labels", "masks" or a plug-in's kind.
+    targets: str = "labels"
     # Accuracy intervals (Wilson) hold for a proportion of images, not for a pixel-pooled score such as mIoU.
     per_image_metric: bool = True
     # The device agent's metric (targets/agent/metrics.py METRICS) that scores this task's outputs on a device:

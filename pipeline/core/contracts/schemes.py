@@ -1,0 +1,29 @@
+"""The Scheme contract: how the distilled student is trained (`distill.scheme`): from a frozen teacher (offline),
+together with peers (online), from itself (self), or a plug-in's way.
+
+A scheme is one file that registers a `Scheme` in core/contracts/plugins.py SCHEMES. Its `train` gets a
+SchemeRun (edgeship.pipeline.stages.scheme_run: the teacher artifact, the distill config, a fresh student, the
+training loop) and returns (model, spec, metrics); metrics["scheme"] is what `describe` turns into the report's
+words, so reports of a scheme read the same wherever they are opened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from edgeship.pipeline.core.contracts.plugins import SCHEMES
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    train: Callable                  # train(run: SchemeRun) -> (model, spec, metrics)
+    describe: Callable[[dict], str]  # the report's words, from the stage's metrics["scheme"]
+    # check(recipe, task) -> None: raises ValueError naming the distill field a recipe gets wrong for this scheme
+    check: Callable = lambda recipe, task: None
+    # whether the distilled stage's teacher is the scratch student (born-again) rather than the recipe's teacher
+    taught_by_scratch: Callable = lambda distill_config: False
+
+
+def scheme_named(name: str, field: str = "distill.scheme") -> Scheme:
+    return SCHEMES.get(name, field)
