@@ -1,8 +1,10 @@
 """The agent as the one file that travels to a device: a zipapp of the targets/agent package.
 
 The package's modules import one another relatively, so inside the archive they are the package `edgeship_agent`
-and `python agent.pyz ...` runs it with numpy and one runtime, nothing of edgeship. The archive is built once per
-content of the package (a hash of its sources names the folder it is cached in) and written atomically.
+and `python agent.pyz ...` runs it with numpy and one runtime, nothing of edgeship. The extension modules that
+plug-ins bring (a format's runner, a task's metric: agent/extensions.py) travel in its `plugged` sub-package. The
+archive is built once per content (a hash of all those sources names the folder it is cached in) and written
+atomically.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import shutil
 import tempfile
 import zipapp
 from pathlib import Path
+
+from edgeship.pipeline.core.contracts.plugins import agent_extension_files
 
 AGENT_NAME = "agent.pyz"  # the file name on the device
 PACKAGE = "edgeship_agent"
@@ -24,17 +28,27 @@ def _sources() -> list[Path]:
     return sorted(p for p in SOURCE.glob("*.py") if p.name != "__main__.py")
 
 
-def source_digest() -> str:
+def source_digest(extensions: list[Path] = ()) -> str:
     digest = hashlib.sha256()
-    for path in _sources():
+    for path in [*_sources(), *extensions]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def agent_zipapp(cache: Path = CACHE) -> Path:
-    """The path of agent.pyz for the package as it is now, built if this content has not been built yet (under
-    edgeship's cache, EDGESHIP_CACHE or ~/.cache/edgeship; the temp folder where that cannot be written)."""
-    digest = source_digest()
+def _plugged_names(extensions: list[Path]) -> list[str]:
+    names = [path.stem for path in extensions]
+    if len(set(names)) != len(names):
+        raise ValueError(f"agent extension modules need distinct file names: {', '.join(map(str, extensions))}")
+    return names
+
+
+def agent_zipapp(cache: Path = CACHE, extensions: list[Path] | None = None) -> Path:
+    """The path of agent.pyz for the package as it is now, with the registered plug-ins' extension modules (or
+    `extensions`), built if this content has not been built yet (under edgeship's cache, EDGESHIP_CACHE or
+    ~/.cache/edgeship; the temp folder where that cannot be written)."""
+    extensions = [Path(p) for p in (agent_extension_files() if extensions is None else extensions)]
+    names = _plugged_names(extensions)
+    digest = source_digest(extensions)
     folder = cache / digest
     target = folder / AGENT_NAME
     if target.is_file():
@@ -50,8 +64,16 @@ def agent_zipapp(cache: Path = CACHE) -> Path:
         package.mkdir(parents=True)
         for path in _sources():
             shutil.copyfile(path, package / path.name)
+        if extensions:
+            (package / "plugged").mkdir()
+            (package / "plugged" / "__init__.py").write_text(f"NAMES = {names!r}\n")
+            for path, name in zip(extensions, names):
+                shutil.copyfile(path, package / "plugged" / f"{name}.py")
         (package.parent / "__main__.py").write_text(MAIN)
-        partial = folder / f".{AGENT_NAME}.{os.getpid()}"
+        # a name of its own per build: targets benched in parallel threads of one process may build at once
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{AGENT_NAME}.")
+        os.close(handle)
         zipapp.create_archive(package.parent, partial, interpreter=None)
-        os.replace(partial, target)  # another process building the same content writes the same archive
+        os.chmod(partial, 0o644)  # mkstemp's 0600 would keep a container's other user from reading it
+        os.replace(partial, target)  # another build of the same content writes the same archive
     return target

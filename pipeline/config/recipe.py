@@ -199,8 +199,9 @@ class Recipe(Section):
                              f"learns from {task.targets} (sources: {kinds})")
         method = METHODS.get(self.distill.method, "distill.method")
         SCHEMES.get(self.distill.scheme, "distill.scheme").check(self, task)
-        if self.task not in _tasks_of(method):
-            fitting = [name for name, m in METHODS.items() if self.task in _tasks_of(m)]
+        layout = task.outputs_like or task.name  # a plug-in task with classification's outputs takes its methods
+        if layout not in _tasks_of(method):
+            fitting = [name for name, m in METHODS.items() if layout in _tasks_of(m)]
             raise ValueError(f"distill.method {self.distill.method!r} is for {', '.join(_tasks_of(method))}; task "
                              f"{self.task!r} takes {', '.join(fitting)}")
         return self

@@ -22,7 +22,7 @@ import torch
 from edgeship.calibration.calibration_set import CalibrationSet
 from edgeship.pipeline.core.contracts.formats import Format, runner_of
 from edgeship.pipeline.formats.layer_error import layer_errors
-from edgeship.targets.agent import batched_runner, evaluate_details, open_runner
+from edgeship.targets.agent_host import batched_runner, evaluate_details, open_runner
 
 FINAL_NAME = "model-int8"
 ERROR_SAMPLES = 32  # calibration samples the per-layer error is measured on

@@ -1,5 +1,5 @@
-"""Numerical parity of a converted model against its source, on real samples (max |diff|, top-1 agreement:
-per image, or per pixel for segmentation)."""
+"""Numerical parity of a converted model against its source, on real samples: max |diff| over every output and
+the task's agreement (Task.parity: argmax agreement per image, or per pixel for segmentation, by default)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from edgeship.pipeline.core.contracts.formats import runner_of
-from edgeship.targets.agent import open_runner
+from edgeship.pipeline.core.contracts.tasks import Task, argmax_agreement
+from edgeship.targets.agent_host import open_runner
 
 
 class ParityError(RuntimeError):
@@ -16,22 +17,30 @@ class ParityError(RuntimeError):
 
 
 def require_parity(parity: dict, fmt: str, minimum: float) -> None:
-    agreement = parity["top1_agreement"]
+    agreement = parity["agreement"]
     if agreement < minimum:
-        raise ParityError(f"{fmt} export disagrees with torch: argmax agreement {agreement:.2f}% on "
+        raise ParityError(f"{fmt} export disagrees with torch: {parity['agreement_of']} {agreement:.2f}% on "
                           f"{parity['samples']} samples is below export.min_agreement {minimum}% "
                           f"(max |diff| {parity['max_abs_diff']:.3g})")
 
 
-def check_parity(reference: torch.nn.Module, fmt: str, path: Path, inputs: np.ndarray) -> dict:
+def _as_list(outputs) -> list[np.ndarray]:
+    return [o.numpy() for o in outputs] if isinstance(outputs, (tuple, list)) else [outputs.numpy()]
+
+
+def check_parity(reference: torch.nn.Module, fmt: str, path: Path, inputs: np.ndarray, task: Task | None = None
+                 ) -> dict:
+    """The file against torch, one image at a time as a device runs it, every output compared."""
     runner = open_runner(runner_of(fmt), str(path), threads=1)
     with torch.no_grad():
-        expected = reference.eval()(torch.from_numpy(inputs)).numpy()
-    got = np.concatenate([runner(inputs[i:i + 1]) for i in range(len(inputs))])
+        expected = _as_list(reference.eval()(torch.from_numpy(inputs)))
+    per_image = [runner.outputs(inputs[i:i + 1]) for i in range(len(inputs))]
+    got = [np.concatenate([outs[k] for outs in per_image]) for k in range(len(expected))]
+    agree = task.parity if task is not None and task.parity is not None else argmax_agreement
     return {
         "samples": int(len(inputs)),
-        "max_abs_diff": float(np.abs(got - expected).max()),
-        # argmax over classes: per image, or per pixel for dense outputs (the pixel agreement)
-        "top1_agreement": float((got.argmax(1) == expected.argmax(1)).mean() * 100.0),
+        "max_abs_diff": max(float(np.abs(g - e).max()) for g, e in zip(got, expected)),
+        "agreement": float(agree(expected, got)),
+        "agreement_of": task.parity_name if task is not None else "argmax agreement",
         "runtime_settings": runner.settings,
     }

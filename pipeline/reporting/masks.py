@@ -6,7 +6,8 @@ import numpy as np
 
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.formats import runner_of
-from edgeship.targets.agent import IGNORE_INDEX, open_runner
+from edgeship.targets.agent import IGNORE_INDEX
+from edgeship.targets.agent_host import open_runner
 
 EXAMPLES = 4
 

@@ -11,7 +11,7 @@ from edgeship.pipeline.core.infrastructure.atomic import write_atomic
 from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display
 from edgeship.pipeline.reporting.profiles import condensed
 from edgeship.pipeline.reporting.tradeoffs import markdown_sections
-from edgeship.pipeline.reporting.views import MARKDOWN, environment_view, per_target_view, results_view
+from edgeship.pipeline.reporting.views import environment_view, markdown_columns, per_target_view, results_view
 
 X86_NOTE = ("Int8 speed-ups measured on x86 with VNNI/AMX do not carry over to ARM boards such as a Raspberry Pi, "
             "which have no such instructions: measure on the device.")
@@ -53,6 +53,8 @@ def make_row(artifact: Artifact | None, sid: StageId, model: str, target: str, r
         container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
         int8=metrics.get("int8"), eval_samples=result.get("eval_samples"), per_image_metric=per_image_metric,
         segmentation=result.get("segmentation"), cold_start_ms=result.get("cold_start_ms"),
+        preprocess_ms=(result.get("preprocess_ms") or {}).get("p50"),
+        postprocess_ms=(result.get("postprocess_ms") or {}).get("p50"),
         peak_rss_mb=result.get("peak_rss_mb"), profile=condensed(result.get("profile")),
         batches=result.get("batches"), throughput=result.get("throughput"))
 
@@ -80,7 +82,7 @@ def kd_verdict(rows: list[ResultRow], metric_name: str = "top-1") -> str | None:
 def markdown(report: Report) -> str:
     lines = [f"# edgeship report: {report.recipe}", ""]
     lines += [f"> **{notice}**" for notice in report.notices] + ([""] if report.notices else [])
-    lines += results_view(report.results, "Results", MARKDOWN, metric=report.metric).markdown()
+    lines += results_view(report.results, "Results", markdown_columns(report.results), metric=report.metric).markdown()
     per_target = per_target_view(report.results)
     lines += per_target.markdown("## Per target") if per_target else []
     if report.kd_verdict:
@@ -96,7 +98,7 @@ def markdown(report: Report) -> str:
               "- Latency: batch 1, fixed thread count, per-iteration timings kept in bench/<target>/.",
               f"- {report.metric}: on the test split (or bench.eval_samples of it)"
               + (", ± the half-width of its 95% Wilson interval: differences inside it are not evidence."
-                 if report.metric_name == "top-1" else
+                 if any(r.per_image_metric for r in report.results) else
                  ", from one confusion matrix over every pixel of the split (255 = ignore), computed on the device."),
               ""]
     return "\n".join(lines)

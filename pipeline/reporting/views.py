@@ -39,6 +39,8 @@ COLUMNS: dict[str, tuple[Callable[[ResultRow], str], bool]] = {  # header -> (ce
     "vs torch teacher": (lambda r: _fmt(r.speedup_vs_torch_teacher, ".1f")
                          + ("x" if r.speedup_vs_torch_teacher else ""), True),
     # under an emulator both are the emulator's, as its latency is
+    "pre ms": (lambda r: _emulated_or(r, r.preprocess_ms, ".3f"), True),
+    "post ms": (lambda r: _emulated_or(r, r.postprocess_ms, ".3f"), True),
     "cold start ms": (lambda r: _emulated_or(r, r.cold_start_ms, ".1f"), True),
     "peak RSS MB": (lambda r: _emulated_or(r, r.peak_rss_mb, ".0f"), True),
     "status": (_status, False),
@@ -49,6 +51,14 @@ MARKDOWN = ["model", "format", "precision", "target", "runtime", "size KB", "MAC
             "p50 ms", "p90 ms", "vs teacher", "vs torch teacher", "cold start ms", "peak RSS MB", "status"]
 HTML = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", "accuracy %", "p50 ms", "shipped",
         "status"]
+
+
+def markdown_columns(rows: list[ResultRow]) -> list[str]:
+    """MARKDOWN, with the device's pre- and post-processing beside inference where the task post-processes."""
+    if not any(r.postprocess_ms is not None for r in rows):
+        return MARKDOWN
+    at = MARKDOWN.index("p90 ms") + 1
+    return MARKDOWN[:at] + ["pre ms", "post ms"] + MARKDOWN[at:]
 
 
 def results_view(rows: list[ResultRow], title: str, columns: list[str], shipped: set[str] = frozenset(),

@@ -27,7 +27,7 @@ def export(src: Artifact, sid: StageId, out: Path, ctx: Context, key: str) -> Ar
     model = load_torch_model(src)
     with output_to(out / "log.txt"):
         name = backend.export(model, example_input(src.preprocessing), out, ctx.recipe.export.opset)
-    parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
+    parity = check_parity(model, fmt, out / name, _parity_inputs(ctx), task_named(ctx.recipe.task))
     require_parity(parity, fmt, ctx.recipe.export.min_agreement)
     return Artifact.made(sid, folder=out, file=name, key=key, parent=src.key,
                          inputs=[input_spec(src.preprocessing, "input")],
@@ -52,7 +52,7 @@ def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact
     quantized = backend.quantized_ops(out / name)
     if not quantized:
         raise RuntimeError(f"{fmt} int8 model has no quantized ops: the quantizer did nothing")
-    parity = check_parity(model, fmt, out / name, _parity_inputs(ctx))
+    parity = check_parity(model, fmt, out / name, _parity_inputs(ctx), task_named(ctx.recipe.task))
     return Artifact.made(quantized_id(fmt), folder=out, file=name, key=key, parent=src.key,
                          inputs=[input_spec(src.preprocessing, "input", backend.int8_input_dtype)],
                          preprocessing=src.preprocessing, labels=src.labels, arch=src.arch,

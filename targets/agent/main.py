@@ -9,11 +9,14 @@ import time
 
 import numpy as np
 
+from .extensions import load_packaged
 from .metrics import MAX_EVAL_BATCH, batched_runner, evaluate_details, load_eval_set
 from .probe import peak_rss_mb, platform_info, probe
 from .profilers import profile
 from .runners import FORMAT_BY_SUFFIX, RUNNERS, open_runner
-from .timing import measure, measure_batches, measure_pair, measure_throughput, summarize
+from .timing import around_inference, measure, measure_batches, measure_pair, measure_throughput, summarize
+
+AROUND_INFERENCE_IMAGES = 50  # images whose pre- and post-processing are timed apart from inference
 
 
 def run(args) -> dict:
@@ -49,6 +52,7 @@ def run(args) -> dict:
     result.update(status="ok", runs=len(timings), latency_ms=summarize(timings), timings_ms=timings,
                   peak_rss_mb=peak_rss_mb())  # the model at batch 1: before evaluation or profiling open another
     if args.eval:
+        result.update(around_inference(runner, inputs, metric, AROUND_INFERENCE_IMAGES))
         batched = batched_runner(open_runner, fmt, args.model, args.threads, runner, inputs, args.eval_batch)
         result.update(evaluate_details(runner, inputs, labels, batched, metric))
         result.update(eval_samples=int(len(inputs)), eval_batch=batched.size if batched else 1)
@@ -67,6 +71,7 @@ def run(args) -> dict:
 
 
 def main(argv=None) -> int:
+    extensions = load_packaged()  # a plug-in's runners and metrics, before the choices below are listed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model")
     parser.add_argument("--probe", metavar="WORK_DIR", help="print platform, runtimes and free disk, then exit")
@@ -96,6 +101,8 @@ def main(argv=None) -> int:
         parser.error("--model or --probe is required")
     try:
         result = probe(args.probe) if args.probe else run(args)
+        if extensions:
+            result["extensions"] = extensions
     except Exception as err:  # one JSON object whatever happens: the host turns it into a failed row
         result = {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500]}
     text = json.dumps(result) + "\n"

@@ -39,11 +39,16 @@ class Batched:
     def __init__(self, runner, size: int):
         self.runner, self.size = runner, size
 
+    def _padded(self, x: np.ndarray) -> np.ndarray:
+        if len(x) < self.size:
+            x = np.concatenate([x, np.zeros((self.size - len(x), *x.shape[1:]), dtype=x.dtype)])
+        return x
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        if n < self.size:
-            x = np.concatenate([x, np.zeros((self.size - n, *x.shape[1:]), dtype=x.dtype)])
-        return self.runner(x)[:n]
+        return self.runner(self._padded(x))[:len(x)]
+
+    def outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        return [out[:len(x)] for out in self.runner.outputs(self._padded(x))]
 
 
 def batched_runner(open_runner, fmt: str, path: str, threads: int, one, inputs,
@@ -104,27 +109,56 @@ class MeanIoU:
         return {"accuracy": scores["miou"], "segmentation": scores}
 
 
-# The metric is named by the eval set (the host's Task says which), never guessed from the labels' shape.
+# The metric is named by the eval set (the host's Task says which), never guessed from the labels' shape. A task's
+# own metric comes as an extension module (extensions.py). A metric class may set `all_outputs = True` (update gets
+# every output of the model, in the file's order) and define `postprocess(outputs) -> predictions` (what the
+# device runs after inference, e.g. decoding boxes): then update gets the predictions, and the agent times it.
 METRICS = {"top1": TopOne, "miou": MeanIoU}
 
 
-def evaluate_details(runner, inputs, labels: np.ndarray, batched: Batched | None = None,
-                     metric: str = "top1") -> dict:
-    """The task's metric on the device, batch by batch: `batched` is the same model taking several images per
-    call (batched_runner), with the same figures. "accuracy" holds the metric's value in percent."""
+def metric_named(metric: str):
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r} (this agent knows {', '.join(METRICS)})")
-    meter = METRICS[metric]()
+    return METRICS[metric]
+
+
+def raw_outputs(run, x: np.ndarray, meter):
+    """What the model gives for the meter: its first output, or all of them (a metric with all_outputs)."""
+    return run.outputs(x) if getattr(meter, "all_outputs", False) else run(x)
+
+
+def evaluate_details(runner, inputs, labels, batched: Batched | None = None, metric: str = "top1") -> dict:
+    """The task's metric on the device, batch by batch: `batched` is the same model taking several images per
+    call (batched_runner), with the same figures. "accuracy" holds the metric's value in percent. Labels are an
+    array (one per image, or masks) or Ragged (a variable number per image)."""
+    meter = metric_named(metric)()
     size = batched.size if batched else 1
     run = batched or runner
+    post = getattr(meter, "postprocess", None)
     for start in range(0, len(inputs), size):
-        out = run(inputs[start:start + size])
-        meter.update(out, labels[start:start + len(out)])
+        x = inputs[start:start + size]
+        out = raw_outputs(run, x, meter)
+        meter.update(post(out) if post else out, labels[start:start + len(x)])
     return meter.result()
 
 
-def evaluate(runner, inputs, labels: np.ndarray, metric: str = "top1") -> float:
+def evaluate(runner, inputs, labels, metric: str = "top1") -> float:
     return evaluate_details(runner, inputs, labels, metric=metric)["accuracy"]
+
+
+class Ragged:
+    """A variable number of targets per image (boxes, a set of labels): `flat` rows of all images one after the
+    other and `offsets` (N + 1) where each image's rows start; a slice gives a list of arrays, one per image."""
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray):
+        self.flat, self.offsets = flat, np.asarray(offsets, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: slice) -> list[np.ndarray]:
+        start, stop, _ = index.indices(len(self))
+        return [self.flat[self.offsets[i]:self.offsets[i + 1]] for i in range(start, stop)]
 
 
 class NormalizedImages:
@@ -145,9 +179,11 @@ class NormalizedImages:
 
 def load_eval_set(path: str):
     """(inputs, labels, metric): float32 'inputs', or uint8 'images' with the 'scale', 'mean' and 'std' that make
-    them model inputs; 'metric' names how to score them (top1 when the file does not say)."""
+    them model inputs; 'metric' names how to score them (top1 when the file does not say); 'labels' with
+    'label_offsets' are a variable number of rows per image (Ragged)."""
     with np.load(path) as data:
         metric = str(data["metric"]) if "metric" in data else "top1"
+        labels = Ragged(data["labels"], data["label_offsets"]) if "label_offsets" in data else data["labels"]
         if "inputs" in data:
-            return data["inputs"].astype(np.float32), data["labels"], metric
-        return NormalizedImages(data["images"], data["scale"], data["mean"], data["std"]), data["labels"], metric
+            return data["inputs"].astype(np.float32), labels, metric
+        return NormalizedImages(data["images"], data["scale"], data["mean"], data["std"]), labels, metric

@@ -1,7 +1,10 @@
 """The runners: one class per runtime that loads a model file and maps a float32 batch to its outputs.
 
 Each takes (path, threads, batch=1); a runtime is imported only when its runner is opened, so the agent needs
-numpy and the one runtime of the file it runs."""
+numpy and the one runtime of the file it runs. Calling a runner gives the model's first output (what is timed and
+what one-output tasks score); `outputs(x)` gives all of them, in the file's order (a task whose metric says
+`all_outputs`, e.g. boxes and scores). A runtime the agent does not know comes as an extension module
+(extensions.py) that adds its runner class to RUNNERS."""
 from __future__ import annotations
 
 import sys
@@ -26,6 +29,9 @@ class OnnxRunner:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: x})[0]
 
+    def outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {self.input_name: x})
+
 
 class OpenVinoRunner:
     def __init__(self, path: str, threads: int, batch: int = 1, hint: str = "LATENCY", perf_count: bool = False):
@@ -49,6 +55,10 @@ class OpenVinoRunner:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.request.infer([x])[0]
 
+    def outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        result = self.request.infer([x])
+        return [result[i] for i in range(len(self.compiled.outputs))]
+
 
 def _tflite_interpreter():
     for module, runtime in (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter",
@@ -71,11 +81,12 @@ class TfliteRunner:
             self.interpreter.resize_tensor_input(self.interpreter.get_input_details()[0]["index"], [batch, *shape[1:]])
         self.interpreter.allocate_tensors()
         self.inp = self.interpreter.get_input_details()[0]
-        self.out = self.interpreter.get_output_details()[0]
+        self.outs = self.interpreter.get_output_details()
+        self.out = self.outs[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
         self.settings = {"input_dtype": np.dtype(self.inp["dtype"]).name}
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def _invoke(self, x: np.ndarray) -> None:
         # Full-integer models take and give int8: quantize with the tensor's own (scale, zero point).
         scale, zero = self.inp["quantization"]
         if np.issubdtype(self.inp["dtype"], np.integer) and scale:
@@ -83,11 +94,21 @@ class TfliteRunner:
             x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.inp["dtype"])
         self.interpreter.set_tensor(self.inp["index"], x)
         self.interpreter.invoke()
-        y = self.interpreter.get_tensor(self.out["index"])
-        scale, zero = self.out["quantization"]
-        if np.issubdtype(self.out["dtype"], np.integer) and scale:
+
+    def _get(self, out: dict) -> np.ndarray:
+        y = self.interpreter.get_tensor(out["index"])
+        scale, zero = out["quantization"]
+        if np.issubdtype(out["dtype"], np.integer) and scale:
             y = (y.astype(np.float32) - zero) * scale
         return y
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self._invoke(x)
+        return self._get(self.out)
+
+    def outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        self._invoke(x)
+        return [self._get(out) for out in self.outs]
 
 
 class TorchRunner:
@@ -103,12 +124,17 @@ class TorchRunner:
         self.input_shape = [int(d) for d in node.meta["val"].shape]
         self.runtime, self.version, self.settings = "torch", torch.__version__, {}
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def outputs(self, x: np.ndarray) -> list[np.ndarray]:
         with self.torch.no_grad():
             if len(x) == self.input_shape[0]:
-                return self.module(self.torch.from_numpy(x)).numpy()
+                out = self.module(self.torch.from_numpy(x))
+                return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
             # The program was exported at batch 1 and guards that shape; vmap runs it over a batch of them.
-            return self.torch.vmap(self.module)(self.torch.from_numpy(x)[:, None])[:, 0].numpy()
+            out = self.torch.vmap(self.module)(self.torch.from_numpy(x)[:, None])
+            return [o[:, 0].numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.outputs(x)[0]
 
 
 RUNNERS = {"onnx": OnnxRunner, "openvino": OpenVinoRunner, "tflite": TfliteRunner, "torch": TorchRunner}

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from .metrics import metric_named, raw_outputs
 from .runners import OpenVinoRunner, open_runner
 
 
@@ -94,3 +95,24 @@ def measure_throughput(fmt: str, path: str, threads: int, sample: np.ndarray, se
     elapsed = time.perf_counter() - start
     return {"images_per_s": done / elapsed, "requests": len(queue),
             "streams": int(runner.compiled.get_property("NUM_STREAMS"))}
+
+
+def around_inference(runner, inputs, metric: str, count: int) -> dict:
+    """Per image, in ms, what the device does around inference, timed apart over the first `count` images:
+    preprocessing (the eval set's uint8 image made a model input) and the task's post-processing (its metric's
+    `postprocess`, e.g. decoding boxes; None where it has none). Inference itself is latency_ms."""
+    meter = metric_named(metric)()
+    post = getattr(meter, "postprocess", None)
+    pre_t, post_t = [], []
+    for i in range(min(count, len(inputs))):
+        t0 = time.perf_counter_ns()
+        x = inputs[i:i + 1]
+        t1 = time.perf_counter_ns()
+        out = raw_outputs(runner, x, meter)
+        if post:
+            t2 = time.perf_counter_ns()
+            post(out)
+            post_t.append((time.perf_counter_ns() - t2) / 1e6)
+        pre_t.append((t1 - t0) / 1e6)
+    return {"preprocess_ms": summarize(pre_t) if pre_t else None,
+            "postprocess_ms": summarize(post_t) if post_t else None}

@@ -71,7 +71,7 @@ def test_fp32_exports_match_torch(tiny_run):
         parity = arts[f"{fmt}-fp32"].metrics["parity"]
         assert parity["samples"] == 64
         assert parity["max_abs_diff"] < 1e-3, (fmt, parity)
-        assert parity["top1_agreement"] == 100.0
+        assert parity["agreement"] == 100.0
 
 
 @pytest.mark.parametrize("fmt, op", [("onnx", "QuantizeLinear"), ("openvino", "FakeQuantize"),
@@ -83,7 +83,7 @@ def test_int8_models_really_are_quantized(tiny_run, fmt, op):
     assert counted[op] >= 3  # at least the convolutions and the classifier
     assert art.metrics["quantized_ops"] == counted
     assert art.metrics["calibration"]["samples"] == 50
-    assert art.metrics["parity"]["top1_agreement"] >= INT8_MIN_AGREEMENT
+    assert art.metrics["parity"]["agreement"] >= INT8_MIN_AGREEMENT
 
 
 def test_tflite_int8_is_full_integer(tiny_run):

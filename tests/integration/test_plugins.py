@@ -1,5 +1,6 @@
-"""Plug-ins: a toy format, target type and distillation method, each one file under tests/plugins/, go through
-the whole flow; broken plug-ins are refused at start-up with one line."""
+"""Plug-ins: a toy format (with its own agent runner), target type, distillation method and task (with its own
+device metric), each one file under tests/plugins/ (plus the module it pushes with the agent), go through the
+whole flow; broken plug-ins are refused at start-up with one line."""
 from __future__ import annotations
 
 import json
@@ -11,12 +12,12 @@ import torch.nn.functional as F
 
 from edgeship.pipeline.cli.main import main
 from edgeship.pipeline.config.recipe import parse_recipe
-from edgeship.pipeline.core.contracts.plugins import FORMATS, METHODS, TARGET_TYPES
+from edgeship.pipeline.core.contracts.plugins import FORMATS, METHODS, TARGET_TYPES, TASKS
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from tests.support.recipes import INT8_MIN_AGREEMENT, tiny_recipe_dict
 
-TOYS = ["tests.plugins.toy_format", "tests.plugins.toy_target", "tests.plugins.toy_method"]
-TOY_NAMES = {FORMATS: "onnx-ortopt", TARGET_TYPES: "sandbox", METHODS: "logit-mse"}
+TOYS = ["tests.plugins.toy_format", "tests.plugins.toy_target", "tests.plugins.toy_method", "tests.plugins.toy_task"]
+TOY_NAMES = {FORMATS: "onnx-ortopt", TARGET_TYPES: "sandbox", METHODS: "logit-mse", TASKS: "top3"}
 
 
 @pytest.fixture(autouse=True)
@@ -76,27 +77,34 @@ def test_a_broken_plugin_is_refused_with_one_line(plugin, words, write_yaml, cap
 
 
 @pytest.mark.slow
-def test_toy_format_target_and_method_run_through_the_flow(tmp_path):
-    """One optimize: the toy method distils, the toy format exports and quantizes, the toy target benches."""
+def test_toy_format_target_method_and_task_run_through_the_flow(tmp_path):
+    """One optimize: the toy method distils for the toy task, the toy format exports and quantizes, the toy
+    target benches, with the format's runner and the task's metric inside the agent's zipapp."""
     from edgeship.pipeline.engine.optimize import optimize
 
-    raw = tiny_recipe_dict(plugins=TOYS, **{"export.formats": ["onnx-ortopt"], "distill.method": "logit-mse",
-                                            "prune.enabled": False, "teacher.train.epochs": 1,
-                                            "student.train.epochs": 2},
+    raw = tiny_recipe_dict(plugins=TOYS, task="top3", **{"export.formats": ["onnx-ortopt"],
+                                                         "distill.method": "logit-mse", "prune.enabled": False,
+                                                         "teacher.train.epochs": 1, "student.train.epochs": 2},
                            targets=[{"name": "local"}, {"name": "box", "type": "sandbox"}])
     report = optimize(parse_recipe(raw), tmp_path / "run")
     rows = {(r["stage"], r["target"]): r for r in report["results"]}
+    assert report["metric"] == "top-3 %"
     for precision in ("fp32", "int8"):
         for target in ("local", "box"):
             row = rows[(f"onnx-ortopt-{precision}", target)]
             assert row["status"] == "ok", row
-            assert row["runtime"] == "onnxruntime" and row["accuracy"] > 50
+            # the plug-in's own runner ran (graph optimization off), and the task's metric with its top-3 step
+            assert row["runtime"] == "onnxruntime" and row["runtime_settings"] == {"graph_optimization": "off"}
+            assert row["accuracy"] > 70 and row["postprocess_ms"] > 0 and row["preprocess_ms"] > 0
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "| post ms |" in markdown and "top-3 %" in markdown
     assert ("student-kd", "box") not in rows  # the sandbox does not run torch programs
     assert rows[("student-kd", "local")]["model"] == "student (logit regression)"
     folder = next((tmp_path / "run" / "stages").glob("onnx-ortopt-int8-*"))
     meta = json.loads((folder / "artifact.json").read_text())
     assert meta["metrics"]["quantized_ops"]["QuantizeLinear"] > 0
-    assert meta["metrics"]["parity"]["top1_agreement"] >= INT8_MIN_AGREEMENT
+    assert meta["metrics"]["parity"]["agreement"] >= INT8_MIN_AGREEMENT
+    assert meta["metrics"]["parity"]["agreement_of"] == "top-3 set agreement"
     kd = json.loads(next((tmp_path / "run" / "stages").glob("student-kd-*")).joinpath("artifact.json").read_text())
     assert kd["metrics"]["method"] == "logit-mse"
     assert "onnx-ortopt" in report["ship"]

@@ -1,8 +1,9 @@
 """A toy format plug-in (docs/extending.md): ONNX that onnxruntime has already optimized offline.
 
 The exported graph goes once through onnxruntime's basic graph optimizations (constant folding, redundant
-node elimination) and is saved, so a device loads a graph with nothing left to fold. It runs on the agent's
-onnx runner; int8 is onnxruntime's static quantizer, as for plain ONNX.
+node elimination) and is saved, so a device loads a graph with nothing left to fold. It brings its own runner to
+the agent (toy_format_runner.py: the session with graph optimization off, pushed inside the agent's zipapp);
+int8 is onnxruntime's static quantizer, as for plain ONNX.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int)
     return "model-ortopt.onnx"
 
 
-FORMATS.register(Format(name=NAME, suffix=".onnx", runner="onnx", runtime="onnxruntime", packages=onnx.PACKAGES,
+FORMATS.register(Format(name=NAME, suffix=".onnx", runner="onnx-preoptimized", runtime="onnxruntime",
+                        agent_module=str(Path(__file__).with_name("toy_format_runner.py")), packages=onnx.PACKAGES,
                         export=export, quantize=onnx.quantize, layers=onnx.layers, quantized_ops=onnx.quantized_ops,
                         float_layers=onnx.float_layers, cleanup=onnx.cleanup))

@@ -31,6 +31,9 @@ class Format:
     cleanup: Callable = lambda out: None        # remove quantizer leftovers from the stage folder
     companions: tuple[str, ...] = ()            # files beside the model with these suffixes travel with it
     int8_input_dtype: str = "float32"           # the input dtype of its int8 files (full-integer TFLite: int8)
+    # A standalone module pushed with the agent that adds `runner` to its RUNNERS (targets/agent/extensions.py):
+    # a format whose runtime the agent does not know brings its runner this way.
+    agent_module: str | None = None
 
 
 def format_named(name: str, field: str | None = None) -> Format:

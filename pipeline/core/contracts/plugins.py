@@ -128,6 +128,18 @@ SCHEMES: Registry = Registry("distillation scheme", ("name", "train", "describe"
                             ("edgeship.pipeline.stages.schemes",))
 
 
+def agent_extension_files() -> list[Path]:
+    """The modules that plug-ins add to the device agent (a format's `agent_module`: its runner; a task's: its
+    metric), in registry order: they travel inside the agent's zipapp."""
+    files = []
+    for registry in (FORMATS, TASKS):
+        for _, plugin in registry.items():
+            module = getattr(plugin, "agent_module", None)
+            if module and Path(module) not in files:
+                files.append(Path(module))
+    return files
+
+
 def load_plugins(specs: Iterable[str]) -> list[str]:
     """Import each plug-in (a module name, or a path to a .py file) and the EDGESHIP_PLUGINS ones; the modules
     loaded. Any failure is one PluginError naming the plug-in."""

@@ -58,6 +58,10 @@ class ResultRow:
     per_image_metric: bool = True
     segmentation: dict | None = None       # mIoU, pixel accuracy and IoU per class, computed on the device
     cold_start_ms: float | None = None     # the agent's model load + compile + first inference
+    # Per image on the device, timed apart from inference (latency_ms): making the model input from the image,
+    # and the task's post-processing (None where the task has none), p50 ms.
+    preprocess_ms: float | None = None
+    postprocess_ms: float | None = None
     peak_rss_mb: float | None = None       # the agent process's peak resident memory
     profile: dict | None = None            # per-layer time and precision from the runtime's profiler (top layers)
     batches: dict | None = None            # batch size -> {p50_ms, images_per_s} or {error}

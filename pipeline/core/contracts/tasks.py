@@ -45,6 +45,21 @@ class Task:
     # The device agent's metric (targets/agent/metrics.py METRICS) that scores this task's outputs on a device:
     # named in the eval set, so the agent never guesses it from the labels' shape.
     device_metric: str = "top1"
+    # A standalone module pushed with the agent that adds device_metric to its METRICS (targets/agent/extensions.py):
+    # a task whose metric the agent does not know. Its metric may take every output and post-process on the device.
+    agent_module: str | None = None
+    # parity(expected, got) -> % agreement of a converted file with torch on the same images, each a list of the
+    # model's outputs (N, ...): argmax agreement unless the task says what agreeing means for it.
+    parity: Callable | None = None
+    parity_name: str = "argmax agreement"  # how error messages name it
+    # The built-in task whose outputs this one shares (logits per image: "classification"): the distillation
+    # methods written for that task apply to it too (a method lists the tasks it fits, Method.tasks).
+    outputs_like: str | None = None
+
+
+def argmax_agreement(expected: list[np.ndarray], got: list[np.ndarray]) -> float:
+    """Over the first output's classes: per image, or per pixel for dense outputs."""
+    return float((got[0].argmax(1) == expected[0].argmax(1)).mean() * 100.0)
 
 
 def task_named(name: str) -> Task:
