@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, replace
 
 from edgeship.pipeline.bench.run import BenchColumn, bench_columns, bench_request
+from edgeship.pipeline.core.contracts.agent_result import AgentResult
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.speed import SpeedComparison
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED, Role, export
@@ -49,8 +50,8 @@ def _why_not(column: BenchColumn, fmt: str) -> str:
     return ""
 
 
-def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Context, bench: dict[tuple[str, str], dict],
-                  force: bool = False) -> list[SpeedComparison]:
+def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Context,
+                  bench: dict[tuple[str, str], AgentResult], force: bool = False) -> list[SpeedComparison]:
     """One comparison per (pair, bench column); unmeasured ones say why. `bench`: the bench results by (stage,
     column): a pair is timed only where both of its files ran."""
     recipe = ctx.recipe
@@ -62,28 +63,28 @@ def compare_pairs(artifacts: dict[str, Artifact], pairs: list[Pair], ctx: Contex
             base, cand = artifacts[pair.baseline], artifacts[pair.candidate]
             why = "bench.paired_min_runs is 0" if not runs else _why_not(column, cand.format)
             failed = [p for p in (pair.baseline, pair.candidate)
-                      if (bench.get((p, column.name)) or {}).get("status") != "ok"]
+                      if not bench.get((p, column.name), AgentResult.failed("not benched")).ok]
             why = why or (f"{failed[0]} did not run on {column.name}" if failed else "")
             if why:
                 out.append(SpeedComparison.unmeasured(pair.baseline, pair.candidate, column.name, why))
                 continue
             result = _timed_pair(base, cand, column, ctx, force)
-            if result.get("status") != "ok" or not result.get("baseline_timings_ms"):
+            if not result.paired:
                 out.append(SpeedComparison.unmeasured(pair.baseline, pair.candidate, column.name,
-                                                      f"paired timing failed: {result.get('error')}"))
+                                                      f"paired timing failed: {result.error}"))
                 continue
             out.append(SpeedComparison.judge(pair.baseline, pair.candidate, column.name,
-                                             result["baseline_timings_ms"], result["timings_ms"], equal_within))
+                                             result.baseline_timings_ms, result.timings_ms, equal_within))
     return out
 
 
-def _timed_pair(base: Artifact, cand: Artifact, column: BenchColumn, ctx: Context, force: bool) -> dict:
+def _timed_pair(base: Artifact, cand: Artifact, column: BenchColumn, ctx: Context, force: bool) -> AgentResult:
     recipe = ctx.recipe
     key = content_key("paired", base.key, cand.key, column.cfg.model_dump(mode="json"), column.threads,
                       recipe.bench.model_dump(mode="json"), code_key("targets"))
     path = ctx.run.root / "bench" / column.name / "paired" / f"{cand.stage}-vs-{base.stage}.json"
-    cached = json.loads(path.read_text()) if path.is_file() else None
-    if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
+    cached = AgentResult.parse(json.loads(path.read_text())) if path.is_file() else None
+    if cached and cached.key == key and cached.ok and not force:
         return cached
     request = replace(bench_request(recipe.bench, None), threads=column.threads,
                       timeout=column.cfg.timeout or recipe.bench.timeout,
@@ -91,7 +92,6 @@ def _timed_pair(base: Artifact, cand: Artifact, column: BenchColumn, ctx: Contex
                       profile=0, batch_sizes=(), throughput=False)
     target = make_target(column.cfg)
     target.name = column.name
-    result = target.bench_many([(cand.path, cand.format)], request)[0]
-    result["key"] = key
-    write_json_atomic(path, result)
+    result = AgentResult.parse({**target.bench_many([(cand.path, cand.format)], request)[0], "key": key})
+    write_json_atomic(path, result.to_dict())
     return result

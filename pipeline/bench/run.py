@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeship.pipeline.core.contracts.agent_result import AgentResult
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_json_atomic
@@ -64,7 +65,7 @@ def bench_request(bench_cfg, eval_npz: Path | None) -> BenchRequest:
                         throughput=b.throughput)
 
 
-def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> dict[tuple[str, str], dict]:
+def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> dict[tuple[str, str], AgentResult]:
     """Results keyed by (artifact stage, column name); a failing target is failed rows, never an abort."""
     eval_npz = write_eval_set(ctx)
     request = bench_request(ctx.recipe.bench, eval_npz)
@@ -72,7 +73,7 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
     by_target: dict[str, list[BenchColumn]] = {}
     for column in columns:
         by_target.setdefault(column.cfg.name, []).append(column)
-    results: dict[tuple[str, str], dict] = {}
+    results: dict[tuple[str, str], AgentResult] = {}
     with progress_bar(ctx.console) as bar:
         task = bar.add_task("bench", total=len(artifacts) * len(columns), info="")
 
@@ -89,17 +90,17 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
 
 
 def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: BenchRequest, ctx: Context,
-                  force: bool) -> dict[str, dict]:
+                  force: bool) -> dict[str, AgentResult]:
     cfg = column.cfg
     request = replace(request, threads=column.threads, timeout=cfg.timeout or request.timeout)
-    out: dict[str, dict] = {}
+    out: dict[str, AgentResult] = {}
     pending: list[tuple[Artifact, str, Path]] = []
     for artifact in (a for a in artifacts if cfg.measures(a.format)):
         key = content_key("bench", artifact.key, cfg.model_dump(mode="json"), column.threads,
                           ctx.recipe.bench.model_dump(mode="json"), ctx.data.key, code_key("targets"))
         path = ctx.run.root / "bench" / column.name / f"{artifact.stage}.json"
-        cached = json.loads(path.read_text()) if path.is_file() else None
-        if cached and cached.get("key") == key and cached.get("status") == "ok" and not force:
+        cached = AgentResult.parse(json.loads(path.read_text())) if path.is_file() else None
+        if cached and cached.key == key and cached.ok and not force:
             out[artifact.stage] = cached
         else:
             pending.append((artifact, key, path))
@@ -108,10 +109,10 @@ def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: Bench
     target = make_target(cfg)
     target.name = column.name
     fresh = target.bench_many([(a.path, a.format) for a, _, _ in pending], request)
-    for (artifact, key, path), result in zip(pending, fresh):
-        result["key"] = key
-        write_json_atomic(path, result)
-        if result.get("status") != "ok":
-            ctx.say(f"  [red]bench {artifact.stage} on {column.name} failed[/red]: {result.get('error')}")
+    for (artifact, key, path), raw in zip(pending, fresh):
+        result = AgentResult.parse({**raw, "key": key})
+        write_json_atomic(path, result.to_dict())
+        if not result.ok:
+            ctx.say(f"  [red]bench {artifact.stage} on {column.name} failed[/red]: {result.error}")
         out[artifact.stage] = result
     return out

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, results_table, stdout_console
+from edgeship.pipeline.core.contracts.agent_result import AgentResult
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 
 
@@ -80,13 +81,12 @@ def _bench_files(args, console: Console) -> int:
         models.append((path.resolve(), fmt))
     rows = []
     for cfg in _target_configs(args.recipe, args.target):
-        results = make_target(cfg).bench_many(models, request)
+        results = [AgentResult.parse(r) for r in make_target(cfg).bench_many(models, request)]
         for (path, fmt), result in zip(models, results):
             rows.append({"model": path.name, "format": fmt, "precision": "-", "target": cfg.name,
-                         "size_bytes": path.stat().st_size, "accuracy": result.get("accuracy"),
-                         "latency_ms": result.get("latency_ms"), "status": result.get("status", "failed"),
-                         "error": result.get("error"), "speedup_vs_teacher": None,
-                         "emulated": result.get("emulated")})
+                         "size_bytes": path.stat().st_size, "accuracy": result.accuracy,
+                         "latency_ms": result.latency_ms, "status": result.status, "error": result.error,
+                         "speedup_vs_teacher": None, "emulated": result.emulated})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgeship.pipeline.bench.run import bench_columns, bench_request
 from edgeship.pipeline.config.recipe import load_recipe
+from edgeship.pipeline.core.contracts.agent_result import AgentResult
 from edgeship.pipeline.core.contracts.targets import target_type
 from edgeship.pipeline.gate.baseline_models import BaselineModel, baseline_model, stage_artifact
 from edgeship.pipeline.gate.compare import row_key
@@ -27,21 +28,21 @@ def _column(run_dir: Path, row: dict):
     return recipe, next((c for c in bench_columns(recipe) if c.name == row["target"]), None)
 
 
-def measure_row(run_dir: Path, row: dict, baseline: Path | None = None) -> dict:
+def measure_row(run_dir: Path, row: dict, baseline: Path | None = None) -> AgentResult:
     """The agent's result for the row's artifact on its target, with `baseline` timed interleaved beside it."""
     artifact = stage_artifact(run_dir, row)
     if artifact is None:
-        return {"status": "failed", "error": f"{run_dir} no longer has {row.get('stage')}"}
+        return AgentResult.failed(f"{run_dir} no longer has {row.get('stage')}")
     recipe, column = _column(run_dir, row)
     if column is None:
-        return {"status": "failed", "error": f"the recipe in {run_dir} no longer has target {row['target']}"}
+        return AgentResult.failed(f"the recipe in {run_dir} no longer has target {row['target']}")
     # At least a second and 300 runs, whatever the recipe's bench asked: a verdict needs them.
     request = replace(bench_request(recipe.bench, None), threads=column.threads,
                       timeout=column.cfg.timeout or recipe.bench.timeout,
                       min_runs=max(recipe.bench.min_runs, MIN_RUNS), min_seconds=max(recipe.bench.min_seconds, 1.0),
                       max_seconds=max(recipe.bench.max_seconds, 10.0), baseline_model=baseline, profile=0,
                       batch_sizes=(), throughput=False)
-    return make_target(column.cfg).bench_many([(artifact.path, artifact.format)], request)[0]
+    return AgentResult.parse(make_target(column.cfg).bench_many([(artifact.path, artifact.format)], request)[0])
 
 
 class Retimer:
@@ -75,6 +76,6 @@ class Retimer:
     def pair(self, key: tuple, current_row: dict) -> tuple[list[float], list[float]] | str:
         """(baseline timings, current timings) of one interleaved look, or why the look failed."""
         result = measure_row(self.current_dir, current_row, self.model(key).path)
-        if result.get("status") != "ok" or not result.get("baseline_timings_ms"):
-            return f"interleaved timing failed: {result.get('error') or 'no baseline timings came back'}"
-        return result["baseline_timings_ms"], result["timings_ms"]
+        if not result.paired:
+            return f"interleaved timing failed: {result.error or 'no baseline timings came back'}"
+        return result.baseline_timings_ms, result.timings_ms

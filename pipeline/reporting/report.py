@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeship.pipeline.core.contracts.agent_result import AgentResult
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.formats import model_files
 from edgeship.pipeline.core.contracts.results import LATENCY_KEYS, Report, ResultRow
@@ -32,31 +33,30 @@ def model_name(sid: StageId, method: str, ship_from: str = STUDENT_KD.name, fina
     return final or sid.name
 
 
-def make_row(artifact: Artifact | None, sid: StageId, model: str, target: str, result: dict | None,
+def make_row(artifact: Artifact | None, sid: StageId, model: str, target: str, result: AgentResult | None,
              error: str | None = None, per_image_metric: bool = True) -> ResultRow:
-    result = result or {}
+    result = result or AgentResult.failed(error or "not benched")
     metrics = artifact.metrics if artifact else {}
-    latency = result.get("latency_ms") or {}
-    platform = result.get("platform") or {}
+    platform = result.platform or {}
+    latency = result.latency_ms
     return ResultRow(
         model=model, stage=sid.name, format=sid.format, precision=sid.precision, role=sid.role.value,
         of_teacher=sid.of_teacher, target=target,
-        status="failed" if error else result.get("status", "failed"), error=error or result.get("error"),
-        runtime=result.get("runtime"), threads=result.get("threads"),
+        status="failed" if error else result.status, error=error or result.error,
+        runtime=result.runtime, threads=result.threads,
         size_bytes=sum(p.stat().st_size for p in model_files(artifact.path, artifact.format)) if artifact else None,
-        params=metrics.get("params"), macs=metrics.get("macs"), accuracy=result.get("accuracy"),
+        params=metrics.get("params"), macs=metrics.get("macs"), accuracy=result.accuracy,
         latency_ms={k: latency[k] for k in LATENCY_KEYS} if latency else None,
-        runs=result.get("runs"), timings_ms=result.get("timings_ms"),
+        runs=result.runs, timings_ms=result.timings_ms,
         artifact_key=artifact.key if artifact else None, parity=metrics.get("parity"),
-        runtime_settings=result.get("settings"), emulated=bool(result.get("emulated")),
-        emulated_cpu=result.get("emulated_cpu"), machine=platform.get("machine"),
-        container_platform=result.get("container_platform"), cpu_features=platform.get("cpu_features"),
-        int8=metrics.get("int8"), eval_samples=result.get("eval_samples"), per_image_metric=per_image_metric,
-        segmentation=result.get("segmentation"), cold_start_ms=result.get("cold_start_ms"),
-        preprocess_ms=(result.get("preprocess_ms") or {}).get("p50"),
-        postprocess_ms=(result.get("postprocess_ms") or {}).get("p50"),
-        peak_rss_mb=result.get("peak_rss_mb"), profile=condensed(result.get("profile")),
-        batches=result.get("batches"), throughput=result.get("throughput"))
+        runtime_settings=result.settings, emulated=bool(result.emulated),
+        emulated_cpu=result.emulated_cpu, machine=platform.get("machine"),
+        container_platform=result.container_platform, cpu_features=platform.get("cpu_features"),
+        int8=metrics.get("int8"), eval_samples=result.eval_samples, per_image_metric=per_image_metric,
+        segmentation=result.segmentation, cold_start_ms=result.cold_start_ms,
+        preprocess_ms=result.p50(result.preprocess_ms), postprocess_ms=result.p50(result.postprocess_ms),
+        peak_rss_mb=result.peak_rss_mb, profile=condensed(result.profile),
+        batches=result.batches, throughput=result.throughput)
 
 
 def add_speedups(rows: list[ResultRow]) -> None:
