@@ -52,7 +52,7 @@ def main() -> int:
         # Bench afresh in each run, so every int8/fp32 latency ratio compares two measurements of one job
         # rather than an int8 of now against an fp32 cached from an earlier, differently loaded run.
         report = optimize(recipe, args.work / base.name, force={"bench"})
-        for entry in report["int8_vs_fp32"]:
+        for entry in report.int8_vs_fp32:
             rows.append({"runtime": entry["runtime"], "format": entry["format"], "budget": budget_on,
                          "fp32_acc": entry["fp32_accuracy"], "int8_acc": entry["int8_accuracy"],
                          "drop_pt": entry["drop_pt"], "latency_ratio": entry["latency_ratio"],

@@ -54,9 +54,8 @@ def _bench_run_folder(args, run_dir: Path, console: Console) -> int:
     recipe = recipe.model_copy(update={"targets": targets})
     with run_lock(run_dir):
         report = bench_run_folder(recipe, run_dir, args.force, console)
-    stdout_console().print(results_table(report["results"], f"edgeship bench: {recipe.name}",
-                                         report.get("metric", "accuracy %")))
-    return EXIT_OK if all(r["status"] == "ok" for r in report["results"]) else EXIT_FAILED
+    stdout_console().print(results_table(report.results, f"edgeship bench: {recipe.name}", report.metric))
+    return EXIT_OK if all(r.ok for r in report.results) else EXIT_FAILED
 
 
 def _bench_files(args, console: Console) -> int:

@@ -51,15 +51,15 @@ def cmd_optimize(args, console: Console) -> int:
         return EXIT_OK
     recipe, run_dir, report = done
     out = stdout_console()
-    out.print(results_table(report["results"], f"edgeship: {recipe.name}", report.get("metric", "accuracy %")))
-    for notice in report.get("notices") or []:
+    out.print(results_table(report.results, f"edgeship: {recipe.name}", report.metric))
+    for notice in report.notices:
         out.print(f"[bold yellow]{notice}[/bold yellow]")
-    if report.get("kd_verdict"):
-        out.print(report["kd_verdict"])
-    for fmt, choice in report["ship"].items():
+    if report.kd_verdict:
+        out.print(report.kd_verdict)
+    for fmt, choice in report.ship.items():
         out.print(f"ship {fmt}: {choice['reason']}")
     out.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}  ship: {run_dir / 'ship'}")
-    failed = [r for r in report["results"] if r["status"] != "ok"]
+    failed = [r for r in report.results if not r.ok]
     return EXIT_FAILED if failed else EXIT_OK
 
 

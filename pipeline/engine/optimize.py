@@ -10,6 +10,7 @@ from edgeship.pipeline.config.recipe import Recipe
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.formats import format_named
 from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.results import Report
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, STUDENT_SCRATCH, TEACHER, export, quantized
 from edgeship.pipeline.core.infrastructure.keys import code_key
 from edgeship.pipeline.data.splits import InputsByIndex
@@ -93,7 +94,7 @@ def export_teacher(flow: Flow, teacher_art: Artifact) -> dict[str, Artifact]:
 
 
 def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, console: Console | None = None,
-             publish: bool = True, search: float | None = None) -> dict:
+             publish: bool = True, search: float | None = None) -> Report:
     """The whole recipe. publish=False benches and returns the rows but leaves the run's recipe.yaml, report and
     ship/ as the last full optimize wrote them. `search`: --search's time budget (the pick replaces distill:)."""
     flow = open_run(recipe, run_dir, force, console, publish)
@@ -136,4 +137,4 @@ def optimize(recipe: Recipe, run_dir: Path, force: set[str] | None = None, conso
     artifacts = {TEACHER.name: teacher_art, **teacher_exports, **torch_stages, **converted}
     report = bench_and_report(ctx, artifacts, final_student.stage, flow.failures, bool(flow.force & {"bench", "all"}),
                               publish, flow.notices, flow.ship_from)
-    return report.to_dict()
+    return report

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from edgeship.pipeline.config.recipe import Recipe
 from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.results import Report
 from edgeship.pipeline.core.contracts.runfolder import RunFolder
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
@@ -22,7 +23,7 @@ from edgeship.pipeline.stages.context import Context
 CONVERSIONS = ("export", "quantize")
 
 
-def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Console) -> dict:
+def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Console) -> Report:
     run = RunFolder(run_dir)
     records = run.read_manifest()
     if not records:
@@ -47,4 +48,4 @@ def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Consol
     run.records = records
     ctx = Context(recipe=recipe, run=run, data=load_dataset(recipe.data), console=console)
     notices = [line.notice] if line.notice else []
-    return bench_and_report(ctx, artifacts, final, failures, force, False, notices, line.start.stage).to_dict()
+    return bench_and_report(ctx, artifacts, final, failures, force, False, notices, line.start.stage)

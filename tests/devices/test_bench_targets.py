@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from edgeship.pipeline.cli.main import main
-from edgeship.pipeline.core.contracts.results import Report
 from edgeship.pipeline.reporting.report import markdown
 from tests.support.sshd import free_port
 
@@ -53,13 +52,13 @@ def test_report_keeps_emulated_latency_apart(tiny_run, arm64_root):
     raw = {**recipe.model_dump(mode="json"),
            "targets": [{"name": "local"}, {"name": "pi4", "type": "qemu-arm64", "rootfs": str(arm64_root)}]}
     report = optimize(parse_recipe(raw), run_dir, publish=False)
-    pi4 = [r for r in report["results"] if r["target"] == "pi4"]
-    assert pi4 and all(r["emulated"] and r["status"] == "ok" and r["speedup_vs_teacher"] is None for r in pi4)
+    pi4 = [r for r in report.results if r.target == "pi4"]
+    assert pi4 and all(r.emulated and r.ok and r.speedup_vs_teacher is None for r in pi4)
     assert all(e["latency_ratio"] is None and e["warning"] is None
-               for e in report["int8_vs_fp32"] if e["target"] == "pi4")
-    assert {e["target"] for e in report["int8_vs_fp32"]} == {"local", "pi4"}  # ARM int8 accuracy is reported
-    assert all(c["reason"].count("on local") for c in report["ship"].values() if c["stage"])
-    text = markdown(Report.from_dict(report))
+               for e in report.int8_vs_fp32 if e["target"] == "pi4")
+    assert {e["target"] for e in report.int8_vs_fp32} == {"local", "pi4"}  # ARM int8 accuracy is reported
+    assert all(c["reason"].count("on local") for c in report.ship.values() if c["stage"])
+    text = markdown(report)
     assert "## Per target" in text and "pi4 acc %" in text and "| emulated |" in text
     assert "yes (cortex-a72)" in text
     result_lines = [ln for ln in text.splitlines() if "| pi4 | " in ln and "| ok |" in ln]

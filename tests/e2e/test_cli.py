@@ -21,9 +21,9 @@ def test_bench_with_eval_set_reports_accuracy(tiny_run, capsys):
     assert main(["bench", str(onnx), "--eval", str(eval_npz), "--min-runs", "3", "--min-seconds", "0",
                  "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
-    expected = next(r for r in tiny_run[1]["results"] if r["stage"] == json.loads(
+    expected = next(r for r in tiny_run[1].results if r.stage == json.loads(
         (run_dir / "ship" / "onnx" / "artifact.json").read_text())["stage"])
-    assert row["accuracy"] == expected["accuracy"]
+    assert row["accuracy"] == expected.accuracy
 
 
 def test_bench_bad_input(tmp_path, capsys):

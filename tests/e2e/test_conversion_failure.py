@@ -27,17 +27,17 @@ def test_failed_conversion_marks_rows_and_the_rest_completes(tmp_path, hyphenate
         "prune.enabled": False,
     })
     report = optimize(parse_recipe(raw), tmp_path / "run")
-    rows = {r["stage"]: r for r in report["results"]}
-    assert rows["onnx-fp32"]["status"] == "failed" and "aten::erfinv" in rows["onnx-fp32"]["error"]
-    assert rows["onnx-int8"]["status"] == "failed" and "export failed" in rows["onnx-int8"]["error"]
-    assert rows["tflite-fp32"]["status"] == "failed" and "erfinv" in rows["tflite-fp32"]["error"]
-    assert rows["openvino-fp32"]["status"] == rows["openvino-int8"]["status"] == "ok"
+    rows = {r.stage: r for r in report.results}
+    assert rows["onnx-fp32"].status == "failed" and "aten::erfinv" in rows["onnx-fp32"].error
+    assert rows["onnx-int8"].status == "failed" and "export failed" in rows["onnx-int8"].error
+    assert rows["tflite-fp32"].status == "failed" and "erfinv" in rows["tflite-fp32"].error
+    assert rows["openvino-fp32"].ok and rows["openvino-int8"].ok
     for precision in ("fp32", "int8"):  # the plug-in's failed rows keep its whole name as their format
         failed = rows[f"onnx-ortopt-{precision}"]
-        assert failed["status"] == "failed" and (failed["format"], failed["precision"]) == ("onnx-ortopt", precision)
-        assert failed["role"] == ("export" if precision == "fp32" else "quantized")
-    assert rows["student-kd"]["status"] == "ok"
-    assert set(report["ship"]) == {"openvino"}
+        assert failed.status == "failed" and (failed.format, failed.precision) == ("onnx-ortopt", precision)
+        assert failed.role == ("export" if precision == "fp32" else "quantized")
+    assert rows["student-kd"].ok
+    assert set(report.ship) == {"openvino"}
     # the failed stage leaves no folder behind; the manifest says why
     stages = [p.name for p in (tmp_path / "run" / "stages").iterdir()]
     assert not any(name.startswith(("onnx", "tflite", ".tmp")) for name in stages)

@@ -59,10 +59,10 @@ def test_pruning_shrinks_the_student(tiny_run):
     assert [s["step"] for s in pruned.metrics["steps"]] == [1, 2]
     assert pruned.metrics["steps"][0]["macs"] > pruned.metrics["steps"][1]["macs"]
     assert (pruned.folder / "train-step2.csv").is_file() and pruned.metrics["method"] == "taylor"
-    rows = {r["stage"]: r for r in tiny_run[1]["results"]}
-    assert rows["pruned"]["macs"] < rows["student-kd"]["macs"]
-    assert rows["pruned"]["params"] < rows["student-kd"]["params"]
-    assert rows["student-kd"]["macs"] < rows["teacher"]["macs"]
+    rows = {r.stage: r for r in tiny_run[1].results}
+    assert rows["pruned"].macs < rows["student-kd"].macs
+    assert rows["pruned"].params < rows["student-kd"].params
+    assert rows["student-kd"].macs < rows["teacher"].macs
 
 
 def test_fp32_exports_match_torch(tiny_run):
@@ -115,7 +115,7 @@ def test_bench_keeps_raw_timings(tiny_run):
 def test_ship_folder_has_files_labels_and_valid_sums(tiny_run):
     run_dir, report, _ = tiny_run
     ship = run_dir / "ship"
-    shipped = {fmt for fmt, c in report["ship"].items() if c.get("stage")}
+    shipped = report.shipped_formats
     assert shipped == set(FORMATS.names())
     for line in (ship / "SHA256SUMS").read_text().split("\n"):
         if line:
@@ -131,18 +131,18 @@ def test_ship_folder_has_files_labels_and_valid_sums(tiny_run):
 def test_second_run_reuses_every_stage_and_force_reruns_downstream(tiny_run):
     run_dir, first, recipe = tiny_run
     again = optimize(recipe, run_dir)
-    assert {s["status"] for s in again["stages"]} == {"reused"}
-    assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in first["results"]]
+    assert {s["status"] for s in again.stages} == {"reused"}
+    assert [r.accuracy for r in again.results] == [r.accuracy for r in first.results]
 
     forced = optimize(recipe, run_dir, force={"openvino-fp32"})
-    status = {s["name"]: s["status"] for s in forced["stages"]}
+    status = {s["name"]: s["status"] for s in forced.stages}
     assert status["openvino-fp32"] == status["openvino-int8"] == "ok"
     assert status["onnx-fp32"] == status["pruned"] == status["teacher"] == "reused"
 
 
 def test_report_compares_int8_with_fp32_and_pruned_with_unpruned(tiny_run):
     run_dir, report, _ = tiny_run
-    entries = {e["format"]: e for e in report["int8_vs_fp32"]}
+    entries = {e["format"]: e for e in report.int8_vs_fp32}
     assert set(entries) == set(FORMATS.names())
     for fmt, e in entries.items():
         assert e["latency_ratio"] > 0 and 0 < e["size_ratio"] < 5
@@ -152,18 +152,18 @@ def test_report_compares_int8_with_fp32_and_pruned_with_unpruned(tiny_run):
         assert speed["low"] <= speed["ratio"] <= speed["high"] and speed["samples"] >= 200
         assert (e["warning"] is not None) == (speed["verdict"] == "slower")
         assert "avx2" in e["cpu_features"] or "asimd" in e["cpu_features"]
-    pruning = report["pruning"][0]
+    pruning = report.pruning[0]
     assert pruning["macs_ratio"] < 1.0
     assert (pruning["warning"] is not None) == (pruning["speed"]["verdict"] != "faster")
     text = (run_dir / "report.md").read_text()
     assert "## Int8 against fp32" in text and "## Pruning" in text and "## Speed, timed interleaved" in text
-    pairs = {(c["baseline"], c["candidate"]) for c in report["speed"]}
-    assert {("teacher-onnx-fp32", "onnx-fp32"), (report["ship_from"], "pruned"), ("onnx-fp32", "onnx-int8")} <= pairs
+    pairs = {(c["baseline"], c["candidate"]) for c in report.speed}
+    assert {("teacher-onnx-fp32", "onnx-fp32"), (report.ship_from, "pruned"), ("onnx-fp32", "onnx-int8")} <= pairs
 
 
 def test_rows_carry_the_runtimes_per_layer_profile(tiny_run):
     run_dir, report, _ = tiny_run
-    int8 = {r["format"]: r["profile"] for r in report["results"] if r["precision"] == "int8" and r["target"] == "local"}
+    int8 = {r.format: r.profile for r in report.results if r.precision == "int8" and r.target == "local"}
     assert set(int8) == set(FORMATS.names())
     for fmt, p in int8.items():
         assert p["int8_layers"] > 0 and p["top_layers"] and p["by_type"], fmt

@@ -79,10 +79,10 @@ def test_csv_source_and_mean_teacher_scheme_run_through_the_flow(tmp_path):
                                             "distill.scheme": "mean-teacher", "prune.enabled": False,
                                             "export.formats": ["onnx"], "teacher.train.epochs": 1})
     report = optimize(parse_recipe(raw), tmp_path / "run")
-    rows = {(r["stage"], r["target"]): r for r in report["results"]}
+    rows = {(r.stage, r.target): r for r in report.results}
     kd, scratch = rows[("student-kd", "local")], rows[("student-scratch", "local")]
-    assert kd["status"] == "ok" and scratch["status"] == "ok"
-    assert kd["accuracy"] > 50 and scratch["accuracy"] > 50  # 10 classes: chance is 10
-    assert report["distillation"]["scheme"] == {"name": "mean-teacher", "decay": 0.99}
-    assert rows[("onnx-fp32", "local")]["accuracy"] > 50 and rows[("onnx-int8", "local")]["status"] == "ok"
+    assert kd.ok and scratch.ok
+    assert kd.accuracy > 50 and scratch.accuracy > 50  # 10 classes: chance is 10
+    assert report.distillation["scheme"] == {"name": "mean-teacher", "decay": 0.99}
+    assert rows[("onnx-fp32", "local")].accuracy > 50 and rows[("onnx-int8", "local")].ok
     assert "mean teacher (an EMA of the student, decay 0.99)" in (tmp_path / "run" / "report.md").read_text()

@@ -87,19 +87,19 @@ def test_toy_format_target_method_and_task_run_through_the_flow(tmp_path):
                                                          "teacher.train.epochs": 1, "student.train.epochs": 2},
                            targets=[{"name": "local"}, {"name": "box", "type": "sandbox"}])
     report = optimize(parse_recipe(raw), tmp_path / "run")
-    rows = {(r["stage"], r["target"]): r for r in report["results"]}
-    assert report["metric"] == "top-3 %"
+    rows = {(r.stage, r.target): r for r in report.results}
+    assert report.metric == "top-3 %"
     for precision in ("fp32", "int8"):
         for target in ("local", "box"):
             row = rows[(f"onnx-ortopt-{precision}", target)]
-            assert row["status"] == "ok", row
+            assert row.ok, row
             # the plug-in's own runner ran (graph optimization off), and the task's metric with its top-3 step
-            assert row["runtime"] == "onnxruntime" and row["runtime_settings"] == {"graph_optimization": "off"}
-            assert row["accuracy"] > 70 and row["postprocess_ms"] > 0 and row["preprocess_ms"] > 0
+            assert row.runtime == "onnxruntime" and row.runtime_settings == {"graph_optimization": "off"}
+            assert row.accuracy > 70 and row.postprocess_ms > 0 and row.preprocess_ms > 0
     markdown = (tmp_path / "run" / "report.md").read_text()
     assert "| post ms |" in markdown and "top-3 %" in markdown
     assert ("student-kd", "box") not in rows  # the sandbox does not run torch programs
-    assert rows[("student-kd", "local")]["model"] == "student (logit regression)"
+    assert rows[("student-kd", "local")].model == "student (logit regression)"
     folder = next((tmp_path / "run" / "stages").glob("onnx-ortopt-int8-*"))
     meta = json.loads((folder / "artifact.json").read_text())
     assert meta["metrics"]["quantized_ops"]["QuantizeLinear"] > 0
@@ -107,4 +107,4 @@ def test_toy_format_target_method_and_task_run_through_the_flow(tmp_path):
     assert meta["metrics"]["parity"]["agreement_of"] == "top-3 set agreement"
     kd = json.loads(next((tmp_path / "run" / "stages").glob("student-kd-*")).joinpath("artifact.json").read_text())
     assert kd["metrics"]["method"] == "logit-mse"
-    assert "onnx-ortopt" in report["ship"]
+    assert "onnx-ortopt" in report.ship

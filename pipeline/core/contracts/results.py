@@ -167,6 +167,10 @@ class Report:
         return {c["stage"] for c in self.ship.values() if c.get("stage")}
 
     @property
+    def shipped_formats(self) -> set[str]:
+        return {fmt for fmt, c in self.ship.items() if c.get("stage")}
+
+    @property
     def targets(self) -> list[str]:
         return list(dict.fromkeys(r.target for r in self.results))
 
