@@ -49,10 +49,10 @@ def cmd_check(args, console: Console) -> int:
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
             summary.write(text)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
         stdout_console().print(check_view(result).rich())
-    return {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[result["verdict"]]
+    return {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[result.verdict]
 
 
 def cmd_baseline_update(args, console: Console) -> int:
@@ -60,7 +60,7 @@ def cmd_baseline_update(args, console: Console) -> int:
 
     current = load_rows(args.current)
     rows = current.rows
-    bad = [r for r in rows if r.get("status") == "ok" and not r.get("emulated") and not r.get("timings_ms")]
+    bad = [r for r in rows if r.ok and not r.emulated and not r.timings_ms]
     if bad:
         raise EdgeshipError(f"{args.current}: rows without raw timings (made before edgeship kept them); "
                             f"run 'edgeship optimize --force bench' first")

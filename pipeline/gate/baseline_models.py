@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.formats import model_files
+from edgeship.pipeline.core.contracts.results import ResultRow
 from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic
 from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
@@ -31,7 +32,9 @@ def models_folder(baseline_file: Path) -> Path:
     return baseline_file.with_suffix(".models")
 
 
-def stage_artifact(run_dir: Path, row: dict) -> Artifact | None:
+def stage_artifact(run_dir: Path, row: ResultRow | dict) -> Artifact | None:
+    """The artifact behind a row (a ResultRow, or a row of a baseline file being written)."""
+    row = row.to_dict() if isinstance(row, ResultRow) else row
     folder = Path(run_dir) / "stages" / f"{row.get('stage')}-{row.get('artifact_key')}"
     return Artifact.read(folder) if (folder / "artifact.json").is_file() else None
 
@@ -62,20 +65,21 @@ def copy_models(rows: list[dict], run_dir: Path | None, baseline_file: Path) -> 
     return out
 
 
-def baseline_model(source: Path, row: dict) -> BaselineModel:
+def baseline_model(source: Path, row: ResultRow) -> BaselineModel:
     """The row's baseline model from a run folder or a baseline file (checked against its recorded SHA-256)."""
     if source.is_dir():
         artifact = stage_artifact(source, row)
         if artifact is None:
-            return BaselineModel(None, None, f"the baseline run folder {source} no longer has {row.get('stage')}")
+            return BaselineModel(None, None, f"the baseline run folder {source} no longer has {row.stage}")
         return BaselineModel(artifact.path, artifact.format)
-    if not row.get("model_file"):
+    model_file, model_sha256 = row.extra.get("model_file"), row.extra.get("model_sha256")
+    if not model_file:
         return BaselineModel(None, None, f"{source.name} holds no baseline models (written by an older edgeship "
                                          f"or from a report.json): run 'edgeship baseline update' again")
-    path = source.parent / row["model_file"]
+    path = source.parent / model_file
     if not path.is_file():
         return BaselineModel(None, None, f"baseline model {path} is missing", declared=True)
-    if file_sha256(path) != row.get("model_sha256"):
+    if file_sha256(path) != model_sha256:
         return BaselineModel(None, None, f"baseline model {path} changed since 'edgeship baseline update' "
                                          f"(SHA-256 differs)", declared=True)
-    return BaselineModel(path, row.get("format"))
+    return BaselineModel(path, row.format)

@@ -8,6 +8,7 @@ from pathlib import Path
 from edgeship.pipeline.bench.run import bench_columns, bench_request
 from edgeship.pipeline.config.recipe import load_recipe
 from edgeship.pipeline.core.contracts.agent_result import AgentResult
+from edgeship.pipeline.core.contracts.results import ResultRow
 from edgeship.pipeline.core.contracts.targets import target_type
 from edgeship.pipeline.gate.baseline_models import BaselineModel, baseline_model, stage_artifact
 from edgeship.pipeline.gate.compare import row_key
@@ -22,20 +23,20 @@ def _recipe(run_dir: Path):
     return load_recipe(Path(run_dir) / "recipe.yaml")
 
 
-def _column(run_dir: Path, row: dict):
+def _column(run_dir: Path, row: ResultRow):
     """The run's bench column (target and thread count) that produced the row, if the recipe still has it."""
     recipe = _recipe(Path(run_dir))
-    return recipe, next((c for c in bench_columns(recipe) if c.name == row["target"]), None)
+    return recipe, next((c for c in bench_columns(recipe) if c.name == row.target), None)
 
 
-def measure_row(run_dir: Path, row: dict, baseline: Path | None = None) -> AgentResult:
+def measure_row(run_dir: Path, row: ResultRow, baseline: Path | None = None) -> AgentResult:
     """The agent's result for the row's artifact on its target, with `baseline` timed interleaved beside it."""
     artifact = stage_artifact(run_dir, row)
     if artifact is None:
-        return AgentResult.failed(f"{run_dir} no longer has {row.get('stage')}")
+        return AgentResult.failed(f"{run_dir} no longer has {row.stage}")
     recipe, column = _column(run_dir, row)
     if column is None:
-        return AgentResult.failed(f"the recipe in {run_dir} no longer has target {row['target']}")
+        return AgentResult.failed(f"the recipe in {run_dir} no longer has target {row.target}")
     # At least a second and 300 runs, whatever the recipe's bench asked: a verdict needs them.
     request = replace(bench_request(recipe.bench, None), threads=column.threads,
                       timeout=column.cfg.timeout or recipe.bench.timeout,
@@ -49,7 +50,7 @@ class Retimer:
     """For check.compare: why a row cannot be timed interleaved (an empty string when it can), and the paired
     timings of one more look."""
 
-    def __init__(self, baseline_source: Path, baseline_rows: list[dict], current_dir: Path | None):
+    def __init__(self, baseline_source: Path, baseline_rows: list[ResultRow], current_dir: Path | None):
         self.source, self.current_dir = baseline_source, current_dir
         _recipe.cache_clear()  # one check reads each recipe once, and never an earlier check's copy
         self.base_rows = {row_key(r): r for r in baseline_rows}
@@ -60,7 +61,7 @@ class Retimer:
             self.models[key] = baseline_model(self.source, self.base_rows[key])
         return self.models[key]
 
-    def why_not(self, key: tuple, current_row: dict) -> str:
+    def why_not(self, key: tuple, current_row: ResultRow) -> str:
         if self.current_dir is None:
             return "CURRENT is a results file: timing both models interleaved needs its run folder"
         model = self.model(key)
@@ -68,12 +69,12 @@ class Retimer:
             return model.missing
         column = _column(self.current_dir, current_row)[1]
         if column is None:
-            return f"the recipe in {self.current_dir} no longer has target {current_row['target']}"
+            return f"the recipe in {self.current_dir} no longer has target {current_row.target}"
         if not target_type(column.cfg.type).interleaved_timing:
             return f"target {column.name} ({column.cfg.type}) cannot time two models interleaved"
         return ""
 
-    def pair(self, key: tuple, current_row: dict) -> tuple[list[float], list[float]] | str:
+    def pair(self, key: tuple, current_row: ResultRow) -> tuple[list[float], list[float]] | str:
         """(baseline timings, current timings) of one interleaved look, or why the look failed."""
         result = measure_row(self.current_dir, current_row, self.model(key).path)
         if not result.paired:

@@ -71,6 +71,7 @@ class ResultRow:
     @classmethod
     def from_dict(cls, data: dict) -> "ResultRow":
         known = {f.name for f in fields(cls)} - {"extra"}
+        data = {"stage": "", **data}  # rows of other files (a results file, a baseline) may not name the stage
         row = cls(**{k: v for k, v in data.items() if k in known},
                   extra={k: v for k, v in data.items() if k not in known})
         row.emulated = bool(row.emulated)
