@@ -57,7 +57,7 @@ def cmd_optimize(args, console: Console) -> int:
     if report.kd_verdict:
         out.print(report.kd_verdict)
     for fmt, choice in report.ship.items():
-        out.print(f"ship {fmt}: {choice['reason']}")
+        out.print(f"ship {fmt}: {choice.reason}")
     out.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}  ship: {run_dir / 'ship'}")
     failed = [r for r in report.results if not r.ok]
     return EXIT_FAILED if failed else EXIT_OK

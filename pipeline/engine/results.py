@@ -5,7 +5,7 @@ from edgeship.pipeline.bench.paired import compare_pairs, decision_pairs
 from edgeship.pipeline.bench.run import bench_all, bench_columns
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.plugins import METHODS
-from edgeship.pipeline.core.contracts.results import Report
+from edgeship.pipeline.core.contracts.results import Report, ShipChoice
 from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, TEACHER, StageId
 from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.data.transforms import preprocess
@@ -34,12 +34,12 @@ def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, 
     return unfit
 
 
-def _mask_examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict, name_of) -> str:
+def _mask_examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict[str, ShipChoice], name_of) -> str:
     """Validation images beside their ground truth, the teacher's masks and each shipped file's."""
     images, truth = ctx.data.val.sample(EXAMPLES, ctx.recipe.seed).arrays()
     inputs = preprocess(images, ctx.data.preprocessing)
     columns = {"ground truth": truth}
-    shown = [TEACHER.name] + [c["stage"] for c in ship_choices.values() if c.get("stage")]
+    shown = [TEACHER.name] + [c.stage for c in ship_choices.values() if c.stage]
     for stage in dict.fromkeys(shown):
         if stage in artifacts:
             a = artifacts[stage]

@@ -162,7 +162,7 @@ def render(report: Report) -> str:
             "latency is the emulator's and is not plotted.</p>") if emulated else ""
     steps = waterfall_rows(report, native[0]) if native else []
     waterfall = f"<figure>{waterfall_svg(steps, report.metric)}</figure>" if len(steps) > 1 else ""
-    ship = "".join(f"<li><b>{escape(fmt)}</b>: {escape(c['reason'])}</li>" for fmt, c in report.ship.items())
+    ship = "".join(f"<li><b>{escape(fmt)}</b>: {escape(c.reason)}</li>" for fmt, c in report.ship.items())
     results = results_view(report.results, "Results", HTML, shipped, metric=report.metric).html()
     distilled = (f'<p class="note">{escape(distillation_sentence(report.distillation))}</p>'
                  if report.distillation else "")

@@ -90,7 +90,7 @@ def markdown(report: Report) -> str:
     if report.distillation:
         lines += [distillation_sentence(report.distillation), ""]
     if report.ship:
-        lines += ["## Shipped", ""] + [f"- **{fmt}**: {c['reason']}" for fmt, c in report.ship.items()] + [""]
+        lines += ["## Shipped", ""] + [f"- **{fmt}**: {c.reason}" for fmt, c in report.ship.items()] + [""]
     lines += markdown_sections(report)
     lines += environment_view(report.results).markdown("## Targets") + [EMULATED_NOTE, ""]
     lines += ["## Notes", "", f"- {X86_NOTE}",

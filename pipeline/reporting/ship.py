@@ -8,14 +8,14 @@ from pathlib import Path
 
 from edgeship.pipeline.core.contracts.artifact import META_FILE, Artifact
 from edgeship.pipeline.core.contracts.formats import model_files
-from edgeship.pipeline.core.contracts.results import ResultRow
+from edgeship.pipeline.core.contracts.results import ResultRow, ShipChoice
 from edgeship.pipeline.core.contracts.speed import FASTER, SAME, SLOWER, SpeedComparison
 from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic
 from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
 
 def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float,
-           unfit: dict[str, list[str]] | None = None, speed: list[SpeedComparison] = ()) -> dict[str, dict]:
+           unfit: dict[str, list[str]] | None = None, speed: list[SpeedComparison] = ()) -> dict[str, ShipChoice]:
     """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
     only emulated targets, the first one) whose accuracy is within budget, the faster file where paired timing
     (`speed`) tells them apart, else the more accurate one. Rows of `unfit` stages (stage -> why) never ship."""
@@ -32,22 +32,22 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
             continue
         if all(r.stage in unfit for r in candidates):
             why = "; ".join(unfit[candidates[0].stage])
-            choices[fmt] = {"stage": None, "reason": f"nothing shipped: the student is not fit to ship ({why})"}
+            choices[fmt] = ShipChoice(None, f"nothing shipped: the student is not fit to ship ({why})")
             continue
         candidates = [r for r in candidates if r.stage not in unfit]
         floor = ref.accuracy - max_drop
         within = [r for r in candidates if r.accuracy is not None and r.accuracy >= floor]
         if not within:
             best = max(candidates, key=lambda r: r.accuracy or 0)
-            choices[fmt] = {"stage": None, "reason": (
+            choices[fmt] = ShipChoice(None, (
                 f"nothing shipped: best {fmt} accuracy {best.accuracy:.2f}% is more than {max_drop} points "
-                f"below the fp32 student's {ref.accuracy:.2f}%")}
+                f"below the fp32 student's {ref.accuracy:.2f}%"))
             continue
         pick, said = _fastest(within, [c for c in speed if c.target == target])
         why = (f"{pick.stage} ({pick.precision}) on {target}: p50 {pick.latency():.3f} ms, accuracy "
                f"{pick.accuracy:.2f}% vs fp32 student "
                f"{ref.accuracy:.2f}% (allowed drop {max_drop} points)")
-        choices[fmt] = {"stage": pick.stage, "precision": pick.precision, "reason": "; ".join([why, *said])}
+        choices[fmt] = ShipChoice(pick.stage, "; ".join([why, *said]), pick.precision)
     return choices
 
 
@@ -74,17 +74,17 @@ def _fastest(within: list[ResultRow], speed: list[SpeedComparison]) -> tuple[Res
     return pick, said
 
 
-def write_ship(run_root: Path, choices: dict[str, dict], artifacts: dict[str, Artifact]) -> None:
+def write_ship(run_root: Path, choices: dict[str, ShipChoice], artifacts: dict[str, Artifact]) -> None:
     """Build ship/ in a temp folder and rename it into place: never a half-written ship folder."""
     write_folder_atomic(run_root / "ship", lambda tmp: _fill_ship(tmp, choices, artifacts))
 
 
-def _fill_ship(tmp: Path, choices: dict[str, dict], artifacts: dict[str, Artifact]) -> None:
+def _fill_ship(tmp: Path, choices: dict[str, ShipChoice], artifacts: dict[str, Artifact]) -> None:
     sums = []
     for fmt, choice in choices.items():
-        if not choice.get("stage"):
+        if not choice.stage:
             continue
-        artifact = artifacts[choice["stage"]]
+        artifact = artifacts[choice.stage]
         dest = tmp / fmt
         dest.mkdir()
         for src in model_files(artifact.path, artifact.format):
@@ -92,7 +92,7 @@ def _fill_ship(tmp: Path, choices: dict[str, dict], artifacts: dict[str, Artifac
         shutil.copy2(artifact.folder / META_FILE, dest / META_FILE)
         (dest / "labels.txt").write_text("\n".join(artifact.labels) + "\n")
         (dest / "preprocessing.json").write_text(json.dumps(artifact.preprocessing, indent=2))
-        (dest / "why.txt").write_text(choice["reason"] + "\n")
+        (dest / "why.txt").write_text(choice.reason + "\n")
         for path in sorted(dest.iterdir()):
             sums.append(f"{file_sha256(path)}  {fmt}/{path.name}")
     (tmp / "SHA256SUMS").write_text("\n".join(sums) + "\n")

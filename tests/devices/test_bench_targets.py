@@ -57,7 +57,7 @@ def test_report_keeps_emulated_latency_apart(tiny_run, arm64_root):
     assert all(e["latency_ratio"] is None and e["warning"] is None
                for e in report.int8_vs_fp32 if e["target"] == "pi4")
     assert {e["target"] for e in report.int8_vs_fp32} == {"local", "pi4"}  # ARM int8 accuracy is reported
-    assert all(c["reason"].count("on local") for c in report.ship.values() if c["stage"])
+    assert all(c.reason.count("on local") for c in report.ship.values() if c.stage)
     text = markdown(report)
     assert "## Per target" in text and "pi4 acc %" in text and "| emulated |" in text
     assert "yes (cortex-a72)" in text

@@ -24,7 +24,7 @@ def test_ship_line_from_the_scratch_student(tmp_path):
     assert report.ship_from == "student-scratch" and "scratch student" in report.notices[0]
     rows = {r.stage: r for r in report.results}
     assert rows["pruned"].model == rows["onnx-fp32"].model == "student (scratch, pruned)"
-    assert report.ship["onnx"]["stage"] == "onnx-fp32"
+    assert report.ship["onnx"].stage == "onnx-fp32"
     text = (run_dir / "report.md").read_text().splitlines()
     assert text[2].startswith("> **The ship line starts from the scratch student")
     assert json.loads((run_dir / "report.json").read_text())["pruning"][0]["accuracy_change"] is not None

@@ -2,7 +2,7 @@
 in the shape the agent returns: no runtime."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.contracts.results import Report
+from edgeship.pipeline.core.contracts.results import Report, ShipChoice
 from edgeship.pipeline.reporting.profiles import condensed, doctor_view, markdown_lines
 from edgeship.pipeline.reporting.views import batch_notes, batch_view
 from tests.unit.test_results import row
@@ -33,7 +33,7 @@ def test_profile_of_a_shipped_int8_file_and_the_export_doctor():
     shipped = row("onnx-int8", "onnx", "int8", profile=_profile(layers))
     kept = shipped.profile
     assert kept["float_layer_names"] == ["head"] and kept["by_type"]["Gemm"]["float"] == 1
-    report = Report(recipe="r", results=[shipped], ship={"onnx": {"stage": "onnx-int8"}})
+    report = Report(recipe="r", results=[shipped], ship={"onnx": ShipChoice("onnx-int8", "fastest")})
     text = "\n".join(markdown_lines(report))
     assert "## Where the time goes: onnx int8 on local" in text and "70% of the time in int8 kernels" in text
     doctor = doctor_view(report)

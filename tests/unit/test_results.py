@@ -1,7 +1,7 @@
 """Typed results and their views, on made-up rows: no training, no runtime."""
 from __future__ import annotations
 
-from edgeship.pipeline.core.contracts.results import Report, ResultRow
+from edgeship.pipeline.core.contracts.results import Report, ResultRow, ShipChoice
 from edgeship.pipeline.core.contracts.stage_graph import stage_ids
 from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, markdown
 from edgeship.pipeline.reporting.ship import choose
@@ -48,10 +48,10 @@ def test_ship_takes_the_fastest_within_the_drop_on_the_first_native_target():
     rows = [row("pruned", accuracy=90.0), row("onnx-fp32", "onnx", p50=0.8, accuracy=90.0),
             row("onnx-int8", "onnx", "int8", p50=0.3, accuracy=88.5),
             row("onnx-int8", "onnx", "int8", target="pi", p50=0.1, accuracy=90.0, emulated=True)]
-    assert choose(rows, "pruned", ["onnx"], 2.0)["onnx"]["stage"] == "onnx-int8"
-    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"]["stage"] == "onnx-fp32"
+    assert choose(rows, "pruned", ["onnx"], 2.0)["onnx"].stage == "onnx-int8"
+    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"].stage == "onnx-fp32"
     rows[1].accuracy = 50.0
-    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"]["stage"] is None
+    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"].stage is None
 
 
 def test_one_table_renders_as_terminal_markdown_and_html():
@@ -69,7 +69,7 @@ def test_one_table_renders_as_terminal_markdown_and_html():
 
 def test_markdown_report_has_every_section_once():
     rows = [row("teacher"), row("pi-row", target="pi", emulated=True, machine="aarch64", emulated_cpu="cortex-a72")]
-    text = markdown(Report(recipe="r", results=rows, ship={"onnx": {"stage": None, "reason": "nothing"}}))
+    text = markdown(Report(recipe="r", results=rows, ship={"onnx": ShipChoice(None, "nothing")}))
     assert text.count("## Targets") == 1 and text.count("## Per target") == 1 and "yes (cortex-a72)" in text
     assert "emulated" in text.split("## Per target")[1]
     assert environment_view(rows).rows[1][:2] == ["pi", "aarch64"]

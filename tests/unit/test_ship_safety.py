@@ -52,7 +52,7 @@ def test_unfit_students_and_their_conversions_are_never_shipped():
     assert set(unfit) == {"pruned", "onnx-fp32"}  # the teacher's own export is not the student's problem
     rows = [row("pruned", accuracy=10.0), row("onnx-fp32", "onnx", accuracy=10.0)]
     choice = choose(rows, "pruned", ["onnx"], 1.0, unfit)["onnx"]
-    assert choice["stage"] is None and "not fit to ship" in choice["reason"] and "near chance" in choice["reason"]
+    assert choice.stage is None and "not fit to ship" in choice.reason and "near chance" in choice.reason
 
 
 def test_teacher_rows_are_compared_in_their_runtime_and_never_shipped():
@@ -62,7 +62,7 @@ def test_teacher_rows_are_compared_in_their_runtime_and_never_shipped():
     student_onnx = rows[3]
     assert student_onnx.speedup_vs_teacher == 4.0 and student_onnx.speedup_vs_torch_teacher == 16.0
     assert rows[2].speedup_vs_teacher == 8.0  # torch student against torch teacher
-    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"]["stage"] == "onnx-fp32"
+    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"].stage == "onnx-fp32"
 
 
 def test_accuracy_interval_is_wilson():

@@ -43,25 +43,25 @@ def test_no_measurable_difference_ships_the_more_accurate_file():
                                  0.05)
     assert same.verdict == SAME
     choice = choose(_rows(89.72, 0.99), "pruned", ["onnx"], 1.0, speed=[same])["onnx"]
-    assert choice["stage"] == "onnx-fp32" and "no measurable difference" in choice["reason"]
-    assert "the more accurate file ships" in choice["reason"]
+    assert choice.stage == "onnx-fp32" and "no measurable difference" in choice.reason
+    assert "the more accurate file ships" in choice.reason
 
 
 def test_a_measurably_faster_file_within_budget_ships():
     faster = SpeedComparison.judge("onnx-fp32", "onnx-int8", "local", timings(1.0, seed=5), timings(0.4, seed=6),
                                    0.05)
     choice = choose(_rows(89.72, 0.4), "pruned", ["onnx"], 1.0, speed=[faster])["onnx"]
-    assert choice["stage"] == "onnx-int8" and "onnx-int8 is faster than onnx-fp32" in choice["reason"]
+    assert choice.stage == "onnx-int8" and "onnx-int8 is faster than onnx-fp32" in choice.reason
     # ... and where int8 is the more accurate but measurably slower, fp32 ships.
     slower = SpeedComparison.judge("onnx-fp32", "onnx-int8", "local", timings(1.0, seed=7), timings(2.0, seed=8),
                                    0.05)
-    assert choose(_rows(90.5, 2.0), "pruned", ["onnx"], 1.0, speed=[slower])["onnx"]["stage"] == "onnx-fp32"
+    assert choose(_rows(90.5, 2.0), "pruned", ["onnx"], 1.0, speed=[slower])["onnx"].stage == "onnx-fp32"
 
 
 def test_without_paired_timing_the_single_p50_decides_and_says_so():
     unmeasured = SpeedComparison.unmeasured("onnx-fp32", "onnx-int8", "local", "target local cannot time two")
     choice = choose(_rows(89.72, 0.5), "pruned", ["onnx"], 1.0, speed=[unmeasured])["onnx"]
-    assert choice["stage"] == "onnx-int8" and "not timed interleaved: target local cannot time two" in choice["reason"]
+    assert choice.stage == "onnx-int8" and "not timed interleaved: target local cannot time two" in choice.reason
 
 
 def test_int8_warning_only_when_measurably_slower():

@@ -132,13 +132,29 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half) * 100.0, min(1.0, centre + half) * 100.0
 
 
+@dataclass(frozen=True)
+class ShipChoice:
+    """What ship/ holds for one format: the stage shipped (None: nothing, and `reason` says why) and why."""
+    stage: str | None
+    reason: str
+    precision: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ShipChoice":
+        return cls(data.get("stage"), data.get("reason", ""), data.get("precision"))
+
+    def to_dict(self) -> dict:
+        return {"stage": self.stage, "reason": self.reason,
+                **({"precision": self.precision} if self.precision else {})}
+
+
 @dataclass
 class Report:
     recipe: str
     results: list[ResultRow]
     stages: list[dict] = field(default_factory=list)
     kd_verdict: str | None = None
-    ship: dict[str, dict] = field(default_factory=dict)
+    ship: dict[str, ShipChoice] = field(default_factory=dict)
     reference_stage: str | None = None
     int8_vs_fp32: list[dict] = field(default_factory=list)
     pruning: list[dict] = field(default_factory=list)
@@ -154,22 +170,24 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Report":
-        known = {f.name for f in fields(cls)} - {"extra", "results"}
+        known = {f.name for f in fields(cls)} - {"extra", "results", "ship"}
         return cls(results=[ResultRow.from_dict(r) for r in data.get("results") or []],
+                   ship={fmt: ShipChoice.from_dict(c) for fmt, c in (data.get("ship") or {}).items()},
                    **{k: v for k, v in data.items() if k in known},
                    extra={k: v for k, v in data.items() if k not in known | {"results"}})
 
     def to_dict(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "results")}
-        return {**self.extra, **data, "results": [r.to_dict() for r in self.results]}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "results", "ship")}
+        return {**self.extra, **data, "ship": {fmt: c.to_dict() for fmt, c in self.ship.items()},
+                "results": [r.to_dict() for r in self.results]}
 
     @property
     def shipped_stages(self) -> set[str]:
-        return {c["stage"] for c in self.ship.values() if c.get("stage")}
+        return {c.stage for c in self.ship.values() if c.stage}
 
     @property
     def shipped_formats(self) -> set[str]:
-        return {fmt for fmt, c in self.ship.items() if c.get("stage")}
+        return {fmt for fmt, c in self.ship.items() if c.stage}
 
     @property
     def targets(self) -> list[str]:
