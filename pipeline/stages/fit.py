@@ -13,6 +13,7 @@ from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.training import bn_recalibration, distributed, health
 from edgeship.pipeline.training.family_defaults import optimizer_mismatch, with_family_defaults
 from edgeship.pipeline.training.loop import accuracy, evaluate, train
+from edgeship.pipeline.training.summary import TrainingSummary
 
 
 def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_before: float) -> dict:
@@ -30,18 +31,18 @@ def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_befor
     return {"images": images, "val_before": val_before, "val_after": val_after, "kept": kept}
 
 
-def _test_scores(model: nn.Module, split, task, workers) -> dict:
+def _test_scores(model: nn.Module, split, task, workers) -> tuple[float, dict | None]:
     """The test split's metric; dense tasks keep their details (pixel accuracy, IoU per class) beside it."""
     if len(split) == 0:
-        return {"test_accuracy": float("nan")}
+        return float("nan"), None
     details = evaluate(model, split, task, workers=workers)
     if "miou" not in details:
-        return {"test_accuracy": details["accuracy"]}
-    return {"test_accuracy": details["miou"], "test_segmentation": details}
+        return details["accuracy"], None
+    return details["miou"], details
 
 
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
-        distiller=None, log_name: str = "train.csv", finetune: bool = False) -> dict:
+        distiller=None, log_name: str = "train.csv", finetune: bool = False) -> TrainingSummary:
     data = ctx.data
     workers = ctx.recipe.data.workers
     mismatch = optimizer_mismatch(cfg, model, finetune)
@@ -70,21 +71,13 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         found = [stopped, *found]
     if found:
         ctx.say(f"  [red]{label} is not fit to ship[/red]: {'; '.join(found)}")
-    return {
-        "epochs": cfg.epochs,
-        "warmup_epochs": cfg.warmup_epochs,
-        "optimizer": cfg.optimizer,
-        "lr": cfg.lr,
-        "optimizer_note": mismatch,
-        "stopped": stopped,
-        "val_accuracy": val,
-        "train_accuracy": train_acc,
-        **_test_scores(model, data.test, task_kind, workers),
-        "batchnorm": batchnorm,
-        "health": found,
-        "teacher_logits": history[-1]["teacher_logits"] if history else "none",
-        "beta": history[-1].get("beta") if history else None,  # the method's weight (beta: auto sets it)
-        "weak_teacher": distiller.guard_summary() if distiller is not None else None,
-        "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else 0.0,
-        "world_size": distributed.world_size(),  # processes that trained it (DistributedDataParallel)
-    }
+    test_accuracy, test_segmentation = _test_scores(model, data.test, task_kind, workers)
+    return TrainingSummary(
+        epochs=cfg.epochs, warmup_epochs=cfg.warmup_epochs, optimizer=cfg.optimizer, lr=cfg.lr,
+        optimizer_note=mismatch, stopped=stopped, val_accuracy=val, train_accuracy=train_acc,
+        test_accuracy=test_accuracy, test_segmentation=test_segmentation, batchnorm=batchnorm, health=found,
+        teacher_logits=history[-1]["teacher_logits"] if history else "none",
+        beta=history[-1].get("beta") if history else None,
+        weak_teacher=distiller.guard_summary() if distiller is not None else None,
+        seconds_per_epoch=sum(r["seconds"] for r in history) / len(history) if history else 0.0,
+        world_size=distributed.world_size())

@@ -88,14 +88,14 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
                                teacher_accuracy=teacher_art.metrics.get("val_accuracy"))
                      if teacher is not None else None)
         try:
-            metrics = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
+            summary = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
                           log_name=f"train-step{step}.csv", finetune=True)
         finally:
             if distiller is not None:
                 distiller.close()
         macs, params = count_macs_params(model, example)
-        steps.append({"step": step, "macs": macs, "params": params, "val_accuracy": metrics["val_accuracy"]})
-    metrics.update(method=f"{cfg.importance}{' global' if cfg.global_pruning else ''}", ratio=cfg.ratio,
-                   macs_before=macs_before, params_before=params_before, steps=steps)
+        steps.append({"step": step, "macs": macs, "params": params, "val_accuracy": summary.val_accuracy})
+    metrics = {**summary.to_metrics(), "method": f"{cfg.importance}{' global' if cfg.global_pruning else ''}",
+               "ratio": cfg.ratio, "macs_before": macs_before, "params_before": params_before, "steps": steps}
     return torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=ctx.data,
                           extra_metrics=metrics)

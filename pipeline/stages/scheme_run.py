@@ -15,6 +15,7 @@ from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, 
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit
 from edgeship.pipeline.training.loop import seed_everything
+from edgeship.pipeline.training.summary import TrainingSummary
 
 
 def new_student(ctx: Context, seed: int) -> tuple[nn.Module, dict]:
@@ -31,7 +32,8 @@ def new_student(ctx: Context, seed: int) -> tuple[nn.Module, dict]:
     return model, spec
 
 
-def fit_with(model: nn.Module, distiller, ctx: Context, out: Path, label: str, log_name: str = "train.csv") -> dict:
+def fit_with(model: nn.Module, distiller, ctx: Context, out: Path, label: str,
+             log_name: str = "train.csv") -> TrainingSummary:
     """Train `model` with the recipe's student training settings; the distiller (or None: plain labels) is closed
     after, whatever happens."""
     try:
@@ -63,7 +65,8 @@ class SchemeRun:
     def new_student(self, seed: int | None = None) -> tuple[nn.Module, dict]:
         return new_student(self.ctx, self.ctx.recipe.seed if seed is None else seed)
 
-    def fit(self, model: nn.Module, distiller, label: str | None = None, log_name: str = "train.csv") -> dict:
+    def fit(self, model: nn.Module, distiller, label: str | None = None,
+            log_name: str = "train.csv") -> TrainingSummary:
         return fit_with(model, distiller, self.ctx, self.out, label or self.stage, log_name)
 
     def build(self, source) -> nn.Module:

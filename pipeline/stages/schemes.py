@@ -18,9 +18,7 @@ def _offline(run: SchemeRun):
     model, spec = run.new_student()
     distiller = Distiller(run.teacher(), model, run.cfg, run.example, run.task.loss,
                           teacher_accuracy=run.source.metrics.get("val_accuracy"))
-    metrics = run.fit(model, distiller)
-    metrics["scheme"] = {"name": "offline"}
-    return model, spec, metrics
+    return model, spec, run.fit(model, distiller).with_scheme({"name": "offline"})
 
 
 def _online(run: SchemeRun):
@@ -31,9 +29,8 @@ def _online(run: SchemeRun):
     for k in range(cfg.peers):
         seed_everything(recipe.seed + 1 + k)  # each peer its own initialization
         peers.append(run.build(recipe.student if cfg.peer_arch == "student" else recipe.teacher))
-    metrics = run.fit(model, MutualLearning(peers, cfg, run.task.loss))
-    metrics["scheme"] = {"name": "online", "peers": cfg.peers, "peer_arch": cfg.peer_arch}
-    return model, spec, metrics
+    summary = run.fit(model, MutualLearning(peers, cfg, run.task.loss))
+    return model, spec, summary.with_scheme({"name": "online", "peers": cfg.peers, "peer_arch": cfg.peer_arch})
 
 
 def _deep_to_shallow(run: SchemeRun):
@@ -41,9 +38,9 @@ def _deep_to_shallow(run: SchemeRun):
     cfg = run.cfg
     model, spec = run.new_student()
     exits = find_exits(model, run.example, None if cfg.exits == "auto" else cfg.exits)
-    metrics = run.fit(model, ShallowExits(model, exits, run.ctx.data.num_classes, cfg, run.task.loss))
-    metrics["scheme"] = {"name": "self", "mode": "deep_to_shallow", "exits": [e.name for e in exits.shallow]}
-    return model, spec, metrics
+    summary = run.fit(model, ShallowExits(model, exits, run.ctx.data.num_classes, cfg, run.task.loss))
+    return model, spec, summary.with_scheme({"name": "self", "mode": "deep_to_shallow",
+                                             "exits": [e.name for e in exits.shallow]})
 
 
 def _born_again(run: SchemeRun):
@@ -57,12 +54,11 @@ def _born_again(run: SchemeRun):
         model, spec = run.new_student(run.ctx.recipe.seed + generation)
         # no weak-teacher guard: a born-again student is meant to overtake its teacher and keep learning from it
         distiller = Distiller(teacher, model, same_arch, run.example, run.task.loss)
-        metrics = run.fit(model, distiller, f"{run.stage} generation {generation}/{cfg.generations}",
+        summary = run.fit(model, distiller, f"{run.stage} generation {generation}/{cfg.generations}",
                           log_name=f"train-gen{generation}.csv")
-        per_generation.append({"generation": generation, "val_accuracy": metrics["val_accuracy"]})
+        per_generation.append({"generation": generation, "val_accuracy": summary.val_accuracy})
         teacher = model
-    metrics["scheme"] = {"name": "self", "mode": "born_again", "generations": per_generation}
-    return model, spec, metrics
+    return model, spec, summary.with_scheme({"name": "self", "mode": "born_again", "generations": per_generation})
 
 
 def _self(run: SchemeRun):

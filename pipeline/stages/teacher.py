@@ -30,13 +30,13 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
     if cfg.backbone_checkpoint:  # pretrained backbone weights; the rest of the model trains from scratch
         load_backbone(Path(cfg.backbone_checkpoint), model, "teacher.backbone_checkpoint")
     if not cfg.checkpoint:
-        metrics = {"source": "trained", **fit(model, cfg.train, ctx, out, "teacher")}
+        metrics = {"source": "trained", **fit(model, cfg.train, ctx, out, "teacher").to_metrics()}
     else:
         replaced = load_checkpoint(Path(cfg.checkpoint), model, "teacher.checkpoint", data.num_classes,
                                    cfg.checkpoint_prefix)
         if replaced:  # a checkpoint for other classes: the new head learns, the rest fine-tunes
             metrics = {"source": "checkpoint, new head fine-tuned", "replaced": replaced,
-                       **fit(model, cfg.train, ctx, out, "teacher (fine-tune)")}
+                       **fit(model, cfg.train, ctx, out, "teacher (fine-tune)").to_metrics()}
         else:
             task = task_named(ctx.recipe.task)
             metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val, task),

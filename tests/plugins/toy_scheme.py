@@ -48,9 +48,8 @@ class MeanTeacher(TrainedAlongside):
 
 def train(run):
     model, spec = run.new_student()
-    metrics = run.fit(model, MeanTeacher(model, run.cfg, run.task.loss))
-    metrics["scheme"] = {"name": "mean-teacher", "decay": DECAY}
-    return model, spec, metrics
+    summary = run.fit(model, MeanTeacher(model, run.cfg, run.task.loss))
+    return model, spec, summary.with_scheme({"name": "mean-teacher", "decay": DECAY})
 
 
 def check(recipe, task) -> None:

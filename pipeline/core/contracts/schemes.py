@@ -3,8 +3,9 @@ together with peers (online), from itself (self), or a plug-in's way.
 
 A scheme is one file that registers a `Scheme` in core/contracts/plugins.py SCHEMES. Its `train` gets a
 SchemeRun (edgeship.pipeline.stages.scheme_run: the teacher artifact, the distill config, a fresh student, the
-training loop) and returns (model, spec, metrics); metrics["scheme"] is what `describe` turns into the report's
-words, so reports of a scheme read the same wherever they are opened.
+training loop) and returns (model, spec, summary): the TrainingSummary of `run.fit`, `.with_scheme({...})` added,
+whose dict `describe` turns into the report's words, so reports of a scheme read the same wherever they are
+opened.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from edgeship.pipeline.core.contracts.plugins import SCHEMES
 @dataclass(frozen=True)
 class Scheme:
     name: str
-    train: Callable                  # train(run: SchemeRun) -> (model, spec, metrics)
+    train: Callable                  # train(run: SchemeRun) -> (model, spec, TrainingSummary with its scheme)
     describe: Callable[[dict], str]  # the report's words, from the stage's metrics["scheme"]
     # check(recipe, task) -> None: raises ValueError naming the distill field a recipe gets wrong for this scheme
     check: Callable = lambda recipe, task: None
