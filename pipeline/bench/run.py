@@ -20,6 +20,7 @@ from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_jso
 from edgeship.pipeline.core.infrastructure.keys import code_key, content_key
 from edgeship.pipeline.core.infrastructure.progress import progress_bar
 from edgeship.pipeline.stages.context import Context
+from edgeship.targets.agent import Ragged
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.registry import make_target
 
@@ -49,10 +50,13 @@ def write_eval_set(ctx: Context) -> Path:
     metric = task_named(ctx.recipe.task).device_metric  # how the agent scores them: the task says, not the shape
     path = ctx.run.root / "data" / f"eval-{ctx.data.key}-{count or 'all'}-{metric}.npz"
     if not path.exists():
-        images, targets = ctx.data.test.sample(count).arrays()  # targets: labels, or masks (N, H, W)
+        # targets: labels, masks (N, H, W), or a variable number per image (Ragged: flat rows and offsets)
+        images, targets = ctx.data.test.sample(count).arrays()
+        labels = ({"labels": targets.flat, "label_offsets": targets.offsets} if isinstance(targets, Ragged)
+                  else {"labels": targets})
         pre = ctx.data.preprocessing
         write_atomic(path, lambda tmp: np.savez(
-            tmp, images=images, labels=targets, metric=np.str_(metric), scale=np.float32(pre["scale"]),
+            tmp, images=images, **labels, metric=np.str_(metric), scale=np.float32(pre["scale"]),
             mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32)), suffix=".npz")
     return path
 

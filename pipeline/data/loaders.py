@@ -29,8 +29,9 @@ def _worker_context() -> str | None:
 def _loader(split, workers: int | None, pin_memory: bool = False, **kwargs) -> DataLoader:
     workers = default_workers(split, kwargs.get("batch_size")) if workers is None else workers
     extra = {"prefetch_factor": 2, "multiprocessing_context": _worker_context()} if workers else {}
+    # a split whose targets do not stack (a variable number per image) brings its own collate
     return DataLoader(split, num_workers=workers, pin_memory=pin_memory, persistent_workers=False, **extra,
-                      **kwargs)
+                      collate_fn=getattr(split, "collate", None), **kwargs)
 
 
 # One evaluation batch's float32 inputs: the activations are a few times this. A fixed 256 images made 154 MB

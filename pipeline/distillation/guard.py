@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.data.ragged import targets_to
 
 RESAMPLES = 2000
 
@@ -41,7 +42,7 @@ def per_image_counts(model: nn.Module, split, task) -> tuple[np.ndarray, int]:
     rows, classes = [], 0
     for xb, yb, _ in iterate(eval_loader(split)):
         outputs = model(split.to_inputs(xb.to(device))).float()
-        yb, classes = yb.to(outputs.device), outputs.shape[1]
+        yb, classes = targets_to(yb, outputs.device), outputs.shape[1]
         for i in range(len(outputs)):
             meter = task.meter(outputs.shape[1])
             meter.update(outputs[i:i + 1], yb[i:i + 1])

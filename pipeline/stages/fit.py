@@ -65,7 +65,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     val = max(batchnorm["val_before"], batchnorm["val_after"])
     train_acc = history[-1]["train_acc"] if history else None
     metric = "accuracy" if task_kind.per_image_metric else task_kind.metric_name
-    found = health.problems(val, train_acc, data.num_classes, metric)
+    chance = task_kind.chance(data.num_classes) if task_kind.chance else None
+    found = health.problems(val, train_acc, data.num_classes, metric, chance)
     stopped = history[-1].get("stopped") if history else None
     if stopped:
         found = [stopped, *found]

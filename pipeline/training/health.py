@@ -14,24 +14,26 @@ def chance_level(num_classes: int) -> float:
     return 100.0 / max(1, num_classes)
 
 
-def near_chance_limit(num_classes: int) -> float:
+def near_chance_limit(num_classes: int, chance: float | None = None) -> float:
     """Accuracy at or below which a model has learned next to nothing: chance plus a tenth of the way to 100%."""
-    chance = chance_level(num_classes)
+    chance = chance_level(num_classes) if chance is None else chance
     return chance + 0.1 * (100.0 - chance)
 
 
 def problems(val_accuracy: float | None, train_accuracy: float | None, num_classes: int,
-             metric: str = "accuracy") -> list[str]:
+             metric: str = "accuracy", chance: float | None = None) -> list[str]:
     """Why the model must not ship (empty: healthy). `metric` names the task's metric in the sentences (for mIoU,
-    chance is no better: predicting one class everywhere scores about 100/classes too)."""
+    chance is no better: predicting one class everywhere scores about 100/classes too); `chance`: the task's own
+    chance level where it is not 100/classes (Task.chance)."""
     found = []
     if val_accuracy is None or val_accuracy != val_accuracy:  # no validation split: nothing to judge
         return found
-    limit = near_chance_limit(num_classes)
+    chance = chance_level(num_classes) if chance is None else chance
+    limit = near_chance_limit(num_classes, chance)
     if val_accuracy <= limit:
-        found.append(f"validation {metric} {val_accuracy:.1f}% is near chance ({chance_level(num_classes):.1f}% "
+        found.append(f"validation {metric} {val_accuracy:.1f}% is near chance ({chance:.1f}% "
                      f"for {num_classes} classes; at most {limit:.1f}% counts as not learned)")
-    if train_accuracy is not None and train_accuracy > 2 * near_chance_limit(num_classes) \
+    if train_accuracy is not None and train_accuracy > 2 * limit \
             and val_accuracy < COLLAPSE_RATIO * train_accuracy:
         found.append(f"validation {metric} {val_accuracy:.1f}% is less than half its training {metric} "
                      f"{train_accuracy:.1f}%: the model does not work in eval mode")

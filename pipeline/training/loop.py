@@ -14,6 +14,7 @@ from torch import nn
 from edgeship.pipeline.config.recipe import TrainConfig
 from edgeship.pipeline.core.contracts.tasks import Task
 from edgeship.pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
+from edgeship.pipeline.data.ragged import targets_to
 from edgeship.pipeline.data.splits import Split
 from edgeship.pipeline.tasks.classification import CLASSIFICATION
 from edgeship.pipeline.training import devices, distributed, health
@@ -36,7 +37,7 @@ def evaluate(model: nn.Module, split: Split, task: Task = CLASSIFICATION, batch_
     for xb, yb, _ in iterate(eval_loader(split, batch_size, workers)):
         outputs = model(split.to_inputs(xb.to(device))).float()
         meter = meter or task.meter(num_classes or outputs.shape[1])
-        meter.update(outputs, yb.to(outputs.device))
+        meter.update(outputs, targets_to(yb, outputs.device))
     return meter.details() if meter is not None else {"accuracy": float("nan")}
 
 
@@ -152,7 +153,9 @@ def train(
     runner = distributed_wrapper(step, distiller, run_on.device) if world > 1 else step
     is_main = distributed.is_main()
     history = []
-    constant_loss = None if task.dense else health.constant_output_loss(getattr(train_split, "labels", None))
+    # ln K holds for cross-entropy over one label per image, not for masks or a variable number of targets
+    constant_loss = (health.constant_output_loss(getattr(train_split, "labels", None)) if task.targets == "labels"
+                     else None)
     # One process or several: BatchNorm sees the whole global batch either way (unless the recipe says not to).
     synced = [model, *([distiller.method_module] if distiller else [])] if cfg.sync_batchnorm else []
     with synced_batchnorm(*synced) as shard:
@@ -167,7 +170,7 @@ def train(
             for (xb, yb, idx), global_size in zip(iterate(loader), sampler.global_sizes()):
                 xb = view.to_inputs(xb.to(run_on.device, non_blocking=True)).contiguous(
                     memory_format=run_on.memory_format())
-                yb = yb.to(run_on.device, non_blocking=True)
+                yb = targets_to(yb, run_on.device)
                 if shifts:  # every rank draws the same shift for its part of the global batch
                     xb = _shift_augment(xb, generator)
                 _, weight = distributed.shard(global_size)

@@ -8,6 +8,7 @@ zipapp (targets/agent_zipapp.py builds it): `python agent.pyz --model m.onnx --e
 from .metrics import (
                       IGNORE_INDEX,
                       METRICS,
+                      Ragged,
                       batched_runner,
                       confusion_update,
                       evaluate,
@@ -19,7 +20,6 @@ from .profilers import PROFILERS, profile
 from .runners import FORMAT_BY_SUFFIX, RUNNERS, open_runner
 from .timing import measure, measure_pair, summarize
 
-__all__ = ["FORMAT_BY_SUFFIX", "IGNORE_INDEX", "METRICS", "PROFILERS", "RUNNERS", "batched_runner", "confusion_update",
-           "evaluate",
-           "evaluate_details", "load_eval_set", "measure", "measure_pair", "open_runner", "profile",
-           "segmentation_scores", "summarize"]
+__all__ = ["FORMAT_BY_SUFFIX", "IGNORE_INDEX", "METRICS", "PROFILERS", "RUNNERS", "Ragged", "batched_runner",
+           "confusion_update", "evaluate", "evaluate_details", "load_eval_set", "measure", "measure_pair",
+           "open_runner", "profile", "segmentation_scores", "summarize"]

@@ -55,6 +55,8 @@ class Task:
     # The built-in task whose outputs this one shares (logits per image: "classification"): the distillation
     # methods written for that task apply to it too (a method lists the tasks it fits, Method.tasks).
     outputs_like: str | None = None
+    # chance(num_classes) -> % a guess scores, where it is not 100 / classes (the health check's floor)
+    chance: Callable[[int], float] | None = None
 
 
 def argmax_agreement(expected: list[np.ndarray], got: list[np.ndarray]) -> float:
