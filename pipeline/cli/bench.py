@@ -101,7 +101,7 @@ def cmd_targets_check(args, console: Console) -> int:
     recipe = load_recipe(args.recipe)
     rows = check_targets(recipe)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
     else:
         # one column per runtime the recipe's formats need, from the format registry (a plug-in's included)
         runtimes = list(dict.fromkeys(format_named(fmt).runtime for fmt in recipe.export.formats))
@@ -109,12 +109,10 @@ def cmd_targets_check(args, console: Console) -> int:
         for col in ("target", "type", "machine", "emulated", "CPU features", "python", *runtimes, "free MB", "usable"):
             table.add_column(col)
         for r in rows:
-            rt = r.get("runtimes") or {}
-            verdict = "yes" if r["usable"] else f"[red]no[/red]: {r['problem']}"
-            table.add_row(r["target"], r["type"], r.get("machine") or "-",
-                          f"yes ({r['emulated_cpu']})" if r["emulated"] else "no",
-                          " ".join(r.get("cpu_features") or []) or "-", r.get("python") or "-",
-                          *(str(rt.get(name) or "-") for name in runtimes), str(r.get("free_disk_mb") or "-"),
+            verdict = "yes" if r.usable else f"[red]no[/red]: {r.problem}"
+            table.add_row(r.target, r.type, r.machine or "-", f"yes ({r.emulated_cpu})" if r.emulated else "no",
+                          " ".join(r.cpu_features) or "-", r.python or "-",
+                          *(str(r.runtimes.get(name) or "-") for name in runtimes), str(r.free_disk_mb or "-"),
                           verdict)
         stdout_console().print(table)
-    return EXIT_OK if all(r["usable"] for r in rows) else EXIT_FAILED
+    return EXIT_OK if all(r.usable for r in rows) else EXIT_FAILED

@@ -75,3 +75,31 @@ class AgentResult:
 
     def p50(self, summary: dict | None) -> float | None:
         return (summary or {}).get("p50")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The agent's `--probe` answer (what a target is), with what the target adds; parsed once, as AgentResult."""
+    status: str = "failed"
+    error: str | None = None
+    platform: dict = field(default_factory=dict)   # machine, python, cpu_features, cpu_count, cpu_affinity
+    runtimes: dict = field(default_factory=dict)   # runtime -> version, None where it does not import
+    free_disk_mb: int | None = None
+    numpy: str | None = None
+    target: str | None = None
+    emulated: bool = False
+    emulated_cpu: str | None = None
+    container_platform: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: dict | None) -> "ProbeResult":
+        if data is None:
+            return cls(error="no answer")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
