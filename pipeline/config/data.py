@@ -22,6 +22,9 @@ class SceneConfig(Section):
     canvas: int | None = Field(None, ge=16, le=1024)  # native scene size; None: data.image_size
     min_items: int = Field(2, ge=1)  # items pasted per scene, at least ...
     max_items: int = Field(4, ge=1)  # ... and at most
+    # dark: a dark canvas with noise (grey); photo: crops of the photographs scikit-learn ships (RGB, items in
+    # random colours; test scenes from parts of them the training scenes never show): clutter, as real pictures
+    backgrounds: Literal["dark", "photo"] = "dark"
 
 
 class DataConfig(Section):

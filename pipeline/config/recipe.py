@@ -19,6 +19,7 @@ from pydantic import (
 
 from edgeship.pipeline.config.data import DataConfig
 from edgeship.pipeline.config.distill import DistillConfig, LayerPair  # noqa: F401 (recipe sections live here)
+from edgeship.pipeline.config.loss import LossConfig
 from edgeship.pipeline.config.section import Registered, Section
 from edgeship.pipeline.config.targets import default_targets, target_config_type
 from edgeship.pipeline.core.contracts.plugins import (
@@ -182,6 +183,7 @@ class Recipe(Section):
     teacher: ModelConfig
     student: ModelConfig
     distill: DistillConfig = DistillConfig()
+    loss: LossConfig = LossConfig()  # the task's supervised term (dense tasks: class weights, OHEM, Dice, focal)
     prune: PruneConfig = PruneConfig()
     export: ExportConfig = ExportConfig()
     quantize: QuantizeConfig = QuantizeConfig()
@@ -197,6 +199,9 @@ class Recipe(Section):
             kinds = ", ".join(s.usage for _, s in DATA_SOURCES.items() if s.targets == task.targets) or "none yet"
             raise ValueError(f"data.source {self.data.source!r} gives {self.data.targets}, task {self.task!r} "
                              f"learns from {task.targets} (sources: {kinds})")
+        if task.make_loss is None and self.loss.kind not in ("auto", "ce"):
+            raise ValueError(f"loss.kind {self.loss.kind!r} is for dense tasks; task {self.task!r} trains with its "
+                             "own loss (auto or ce)")
         method = METHODS.get(self.distill.method, "distill.method")
         SCHEMES.get(self.distill.scheme, "distill.scheme").check(self, task)
         layout = task.outputs_like or task.name  # a plug-in task with classification's outputs takes its methods

@@ -29,6 +29,11 @@ class MaskSplit(Split):
     def _image(self, row: int) -> tuple[torch.Tensor, int]:
         return self._pair(row)[0], row
 
+    def native_masks(self):
+        """Every mask of the split at its stored size, one at a time (class frequencies for the loss)."""
+        for row in self.rows:
+            yield self._pair(int(row))[1].numpy()
+
     def __getitem__(self, position: int):
         image, mask = self._pair(int(self.rows[position]))
         image, mask = self.transform(match_channels(image, self.pre["channels"]), mask)

@@ -16,6 +16,7 @@ from edgeship.pipeline.core.contracts.data_sources import LABELS, MASKS, DataSou
 from edgeship.pipeline.core.contracts.plugins import DATA_SOURCES
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.mask_splits import MaskArraySplit, MaskSplit
+from edgeship.pipeline.data.photo_backgrounds import photo_backgrounds
 from edgeship.pipeline.data.scenes import compose_scenes, held_out_items
 from edgeship.pipeline.data.segfolders import load_segfolder, load_voc
 from edgeship.pipeline.data.splits import ArraySplit, FileSplit, Split, file_listing_digest
@@ -126,8 +127,11 @@ def _load_scenes(cfg, pre: dict):
     canvas = s.canvas or cfg.image_size
     n_test = max(1, int(round(s.count * cfg.split.test)))
     # The seeds differ, so train and test scenes are different draws as well as different items.
-    train = compose_scenes(x, y, s.count - n_test, canvas, s.min_items, s.max_items, cfg.split.seed)
-    test = compose_scenes(x_test, y_test, n_test, canvas, s.min_items, s.max_items, cfg.split.seed + 1)
+    photos = s.backgrounds == "photo"
+    train_bg = photo_backgrounds(s.count - n_test, canvas, cfg.split.seed, test=False) if photos else None
+    test_bg = photo_backgrounds(n_test, canvas, cfg.split.seed + 1, test=True) if photos else None
+    train = compose_scenes(x, y, s.count - n_test, canvas, s.min_items, s.max_items, cfg.split.seed, train_bg)
+    test = compose_scenes(x_test, y_test, n_test, canvas, s.min_items, s.max_items, cfg.split.seed + 1, test_bg)
     digest = [array_digest(a) for a in (*train, *test)]
     return MaskArraySplit(*train, pre), MaskArraySplit(*test, pre), ["background", *names], digest, 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from edgeship.pipeline.config.loss import LossConfig
 from edgeship.pipeline.config.recipe import Recipe, recipe_to_yaml
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.plugins import FORMATS
@@ -63,6 +64,8 @@ class Flow:
         those. `trains`: a training stage, which every rank of a distributed run runs together. `plugin_code`:
         the files of plug-ins it runs (a format's, a method's), whose source goes into the key too."""
         name = sid.name
+        if trains and self.ctx.recipe.loss != LossConfig():  # a chosen loss trains other weights
+            cfg = {**cfg, "loss": self.ctx.recipe.loss.model_dump(mode="json")}
         versions = tool_versions(*packages)
         code = code_key(*STAGE_CODE[stage_type], *IDENTITY_CODE, *plugin_code)
         parent = inputs.parent

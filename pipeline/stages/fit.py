@@ -7,7 +7,6 @@ from pathlib import Path
 from torch import nn
 
 from edgeship.pipeline.config.recipe import TrainConfig
-from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.core.infrastructure.progress import progress_bar
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.training import bn_recalibration, distributed, health
@@ -18,7 +17,7 @@ from edgeship.pipeline.training.summary import TrainingSummary
 
 def settle_batchnorm(model: nn.Module, cfg: TrainConfig, ctx: Context, val_before: float) -> dict:
     """Re-estimate BatchNorm statistics; keep them only if validation accuracy does not drop."""
-    data, workers, task = ctx.data, ctx.recipe.data.workers, task_named(ctx.recipe.task)
+    data, workers, task = ctx.data, ctx.recipe.data.workers, ctx.task
     saved = bn_recalibration.snapshot(model)
     images = bn_recalibration.recalibrate(model, data.train, cfg.recalibrate_bn, workers=workers)
     if not images:
@@ -49,7 +48,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     if mismatch:
         ctx.say(f"  [yellow]{label}[/yellow]: {mismatch}")
     cfg = with_family_defaults(cfg, model, finetune)
-    task_kind = task_named(ctx.recipe.task)
+    task_kind = ctx.task
 
     with progress_bar(ctx.console) as bar:
         task = bar.add_task(f"{label} epochs", total=cfg.epochs, info="")
@@ -81,4 +80,4 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         beta=history[-1].get("beta") if history else None,
         weak_teacher=distiller.guard_summary() if distiller is not None else None,
         seconds_per_epoch=sum(r["seconds"] for r in history) / len(history) if history else 0.0,
-        world_size=distributed.world_size())
+        world_size=distributed.world_size(), loss=ctx.loss_record)

@@ -12,7 +12,6 @@ from torch import nn
 from edgeship.pipeline.config.recipe import PruneConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED
-from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.heads import classifier_layers
@@ -70,7 +69,7 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     data = ctx.data
     first = data.train.subset(np.arange(min(256, len(data.train))))
     batch = tuple(torch.from_numpy(array) for array in first.inputs_and_targets())
-    task = task_named(ctx.recipe.task)
+    task = ctx.task
     teacher = load_teacher(teacher_art) if teacher_art is not None else None
     # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
     # chosen for the unpruned student may no longer fit.

@@ -9,7 +9,7 @@ from torch import nn
 
 from edgeship.pipeline.config.recipe import DistillConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
-from edgeship.pipeline.core.contracts.tasks import Task, task_named
+from edgeship.pipeline.core.contracts.tasks import Task
 from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher
 from edgeship.pipeline.stages.context import Context
@@ -53,7 +53,7 @@ class SchemeRun:
 
     @property
     def task(self) -> Task:
-        return task_named(self.ctx.recipe.task)
+        return self.ctx.task
 
     @property
     def example(self):

@@ -12,7 +12,6 @@ import numpy as np
 from edgeship.pipeline.config.distill import DistillConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.plugins import METHODS
-from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_json_atomic
 from edgeship.pipeline.core.infrastructure.keys import content_key
 from edgeship.pipeline.distillation.distiller import Distiller
@@ -37,7 +36,7 @@ def trial_runner(ctx: Context, teacher_art: Artifact):
     """run_trial(candidate, epochs): a fresh student trained for `epochs` (a fraction of an epoch = that share of
     the training images, fixed by the seed) with the candidate's settings; returns its validation metric."""
     data, recipe = ctx.data, ctx.recipe
-    task = task_named(recipe.task)
+    task = ctx.task
     teacher = load_teacher(teacher_art)
     order = np.random.default_rng(recipe.seed).permutation(len(data.train))
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from edgeship.pipeline.config.recipe import ModelConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.stage_graph import TEACHER
-from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
 from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
@@ -38,7 +37,7 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
             metrics = {"source": "checkpoint, new head fine-tuned", "replaced": replaced,
                        **fit(model, cfg.train, ctx, out, "teacher (fine-tune)").to_metrics()}
         else:
-            task = task_named(ctx.recipe.task)
+            task = ctx.task
             metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val, task),
                        "test_accuracy": accuracy(model, data.test, task)}
     return torch_artifact(out, model, key=key, parent=None, sid=TEACHER, spec=spec, data=data,
@@ -49,7 +48,7 @@ def _onnx(cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:
     data = ctx.data
     shutil.copy2(cfg.checkpoint, out / ONNX_TEACHER_FILE)
     model = OnnxTeacher(out / ONNX_TEACHER_FILE)
-    task = task_named(ctx.recipe.task)
+    task = ctx.task
     metrics = {"source": "onnx file", "val_accuracy": accuracy(model, data.val, task),
                "test_accuracy": accuracy(model, data.test, task)}
     return Artifact.made(replace(TEACHER, format="onnx"), folder=out, file=ONNX_TEACHER_FILE, key=key, parent=None,

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from edgeship.pipeline.core.contracts.plugins import TASKS
 from edgeship.pipeline.core.contracts.tasks import Task
-from edgeship.targets.agent import IGNORE_INDEX, confusion_update, segmentation_scores
+from edgeship.pipeline.tasks.dense_losses import cross_entropy, make_loss
+from edgeship.targets.agent import confusion_update, segmentation_scores
 
 
 class ConfusionMeter:
@@ -29,11 +29,9 @@ class ConfusionMeter:
         return segmentation_scores(self.counts)
 
 
-def pixel_cross_entropy(outputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(outputs, masks.long(), ignore_index=IGNORE_INDEX)
+pixel_cross_entropy = cross_entropy  # plain per-pixel CE; the recipe's loss.kind may pick another (make_loss)
 
-
-SEGMENTATION = TASKS.register(Task(name="segmentation", metric="mIoU %", loss=pixel_cross_entropy,
+SEGMENTATION = TASKS.register(Task(name="segmentation", metric="mIoU %", loss=cross_entropy, make_loss=make_loss,
                                    predict_labels=lambda outputs: outputs.argmax(1), meter=ConfusionMeter,
                                    metric_name="mIoU", dense=True, targets="masks", per_image_metric=False,
                                    device_metric="miou"))

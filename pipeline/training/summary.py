@@ -26,13 +26,14 @@ class TrainingSummary:
     beta: float | None = None           # the method's weight (beta: auto sets it)
     weak_teacher: dict | None = None    # the weak-teacher guard's decisions
     scheme: dict | None = None          # how a distillation scheme trained it (its words in the report)
+    loss: dict | None = None            # the supervised loss where the recipe chose one (kind, class weights)
 
     def with_scheme(self, scheme: dict) -> "TrainingSummary":
         return replace(self, scheme=scheme)
 
     def to_metrics(self) -> dict:
         data = asdict(self)
-        for optional in ("test_segmentation", "scheme"):
+        for optional in ("test_segmentation", "scheme", "loss"):
             if data[optional] is None:
                 data.pop(optional)
         return data

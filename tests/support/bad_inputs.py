@@ -255,6 +255,9 @@ CASES = [
          "teacher.backbone_checkpoint"),
     Case("classification task on a segmentation source", optimize(**{"data.source": "scenes"}),
          "data.source 'scenes'"),
+    Case("a dense loss for classification", optimize(**{"loss.kind": "ohem"}), "loss.kind 'ohem' is for dense tasks"),
+    Case("unknown scene backgrounds", lambda d: segmentation(d, "scenes", **{"data.scenes": {"backgrounds": "sky"}}),
+         "data.scenes.backgrounds"),
     Case("path with spaces and metacharacters", lambda d: ["optimize", str(d / "my recipe; rm -rf $(pwd).yaml")],
          "my recipe; rm -rf $(pwd).yaml"),
 ]

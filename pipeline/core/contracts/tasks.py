@@ -55,6 +55,9 @@ class Task:
     # The built-in task whose outputs this one shares (logits per image: "classification"): the distillation
     # methods written for that task apply to it too (a method lists the tasks it fits, Method.tasks).
     outputs_like: str | None = None
+    # make_loss(loss_config, train_split, num_classes) -> (loss, record): the recipe's `loss:` choice for the
+    # supervised term (dense tasks: class weights, OHEM, Dice, focal); None: `loss` is the only one
+    make_loss: Callable | None = None
     # chance(num_classes) -> % a guess scores, where it is not 100 / classes (the health check's floor)
     chance: Callable[[int], float] | None = None
 
