@@ -49,9 +49,12 @@ class TrainConfig(Section):
     augment: bool = False
     hflip: bool = True            # crops only: mirror images (off for text, digits, anything with a handedness)
     trivial_augment: bool = False  # crops only: add TrivialAugmentWide
-    # Linear learning-rate warm-up before the cosine decay; None: 1 epoch for torchvision/timm models (deep,
-    # BatchNorm-heavy families diverge early without it), none for the small built-in ones.
+    # Linear learning-rate warm-up before the decay; None: 1 epoch for torchvision/timm models (deep,
+    # BatchNorm-heavy families diverge early without it) and for dense tasks, none for the small built-in ones.
     warmup_epochs: float | None = Field(None, ge=0.0)
+    # The decay after warm-up: cosine, or poly ((1 - t)^0.9 per step, the segmentation field's schedule);
+    # auto: poly for dense tasks (segmentation), cosine otherwise.
+    schedule: Literal["auto", "cosine", "poly"] = "auto"
     # auto: the GPU when torch sees one (CUDA), else the CPU. Export, int8 and bench always run on the CPU.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True  # on CUDA: bf16 autocast where supported, else fp16 with a gradient scaler

@@ -47,8 +47,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     mismatch = optimizer_mismatch(cfg, model, finetune)
     if mismatch:
         ctx.say(f"  [yellow]{label}[/yellow]: {mismatch}")
-    cfg = with_family_defaults(cfg, model, finetune)
     task_kind = ctx.task
+    cfg = with_family_defaults(cfg, model, finetune, dense=task_kind.dense)
 
     with progress_bar(ctx.console) as bar:
         task = bar.add_task(f"{label} epochs", total=cfg.epochs, info="")
@@ -66,6 +66,9 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     metric = "accuracy" if task_kind.per_image_metric else task_kind.metric_name
     chance = task_kind.chance(data.num_classes) if task_kind.chance else None
     found = health.problems(val, train_acc, data.num_classes, metric, chance)
+    if task_kind.dense and len(data.val):  # name the collapse into one class, where that is what happened
+        collapse = health.one_class(evaluate(model, data.val, task_kind, workers=workers), data.labels)
+        found += [collapse] if collapse else []
     stopped = history[-1].get("stopped") if history else None
     if stopped:
         found = [stopped, *found]
@@ -74,6 +77,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     test_accuracy, test_segmentation = _test_scores(model, data.test, task_kind, workers)
     return TrainingSummary(
         epochs=cfg.epochs, warmup_epochs=cfg.warmup_epochs, optimizer=cfg.optimizer, lr=cfg.lr,
+        schedule=cfg.schedule if cfg.schedule != "auto" else ("poly" if task_kind.dense else "cosine"),
         optimizer_note=mismatch, stopped=stopped, val_accuracy=val, train_accuracy=train_acc,
         test_accuracy=test_accuracy, test_segmentation=test_segmentation, batchnorm=batchnorm, health=found,
         teacher_logits=history[-1]["teacher_logits"] if history else "none",

@@ -24,15 +24,17 @@ def lr_meant_for(lr: float, finetune: bool = False) -> str:
     return min(DEFAULT_LR, key=lambda name: abs(math.log(lr / (DEFAULT_LR[name] * scale))))
 
 
-def with_family_defaults(cfg: TrainConfig, model: nn.Module, finetune: bool = False) -> TrainConfig:
-    """Settings the recipe left open, chosen for the model: a 1-epoch warm-up for zoo models; Adam for a network
+def with_family_defaults(cfg: TrainConfig, model: nn.Module, finetune: bool = False, dense: bool = False
+                         ) -> TrainConfig:
+    """Settings the recipe left open, chosen for the model: a 1-epoch warm-up for zoo models and dense tasks
+    (small UNets otherwise sit in an early "everything is background" plateau); Adam for a network
     without normalization layers, SGD otherwise, unless an explicit lr was meant for the other one (it is never
     moved to an optimizer it was not meant for: optimizer_mismatch says so instead); the optimizer's rate."""
     update = {}
     if cfg.warmup_epochs is None:
         # the model itself, or the zoo model inside a wrapper (torchvision's segmentation models in DenseOutput)
         zoo = any(type(m).__module__.startswith(ZOO_MODULES) for m in (model, *model.children()))
-        update["warmup_epochs"] = min(1.0, cfg.epochs / 3) if zoo else 0.0
+        update["warmup_epochs"] = min(1.0, cfg.epochs / 3) if zoo or dense else 0.0
     optimizer = cfg.optimizer
     if optimizer == "auto":
         optimizer = update["optimizer"] = (_structural_optimizer(model) if cfg.lr is None

@@ -71,3 +71,22 @@ def stalled(history: list[dict], constant_loss: float | None, optimizer: str, lr
                 f"answer for every image), in epochs {recent[0]['epoch']}-{recent[-1]['epoch']}, so training "
                 f"stopped: {levers}")
     return None
+
+
+ONE_CLASS_SHARE = 95.0  # % of validation pixels predicted as one class from which a dense model "sees" nothing else
+
+
+def one_class(details: dict, class_names: list[str]) -> str | None:
+    """A dense model that predicts (nearly) one class everywhere, missing more than half of the other classes'
+    pixels: which class, on what share of the pixels against the share it truly covers, and the levers that move
+    it. None when the predictions are spread (or the truth is that one class)."""
+    predicted, truth = details.get("predicted_share"), details.get("true_share")
+    if not predicted:
+        return None
+    top = int(np.argmax(predicted))
+    if predicted[top] < ONE_CLASS_SHARE or truth[top] >= ONE_CLASS_SHARE \
+            or predicted[top] - truth[top] < 0.5 * (100.0 - truth[top]):
+        return None
+    name = class_names[top] if top < len(class_names) else f"class {top}"
+    return (f"it predicts {name!r} on {predicted[top]:.1f}% of the validation pixels (truly {truth[top]:.1f}%): "
+            f"try loss.kind weighted-ce or dice-ce, more epochs or another learning rate")

@@ -63,14 +63,19 @@ def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Opti
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
 
 
-def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int):
-    """Cosine decay over the run, after a linear warm-up from a tenth of the learning rate."""
+POLY_POWER = 0.9  # the power of the poly schedule (DeepLab, mmsegmentation)
+
+
+def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int, kind: str = "cosine"):
+    """Cosine or poly decay over the run, after a linear warm-up from a tenth of the learning rate."""
     warmup = min(warmup, steps - 1) if steps > 1 else 0
-    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps - warmup))
+    span = max(1, steps - warmup)
+    decay = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / span) ** POLY_POWER)
+             if kind == "poly" else torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=span))
     if warmup <= 0:
-        return cosine
+        return decay
     ramp = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warmup)
-    return torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, cosine], milestones=[warmup])
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, decay], milestones=[warmup])
 
 
 class TrainStep(nn.Module):
@@ -144,7 +149,8 @@ def train(
     loader = train_loader(view, sampler, workers, pin_memory=run_on.cuda)
     scaler = run_on.scaler()
     total_steps = epochs * len(sampler)
-    scheduler = _schedule(optimizer, total_steps, round((cfg.warmup_epochs or 0) * len(sampler)))
+    kind = cfg.schedule if cfg.schedule != "auto" else ("poly" if task.dense else "cosine")
+    scheduler = _schedule(optimizer, total_steps, round((cfg.warmup_epochs or 0) * len(sampler)), kind)
     shifts = view.batch_shifts(cfg.augment)
     if distiller is not None:
         distiller.prepare(train_split, cfg.augment, workers=workers, epochs=epochs, steps=total_steps)

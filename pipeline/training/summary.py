@@ -12,6 +12,7 @@ class TrainingSummary:
     warmup_epochs: int
     optimizer: str
     lr: float
+    schedule: str                       # cosine | poly: the decay after warm-up
     val_accuracy: float                 # the task's metric on the validation split, after BatchNorm settles
     train_accuracy: float | None
     test_accuracy: float

@@ -19,14 +19,18 @@ def confusion_update(confusion: np.ndarray, predicted: np.ndarray, target: np.nd
 
 
 def segmentation_scores(confusion: np.ndarray) -> dict:
-    """mIoU over the classes that occur (in truth or prediction), pixel accuracy and per-class IoU, in percent."""
+    """mIoU over the classes that occur (in truth or prediction), pixel accuracy, per-class IoU, and the share of
+    pixels each class is predicted on and truly holds, in percent."""
     hits = np.diag(confusion).astype(np.float64)
+    total = max(1, int(confusion.sum()))
     union = confusion.sum(0) + confusion.sum(1) - hits
     present = union > 0
     iou = np.where(present, hits / np.maximum(union, 1), np.nan) * 100.0
     return {"miou": float(np.nanmean(iou)) if present.any() else float("nan"),
             "pixel_accuracy": float(hits.sum() / max(1, confusion.sum()) * 100.0),
-            "per_class_iou": [None if np.isnan(v) else round(float(v), 3) for v in iou]}
+            "per_class_iou": [None if np.isnan(v) else round(float(v), 3) for v in iou],
+            "predicted_share": [round(float(v) * 100.0 / total, 3) for v in confusion.sum(0)],
+            "true_share": [round(float(v) * 100.0 / total, 3) for v in confusion.sum(1)]}
 
 
 EVAL_BATCH_BYTES = 8 << 20  # float inputs per evaluation batch, as on the host

@@ -65,3 +65,33 @@ def test_make_loss_records_what_it_chose():
     outputs, masks = torch.zeros(1, 2, 1, 4), torch.tensor([[[0, 0, 0, 1]]])
     assert loss(outputs, masks).item() == pytest.approx(math.log(2), rel=1e-5)  # uniform outputs: ln 2 anyway
     assert make_loss(LossConfig(kind="focal", focal_gamma=1.5), Split(), 2)[1] == {"kind": "focal", "gamma": 1.5}
+
+
+def test_a_model_that_predicts_one_class_everywhere_is_named_with_the_levers():
+    from edgeship.pipeline.training.health import one_class
+    from edgeship.targets.agent import segmentation_scores
+
+    confusion = np.array([[800, 0, 0], [100, 0, 0], [99, 0, 1]])  # truth rows, predicted columns
+    line = one_class(segmentation_scores(confusion), ["background", "cat", "dog"])
+    assert line.startswith("it predicts 'background' on 99.9% of the validation pixels (truly 80.0%)")
+    assert "loss.kind weighted-ce" in line
+    spread = np.array([[700, 100, 0], [0, 100, 0], [0, 0, 100]])
+    assert one_class(segmentation_scores(spread), ["background", "cat", "dog"]) is None
+    assert one_class(segmentation_scores(np.array([[1000, 0], [1, 0]])), ["background", "x"]) is None  # truly all
+    mostly = np.array([[940, 0], [20, 40]])  # 96% predicted background where 94% is: it finds most of the rest
+    assert one_class(segmentation_scores(mostly), ["background", "x"]) is None
+
+
+def test_poly_schedule_decays_to_zero_after_the_warm_up():
+    from edgeship.pipeline.training.loop import POLY_POWER, _schedule
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = _schedule(optimizer, steps=12, warmup=2, kind="poly")
+    rates = []
+    for _ in range(12):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.1) and rates[2] == pytest.approx(1.0)  # warm-up from a tenth
+    assert rates[7] == pytest.approx((1 - 5 / 10) ** POLY_POWER)
+    assert rates[-1] < rates[-2] < rates[3]

@@ -5,7 +5,8 @@ from edgeship.pipeline.training.summary import TrainingSummary
 
 
 def summary(**changes) -> TrainingSummary:
-    base = dict(epochs=2, warmup_epochs=0, optimizer="adam", lr=0.01, val_accuracy=91.0, train_accuracy=93.5,
+    base = dict(epochs=2, warmup_epochs=0, optimizer="adam", lr=0.01, schedule="cosine", val_accuracy=91.0,
+                train_accuracy=93.5,
                 test_accuracy=90.2, batchnorm={"images": 0, "kept": "trained"}, health=[], teacher_logits="none",
                 seconds_per_epoch=0.5, world_size=1)
     return TrainingSummary(**{**base, **changes})
