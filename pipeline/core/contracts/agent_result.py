@@ -9,6 +9,13 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
+def known_and_extra(cls, data: dict, drop_none: bool = False) -> dict:
+    """The constructor arguments of dataclass `cls` from a JSON mapping: its fields, and the rest under `extra`."""
+    known = {f.name for f in fields(cls)} - {"extra"}
+    values = {k: v for k, v in data.items() if k in known and not (drop_none and v is None)}
+    return {**values, "extra": {k: v for k, v in data.items() if k not in known}}
+
+
 @dataclass(frozen=True)
 class AgentResult:
     status: str = "failed"                  # ok | failed
@@ -52,9 +59,7 @@ class AgentResult:
         """The one place the agent's JSON is read; None (nothing came back) is a failed result."""
         if data is None:
             return cls(error="no result")
-        known = {f.name for f in fields(cls)} - {"extra"}
-        return cls(**{k: v for k, v in data.items() if k in known},
-                   extra={k: v for k, v in data.items() if k not in known})
+        return cls(**known_and_extra(cls, data))
 
     @classmethod
     def failed(cls, error: str) -> "AgentResult":
@@ -96,9 +101,7 @@ class ProbeResult:
     def parse(cls, data: dict | None) -> "ProbeResult":
         if data is None:
             return cls(error="no answer")
-        known = {f.name for f in fields(cls)} - {"extra"}
-        values = {k: v for k, v in data.items() if k in known and v is not None}
-        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+        return cls(**known_and_extra(cls, data, drop_none=True))
 
     @property
     def ok(self) -> bool:
