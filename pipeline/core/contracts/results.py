@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from edgeship.pipeline.core.contracts.agent_result import known_and_extra
 from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD
 from edgeship.pipeline.core.infrastructure.timings_file import FIELD as TIMINGS_FIELD
 from edgeship.pipeline.core.infrastructure.timings_file import attach_timings, write_with_timings
@@ -70,10 +71,8 @@ class ResultRow:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ResultRow":
-        known = {f.name for f in fields(cls)} - {"extra"}
-        data = {"stage": "", **data}  # rows of other files (a results file, a baseline) may not name the stage
-        row = cls(**{k: v for k, v in data.items() if k in known},
-                  extra={k: v for k, v in data.items() if k not in known})
+        # rows of other files (a results file, a baseline) may not name the stage
+        row = cls(**known_and_extra(cls, {"stage": "", **data}))
         row.emulated = bool(row.emulated)
         return row
 
