@@ -7,6 +7,7 @@ import pytest
 
 from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry
 from edgeship.pipeline.config.recipe import parse_recipe
+from tests.support import device_prep
 from tests.support.recipes import TINY_RECIPE, tiny_recipe_dict  # noqa: F401 (tests import them from here too)
 
 opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the CLI that opts out
@@ -38,11 +39,24 @@ def write_yaml(tmp_path):
 MARKERS = ("slow", "ssh", "docker", "arm64")
 
 
+DEVICE_TESTS = Path(__file__).parent / "devices"
+
+
 def pytest_collection_modifyitems(config, items):
-    """A test that needs the end-to-end tiny run is an end-to-end test: `make test-fast` leaves it out."""
+    """A test that needs the end-to-end tiny run is an end-to-end test: `make test-fast` leaves it out. The device
+    tests run last, and their userlands (mostly downloads) build in the background meanwhile."""
     for item in items:
         if "tiny_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    devices = [item for item in items if DEVICE_TESTS in item.path.parents]
+    if devices:
+        items[:] = [item for item in items if DEVICE_TESTS not in item.path.parents] + devices
+
+
+def pytest_collection_finish(session):
+    """The selection is final here (after -m): build the userlands only when a device test will run."""
+    if any(DEVICE_TESTS in item.path.parents for item in session.items):
+        device_prep.start(Path(str(session.config.cache.mkdir("edgeship"))) / "device-prep.log")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -41,6 +41,9 @@ def cmd_check(args, console: Console) -> int:
                             None if args.max_memory_regression == "off" else
                             _fraction(args.max_memory_regression, "--max-memory-regression"))
     baseline, current = load_rows(args.baseline), load_rows(args.current)
+    if args.formats:
+        formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+        baseline, current = baseline.only_formats(formats), current.only_formats(formats)
     check_comparable(baseline, current)
     retimer = Retimer(baseline.path, baseline.rows, current.run_dir)
     result = compare(baseline.rows, current.rows, settings, retimer)

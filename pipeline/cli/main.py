@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-memory-regression", default="25%",
                    help="growth of the agent's peak RSS allowed (default 25%%; off: not judged)")
     p.add_argument("--metric", choices=("p50", "p90"), default="p50")
+    p.add_argument("--formats", metavar="F[,F]",
+                   help="judge only these formats' rows, e.g. the ones the project ships (default: every row)")
     p.add_argument("--confidence", default="0.99", help="one-sided confidence of a verdict (default 0.99)")
     p.add_argument("--remeasure", type=int, default=3, metavar="N",
                    help="time baseline and candidate interleaved, up to N looks per row, when CURRENT is a run "

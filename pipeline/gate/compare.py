@@ -9,7 +9,7 @@ spread (statistics.across_runs), and the row says why it was not timed interleav
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeship.pipeline.config.recipe import load_recipe
@@ -44,6 +44,16 @@ class Results:
     run_dir: Path | None
     recipe: str | None
     task: str | None
+
+    def only_formats(self, formats: list[str], option: str = "--formats") -> Results:
+        """The rows of these formats (the gate judges only what a project ships); a format no row has is an
+        error naming it."""
+        present = sorted({r.format for r in self.rows})
+        unknown = [f for f in formats if f not in present]
+        if unknown:
+            raise EdgeshipError(f"{option} {unknown[0]}: {self.path} has no row of that format "
+                                f"(it has {', '.join(present) or 'none'})")
+        return replace(self, rows=[r for r in self.rows if r.format in formats])
 
 
 def load_rows(path: str | Path) -> Results:

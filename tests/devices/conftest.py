@@ -11,6 +11,7 @@ import pytest
 
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.emulation.binfmt import QEMU_CONF
+from tests.support import device_prep
 from tests.support.requirements import missing
 
 FORMATS = ("onnx", "tflite", "openvino")
@@ -64,6 +65,7 @@ def arm64_root() -> Path:
         ensure_aarch64()
     except EmulationUnavailable as err:  # qemu-user-static and root are there: edgeship's registration failed
         pytest.fail(f"edgeship could not set up arm64 emulation: {err}", pytrace=False)
+    device_prep.wait()
     return userland("arm64")
 
 
@@ -106,6 +108,7 @@ def docker_image_amd64(docker_engine) -> str:
     from tests.support.dockerd import device_image
 
     _require_root_tools("mmdebstrap", "unshare")
+    device_prep.wait()
     return device_image(docker_engine, "amd64")
 
 

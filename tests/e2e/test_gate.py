@@ -124,10 +124,12 @@ def test_inconclusive_rows_are_measured_again_interleaved(tiny_run, tmp_path, ca
     run_dir = tiny_run[0]
     copy_dir = tmp_path / "candidate"
     shutil.copytree(run_dir, copy_dir)
-    code = main(["check", str(copy_dir), "--baseline", str(run_dir), "--remeasure", "3", "--json"])
+    code = main(["check", str(copy_dir), "--baseline", str(run_dir), "--remeasure", "3", "--formats", "onnx",
+                 "--json"])
     result = json.loads(capsys.readouterr().out)
     onnx = [r for r in result["rows"] if r["format"] == "onnx"]
     assert onnx and all(r["latency"]["interleaved"] for r in onnx)
+    assert len(onnx) == len(result["rows"])  # --formats onnx: the other formats' rows are not judged
     # Sub-millisecond models on a shared 2-core machine: a row may stay inconclusive after three looks (and
     # must then say why), but the interleaved timing decides most of them, and an unchanged model never fails.
     assert sum(r["verdict"] == "pass" for r in onnx) >= len(onnx) / 2, [r["reason"] for r in onnx]

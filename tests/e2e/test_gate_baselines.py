@@ -30,8 +30,10 @@ def test_baseline_file_carries_its_models_and_check_times_them_interleaved(tiny_
     assert ok and all((baseline_file.parent / r["model_file"]).is_file() and len(r["model_sha256"]) == 64
                       for r in ok)
     assert (baseline_file.parent / "edgeship-baseline.models").is_dir()
-    # The run checked against its own baseline file: every native row is timed interleaved, none fails.
-    code, result = check(tiny_run[0], baseline_file, capsys)
+    # The run checked against its own baseline file: every native row is timed interleaved, none fails. Two
+    # formats, one of them a model with a side file (OpenVINO's .bin), keep the look short.
+    code, result = check(tiny_run[0], baseline_file, capsys, "--formats", "onnx,openvino")
+    assert {r["format"] for r in result["rows"]} == {"onnx", "openvino"}
     native = [r for r in result["rows"] if r["latency"]["reason"] != "emulated: latency not judged"]
     assert native and all(r["latency"]["interleaved"] for r in native)
     onnx = [r for r in native if r["format"] == "onnx"]
@@ -44,7 +46,7 @@ def test_a_changed_or_missing_baseline_model_is_an_inconclusive_row_naming_it(ti
     changed = next(r for r in saved["results"] if r["format"] == "onnx" and r["precision"] == "fp32")
     with open(baseline_file.parent / changed["model_file"], "ab") as handle:
         handle.write(b"\0")
-    code, result = check(tiny_run[0], baseline_file, capsys)
+    code, result = check(tiny_run[0], baseline_file, capsys, "--formats", "onnx")
     row = next(r for r in result["rows"] if (r["format"], r["precision"]) == ("onnx", "fp32"))
     assert row["verdict"] == "inconclusive" and "changed since 'edgeship baseline update'" in row["reason"]
     assert code == 3
@@ -75,3 +77,9 @@ def test_a_baseline_of_another_recipe_task_or_target_exits_2_in_one_line(tiny_ru
     assert main(["check", str(tiny_run[0]), "--baseline", str(baseline_file)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_formats_that_no_row_has_exit_2_naming_the_format(tiny_run, baseline_file, capsys):
+    assert main(["check", str(tiny_run[0]), "--baseline", str(baseline_file), "--formats", "onnx,coreml"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--formats coreml" in err and "onnx" in err, err
