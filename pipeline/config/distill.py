@@ -43,6 +43,9 @@ class DistillConfig(Section):
     cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
     # Also train the same student without a teacher: the baseline the report compares to.
     baseline: bool = True
+    # A teacher flagged not fit to ship (near chance, one class everywhere): skip = its students are not
+    # distilled from it (the scratch student trains and the ship line starts from it); distill = distill anyway.
+    unfit_teacher: Literal["skip", "distill"] = "skip"
     # offline: a trained, frozen teacher. online: deep mutual learning, the student and `peers` networks (copies of
     # the student, or of the teacher's architecture) train together from scratch, each from the others' outputs.
     # self: self-distillation, `self_mode` born_again (the scratch student teaches generation 1, each generation

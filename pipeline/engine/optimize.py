@@ -11,12 +11,13 @@ from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.formats import format_named
 from edgeship.pipeline.core.contracts.plugins import METHODS
 from edgeship.pipeline.core.contracts.results import Report
+from edgeship.pipeline.core.contracts.schemes import scheme_named
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, STUDENT_SCRATCH, TEACHER, export, quantized
 from edgeship.pipeline.core.infrastructure.keys import code_key
 from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from edgeship.pipeline.engine.results import bench_and_report
-from edgeship.pipeline.engine.ship_line import choose_start
+from edgeship.pipeline.engine.ship_line import choose_start, unfit_teacher
 from edgeship.pipeline.stages import convert, distill, prune, search, teacher
 from edgeship.pipeline.stages.inputs import StageInputs
 from edgeship.pipeline.training import distributed
@@ -37,16 +38,24 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
         picked = search.search(ctx, teacher_art, flow.search, code_key(*STAGE_CODE["distill"]))
         ctx.recipe = recipe = recipe.model_copy(update={"distill": picked})
     stages = {TEACHER.name: teacher_art}
+    scheme = scheme_named(recipe.distill.scheme)
+    source_is_teacher = not scheme.taught_by_scratch(recipe.distill)
+    not_distilled = unfit_teacher(teacher_art, recipe.distill,
+                                  source_is_teacher and scheme.learns_from_teacher(recipe.distill))
     s_cfg = recipe.student.model_dump(mode="json")
-    if recipe.distill.baseline:
+    if recipe.distill.baseline or not_distilled:
         stages[STUDENT_SCRATCH.name] = flow.stage(
             STUDENT_SCRATCH, "distill", {"student": s_cfg, "method": "scratch"},
             StageInputs(weight_files=_weights(recipe.student)), TORCH_PACKAGES,
             lambda out, key, inputs: distill.run(None, recipe.distill, out, ctx, key, STUDENT_SCRATCH), trains=True)
-    d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline"})
+    if not_distilled:
+        flow.notices.append(not_distilled)
+        ctx.say(f"[yellow]{not_distilled}[/yellow]")
+        return stages
+    d_cfg = recipe.distill.model_dump(mode="json", exclude={"baseline", "unfit_teacher"})
     # born-again self-distillation starts from the scratch student; online and deep-to-shallow use the teacher's
     # stage only as an anchor (their peers or heads train from scratch)
-    source = stages[STUDENT_SCRATCH.name] if recipe.distill.born_again else teacher_art
+    source = teacher_art if source_is_teacher else stages[STUDENT_SCRATCH.name]
     stages[STUDENT_KD.name] = flow.stage(
         STUDENT_KD, "distill", {"student": s_cfg, **d_cfg},
         StageInputs(parent=source, weight_files=_weights(recipe.student)), TORCH_PACKAGES,

@@ -13,7 +13,7 @@ from edgeship.pipeline.config.recipe import Recipe
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.results import Report
 from edgeship.pipeline.core.contracts.runfolder import RunFolder
-from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, STUDENT_SCRATCH
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.engine.results import bench_and_report
@@ -41,7 +41,7 @@ def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Consol
         else:
             raise EdgeshipError(f"{run_dir}: stage {rec.name} has no artifact (status {rec.status}); "
                                 "run 'edgeship optimize' first")
-    if STUDENT_KD.name not in artifacts:
+    if STUDENT_KD.name not in artifacts and STUDENT_SCRATCH.name not in artifacts:
         raise EdgeshipError(f"{run_dir}: no trained student in the run folder; run 'edgeship optimize' first")
     line = choose_start(artifacts, recipe.ship.start_from)
     final = PRUNED.name if PRUNED.name in artifacts else line.start.stage

@@ -25,8 +25,21 @@ def _healthy(artifact: Artifact) -> bool:
     return not artifact.metrics.get("health")
 
 
+def unfit_teacher(teacher: Artifact, distill, learns_from_teacher: bool) -> str | None:
+    """Why the students must not be distilled from this teacher (None: they may): it is flagged not fit to ship
+    and the scheme learns from its outputs, unless the recipe says to distill anyway."""
+    why = teacher.metrics.get("health")
+    if not why or not learns_from_teacher or distill.unfit_teacher == "distill":
+        return None
+    return (f"The teacher is not fit to ship ({'; '.join(why)}), so no student is distilled from it: the scratch "
+            "student is trained and the ship line starts from it (fix the teacher first; distill.unfit_teacher: "
+            "distill distills anyway).")
+
+
 def choose_start(stages: dict[str, Artifact], start_from: str) -> ShipLine:
-    kd, scratch = stages[STUDENT_KD.name], stages.get(STUDENT_SCRATCH.name)
+    kd, scratch = stages.get(STUDENT_KD.name), stages.get(STUDENT_SCRATCH.name)
+    if kd is None:  # not distilled (an unfit teacher): the notice that says why is the flow's
+        return ShipLine(scratch, False)
     if start_from == "scratch":
         if scratch is None:
             raise EdgeshipError("ship.start_from: scratch needs distill.baseline: true (no scratch student is trained)")

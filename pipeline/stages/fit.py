@@ -40,6 +40,14 @@ def _test_scores(model: nn.Module, split, task, workers) -> tuple[float, dict | 
     return details["miou"], details
 
 
+def health_problems(val: float, train_acc: float | None, ctx: Context) -> list[str]:
+    """Why a model with this validation (and training) score must not ship, in the task's words."""
+    task, data = ctx.task, ctx.data
+    metric = "accuracy" if task.per_image_metric else task.metric_name
+    chance = task.chance(data.num_classes) if task.chance else None
+    return health.problems(val, train_acc, data.num_classes, metric, chance)
+
+
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         distiller=None, log_name: str = "train.csv", finetune: bool = False) -> TrainingSummary:
     data = ctx.data
@@ -63,9 +71,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
     batchnorm = settle_batchnorm(model, cfg, ctx, accuracy(model, data.val, task_kind, workers=workers))
     val = max(batchnorm["val_before"], batchnorm["val_after"])
     train_acc = history[-1]["train_acc"] if history else None
-    metric = "accuracy" if task_kind.per_image_metric else task_kind.metric_name
-    chance = task_kind.chance(data.num_classes) if task_kind.chance else None
-    found = health.problems(val, train_acc, data.num_classes, metric, chance)
+    found = health_problems(val, train_acc, ctx)
     if task_kind.dense and len(data.val):  # name the collapse into one class, where that is what happened
         collapse = health.one_class(evaluate(model, data.val, task_kind, workers=workers), data.labels)
         found += [collapse] if collapse else []

@@ -105,6 +105,8 @@ def _describe_self(scheme: dict) -> str:
 
 
 SCHEMES.register(Scheme("offline", _offline, lambda scheme: "offline (frozen teacher)"))
-SCHEMES.register(Scheme("online", _online, _describe_online, check=_check_online))
+SCHEMES.register(Scheme("online", _online, _describe_online, check=_check_online,
+                        learns_from_teacher=lambda cfg: False))
 SCHEMES.register(Scheme("self", _self, _describe_self, check=_check_self,
-                        taught_by_scratch=lambda cfg: cfg.self_mode == "born_again"))
+                        taught_by_scratch=lambda cfg: cfg.self_mode == "born_again",
+                        learns_from_teacher=lambda cfg: False))

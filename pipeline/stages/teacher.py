@@ -13,7 +13,7 @@ from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.onnx_teacher import OnnxTeacher
 from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, input_spec, torch_artifact
 from edgeship.pipeline.stages.context import Context
-from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.stages.fit import fit, health_problems
 from edgeship.pipeline.training.loop import accuracy, seed_everything
 
 ONNX_TEACHER_FILE = "teacher.onnx"
@@ -37,20 +37,23 @@ def run(src: Artifact | None, cfg: ModelConfig, out: Path, ctx: Context, key: st
             metrics = {"source": "checkpoint, new head fine-tuned", "replaced": replaced,
                        **fit(model, cfg.train, ctx, out, "teacher (fine-tune)").to_metrics()}
         else:
-            task = ctx.task
-            metrics = {"source": "checkpoint", "val_accuracy": accuracy(model, data.val, task),
-                       "test_accuracy": accuracy(model, data.test, task)}
+            metrics = _as_loaded(model, "checkpoint", ctx)
     return torch_artifact(out, model, key=key, parent=None, sid=TEACHER, spec=spec, data=data,
                           extra_metrics=metrics)
+
+
+def _as_loaded(model, source: str, ctx: Context) -> dict:
+    """A teacher taken as it is: its scores, and whether it is fit to teach (a checkpoint of the wrong model)."""
+    val = accuracy(model, ctx.data.val, ctx.task)
+    return {"source": source, "val_accuracy": val, "test_accuracy": accuracy(model, ctx.data.test, ctx.task),
+            "health": health_problems(val, None, ctx)}
 
 
 def _onnx(cfg: ModelConfig, out: Path, ctx: Context, key: str) -> Artifact:
     data = ctx.data
     shutil.copy2(cfg.checkpoint, out / ONNX_TEACHER_FILE)
     model = OnnxTeacher(out / ONNX_TEACHER_FILE)
-    task = ctx.task
-    metrics = {"source": "onnx file", "val_accuracy": accuracy(model, data.val, task),
-               "test_accuracy": accuracy(model, data.test, task)}
+    metrics = _as_loaded(model, "onnx file", ctx)
     return Artifact.made(replace(TEACHER, format="onnx"), folder=out, file=ONNX_TEACHER_FILE, key=key, parent=None,
                          inputs=[input_spec(data.preprocessing, "input")], preprocessing=data.preprocessing,
                          labels=data.labels, arch={"arch": "onnx", "num_classes": data.num_classes}, metrics=metrics)

@@ -47,3 +47,27 @@ def test_a_network_stuck_at_a_constant_output_stops_early_and_says_why():
     stopped = history[-1]["stopped"]
     assert "constant output" in stopped and "learning rate (0.05 with adam)" in stopped, stopped
     assert all("stopped" not in row for row in history[:-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", ["skip", "distill"])
+def test_an_unfit_teacher_teaches_no_student_unless_the_recipe_says_so(tmp_path, setting):
+    """A teacher at chance (a learning rate that moves nothing): no student is distilled from it, the scratch
+    student trains even with distill.baseline false, and the report's first lines say why."""
+    from edgeship.pipeline.config.recipe import parse_recipe
+    from edgeship.pipeline.engine.optimize import optimize
+    from tests.support.recipes import tiny_recipe_dict
+
+    raw = tiny_recipe_dict(**{"teacher.train": {"epochs": 1, "lr": 1e-9, "optimizer": "sgd"},
+                              "distill.baseline": False, "distill.unfit_teacher": setting, "prune.enabled": False,
+                              "quantize.enabled": False, "export.formats": ["onnx"], "export.teacher": False,
+                              "student.train.epochs": 2})
+    report = optimize(parse_recipe(raw), tmp_path / "run")
+    stages = {r.stage for r in report.results}
+    notice = next((n for n in report.notices if n.startswith("The teacher is not fit to ship")), None)
+    if setting == "skip":
+        assert "student-kd" not in stages and "student-scratch" in stages
+        assert notice is not None and "near chance" in notice and "distill.unfit_teacher" in notice
+        assert report.ship_from == "student-scratch" and report.ship["onnx"].stage == "onnx-fp32"
+    else:
+        assert "student-kd" in stages and "student-scratch" not in stages and notice is None

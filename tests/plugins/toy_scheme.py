@@ -59,4 +59,4 @@ def check(recipe, task) -> None:
 
 
 SCHEMES.register(Scheme("mean-teacher", train, lambda s: f"mean teacher (an EMA of the student, decay {s['decay']})",
-                        check=check))
+                        check=check, learns_from_teacher=lambda cfg: False))

@@ -24,6 +24,9 @@ class Scheme:
     check: Callable = lambda recipe, task: None
     # whether the distilled stage's teacher is the scratch student (born-again) rather than the recipe's teacher
     taught_by_scratch: Callable = lambda distill_config: False
+    # whether the student learns from the recipe's teacher's outputs (an unfit teacher then stops it); online and
+    # self schemes use the teacher's stage only as an anchor
+    learns_from_teacher: Callable = lambda distill_config: True
 
 
 def scheme_named(name: str, field: str = "distill.scheme") -> Scheme:
