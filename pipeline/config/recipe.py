@@ -87,7 +87,9 @@ class PruneConfig(Section):
     # Torch-Pruning's criteria: L1 / L2 weight magnitude, BatchNorm scale, first-order Taylor (needs gradients)
     importance: Literal["l1", "l2", "bn_scale", "taylor"] = "l1"
     global_pruning: bool = False    # rank channels across layers instead of the same ratio in every layer
-    steps: int = Field(1, ge=1, le=20)  # iterative pruning: reach `ratio` in N steps, fine-tuning after each
+    # iterative pruning: reach `ratio` in N steps, fine-tuning after each; auto: 1, or 3 for dense tasks (a UNet
+    # pruned 20% in one step fell back to "everything is background", 24.6 -> 7.6% mIoU)
+    steps: Annotated[int, Field(ge=1, le=20)] | Literal["auto"] = "auto"
     ignore: list[str] = []          # module names never pruned (the classifier always is)
     finetune: TrainConfig = TrainConfig(epochs=5)  # per step; lr unset: a fifth of training's default
 

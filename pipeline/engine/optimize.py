@@ -17,7 +17,7 @@ from edgeship.pipeline.core.infrastructure.keys import code_key
 from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from edgeship.pipeline.engine.results import bench_and_report
-from edgeship.pipeline.engine.ship_line import choose_start, unfit_teacher
+from edgeship.pipeline.engine.ship_line import after_pruning, choose_start, unfit_teacher
 from edgeship.pipeline.stages import convert, distill, prune, search, teacher
 from edgeship.pipeline.stages.inputs import StageInputs
 from edgeship.pipeline.training import distributed
@@ -82,7 +82,11 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
             lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
             trains=True)
         if pruned is not None:
-            torch_stages[PRUNED.name] = student = pruned
+            torch_stages[PRUNED.name] = pruned
+        student, refused = after_pruning(pruned, line.start, recipe.ship.max_accuracy_drop, ctx.task.metric_name)
+        if refused:
+            flow.notices.append(refused)
+            ctx.say(f"[yellow]{refused}[/yellow]")
     distributed.leave()
     return torch_stages, student
 

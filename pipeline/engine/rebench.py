@@ -17,7 +17,7 @@ from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, STU
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.engine.results import bench_and_report
-from edgeship.pipeline.engine.ship_line import choose_start
+from edgeship.pipeline.engine.ship_line import after_pruning, choose_start
 from edgeship.pipeline.stages.context import Context
 
 CONVERSIONS = ("export", "quantize")
@@ -44,8 +44,9 @@ def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Consol
     if STUDENT_KD.name not in artifacts and STUDENT_SCRATCH.name not in artifacts:
         raise EdgeshipError(f"{run_dir}: no trained student in the run folder; run 'edgeship optimize' first")
     line = choose_start(artifacts, recipe.ship.start_from)
-    final = PRUNED.name if PRUNED.name in artifacts else line.start.stage
     run.records = records
     ctx = Context(recipe=recipe, run=run, data=load_dataset(recipe.data), console=console)
-    notices = [line.notice] if line.notice else []
-    return bench_and_report(ctx, artifacts, final, failures, force, False, notices, line.start.stage)
+    final, refused = after_pruning(artifacts.get(PRUNED.name), line.start, recipe.ship.max_accuracy_drop,
+                                   ctx.task.metric_name)
+    notices = [n for n in (line.notice, refused) if n]
+    return bench_and_report(ctx, artifacts, final.stage, failures, force, False, notices, line.start.stage)

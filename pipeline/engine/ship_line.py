@@ -53,3 +53,27 @@ def choose_start(stages: dict[str, Artifact], start_from: str) -> ShipLine:
     return ShipLine(scratch, False, (
         f"The scratch student ({scratch_val:.2f}% validation) beats the distilled student ({kd_val:.2f}%): "
         "pruning and int8 start from the scratch student (ship.start_from: kd forces the distilled one)."))
+
+
+def pruned_too_far(pruned: Artifact, start: Artifact, budget: float, metric: str) -> str | None:
+    """Why the pruned student must not carry the ship line (None: it may): it fell below the student it was
+    pruned from by more than ship.max_accuracy_drop on validation, or is not fit to ship while that one is."""
+    before, after = _val(start), _val(pruned)
+    why = pruned.metrics.get("health")
+    if why and _healthy(start):
+        cause = f"it is not fit to ship ({'; '.join(why)})"
+    elif before - after > budget:
+        cause = (f"its validation {metric} fell from {before:.2f} to {after:.2f}, more than ship.max_accuracy_drop "
+                 f"({budget:g})")
+    else:
+        return None
+    steps = pruned.metrics.get("steps") or []
+    return (f"The pruned student is not chosen: {cause}; export and int8 start from the unpruned student "
+            f"({len(steps)} pruning step(s) of {pruned.metrics.get('ratio', 0):.0%}; try more prune.finetune "
+            "epochs, more prune.steps or a lower prune.ratio).")
+
+
+def after_pruning(pruned: Artifact | None, start: Artifact, budget: float, metric: str) -> tuple[Artifact, str | None]:
+    """The student export and int8 start from: the pruned one unless pruned_too_far says why not (then that)."""
+    refused = pruned_too_far(pruned, start, budget, metric) if pruned is not None else None
+    return (start, refused) if pruned is None or refused else (pruned, None)

@@ -19,6 +19,7 @@ from edgeship.pipeline.models.torch_artifact import example_input, load_teacher,
 from edgeship.pipeline.models.zoo import count_macs_params
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import seed_everything
 
 
@@ -29,7 +30,14 @@ def _importance(name: str):
             "bn_scale": tp.importance.BNScaleImportance, "taylor": tp.importance.TaylorImportance}[name]()
 
 
-def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_classes: int):
+DENSE_STEPS = 3  # prune.steps auto for dense tasks; 1 for per-image ones
+
+
+def steps_of(cfg: PruneConfig, dense: bool) -> int:
+    return cfg.steps if cfg.steps != "auto" else (DENSE_STEPS if dense else 1)
+
+
+def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_classes: int, steps: int = 1):
     import torch_pruning as tp
 
     modules = dict(model.named_modules())
@@ -38,7 +46,7 @@ def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_c
         raise EdgeshipError(f"prune.ignore: no module named {missing[0]!r}")
     ignored = classifier_layers(model, num_classes) + [modules[name] for name in cfg.ignore]
     return tp.pruner.MetaPruner(model.eval(), example, importance=_importance(cfg.importance),
-                                pruning_ratio=cfg.ratio, iterative_steps=cfg.steps,
+                                pruning_ratio=cfg.ratio, iterative_steps=steps,
                                 global_pruning=cfg.global_pruning, ignored_layers=ignored)
 
 
@@ -59,23 +67,30 @@ def prune_channels(model: nn.Module, example: torch.Tensor, ratio: float, num_cl
     return model
 
 
+def _finetune_method(distill, dense: bool):
+    """The fine-tune's distillation after pruning. Channel indices changed, so hint layers chosen for the unpruned
+    student may no longer fit: classification uses the plain logit KD; a dense task keeps the recipe's method
+    (CWD, pixel-wise KD) where it needs no layer pairs."""
+    if dense and not distill.layers:
+        return distill
+    return distill.model_copy(update={"method": "kd", "layers": [], "beta": "paper"})
+
+
 def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teacher_art: Artifact | None) -> Artifact:
     """Prune `src`; each step is fine-tuned with KD from `teacher_art` (None: without a teacher)."""
     seed_everything(ctx.recipe.seed)
     model = load_torch_model(src)
     example = example_input(ctx.data.preprocessing)
     macs_before, params_before = count_macs_params(model, example)
-    pruner = make_pruner(model, example, cfg, ctx.data.num_classes)
-    data = ctx.data
+    task, data = ctx.task, ctx.data
+    total = steps_of(cfg, task.dense)
+    pruner = make_pruner(model, example, cfg, data.num_classes, total)
     first = data.train.subset(np.arange(min(256, len(data.train))))
     batch = tuple(torch.from_numpy(array) for array in first.inputs_and_targets())
-    task = ctx.task
     teacher = load_teacher(teacher_art) if teacher_art is not None else None
-    # The fine-tune recovers accuracy with the plain logit KD loss: channel indices changed, so hint layers
-    # chosen for the unpruned student may no longer fit.
-    kd_only = ctx.recipe.distill.model_copy(update={"method": "kd", "layers": [], "beta": "paper"})
+    finetune_method = _finetune_method(ctx.recipe.distill, task.dense)
     steps = []
-    for step in range(1, cfg.steps + 1):
+    for step in range(1, total + 1):
         try:
             prune_step(pruner, model, cfg, *batch, loss=task.loss)
         except EdgeshipError:
@@ -83,11 +98,14 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
         except Exception as err:  # Torch-Pruning's dependency graph fails on some families (channel shuffle)
             raise RuntimeError(f"Torch-Pruning cannot prune {src.arch.get('arch')}: {type(err).__name__}: "
                                f"{' '.join(str(err).split())}") from err
-        distiller = (Distiller(teacher, model, kd_only, example, task.loss,
+        if task.dense:  # EagleEye's adaptive BN: statistics of the pruned network before it fine-tunes
+            bn_recalibration.recalibrate(model, data.train, cfg.finetune.recalibrate_bn,
+                                         workers=ctx.recipe.data.workers)
+        distiller = (Distiller(teacher, model, finetune_method, example, task.loss,
                                teacher_accuracy=teacher_art.metrics.get("val_accuracy"))
                      if teacher is not None else None)
         try:
-            summary = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{cfg.steps}", distiller,
+            summary = fit(model, cfg.finetune, ctx, out, f"pruned step {step}/{total}", distiller,
                           log_name=f"train-step{step}.csv", finetune=True)
         finally:
             if distiller is not None:
@@ -95,6 +113,7 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
         macs, params = count_macs_params(model, example)
         steps.append({"step": step, "macs": macs, "params": params, "val_accuracy": summary.val_accuracy})
     metrics = {**summary.to_metrics(), "method": f"{cfg.importance}{' global' if cfg.global_pruning else ''}",
-               "ratio": cfg.ratio, "macs_before": macs_before, "params_before": params_before, "steps": steps}
+               "ratio": cfg.ratio, "finetune_distillation": finetune_method.method if teacher is not None else None,
+               "macs_before": macs_before, "params_before": params_before, "steps": steps}
     return torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=ctx.data,
                           extra_metrics=metrics)

@@ -52,7 +52,7 @@ def test_importance_criteria_and_iterative_steps(importance, global_pruning):
     example = torch.zeros(1, 1, 8, 8)
     _, params0 = count_macs_params(model, example)
     cfg = PruneConfig(ratio=0.5, importance=importance, global_pruning=global_pruning, steps=2)
-    pruner = make_pruner(model, example, cfg, 10)
+    pruner = make_pruner(model, example, cfg, 10, cfg.steps)
     x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
     sizes = []
     for _ in range(cfg.steps):

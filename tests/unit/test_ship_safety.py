@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from edgeship.pipeline.config.recipe import DistillConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.results import wilson_interval
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.engine.results import unfit_stages
-from edgeship.pipeline.engine.ship_line import choose_start
+from edgeship.pipeline.engine.ship_line import after_pruning, choose_start, unfit_teacher
 from edgeship.pipeline.reporting.report import add_speedups
 from edgeship.pipeline.reporting.ship import choose
 from edgeship.pipeline.training.health import near_chance_limit, problems
@@ -20,6 +21,26 @@ from tests.unit.test_results import STAGES, row
 def artifact(stage: str, val: float, health: list[str] | None = None) -> Artifact:
     return Artifact.made(STAGES[stage], folder=Path("/nowhere"), file="m", key=stage, parent=None, inputs=[],
                          preprocessing={}, labels=[], metrics={"val_accuracy": val, "health": health or []})
+
+
+def test_a_pruned_student_that_lost_more_than_the_ship_budget_does_not_carry_the_ship_line():
+    start = artifact("student-kd", 60.0)
+    kept = artifact("pruned", 59.2)
+    assert after_pruning(kept, start, 1.0, "mIoU") == (kept, None)
+    chosen, why = after_pruning(artifact("pruned", 52.0), start, 1.0, "mIoU")
+    assert chosen is start and "validation mIoU fell from 60.00 to 52.00, more than ship.max_accuracy_drop (1)" in why
+    chosen, why = after_pruning(artifact("pruned", 59.9, ["it predicts 'background' on 99% of the pixels"]), start,
+                                1.0, "mIoU")
+    assert chosen is start and "not fit to ship (it predicts 'background'" in why
+    assert after_pruning(None, start, 1.0, "mIoU") == (start, None)
+
+
+def test_an_unfit_teacher_stops_only_schemes_that_learn_from_it():
+    unfit, fit = artifact("teacher", 9.0, ["near chance"]), artifact("teacher", 90.0)
+    assert "no student is distilled from it" in unfit_teacher(unfit, DistillConfig(), True)
+    assert unfit_teacher(unfit, DistillConfig(), False) is None  # online, self: the teacher is an anchor only
+    assert unfit_teacher(unfit, DistillConfig(unfit_teacher="distill"), True) is None
+    assert unfit_teacher(fit, DistillConfig(), True) is None
 
 
 def test_chance_level_and_eval_collapse_are_problems():
