@@ -13,6 +13,7 @@ held-out test scenes (made from items no training scene contains).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
+from edgeship.pipeline.config.loss import LossConfig  # noqa: E402
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions  # noqa: E402
 from edgeship.pipeline.data.datasets import load_dataset  # noqa: E402
@@ -59,6 +61,11 @@ def parse_args():
     parser.add_argument("--teacher-epochs", type=int, default=20)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--skip-optimize", action="store_true", help="only the methods table")
+    parser.add_argument("--backgrounds", default="dark", choices=["dark", "photo"],
+                        help="photo: RGB scenes on scikit-learn's photographs (the hard case; JSON block 'photo')")
+    parser.add_argument("--loss", default="auto", help="loss.kind of every model (auto: the task's default)")
+    parser.add_argument("--losses", default="ce",
+                        help="scratch students also trained with these loss kinds, beside --loss (comma-separated)")
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "edgeship" / "benchmarks"),
                         help="where the trained teacher is kept between runs")
     return parser.parse_args()
@@ -69,8 +76,17 @@ def data_config(args) -> DataConfig:
     if items == "fashion-mnist" and not (Path(DEFAULT_FASHION_DIR) / "train-images-idx3-ubyte.gz").is_file():
         print(f"Fashion-MNIST not in {DEFAULT_FASHION_DIR}: scenes of digits instead", flush=True)
         items = "digits"
+    if args.backgrounds == "photo":
+        return DataConfig(source=f"scenes:{items}", image_size=args.size, channels=3, mean=[0.45] * 3,
+                          std=[0.25] * 3, scenes={"count": args.scenes, "backgrounds": "photo"})
     return DataConfig(source=f"scenes:{items}", image_size=args.size, mean=[0.2], std=[0.3],
                       scenes={"count": args.scenes})
+
+
+def task_with_loss(kind: str, data):
+    """The segmentation task with loss.kind `kind` (class weights from the training masks, as the product does)."""
+    loss, record = SEGMENTATION.make_loss(LossConfig(kind=kind), data.train, data.num_classes)
+    return dataclasses.replace(SEGMENTATION, loss=loss), record["kind"]
 
 
 def student_train(args) -> TrainConfig:
@@ -85,18 +101,18 @@ def teacher_train(args) -> TrainConfig:
                        augment=True)
 
 
-def trained_teacher(data, args) -> tuple[torch.nn.Module, Path]:
+def trained_teacher(data, task, args) -> tuple[torch.nn.Module, Path]:
     cfg = teacher_train(args)
-    key = content_key(TEACHER, cfg.model_dump(), data.key, tool_versions("torch"))
+    key = content_key(TEACHER, cfg.model_dump(), data.key, args.loss, tool_versions("torch"))
     folder = Path(args.cache_dir) / f"scenes-teacher-{key}"
-    model = build_model(TEACHER[0], data.num_classes, 1, args.size, TEACHER[1])
+    model = build_model(TEACHER[0], data.num_classes, data.preprocessing["channels"], args.size, TEACHER[1])
     path = folder / "teacher.pt"
     if path.is_file():
         model.load_state_dict(torch.load(path, weights_only=True))
         print(f"teacher: cached in {folder}", flush=True)
     else:
         start = time.perf_counter()
-        train(model, data.train, data.val, cfg, seed=0, task=SEGMENTATION,
+        train(model, data.train, data.val, cfg, seed=0, task=task,
               on_epoch=lambda r: print(f"  teacher epoch {r['epoch']}: val mIoU {r['val_acc']:.2f}% "
                                        f"({r['seconds']:.0f} s)", flush=True))
         folder.mkdir(parents=True, exist_ok=True)
@@ -105,18 +121,18 @@ def trained_teacher(data, args) -> tuple[torch.nn.Module, Path]:
     return model.eval(), path
 
 
-def run_method(name, cfg, teacher, data, args, example) -> dict:
+def run_method(name, cfg, teacher, data, task, args, example) -> dict:
     def one(seed: int) -> tuple[float, float]:
         torch.manual_seed(seed)
-        student = build_model(STUDENT[0], data.num_classes, 1, args.size, STUDENT[1])
-        distiller = Distiller(teacher, student, cfg, example, SEGMENTATION.loss) if cfg else None
+        student = build_model(STUDENT[0], data.num_classes, data.preprocessing["channels"], args.size, STUDENT[1])
+        distiller = Distiller(teacher, student, cfg, example, task.loss) if cfg else None
         start = time.perf_counter()
         history = train(student, data.train, data.val, student_train(args), seed=seed, distiller=distiller,
-                        task=SEGMENTATION)
+                        task=task)
         elapsed = time.perf_counter() - start
         if distiller:
             distiller.close()
-        return accuracy(student, data.test, SEGMENTATION), elapsed / len(history)
+        return accuracy(student, data.test, task), elapsed / len(history)
 
     return seeded_runs(name, args.seeds, one, unit="mIoU ")
 
@@ -127,7 +143,7 @@ def optimize_recipe(args, data_cfg: DataConfig, teacher_path: Path, method: str)
     student = student_train(args)
     return {
         "name": "distill-segmentation", "task": "segmentation", "seed": 0,
-        "data": data_cfg.model_dump(mode="json"),
+        "data": data_cfg.model_dump(mode="json"), "loss": {"kind": args.loss},
         "teacher": {"arch": TEACHER[0], "args": TEACHER[1], "checkpoint": str(teacher_path)},
         "student": {"arch": STUDENT[0], "args": STUDENT[1], "train": student.model_dump(mode="json")},
         "distill": {**METHODS[method].model_dump(mode="json"), "baseline": False},
@@ -162,6 +178,25 @@ def product_figures(report: dict) -> tuple[dict, dict]:
     return ratio, drops
 
 
+def loss_table(args, data, methods_rows: list[dict], example) -> dict:
+    """Scratch students with each --losses kind beside the default one (the scratch row of the methods table)."""
+    table = {methods_rows[0]["loss"]: methods_rows[0]}
+    for kind in [k for k in args.losses.split(",") if k]:
+        task, resolved = task_with_loss(kind, data)
+        if resolved not in table:
+            table[resolved] = run_method(f"scratch {resolved}", None, None, data, task, args, example)
+    print("\nloss of the scratch student (mean ± std): " + ", ".join(
+        f"{kind} {row['mean']:.2f} ± {row['std']:.2f}" for kind, row in table.items()), flush=True)
+    return {kind: {"mean": row["mean"], "std": row["std"]} for kind, row in table.items()}
+
+
+def pruned_drop(report: dict) -> float | None:
+    """Test mIoU of the student pruning started from minus the pruned one's (torch rows, local)."""
+    rows = {r["stage"]: r for r in report["results"] if r["status"] == "ok" and r["target"] == "local"}
+    start = rows.get(report.get("ship_from") or "student-kd")
+    return start["accuracy"] - rows["pruned"]["accuracy"] if start and "pruned" in rows else None
+
+
 def main() -> int:
     args = parse_args()
     methods = chosen_methods(args.methods, METHODS)
@@ -170,42 +205,63 @@ def main() -> int:
     started = time.perf_counter()
     data_cfg = data_config(args)
     data = load_dataset(data_cfg)
-    example = torch.zeros(1, 1, args.size, args.size)
-    print(f"{data_cfg.source} at {args.size} px: {data.describe()}; {torch.get_num_threads()} threads", flush=True)
-    teacher, teacher_path = trained_teacher(data, args)
-    teacher_miou = accuracy(teacher, data.test, SEGMENTATION)
+    task, loss_kind = task_with_loss(args.loss, data)
+    example = torch.zeros(1, data_cfg.channels, args.size, args.size)
+    print(f"{data_cfg.source} ({args.backgrounds}) at {args.size} px: {data.describe()}; loss {loss_kind}; "
+          f"{torch.get_num_threads()} threads", flush=True)
+    teacher, teacher_path = trained_teacher(data, task, args)
+    teacher_miou = accuracy(teacher, data.test, task)
     t_macs, t_params = count_macs_params(teacher, example)
-    s_macs, s_params = count_macs_params(build_model(STUDENT[0], data.num_classes, 1, args.size, STUDENT[1]),
-                                         example)
-    print(f"teacher {TEACHER[0]} {TEACHER[1]}: mIoU {teacher_miou:.2f}%, {t_macs:,} MACs, {t_params:,} params")
+    s_macs, s_params = count_macs_params(
+        build_model(STUDENT[0], data.num_classes, data_cfg.channels, args.size, STUDENT[1]), example)
+    chance = SEGMENTATION.chance(data.num_classes) if SEGMENTATION.chance else 100.0 / data.num_classes
+    print(f"teacher {TEACHER[0]} {TEACHER[1]}: mIoU {teacher_miou:.2f}% ({teacher_miou / chance:.1f}x chance "
+          f"{chance:.1f}%), {t_macs:,} MACs, {t_params:,} params")
     print(f"student {STUDENT[0]} {STUDENT[1]}: {s_macs:,} MACs ({t_macs / s_macs:.1f}x fewer), {s_params:,} "
           f"params; {args.epochs} epochs, {args.seeds} seeds", flush=True)
-    rows = [run_method(m, METHODS[m], teacher, data, args, example) for m in methods]
+    rows = [{**run_method(m, METHODS[m], teacher, data, task, args, example), "loss": loss_kind} for m in methods]
     best = print_gains(rows, "mIoU %")
     print(f"\nbest method: {best['method']} {best['gain']:+.2f} points mIoU over scratch (goal >= +1.0); "
           f"teacher mIoU {teacher_miou:.2f}%", flush=True)
-    ratio, drops = {}, {}
+    losses = loss_table(args, data, rows, example) if args.backgrounds == "photo" else {}
+    ratio, drops, drop = {}, {}, None
     if not args.skip_optimize and best["method"] != "scratch":
         folder = Path(args.out) if args.out else Path("/tmp") / "distill-segmentation"
         report = run_optimize(optimize_recipe(args, data_cfg, teacher_path, best["method"]), folder / "optimize")
         ratio, drops = product_figures(report)
+        drop = pruned_drop(report)
         print("teacher/student p50 latency, same runtime (goal >= 10x): "
               + ", ".join(f"{fmt} {value:.1f}x" for fmt, value in ratio.items()))
         print("int8 mIoU drop against fp32, same runtime (goal <= 0.5): "
               + ", ".join(f"{fmt} {value:+.2f}" for fmt, value in drops.items()))
+        if drop is not None:
+            print(f"pruned 30%: test mIoU {drop:+.2f} points below its unpruned start (goal <= 2)", flush=True)
     seconds = time.perf_counter() - started
     print(f"total {seconds:.0f} s")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        result = {"teacher": {"miou": teacher_miou, "macs": t_macs, "params": t_params},
-                  "student": {"macs": s_macs, "params": s_params}, "methods": rows,
-                  "latency_ratio_same_runtime": ratio, "int8_drop": drops, "seconds": seconds,
-                  "setup": {"source": data_cfg.source, "size": args.size, "scenes": args.scenes,
-                            "teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds,
-                            "teacher_epochs": args.teacher_epochs, "train_images": len(data.train)}}
-        (out / "distill_segmentation.json").write_text(json.dumps(result, indent=2))
+        write_json(Path(args.out), args, data_cfg, data, {
+            "teacher": {"miou": teacher_miou, "macs": t_macs, "params": t_params},
+            "student": {"macs": s_macs, "params": s_params}, "methods": rows,
+            "latency_ratio_same_runtime": ratio, "int8_drop": drops, "seconds": seconds}, {
+            "teacher": teacher_miou, "scratch": rows[0]["mean"],
+            "best": {"method": best["method"], "mean": best["mean"]}, "pruned_drop": drop, "losses": losses})
     return 0
+
+
+def write_json(out: Path, args, data_cfg, data, result: dict, photo: dict) -> None:
+    """DIR/distill_segmentation.json: the dark-scene figures at the top level, a photo run's in its "photo" block
+    (added to what an earlier dark run wrote)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "distill_segmentation.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    setup = {"source": data_cfg.source, "backgrounds": args.backgrounds, "size": args.size, "scenes": args.scenes,
+             "teacher": TEACHER, "student": STUDENT, "epochs": args.epochs, "seeds": args.seeds,
+             "teacher_epochs": args.teacher_epochs, "train_images": len(data.train), "loss": args.loss}
+    if args.backgrounds == "photo":
+        saved["photo"] = {**photo, "details": {**result, "setup": setup}}
+    else:
+        saved.update({**result, "setup": setup})
+    path.write_text(json.dumps(saved, indent=2))
 
 
 if __name__ == "__main__":

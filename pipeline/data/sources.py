@@ -57,7 +57,7 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def _load_fashion(folder: Path):
+def fashion_arrays(folder: Path):
     if not folder.is_dir():
         raise EdgeshipError(f"data.source: Fashion-MNIST folder not found: {folder} "
                             "(apt-get install dataset-fashion-mnist)")
@@ -118,7 +118,7 @@ def _load_scenes(cfg, pre: dict):
     _, _, items_from = cfg.source.partition(":")
     kind, _, path = items_from.partition(":")
     if kind == "fashion-mnist":
-        x, y, names, x_test, y_test = _load_fashion(Path(path or DEFAULT_FASHION_DIR))
+        x, y, names, x_test, y_test = fashion_arrays(Path(path or DEFAULT_FASHION_DIR))
     else:
         x, y, names, _, _ = digits_arrays()
         train_items, test_items = held_out_items(y, cfg.split.test, cfg.split.seed)
@@ -164,7 +164,7 @@ def _digits(argument: str, cfg, pre: dict) -> SourceData:
 
 
 def _fashion(argument: str, cfg, pre: dict) -> SourceData:
-    return _in_memory_arrays(*_load_fashion(Path(argument or DEFAULT_FASHION_DIR)), pre)
+    return _in_memory_arrays(*fashion_arrays(Path(argument or DEFAULT_FASHION_DIR)), pre)
 
 
 def _imagefolder(argument: str, cfg, pre: dict) -> SourceData:

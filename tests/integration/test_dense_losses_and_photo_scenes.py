@@ -34,7 +34,8 @@ def test_photo_scenes_are_cluttered_rgb_with_items_on_them_and_the_same_for_a_se
 def test_a_chosen_dense_loss_trains_and_is_recorded_with_its_class_weights(tmp_path, write_yaml):
     raw = tiny_recipe_dict(**{**SEGMENTATION, "data.source": "scenes", "data.image_size": 16,
                               "data.scenes": {"count": 80}, "loss.kind": "weighted-ce",
-                              "teacher.train.epochs": 1, "student.train.epochs": 1, "distill.method": "kd"})
+                              "teacher.train.epochs": 1, "student.train.epochs": 1, "distill.method": "kd",
+                              "distill.unfit_teacher": "distill"})  # a 1-epoch teacher is unfit
     run_dir = tmp_path / "run"
     assert main(["distill", str(write_yaml(raw)), "--run-dir", str(run_dir)]) == 0
     for stage in ("teacher", "student-kd", "student-scratch"):

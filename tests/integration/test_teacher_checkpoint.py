@@ -80,7 +80,9 @@ def test_an_onnx_teacher_teaches_by_its_logits(tmp_path, write_yaml):
 
     onnx_file = onnx_teacher(tmp_path, 10)
     run_dir = tmp_path / "run"
-    recipe = write_yaml(tiny_recipe_dict(**{"teacher.arch": "onnx", "teacher.checkpoint": onnx_file}))
+    # An untrained network's ONNX file: judged unfit like any teacher near chance, distilled from anyway here.
+    recipe = write_yaml(tiny_recipe_dict(**{"teacher.arch": "onnx", "teacher.checkpoint": onnx_file,
+                                            "distill.unfit_teacher": "distill"}))
     assert main(["distill", str(recipe), "--run-dir", str(run_dir)]) == 0
     teacher_dir = next((run_dir / "stages").glob("teacher-*"))
     kd_dir = next((run_dir / "stages").glob("student-kd-*"))
@@ -89,4 +91,5 @@ def test_an_onnx_teacher_teaches_by_its_logits(tmp_path, write_yaml):
     teacher_meta = json.loads((teacher_dir / "artifact.json").read_text())
     kd = json.loads((kd_dir / "artifact.json").read_text())["metrics"]
     assert teacher_meta["format"] == "onnx" and teacher_meta["metrics"]["source"] == "onnx file"
+    assert "near chance" in teacher_meta["metrics"]["health"][0]
     assert (teacher_dir / "teacher.onnx").is_file() and kd["method"] == "kd" and kd["epochs"] >= 1
