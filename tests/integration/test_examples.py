@@ -33,3 +33,29 @@ def test_the_readme_is_a_front_door():
     assert readme.splitlines()[3].startswith("make demo") and readme.splitlines()[4].startswith("make test")
     for link in re.findall(r"\]\((docs/[\w.-]+\.md)\)", readme):
         assert (Path(__file__).resolve().parents[2] / link).is_file(), link
+
+
+def test_the_voc_example_folder_loads_as_its_recipe_says(tmp_path):
+    """examples/voc_scenes.py writes what examples/voc-scenes.yaml reads: the Pascal VOC layout, RGB JPEGs of
+    several non-square sizes, masks with void borders (255, ignored)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from edgeship.pipeline.data.datasets import load_dataset
+
+    root = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "voc-scenes"
+    done = subprocess.run([sys.executable, str(root / "examples" / "voc_scenes.py"), str(folder), "--train", "30",
+                           "--val", "10"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    recipe = load_recipe(root / "examples" / "voc-scenes.yaml")
+    data = load_dataset(recipe.data.model_copy(update={"source": f"voc:{folder}"}))
+    assert (len(data.train) + len(data.val), len(data.test)) == (30, 10)
+    from PIL import Image
+
+    sizes = {Image.open(p).size for p in (folder / "JPEGImages").glob("*.jpg")}
+    assert len(sizes) > 5 and any(w != h for w, h in sizes)
+    masks = np.concatenate([np.asarray(Image.open(p)).ravel() for p in (folder / "SegmentationClass").glob("*.png")])
+    assert (masks == 255).any() and 0.03 < ((masks > 0) & (masks < 255)).mean() < 0.4
