@@ -83,7 +83,8 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
             trains=True)
         if pruned is not None:
             torch_stages[PRUNED.name] = pruned
-        student, refused = after_pruning(pruned, line.start, recipe.ship.max_accuracy_drop, ctx.task.metric_name)
+        student, refused = after_pruning(pruned, line.start, recipe.ship.max_accuracy_drop, ctx.task.metric_name,
+                                       ctx.task.dense)
         if refused:
             flow.notices.append(refused)
             ctx.say(f"[yellow]{refused}[/yellow]")
