@@ -38,10 +38,9 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
         picked = search.search(ctx, teacher_art, flow.search, code_key(*STAGE_CODE["distill"]))
         ctx.recipe = recipe = recipe.model_copy(update={"distill": picked})
     stages = {TEACHER.name: teacher_art}
-    scheme = scheme_named(recipe.distill.scheme)
-    source_is_teacher = not scheme.taught_by_scratch(recipe.distill)
-    not_distilled = unfit_teacher(teacher_art, recipe.distill,
-                                  source_is_teacher and scheme.learns_from_teacher(recipe.distill))
+    source_is_teacher = not recipe.distill.born_again
+    not_distilled = unfit_teacher(teacher_art, recipe.distill, source_is_teacher and scheme_named(
+        recipe.distill.scheme).learns_from_teacher(recipe.distill))
     s_cfg = recipe.student.model_dump(mode="json")
     if recipe.distill.baseline or not_distilled:
         stages[STUDENT_SCRATCH.name] = flow.stage(
