@@ -69,8 +69,11 @@ def start_dockerd(data_root: Path = DEFAULT_CACHE / "docker") -> DockerEngine:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"dockerd exited: {(exec_root / 'dockerd.log').read_text()[-800:]}")
-        if engine.docker("info", "--format", "{{.ServerVersion}}", timeout=10).returncode == 0:
-            return engine
+        try:
+            if engine.docker("info", "--format", "{{.ServerVersion}}", timeout=10).returncode == 0:
+                return engine
+        except subprocess.TimeoutExpired:
+            pass  # a busy machine: ask again until the deadline
         time.sleep(0.2)
     engine.stop()
     raise RuntimeError("dockerd not ready after 60 s")
