@@ -99,7 +99,7 @@ def rootfs_tar(root: Path) -> Path:
     """The userland as one tar (for a FROM scratch Docker image), cached beside it."""
     tar = root.with_name(root.name + ".tar")
     if not tar.is_file():
-        # a name of its own per writer: two test workers may both find the tar missing
+        # a name of its own per writer: the background device prep and a test fixture may both find it missing
         tmp = tar.with_name(f".tmp-{os.getpid()}-{tar.name}")
         _run(["tar", "-C", str(root), "--exclude=./.complete", "-cf", str(tmp), "."], "tar")
         tmp.rename(tar)
