@@ -19,12 +19,18 @@ demo: $(STAMP)
 system-packages:
 	scripts/system-packages
 
+# Two pytest workers: much of the suite waits (downloads, subprocesses, servers starting), so the second core
+# would sit idle. A test file is one unit of work and the device tests are one (tests/support/xdist_units.py). TEST_WORKERS=0
+# runs everything in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --no-loadscope-reorder
+
 test: $(STAMP) system-packages
-	$(VENV)/bin/python -m pytest -q
+	$(PYTEST)
 
 # Unit and integration tests: no end-to-end optimize run, no device servers.
 test-fast: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -m "not slow and not ssh and not docker and not arm64"
+	$(PYTEST) -m "not slow and not ssh and not docker and not arm64"
 
 clean:
 	rm -rf runs .pytest_cache

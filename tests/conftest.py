@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny recipe and one tiny optimize run reused by the structural tests."""
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,19 @@ from tests.support import device_prep
 from tests.support.recipes import TINY_RECIPE, tiny_recipe_dict  # noqa: F401 (tests import them from here too)
 
 opt_out_of_openvino_telemetry()  # tests call optimize() directly, without the CLI that opts out
+
+
+def _share_the_cores_between_workers() -> None:
+    """Two pytest-xdist workers with torch's default of one thread per core oversubscribe the CPU (OpenMP threads
+    spin while they wait): each worker gets its share. Tests that set threads themselves still do."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+_share_the_cores_between_workers()
 
 
 @pytest.fixture(scope="session")
@@ -43,20 +58,39 @@ DEVICE_TESTS = Path(__file__).parent / "devices"
 
 
 def pytest_collection_modifyitems(config, items):
-    """A test that needs the end-to-end tiny run is an end-to-end test: `make test-fast` leaves it out. The device
-    tests run last, and their userlands (mostly downloads) build in the background meanwhile."""
+    """A test that needs the end-to-end tiny run is an end-to-end test: `make test-fast` leaves it out.
+
+    The order is the order in which `make test`'s two workers get their units of work (tests/support/xdist_units.py):
+    heaviest first. The device tests come first: they wait on downloads (the userlands build in the background),
+    so they had better wait while the other worker has the CPU. Then the files with slow tests, then the rest to
+    fill the gaps."""
     for item in items:
         if "tiny_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-    devices = [item for item in items if DEVICE_TESTS in item.path.parents]
-    if devices:
-        items[:] = [item for item in items if DEVICE_TESTS not in item.path.parents] + devices
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def weight(item) -> int:
+        return 0 if _is_device_test(item) else 1 if item.path in slow_files else 2
+
+    items.sort(key=weight)  # stable: collection order within each weight
+
+
+if importlib.util.find_spec("xdist") is not None:
+    def pytest_xdist_make_scheduler(config, log):
+        from tests.support.xdist_units import FileUnits
+
+        return FileUnits(config, log)
+
+
+def _is_device_test(item) -> bool:
+    return DEVICE_TESTS in item.path.parents
 
 
 def pytest_collection_finish(session):
     """The selection is final here (after -m): build the userlands only when a device test will run."""
-    if any(DEVICE_TESTS in item.path.parents for item in session.items):
-        device_prep.start(Path(str(session.config.cache.mkdir("edgeship"))) / "device-prep.log")
+    if any(_is_device_test(item) for item in session.items):
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # each worker may start one; a lock serializes them
+        device_prep.start(Path(str(session.config.cache.mkdir("edgeship"))) / f"device-prep-{worker}.log")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
