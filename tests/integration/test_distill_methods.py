@@ -85,18 +85,16 @@ def test_each_method_trains_a_student(digits, teacher, method, extra):
 # runs the feature and relation methods then land between 22% and well above 3x chance from one process to the
 # next (CPU training is not bit-for-bit repeatable and 3 epochs amplify it). DKD keeps its published weight
 # (beta 8 from a 2-epoch teacher): between 28% and 3x chance.
-NOISY = "issue 17: 3 epochs on 8 px digits: between 22% and well above 3x chance from run to run"
-FEATURE_METHODS = ("fitnets", "at", "sp", "rkd", "pkt", "vid", "crd")
-BELOW_CHANCE = {**{m: pytest.mark.xfail(strict=False, reason=NOISY) for m in FEATURE_METHODS},
-                "dkd": pytest.mark.xfail(strict=False, reason="issue 17: DKD's beta 8, weak teacher: near 3x chance")}
+# So those are held to a floor every run seen clears (15%: 1.5x chance, seven points under the lowest seen) and a
+# method that stops the student learning (a constant output scores 10%) still fails; the others to 3x chance.
+NOISY_METHODS = ("fitnets", "at", "sp", "rkd", "pkt", "vid", "crd", "dkd")
 
 
-@pytest.mark.parametrize("method, extra", [
-    pytest.param(m, e, marks=BELOW_CHANCE[m]) if m in BELOW_CHANCE else (m, e) for m, e in METHODS])
+@pytest.mark.parametrize("method, extra", METHODS)
 def test_each_method_learns_well_above_chance(digits, teacher, method, extra):
     student = _distill(digits, teacher, method, extra)[0]
     top1 = accuracy(student, digits[1])
-    assert top1 >= 3 * CHANCE, (method, top1)
+    assert top1 >= (1.5 if method in NOISY_METHODS else 3) * CHANCE, (method, top1)
 
 
 def test_unknown_layer_lists_the_modules(teacher):
