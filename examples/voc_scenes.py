@@ -2,8 +2,8 @@
 """Writes the built-in photo scenes in the Pascal VOC layout, the way a team's own VOC-style dataset comes: RGB
 JPEGs of varying, non-square sizes, palette PNG masks whose index is the class, a 255 ("void") band along every
 item's border, ImageSets/Segmentation/{train,val}.txt. Nothing is downloaded: the items are Fashion-MNIST's (Debian's
-dataset-fashion-mnist; scikit-learn's digits where it is missing), the backgrounds scikit-learn's sample photographs,
-and val.txt lists scenes of held-out items on the photographs' held-out part.
+dataset-fashion-mnist; scikit-learn's digits where it is missing), the backgrounds the photographs of
+pipeline/data/photo_backgrounds.py, and val.txt lists scenes of held-out items on the photographs' held-out parts.
 
     python examples/voc_scenes.py runs/voc-scenes && edgeship optimize examples/voc-scenes.yaml
 """

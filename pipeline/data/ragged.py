@@ -34,9 +34,9 @@ class RaggedArraySplit(ArraySplit):
     """uint8 images (N, C, H, W) in memory with a variable number of target rows each."""
 
     def __init__(self, images: np.ndarray, flat: np.ndarray, offsets: np.ndarray, pre: dict,
-                 rows: np.ndarray | None = None):
+                 rows: np.ndarray | None = None, model_sized: bool = False):
         self.flat, self.offsets = flat, np.asarray(offsets, dtype=np.int64)
-        super().__init__(images, strata_of(flat, self.offsets), pre, rows)
+        super().__init__(images, strata_of(flat, self.offsets), pre, rows, model_sized=model_sized)
 
     def _targets(self, row: int) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(self.flat[self.offsets[row]:self.offsets[row + 1]]))

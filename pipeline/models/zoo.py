@@ -1,4 +1,5 @@
 """Architectures by name: CIFAR-style ResNets and a small CNN for small images, a small UNet (segmentation),
+a small FCOS-style detector (fcos_tiny),
 torchvision (classification and segmentation) and timm models adapted to the input, or any
 `python:module:function` that returns an nn.Module."""
 from __future__ import annotations
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.models.detector import TinyFCOS
 from edgeship.pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
 
 
@@ -149,6 +151,8 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
             return SimpleCNN(num_classes, in_channels, **args)
         if arch == "unet":
             return UNet(num_classes, in_channels, **args)
+        if arch == "fcos_tiny":
+            return TinyFCOS(num_classes, in_channels, **args)
         if arch in torchvision_segmentation_names():
             # the stem takes the recipe's channels; its stride stays (segmentation outputs are upsampled anyway)
             return _adapt_stem(torchvision_segmentation(arch, num_classes, args), in_channels, SMALL_INPUT)
@@ -166,8 +170,8 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
             return _torchvision(arch, num_classes, in_channels, image_size, args)
     except TypeError as err:
         raise EdgeshipError(f"arch {arch!r}: bad args: {err}") from None
-    raise EdgeshipError(f"unknown architecture {arch!r} (cifar_resnetN, simple_cnn, unet, a torchvision model name "
-                        "(classification or segmentation), timm:NAME, or python:module:function)")
+    raise EdgeshipError(f"unknown architecture {arch!r} (cifar_resnetN, simple_cnn, unet, fcos_tiny, a torchvision "
+                        "model name (classification or segmentation), timm:NAME, or python:module:function)")
 
 
 def count_macs_params(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:

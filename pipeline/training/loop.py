@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgeship.pipeline.config.recipe import TrainConfig
-from edgeship.pipeline.core.contracts.tasks import Task
+from edgeship.pipeline.core.contracts.tasks import Task, detached, first_output
 from edgeship.pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
 from edgeship.pipeline.data.ragged import targets_to
 from edgeship.pipeline.data.splits import Split
@@ -35,9 +35,9 @@ def evaluate(model: nn.Module, split: Split, task: Task = CLASSIFICATION, batch_
     device = device or next(model.parameters(), torch.zeros(())).device
     meter = None
     for xb, yb, _ in iterate(eval_loader(split, batch_size, workers)):
-        outputs = model(split.to_inputs(xb.to(device))).float()
-        meter = meter or task.meter(num_classes or outputs.shape[1])
-        meter.update(outputs, targets_to(yb, outputs.device))
+        outputs = detached(model(split.to_inputs(xb.to(device))))
+        meter = meter or task.meter(num_classes or first_output(outputs).shape[1])
+        meter.update(outputs, targets_to(yb, device))
     return meter.details() if meter is not None else {"accuracy": float("nan")}
 
 
@@ -197,8 +197,8 @@ def train(
                 sums["loss"] += loss.item() * len(idx)
                 for name, value in parts.items():
                     sums[name] = sums.get(name, 0.0) + value * len(idx)
-                meter = meter or task.meter(logits.shape[1])
-                meter.update(logits.detach().float(), yb)
+                meter = meter or task.meter(first_output(logits).shape[1])
+                meter.update(detached(logits), yb)
             if world > 1:  # every rank saw its shards: the epoch's figures are their sums
                 sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
             seconds = time.perf_counter() - start

@@ -121,9 +121,10 @@ TARGET_TYPES: Registry = Registry("target type", ("name", "config", "make", "run
 METHODS: Registry = Registry("distillation method", ("name", "display", "default_beta", "loss"),
                              ("edgeship.pipeline.distillation.methods",))
 TASKS: Registry = Registry("task", ("name", "metric", "loss", "predict_labels", "meter"),
-                          ("edgeship.pipeline.tasks.classification", "edgeship.pipeline.tasks.segmentation"))
+                          ("edgeship.pipeline.tasks.classification", "edgeship.pipeline.tasks.segmentation",
+                           "edgeship.pipeline.tasks.detection"))
 DATA_SOURCES: Registry = Registry("data source", ("name", "targets", "load", "usage"),
-                                 ("edgeship.pipeline.data.sources",))
+                                 ("edgeship.pipeline.data.sources", "edgeship.pipeline.data.objects"))
 SCHEMES: Registry = Registry("distillation scheme", ("name", "train", "describe"),
                             ("edgeship.pipeline.stages.schemes",))
 

@@ -62,6 +62,18 @@ class Task:
     chance: Callable[[int], float] | None = None
 
 
+def first_output(outputs):
+    """The output that holds the classes on axis 1: the only one, or the first of several (a detector's)."""
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+def detached(outputs):
+    """Outputs without their graph, as float32: one tensor or a tuple of them."""
+    if isinstance(outputs, (tuple, list)):
+        return tuple(o.detach().float() for o in outputs)
+    return outputs.detach().float()
+
+
 def argmax_agreement(expected: list[np.ndarray], got: list[np.ndarray]) -> float:
     """Over the first output's classes: per image, or per pixel for dense outputs."""
     return float((got[0].argmax(1) == expected[0].argmax(1)).mean() * 100.0)

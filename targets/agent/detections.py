@@ -1,0 +1,79 @@
+"""Post-processing of point-based detection heads in numpy: the same code on the host and on a device, so every
+runtime is compared on like work (raw head outputs in, detections out).
+
+The layout the built-in detector exports (pipeline/models/detector.py), classes on axis 1 as for every task:
+class logits (N, C, P), box distances (N, 4, P) = left, top, right, bottom in input pixels from each point,
+centerness logits (N, 1, P). The P points run over the levels in stride order, row-major within a level, at
+(x + 0.5) * stride; the input size follows from P and the strides, so nothing else has to travel.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+STRIDES = (8, 16, 32)
+SCORE_THRESHOLD = 0.05   # COCO practice: low, so the precision-recall curve reaches far
+CANDIDATES = 1000        # top-k scores kept before NMS
+NMS_IOU = 0.6
+MAX_DETECTIONS = 100
+
+
+def input_size(points: int, strides=STRIDES) -> int:
+    """The square input side whose levels hold `points` points in all."""
+    side = round(math.sqrt(points / sum(1.0 / s ** 2 for s in strides)))
+    if sum(math.ceil(side / s) ** 2 for s in strides) != points:
+        raise ValueError(f"{points} points fit no square input for strides {strides}")
+    return side
+
+
+def point_grid(side: int, strides=STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """(P, 2) point centres (x, y) in input pixels and (P,) the stride of each point's level."""
+    centres, level_strides = [], []
+    for stride in strides:
+        cells = math.ceil(side / stride)
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        centres.append(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32) * stride + stride / 2)
+        level_strides.append(np.full(cells * cells, stride, np.float32))
+    return np.concatenate(centres), np.concatenate(level_strides)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, limit: int = MAX_DETECTIONS) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, best score first, at most `limit` of them."""
+    order = np.argsort(-scores, kind="stable")
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size and len(keep) < limit:
+        best, rest = order[0], order[1:]
+        keep.append(best)
+        x1 = np.maximum(boxes[best, 0], boxes[rest, 0])
+        y1 = np.maximum(boxes[best, 1], boxes[rest, 1])
+        x2 = np.minimum(boxes[best, 2], boxes[rest, 2])
+        y2 = np.minimum(boxes[best, 3], boxes[rest, 3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        order = rest[inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9) <= iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def decode(class_logits: np.ndarray, distances: np.ndarray, centerness: np.ndarray, strides=STRIDES) -> list:
+    """Per image: (K, 6) rows of x1, y1, x2, y2, score, class, best first (class-aware NMS)."""
+    side = input_size(class_logits.shape[2], strides)
+    points, _ = point_grid(side, strides)
+    out = []
+    for cls, dist, ctr in zip(class_logits, distances, centerness):
+        scores = np.sqrt(_sigmoid(cls) * _sigmoid(ctr))   # (C, P): FCOS ranks by class score x centerness
+        classes, where = np.nonzero(scores > SCORE_THRESHOLD)
+        values = scores[classes, where]
+        top = np.argsort(-values, kind="stable")[:CANDIDATES]
+        classes, where, values = classes[top], where[top], values[top]
+        boxes = np.stack([points[where, 0] - dist[0, where], points[where, 1] - dist[1, where],
+                          points[where, 0] + dist[2, where], points[where, 1] + dist[3, where]], 1)
+        boxes = np.clip(boxes, 0, side)
+        # class-aware NMS in one call: boxes of different classes are moved apart so they never overlap
+        keep = nms(boxes + classes[:, None] * (2.0 * side + 1), values, NMS_IOU)
+        out.append(np.concatenate([boxes[keep], values[keep, None], classes[keep, None]], 1).astype(np.float32))
+    return out

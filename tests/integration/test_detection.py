@@ -1,0 +1,94 @@
+"""Detection's first path: the built-in objects source, the FCOS-style detector, its loss and COCO mAP by
+pycocotools, post-processed by the device agent's numpy code."""
+import numpy as np
+import pytest
+import torch
+
+from edgeship.pipeline.config.recipe import DataConfig, TrainConfig
+from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.data.datasets import load_dataset
+from edgeship.pipeline.data.objects import FOREGROUND
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.tasks.detection import DETECTION, coco_map, fcos_loss
+from edgeship.pipeline.training.loop import evaluate, train
+from edgeship.targets.agent.detections import decode, input_size, nms, point_grid
+
+
+def objects(count=120, size=64, **data):
+    return load_dataset(DataConfig(source="objects", image_size=size, mean=[0.2], std=[0.3],
+                                   scenes={"count": count}, **data))
+
+
+def test_objects_have_exact_boxes_inside_the_canvas_and_are_the_same_for_a_seed():
+    data = objects()
+    images, boxes = data.train.arrays()
+    assert images.shape[1:] == (1, 64, 64) and len(boxes.offsets) == len(images) + 1
+    rows = boxes.flat
+    assert len(rows) >= len(images) and set(np.unique(rows[:, 0])) <= set(range(10))
+    assert (rows[:, 1] >= 0).all() and (rows[:, 3] <= 64).all() and (rows[:, 3] > rows[:, 1]).all()
+    for n in range(10):  # tight: every box edge touches a foreground pixel, nothing bright outside the boxes
+        mask = np.zeros((64, 64), bool)
+        for _, x1, y1, x2, y2 in boxes.flat[boxes.offsets[n]:boxes.offsets[n + 1]].astype(int):
+            inside = images[n, 0, y1:y2, x1:x2] >= FOREGROUND * 255
+            assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any()
+            mask[y1:y2, x1:x2] = True
+        assert (images[n, 0][~mask] <= 40).all()  # the canvas noise only
+    again_images, again_boxes = objects().train.arrays()
+    assert np.array_equal(images, again_images) and np.array_equal(rows, again_boxes.flat)
+
+
+def test_objects_refuse_a_canvas_that_is_not_the_model_size_in_one_line():
+    with pytest.raises(EdgeshipError, match="data.scenes.canvas"):
+        load_dataset(DataConfig(
+            source="objects", image_size=64, scenes={"count": 60, "canvas": 96}))
+
+
+def test_points_and_decoding_follow_the_head_layout():
+    points, strides = point_grid(64)
+    assert len(points) == 64 + 16 + 4 and input_size(len(points)) == 64
+    assert tuple(points[0]) == (4.0, 4.0) and strides[-1] == 32
+    logits = np.full((1, 3, len(points)), -20.0, np.float32)
+    distances = np.zeros((1, 4, len(points)), np.float32)
+    centerness = np.full((1, 1, len(points)), 20.0, np.float32)
+    logits[0, 2, 9] = 20.0           # point (12, 12) on stride 8: class 2
+    distances[0, :, 9] = [2, 3, 4, 5]
+    found = decode(logits, distances, centerness)[0]
+    assert found.shape == (1, 6)
+    assert np.allclose(found[0], [10, 9, 16, 17, 1.0, 2], atol=1e-3)
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], np.float32)
+    assert list(nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5)) == [0, 2]
+
+
+def test_coco_map_is_100_for_the_truth_and_0_for_nothing():
+    truths = [np.array([[1, 10, 10, 30, 40], [0, 40, 5, 60, 20]], np.float32), np.zeros((0, 5), np.float32)]
+    perfect = [np.array([[10, 10, 30, 40, 0.9, 1], [40, 5, 60, 20, 0.8, 0]], np.float32), np.zeros((0, 6))]
+    assert coco_map(truths, perfect, 2, 64)["map"] == pytest.approx(100.0)
+    shifted = [np.array([[14, 10, 34, 40, 0.9, 1], [40, 5, 60, 20, 0.8, 0]], np.float32), np.zeros((0, 6))]
+    partly = coco_map(truths, shifted, 2, 64)
+    assert 50.0 < partly["map"] < 100.0 and partly["map50"] == pytest.approx(100.0)
+    assert coco_map(truths, [np.zeros((0, 6))] * 2, 2, 64)["map"] == 0.0
+
+
+def test_the_loss_is_finite_with_and_without_boxes_and_reaches_every_output():
+    model = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
+    outputs = model(torch.randn(2, 1, 64, 64))
+    assert [tuple(o.shape) for o in outputs] == [(2, 10, 84), (2, 4, 84), (2, 1, 84)]
+    loss = fcos_loss(outputs, [torch.tensor([[3, 8, 8, 30, 34]], dtype=torch.float32), torch.zeros(0, 5)])
+    loss.backward()
+    assert torch.isfinite(loss) and model.box_distances.weight.grad.abs().sum() > 0
+    assert model.centerness.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.slow  # six epochs on 540 canvases (about 25 s on 2 cores)
+def test_a_small_detector_learns_the_objects():
+    data = objects(count=600)
+    torch.manual_seed(0)
+    model = build_model("fcos_tiny", data.num_classes, 1, 64, {"width": 8})
+    history = train(model, data.train, data.val, TrainConfig(epochs=6, batch_size=32, lr=0.002, optimizer="adam",
+                                                             warmup_epochs=1.0), seed=0, task=DETECTION)
+    assert history[-1]["loss"] < history[0]["loss"]
+    scores = evaluate(model, data.test, DETECTION)
+    assert scores["map50"] > 3.0 and len(scores["per_class_ap"]) == 10, scores  # untrained: 0.0
