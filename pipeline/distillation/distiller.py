@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgeship.pipeline.core.contracts.plugins import METHODS
+from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.loaders import eval_loader, iterate
 from edgeship.pipeline.distillation.guard import meter_value, paired_difference, per_image_counts
@@ -58,7 +59,8 @@ class Distiller(nn.Module):
             self._probe(student, example)
         self.hint_epochs = self.method_module.hint_epochs
         self.epochs: int | None = None  # set by prepare(): the run's length, for beta's schedule
-        self.cache: tuple[torch.Tensor, list[torch.Tensor]] | None = None
+        self.cache: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+        self._several_outputs = False
 
     def _probe(self, student: nn.Module, example: torch.Tensor) -> None:
         """One forward pass to learn the feature shapes: rejects unusable layers, lets the method build its
@@ -92,18 +94,21 @@ class Distiller(nn.Module):
         logits, feats = [], []
         device = next(self.method_module.parameters(), next(self.teacher.parameters(), torch.zeros(()))).device
         for xb, _, _ in iterate(eval_loader(train_split, batch_size, workers)):
-            logits.append(self.teacher(train_split.to_inputs(xb.to(device))))
+            outputs = self.teacher(train_split.to_inputs(xb.to(device)))
+            self._several_outputs = isinstance(outputs, (tuple, list))  # a detector's head: kept as it came
+            logits.append(tuple(outputs) if self._several_outputs else (outputs,))
             feats.append([f.half() for f in self.t_hooks.features()])
             if len(feats) == 1:  # dense logits (segmentation) count as much as feature maps
-                per_sample = logits[0][0].numel() * 4 + sum(f[0].numel() * 2 for f in feats[0])
+                per_sample = sum(o[0].numel() for o in logits[0]) * 4 + sum(f[0].numel() * 2 for f in feats[0])
                 if per_sample * len(train_split) > CACHE_LIMIT_BYTES:
                     return  # too big to keep: the teacher runs live
         stacked = [torch.cat([batch[k] for batch in feats]) for k in range(len(self.t_hooks.names))]
-        self.cache = (torch.cat(logits), stacked)
+        self.cache = ([torch.cat([batch[k] for batch in logits]) for k in range(len(logits[0]))], stacked)
 
     def _teacher_outputs(self, idx: torch.Tensor, xb: torch.Tensor):
         if self.cache is not None:
-            return self.cache[0][idx], [f[idx].float() for f in self.cache[1]]
+            outputs = tuple(o[idx] for o in self.cache[0])
+            return (outputs if self._several_outputs else outputs[0]), [f[idx].float() for f in self.cache[1]]
         with torch.no_grad():
             return self.teacher(xb), self.t_hooks.features()
 
@@ -115,7 +120,8 @@ class Distiller(nn.Module):
         method = self.method_module.loss(student_logits, t_logits, s_feats, t_feats, labels, epoch, **extra)
         ce = self.supervised_loss(student_logits, labels)
         alpha = self.cfg.alpha * self.teacher_weight
-        kd = kd_loss(student_logits, t_logits, self.temperature) if alpha > 0 else torch.zeros(())
+        kd = (kd_loss(first_output(student_logits), first_output(t_logits), self.temperature) if alpha > 0
+              else torch.zeros(()))  # several outputs (a detector's): the class scores
         logit_terms = (1 - alpha) * ce + alpha * kd
         beta = (self._auto_beta(logit_terms.item(), method.item()) if len(self._ratios) < AUTO_BATCHES
                 else self.beta)  # what the report states; the guard and the schedule scale it below

@@ -92,3 +92,28 @@ def test_a_small_detector_learns_the_objects():
     assert history[-1]["loss"] < history[0]["loss"]
     scores = evaluate(model, data.test, DETECTION)
     assert scores["map50"] > 3.0 and len(scores["per_class_ap"]) == 10, scores  # untrained: 0.0
+
+
+def test_pkd_distills_a_detector_on_its_fpn_levels():
+    from edgeship.pipeline.config.recipe import DistillConfig
+    from edgeship.pipeline.distillation.distiller import Distiller
+    from edgeship.pipeline.distillation.methods.pkd import standardized
+
+    feature = torch.randn(2, 3, 4, 4) * 5 + 7
+    flat = standardized(feature).transpose(0, 1).flatten(1)
+    assert torch.allclose(flat.mean(1), torch.zeros(3), atol=1e-5) and torch.allclose(flat.std(1), torch.ones(3))
+    data = objects(count=160)
+    teacher = build_model("fcos_tiny", 10, 1, 64, {"width": 8})
+    train(teacher, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0, task=DETECTION)
+    student = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
+    before = student.stem[0][0].weight.detach().clone()
+    levels = [{"teacher": f"smooth.{i}", "student": f"smooth.{i}"} for i in range(3)]
+    distiller = Distiller(teacher.eval(), student, DistillConfig(method="pkd", alpha=0.0, layers=levels),
+                          torch.zeros(1, 1, 64, 64), fcos_loss)
+    history = train(student, data.train, None, TrainConfig(epochs=2, lr=0.002, optimizer="adam"), seed=0,
+                    task=DETECTION, distiller=distiller)
+    distiller.close()
+    assert history[-1]["teacher_logits"] == "cached" and history[-1]["pkd"] > 0
+    assert all(np.isfinite(row["loss"]) for row in history)
+    assert not torch.equal(before, student.stem[0][0].weight)
+    assert [tuple(p.align.weight.shape) for p in distiller.method_module.pairs] == [(16, 8, 1, 1)] * 3
