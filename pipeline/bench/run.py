@@ -20,7 +20,7 @@ from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_jso
 from edgeship.pipeline.core.infrastructure.keys import code_key, content_key
 from edgeship.pipeline.core.infrastructure.progress import progress_bar
 from edgeship.pipeline.stages.context import Context
-from edgeship.targets.agent import Ragged
+from edgeship.targets.agent import Ragged, load_eval_set
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.registry import make_target
 
@@ -93,6 +93,19 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
     return results
 
 
+def scored_on_host(result: AgentResult, ctx: Context, eval_npz: Path | None) -> AgentResult:
+    """A task whose metric the device cannot compute gets it here, from what the agent sent back (detection: its
+    decoded boxes -> COCO mAP); the raw detections do not stay in the result."""
+    task = task_named(ctx.recipe.task)
+    if task.score_on_host is None or not result.ok or eval_npz is None:
+        return result
+    _, targets, _ = load_eval_set(str(eval_npz))
+    extra = dict(result.extra)
+    scores = task.score_on_host(extra, targets, ctx.data.num_classes, ctx.recipe.data.image_size)
+    extra.pop("detections", None)
+    return replace(result, accuracy=scores["accuracy"], extra={**extra, "task_scores": scores})
+
+
 def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: BenchRequest, ctx: Context,
                   force: bool) -> dict[str, AgentResult]:
     cfg = column.cfg
@@ -114,7 +127,7 @@ def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: Bench
     target.name = column.name
     fresh = target.bench_many([(a.path, a.format) for a, _, _ in pending], request)
     for (artifact, key, path), raw in zip(pending, fresh):
-        result = AgentResult.parse({**raw, "key": key})
+        result = scored_on_host(AgentResult.parse({**raw, "key": key}), ctx, request.eval_npz)
         write_json_atomic(path, result.to_dict())
         if not result.ok:
             ctx.say(f"  [red]bench {artifact.stage} on {column.name} failed[/red]: {result.error}")

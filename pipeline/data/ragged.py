@@ -22,6 +22,13 @@ def targets_to(targets, device):
     return targets.to(device, non_blocking=True)
 
 
+def as_tensors(targets):
+    """Targets as training takes them: one tensor, or a list of tensors for a variable number per image."""
+    if isinstance(targets, Ragged):
+        return [torch.from_numpy(np.ascontiguousarray(t)) for t in targets[0:len(targets)]]
+    return torch.from_numpy(targets)
+
+
 def strata_of(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """One class per image for stratified splits and samples: its first target's (column 0 of a row), else 0."""
     counts = np.diff(offsets)

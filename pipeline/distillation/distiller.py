@@ -161,7 +161,8 @@ class Distiller(nn.Module):
         student - teacher image by image on the validation split with its 95% interval (guard.py); None when the
         guard does not apply or the student is still behind."""
         if (self.teacher_accuracy is None or val_accuracy != val_accuracy or epoch <= self.hint_epochs
-                or val_accuracy < self.teacher_accuracy or self.cfg.weak_teacher_decay >= 1.0 or not len(val_split)):
+                or val_accuracy < self.teacher_accuracy or self.cfg.weak_teacher_decay >= 1.0 or not len(val_split)
+                or not task.additive_counts):
             return None
         if self._teacher_counts is None:  # the frozen teacher's per-image outcomes never change
             self._teacher_counts = per_image_counts(self.teacher, val_split, task)

@@ -15,6 +15,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -55,13 +56,16 @@ class Int8Outcome:
 IN_PROCESS_BATCHES = ("onnx", "torch")
 
 
-def accuracy_of(fmt: str, path: Path, inputs: np.ndarray, labels: np.ndarray, metric: str = "top1") -> float:
-    """The file's score in the device agent's metric, in batches where that is safe here (the same figures)."""
+def accuracy_of(fmt: str, path: Path, inputs: np.ndarray, labels: np.ndarray, metric: str = "top1",
+                score_on_host: Callable | None = None) -> float:
+    """The file's score in the device agent's metric, in batches where that is safe here (the same figures);
+    `score_on_host(figures, labels, side)` finishes a metric the agent cannot compute (detection's mAP)."""
     runner = runner_of(fmt)
     one = open_runner(runner, str(path), threads=1)
     batched = batched_runner(open_runner, runner, str(path), 1, one, inputs) if runner in IN_PROCESS_BATCHES \
         else None
-    return evaluate_details(one, inputs, labels, batched, metric)["accuracy"]
+    details = evaluate_details(one, inputs, labels, batched, metric)
+    return score_on_host(details, labels, inputs.shape[-1])["accuracy"] if score_on_host else details["accuracy"]
 
 
 def _remove_model(out: Path, name: str) -> None:
@@ -71,12 +75,13 @@ def _remove_model(out: Path, name: str) -> None:
 
 def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: torch.nn.Module,
                            example: torch.Tensor, calib: CalibrationSet, out: Path, qcfg,
-                           val_inputs: np.ndarray, val_labels: np.ndarray, metric: str = "top1") -> Int8Outcome:
+                           val_inputs: np.ndarray, val_labels: np.ndarray, metric: str = "top1",
+                           score_on_host: Callable | None = None) -> Int8Outcome:
     def quantize(exclude: list[str], name: str) -> Path:
         return out / backend.quantize(fp32_path, model, example, calib, out, qcfg, exclude, name)
 
     def measure(path: Path) -> float:
-        return accuracy_of(fmt, path, val_inputs, val_labels, metric)
+        return accuracy_of(fmt, path, val_inputs, val_labels, metric, score_on_host)
 
     budget = qcfg.max_accuracy_drop
     fp32_acc = measure(fp32_path)

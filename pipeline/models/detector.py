@@ -57,6 +57,10 @@ class TinyFCOS(nn.Module):
         self.scales = nn.Parameter(torch.ones(len(STRIDES)))
         nn.init.constant_(self.cls_logits.bias, -torch.log(torch.tensor((1 - PRIOR) / PRIOR)).item())
 
+    def output_layers(self) -> list[nn.Module]:
+        """The prediction layers: pruning keeps their outputs (pipeline/models/heads.py)."""
+        return [self.cls_logits, self.box_distances, self.centerness]
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The FPN levels, finest first (what feature distillation pairs)."""
         c3 = self.stage2(self.stage1(self.stem(x)))
@@ -72,6 +76,8 @@ class TinyFCOS(nn.Module):
         for level, (feature, stride) in enumerate(zip(self.features(x), STRIDES)):
             cls_features, box_features = self.cls_tower(feature, level), self.box_tower(feature, level)
             classes.append(self.cls_logits(cls_features).flatten(2))
-            distances.append((F.relu(self.scales[level] * self.box_distances(box_features)) * stride).flatten(2))
+            # a float stride: an int one becomes an int64 constant that LiteRT's int8 calibration cannot observe
+            distance = F.relu(self.scales[level] * self.box_distances(box_features)) * float(stride)
+            distances.append(distance.flatten(2))
             centerness.append(self.centerness(box_features).flatten(2))
         return torch.cat(classes, 2), torch.cat(distances, 2), torch.cat(centerness, 2)

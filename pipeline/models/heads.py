@@ -6,7 +6,11 @@ from torch import nn
 
 def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:
     """Layers whose outputs are the classes: pruning them would change what the model predicts, and a pretrained
-    checkpoint of another class count replaces exactly these."""
+    checkpoint of another class count replaces exactly these. A model with several prediction layers (a
+    detector's classes, boxes and centerness) names them in `output_layers()`."""
+    declared = getattr(model, "output_layers", None)
+    if callable(declared):
+        return list(declared())
     return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))
             and getattr(m, "out_features", getattr(m, "out_channels", None)) == num_classes]
 

@@ -1,6 +1,7 @@
 """export and quantize: one stage body for every format in the format table."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from edgeship.pipeline.core.contracts.artifact import Artifact
@@ -36,6 +37,10 @@ def export(src: Artifact, sid: StageId, out: Path, ctx: Context, key: str) -> Ar
                                   "parity": parity})
 
 
+def _scored(score_on_host, num_classes: int, figures: dict, targets, side: int) -> dict:
+    return score_on_host(figures, targets, num_classes, side)
+
+
 def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact:
     """The exported `inputs.parent` at int8 with `inputs.calibration`; `inputs.torch_model` for fallback and parity."""
     src, calibration = inputs.parent, inputs.calibration
@@ -44,10 +49,11 @@ def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact
     model = load_torch_model(inputs.torch_model)
     qcfg = ctx.recipe.quantize
     val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
+    task = task_named(ctx.recipe.task)
+    score = (partial(_scored, task.score_on_host, ctx.data.num_classes) if task.score_on_host else None)
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
-                                         calibration, out, qcfg, val_inputs, val_targets,
-                                         task_named(ctx.recipe.task).device_metric)
+                                         calibration, out, qcfg, val_inputs, val_targets, task.device_metric, score)
     name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:

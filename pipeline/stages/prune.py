@@ -13,6 +13,7 @@ from edgeship.pipeline.config.recipe import PruneConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.data.ragged import as_tensors
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.heads import classifier_layers
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
@@ -86,7 +87,8 @@ def run(src: Artifact, cfg: PruneConfig, out: Path, ctx: Context, key: str, teac
     total = steps_of(cfg, task.dense)
     pruner = make_pruner(model, example, cfg, data.num_classes, total)
     first = data.train.subset(np.arange(min(256, len(data.train))))
-    batch = tuple(torch.from_numpy(array) for array in first.inputs_and_targets())
+    inputs, targets = first.inputs_and_targets()
+    batch = (torch.from_numpy(inputs), as_tensors(targets))
     teacher = load_teacher(teacher_art) if teacher_art is not None else None
     finetune_method = _finetune_method(ctx.recipe.distill, task.dense)
     steps = []

@@ -132,7 +132,17 @@ class MapMeter:
         return coco_map(self.truths, self.detections, self.num_classes, self.side)
 
 
+def score_on_host(figures: dict, targets, num_classes: int, side: int) -> dict:
+    """mAP of the detections a device agent sent back (targets/agent/detections.py Detections) against the eval
+    set's boxes: the same pycocotools evaluation as in training."""
+    found = [np.asarray(rows, np.float32).reshape(-1, 6) for rows in figures.get("detections") or []]
+    truths = [np.asarray(t, np.float32).reshape(-1, 5) for t in targets[0:len(targets)]]
+    if len(found) != len(truths):
+        raise ValueError(f"the agent sent detections for {len(found)} images, the eval set has {len(truths)}")
+    return coco_map(truths, found, num_classes, side)
+
+
 DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos_loss,
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
-                                metric_name="mAP", targets="boxes", per_image_metric=False,
-                                device_metric="map", chance=lambda classes: 0.0))
+                                metric_name="mAP", targets="boxes", per_image_metric=False, additive_counts=False,
+                                device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host))

@@ -77,3 +77,23 @@ def decode(class_logits: np.ndarray, distances: np.ndarray, centerness: np.ndarr
         keep = nms(boxes + classes[:, None] * (2.0 * side + 1), values, NMS_IOU)
         out.append(np.concatenate([boxes[keep], values[keep, None], classes[keep, None]], 1).astype(np.float32))
     return out
+
+
+class Detections:
+    """The device half of detection's metric: decode every image's raw head outputs (timed as post-processing)
+    and send the detections back; the host scores them with pycocotools (pipeline/tasks/detection.py), which a
+    device does not carry."""
+    all_outputs = True
+
+    def __init__(self):
+        self.found: list[list[list[float]]] = []
+
+    @staticmethod
+    def postprocess(outputs: list[np.ndarray]) -> list[np.ndarray]:
+        return decode(*outputs[:3])
+
+    def update(self, detections: list[np.ndarray], targets) -> None:
+        self.found.extend(np.round(rows, 3).tolist() for rows in detections)
+
+    def result(self) -> dict:
+        return {"accuracy": None, "detections": self.found}

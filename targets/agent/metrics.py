@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .detections import Detections
+
 IGNORE_INDEX = 255  # mask pixels with this value count nowhere (VOC's border, unlabelled areas)
 
 
@@ -117,7 +119,7 @@ class MeanIoU:
 # own metric comes as an extension module (extensions.py). A metric class may set `all_outputs = True` (update gets
 # every output of the model, in the file's order) and define `postprocess(outputs) -> predictions` (what the
 # device runs after inference, e.g. decoding boxes): then update gets the predictions, and the agent times it.
-METRICS = {"top1": TopOne, "miou": MeanIoU}
+METRICS = {"top1": TopOne, "miou": MeanIoU, "map": Detections}
 
 
 def metric_named(metric: str):

@@ -1,0 +1,36 @@
+"""Detection through every stage: the objects source, fcos_tiny teacher and student, prune, ONNX / TFLite /
+OpenVINO in fp32 and int8, and mAP on the device agent's path (decoded in numpy there, scored by pycocotools)."""
+import pytest
+
+from edgeship.pipeline.config.recipe import parse_recipe
+from edgeship.pipeline.engine.optimize import optimize
+
+pytestmark = pytest.mark.slow  # a whole optimize run (about a minute on 2 cores)
+
+RECIPE = {
+    "name": "objects", "task": "detection", "seed": 0,
+    "data": {"source": "objects", "image_size": 64, "channels": 1, "mean": [0.2], "std": [0.3],
+             "scenes": {"count": 240}},
+    "teacher": {"arch": "fcos_tiny", "args": {"width": 8}, "train": {"epochs": 2, "lr": 0.002, "optimizer": "adam"}},
+    "student": {"arch": "fcos_tiny", "args": {"width": 4}, "train": {"epochs": 1, "lr": 0.002, "optimizer": "adam"}},
+    "distill": {"method": "pkd", "alpha": 0.0, "baseline": False, "unfit_teacher": "distill",
+                "layers": [{"teacher": f"smooth.{i}", "student": f"smooth.{i}"} for i in range(3)]},
+    "prune": {"ratio": 0.25, "finetune": {"epochs": 1}},
+    "export": {"formats": ["onnx", "tflite", "openvino"]},
+    "quantize": {"calibration": {"samples": 32}},
+    "bench": {"warmup": 1, "min_runs": 3, "min_seconds": 0.0, "max_seconds": 2.0},
+}
+
+
+def test_a_detector_runs_through_every_stage_with_map_from_the_device_path(tmp_path):
+    report = optimize(parse_recipe(RECIPE), tmp_path / "run")
+    rows = {(r.stage, r.format, r.precision): r for r in report.results}
+    failed = [(key, r.error) for key, r in rows.items() if r.status != "ok"]
+    assert not failed
+    formats = {(fmt, precision) for _, fmt, precision in rows}
+    assert {("onnx", "int8"), ("tflite", "int8"), ("openvino", "int8"), ("torch", "fp32")} <= formats
+    assert all(r.accuracy is not None and 0.0 <= r.accuracy <= 100.0 for r in rows.values())
+    # the teacher's exports decode to the same detections as torch: the same mAP, every runtime
+    teacher = [r.accuracy for (stage, _, _), r in rows.items() if stage.startswith("teacher")]
+    assert max(teacher) - min(teacher) < 0.5 and len(teacher) == 4
+    assert "mAP50-95" in (tmp_path / "run" / "report.md").read_text()
