@@ -107,7 +107,7 @@ def test_the_agent_takes_its_metric_from_the_eval_set_never_from_the_labels_shap
     masks = np.zeros((2, 4, 4), dtype=np.uint8)
     with pytest.raises(ValueError, match="metric top1 takes one label per image"):
         evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks)
-    with pytest.raises(ValueError, match="unknown metric 'map'"):
-        evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks, metric="map")
+    with pytest.raises(ValueError, match="unknown metric 'keypoints'"):
+        evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks, metric="keypoints")
     assert evaluate_details(lambda x: logits[:len(x)], np.zeros((2, 1, 4, 4), np.float32), masks,
                             metric="miou")["segmentation"]["pixel_accuracy"] == 100.0
