@@ -7,8 +7,6 @@ Targets are rows of (class, x1, y1, x2, y2) in input pixels, a variable number p
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -17,8 +15,8 @@ from edgeship.pipeline.core.contracts.data_sources import DataSource, SourceData
 from edgeship.pipeline.core.contracts.plugins import DATA_SOURCES
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.ragged import RaggedArraySplit
-from edgeship.pipeline.data.scenes import BACKGROUND_NOISE, FOREGROUND, held_out_items
-from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR, array_digest, digits_arrays, fashion_arrays
+from edgeship.pipeline.data.scenes import BACKGROUND_NOISE, FOREGROUND
+from edgeship.pipeline.data.sources import array_digest, check_scene_items, scene_items
 
 BOXES = "boxes"
 SCALES = (0.15, 0.5)   # an item's side as a share of the canvas: small to large objects on one canvas
@@ -77,13 +75,7 @@ def compose_objects(items: np.ndarray, classes: np.ndarray, count: int, canvas: 
 
 
 def load(argument: str, cfg, pre: dict) -> SourceData:
-    kind, _, path = argument.partition(":")
-    if kind == "fashion-mnist":
-        x, y, names, x_test, y_test = fashion_arrays(Path(path or DEFAULT_FASHION_DIR))
-    else:
-        x, y, names, _, _ = digits_arrays()
-        train_items, test_items = held_out_items(y, cfg.split.test, cfg.split.seed)
-        x, y, x_test, y_test = x[train_items], y[train_items], x[test_items], y[test_items]
+    x, y, names, x_test, y_test = scene_items(argument, cfg)
     s = cfg.scenes
     canvas = s.canvas or cfg.image_size
     if canvas != cfg.image_size:
@@ -98,9 +90,5 @@ def load(argument: str, cfg, pre: dict) -> SourceData:
     return SourceData(BoxSplit(*train, pre), BoxSplit(*test, pre), names, digest)
 
 
-def _items(argument: str) -> None:
-    if argument.split(":")[0] not in ("", "digits", "fashion-mnist"):
-        raise ValueError(f"objects are digits or fashion-mnist items, not {argument.split(':')[0]!r}")
-
-
-DATA_SOURCES.register(DataSource("objects", BOXES, load, "objects[:digits|:fashion-mnist[:PATH]]", check=_items))
+DATA_SOURCES.register(DataSource("objects", BOXES, load, "objects[:digits|:fashion-mnist[:PATH]]",
+                                 check=check_scene_items))

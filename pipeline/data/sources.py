@@ -113,16 +113,20 @@ def _decode_all(split: Split) -> Split:
     return ArraySplit(split.images(), split.labels, split.pre, model_sized=True)
 
 
-def _load_scenes(cfg, pre: dict):
-    """The built-in scenes: items of digits or Fashion-MNIST on a canvas; test scenes from held-out items."""
-    _, _, items_from = cfg.source.partition(":")
+def scene_items(items_from: str, cfg):
+    """The items built-in canvases are made of (scenes, objects): `digits` or `fashion-mnist[:PATH]`, as (train
+    images, labels, class names, test images, labels); digits hold out cfg.split.test of their images for test."""
     kind, _, path = items_from.partition(":")
     if kind == "fashion-mnist":
-        x, y, names, x_test, y_test = fashion_arrays(Path(path or DEFAULT_FASHION_DIR))
-    else:
-        x, y, names, _, _ = digits_arrays()
-        train_items, test_items = held_out_items(y, cfg.split.test, cfg.split.seed)
-        x, y, x_test, y_test = x[train_items], y[train_items], x[test_items], y[test_items]
+        return fashion_arrays(Path(path or DEFAULT_FASHION_DIR))
+    x, y, names, _, _ = digits_arrays()
+    train_items, test_items = held_out_items(y, cfg.split.test, cfg.split.seed)
+    return x[train_items], y[train_items], names, x[test_items], y[test_items]
+
+
+def _load_scenes(cfg, pre: dict):
+    """The built-in scenes: items of digits or Fashion-MNIST on a canvas; test scenes from held-out items."""
+    x, y, names, x_test, y_test = scene_items(cfg.source.partition(":")[2], cfg)
     s = cfg.scenes
     canvas = s.canvas or cfg.image_size
     n_test = max(1, int(round(s.count * cfg.split.test)))
@@ -184,16 +188,17 @@ def _mask_folders(loader):
     return load
 
 
-def _scene_items(argument: str) -> None:
+def check_scene_items(argument: str) -> None:
     if argument.split(":")[0] not in ("", "digits", "fashion-mnist"):
-        raise ValueError(f"scenes are made of digits or fashion-mnist items, not {argument.split(':')[0]!r}")
+        raise ValueError(f"built-in canvases are made of digits or fashion-mnist items, not "
+                         f"{argument.split(':')[0]!r}")
 
 
 for _source in (
         DataSource("digits", LABELS, _digits, "digits"),
         DataSource("fashion-mnist", LABELS, _fashion, "fashion-mnist[:PATH]"),
         DataSource("imagefolder", LABELS, _imagefolder, "imagefolder:PATH", needs_argument=True),
-        DataSource("scenes", MASKS, _scenes, "scenes[:digits|:fashion-mnist[:PATH]]", check=_scene_items),
+        DataSource("scenes", MASKS, _scenes, "scenes[:digits|:fashion-mnist[:PATH]]", check=check_scene_items),
         DataSource("segfolder", MASKS, _mask_folders(load_segfolder), "segfolder:PATH", needs_argument=True),
         DataSource("voc", MASKS, _mask_folders(load_voc), "voc:PATH", needs_argument=True)):
     DATA_SOURCES.register(_source)

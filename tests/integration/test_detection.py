@@ -117,3 +117,11 @@ def test_pkd_distills_a_detector_on_its_fpn_levels():
     assert all(np.isfinite(row["loss"]) for row in history)
     assert not torch.equal(before, student.stem[0][0].weight)
     assert [tuple(p.align.weight.shape) for p in distiller.method_module.pairs] == [(16, 8, 1, 1)] * 3
+
+
+def test_objects_of_an_unknown_item_kind_are_refused_naming_the_field():
+    from edgeship.pipeline.config.recipe import parse_recipe
+    from tests.support.recipes import tiny_recipe_dict
+
+    with pytest.raises(EdgeshipError, match="data.source.*digits or fashion-mnist items, not 'cifar'"):
+        parse_recipe(tiny_recipe_dict(**{"task": "detection", "data.source": "objects:cifar"}))
