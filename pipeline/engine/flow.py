@@ -4,6 +4,7 @@ reused when its key exists."""
 from __future__ import annotations
 
 import inspect
+import traceback
 from pathlib import Path
 
 from rich.console import Console
@@ -89,7 +90,11 @@ class Flow:
             raise
         except Exception as err:  # converters and pruners raise anything; the message goes into the report
             message = one_line(err)
-            self.ctx.say(f"  [red]failed[/red]: {message}")
+            trace = self.ctx.run.root / "failures" / f"{sid.name}.txt"  # the whole traceback, for whoever debugs
+            trace.parent.mkdir(parents=True, exist_ok=True)
+            text = "".join(traceback.format_exception(err))
+            write_atomic(trace, lambda tmp: tmp.write_text(text))
+            self.ctx.say(f"  [red]failed[/red]: {message} (traceback: {trace.relative_to(self.ctx.run.root)})")
             return None, message
 
     def conversion(self, sid: StageId, *args, **kwargs) -> Artifact | None:

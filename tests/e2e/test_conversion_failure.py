@@ -43,3 +43,4 @@ def test_failed_conversion_marks_rows_and_the_rest_completes(tmp_path, hyphenate
     assert not any(name.startswith(("onnx", "tflite", ".tmp")) for name in stages)
     manifest = {s["name"]: s for s in json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]}
     assert manifest["onnx-fp32"]["status"] == "failed"
+    assert "Traceback" in (tmp_path / "run" / "failures" / "onnx-fp32.txt").read_text()  # for whoever debugs it
