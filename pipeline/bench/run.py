@@ -93,17 +93,23 @@ def bench_all(artifacts: list[Artifact], ctx: Context, force: bool = False) -> d
     return results
 
 
-def scored_on_host(result: AgentResult, ctx: Context, eval_npz: Path | None) -> AgentResult:
-    """A task whose metric the device cannot compute gets it here, from what the agent sent back (detection: its
-    decoded boxes -> COCO mAP); the raw detections do not stay in the result."""
+def host_scoring(ctx: Context, eval_npz: Path | None):
+    """result -> result, for a task whose metric the device cannot compute: it gets it here, from what the agent
+    sent back (detection: its decoded boxes -> COCO mAP), and the raw detections do not stay in the result. None
+    for the other tasks. The eval set's targets are read once."""
     task = task_named(ctx.recipe.task)
-    if task.score_on_host is None or not result.ok or eval_npz is None:
-        return result
+    if task.score_on_host is None or eval_npz is None:
+        return None
     _, targets, _ = load_eval_set(str(eval_npz))
-    extra = dict(result.extra)
-    scores = task.score_on_host(extra, targets, ctx.data.num_classes, ctx.recipe.data.image_size)
-    extra.pop("detections", None)
-    return replace(result, accuracy=scores["accuracy"], extra={**extra, "task_scores": scores})
+
+    def scored(result: AgentResult) -> AgentResult:
+        if not result.ok:
+            return result
+        extra = dict(result.extra)
+        scores = task.score_on_host(extra, targets, ctx.recipe.data.image_size, ctx.data.num_classes)
+        extra.pop("detections", None)
+        return replace(result, accuracy=scores["accuracy"], extra={**extra, "task_scores": scores})
+    return scored
 
 
 def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: BenchRequest, ctx: Context,
@@ -126,8 +132,10 @@ def _bench_column(artifacts: list[Artifact], column: BenchColumn, request: Bench
     target = make_target(cfg)
     target.name = column.name
     fresh = target.bench_many([(a.path, a.format) for a, _, _ in pending], request)
+    score = host_scoring(ctx, request.eval_npz)
     for (artifact, key, path), raw in zip(pending, fresh):
-        result = scored_on_host(AgentResult.parse({**raw, "key": key}), ctx, request.eval_npz)
+        result = AgentResult.parse({**raw, "key": key})
+        result = score(result) if score else result
         write_json_atomic(path, result.to_dict())
         if not result.ok:
             ctx.say(f"  [red]bench {artifact.stage} on {column.name} failed[/red]: {result.error}")

@@ -37,10 +37,6 @@ def export(src: Artifact, sid: StageId, out: Path, ctx: Context, key: str) -> Ar
                                   "parity": parity})
 
 
-def _scored(score_on_host, num_classes: int, figures: dict, targets, side: int) -> dict:
-    return score_on_host(figures, targets, num_classes, side)
-
-
 def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact:
     """The exported `inputs.parent` at int8 with `inputs.calibration`; `inputs.torch_model` for fallback and parity."""
     src, calibration = inputs.parent, inputs.calibration
@@ -50,7 +46,7 @@ def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact
     qcfg = ctx.recipe.quantize
     val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
     task = task_named(ctx.recipe.task)
-    score = (partial(_scored, task.score_on_host, ctx.data.num_classes) if task.score_on_host else None)
+    score = partial(task.score_on_host, num_classes=ctx.data.num_classes) if task.score_on_host else None
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
                                          calibration, out, qcfg, val_inputs, val_targets, task.device_metric, score)

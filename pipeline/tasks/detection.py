@@ -132,7 +132,7 @@ class MapMeter:
         return coco_map(self.truths, self.detections, self.num_classes, self.side)
 
 
-def score_on_host(figures: dict, targets, num_classes: int, side: int) -> dict:
+def score_on_host(figures: dict, targets, side: int, num_classes: int) -> dict:
     """mAP of the detections a device agent sent back (targets/agent/detections.py Detections) against the eval
     set's boxes: the same pycocotools evaluation as in training."""
     found = [np.asarray(rows, np.float32).reshape(-1, 6) for rows in figures.get("detections") or []]

@@ -63,7 +63,7 @@ class Task:
     # The meter's integer counts add up over images (top-1, a confusion matrix): the weak-teacher guard's paired
     # bootstrap needs it. COCO mAP does not add up: for such a task the guard stands aside.
     additive_counts: bool = True
-    # score_on_host(agent_figures, eval_targets, num_classes, input_side) -> {"accuracy": %, ...}: for a metric
+    # score_on_host(agent_figures, eval_targets, input_side, num_classes) -> {"accuracy": %, ...}: for a metric
     # the device cannot compute (COCO mAP needs pycocotools), from what its agent module sent back (detections)
     score_on_host: Callable | None = None
 
