@@ -17,3 +17,6 @@ class LossConfig(Section):
     ohem_threshold: float = Field(0.7, gt=0.0, lt=1.0)
     ohem_min_kept: float = Field(0.1, gt=0.0, le=1.0)  # ... and at least this share of the labelled pixels
     focal_gamma: float = Field(2.0, ge=0.0)  # focal: how much easy pixels are down-weighted
+    # weighted-ce: weight_c = (median frequency / frequency_c) ** power; 1 is full median-frequency balancing
+    # (over-predicts the rare classes), 0 is plain CE (see docs/segmentation.md for the measured choice)
+    class_weight_power: float = Field(0.5, ge=0.0, le=1.0)

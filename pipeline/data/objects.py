@@ -11,14 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgeship.pipeline.core.contracts.data_sources import DataSource, SourceData
+from edgeship.pipeline.core.contracts.data_sources import BOXES, DataSource, SourceData
 from edgeship.pipeline.core.contracts.plugins import DATA_SOURCES
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.ragged import RaggedArraySplit
 from edgeship.pipeline.data.scenes import BACKGROUND_NOISE, FOREGROUND
 from edgeship.pipeline.data.sources import array_digest, check_scene_items, scene_items
 
-BOXES = "boxes"
 SCALES = (0.15, 0.5)   # an item's side as a share of the canvas: small to large objects on one canvas
 PLACEMENT_TRIES = 20   # a spot that overlaps no earlier item; an item that finds none is left out
 

@@ -37,25 +37,15 @@ def strata_of(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, firsts, 0).astype(np.int64)
 
 
-class RaggedArraySplit(ArraySplit):
-    """uint8 images (N, C, H, W) in memory with a variable number of target rows each."""
+class RaggedTargets:
+    """What every split with a variable number of target rows per image shares: a collate that keeps them apart
+    and `arrays` that return them as one Ragged."""
 
-    def __init__(self, images: np.ndarray, flat: np.ndarray, offsets: np.ndarray, pre: dict,
-                 rows: np.ndarray | None = None, model_sized: bool = False):
-        self.flat, self.offsets = flat, np.asarray(offsets, dtype=np.int64)
-        super().__init__(images, strata_of(flat, self.offsets), pre, rows, model_sized=model_sized)
+    pre: dict
 
-    def _targets(self, row: int) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(self.flat[self.offsets[row]:self.offsets[row + 1]]))
-
-    def __getitem__(self, position: int):
-        image, _, position = super().__getitem__(position)
-        return image, self._targets(int(self.rows[position])), position
-
-    def __getitems__(self, positions: list[int]):
-        items = super().__getitems__(positions)
-        rows = self.rows[np.asarray(positions, dtype=np.int64)]
-        return [(image, self._targets(int(row)), p) for (image, _, p), row in zip(items, rows)]
+    def no_targets(self) -> np.ndarray:
+        """The flat array of a split with no images (its row shape and dtype)."""
+        raise NotImplementedError
 
     @staticmethod
     def collate(batch):
@@ -69,7 +59,31 @@ class RaggedArraySplit(ArraySplit):
             images.append(xb.numpy())
             targets.extend(t.numpy() for t in yb)
         offsets = np.cumsum([0] + [len(t) for t in targets]).astype(np.int64)
-        flat = np.concatenate(targets) if targets else self.flat[:0]
+        flat = np.concatenate(targets) if targets else self.no_targets()
         images = np.concatenate(images) if images else np.zeros((0, self.pre["channels"], *self.pre["size"]),
                                                                 dtype=np.uint8)
         return images, Ragged(flat, offsets)
+
+
+class RaggedArraySplit(RaggedTargets, ArraySplit):
+    """uint8 images (N, C, H, W) in memory with a variable number of target rows each."""
+
+    def __init__(self, images: np.ndarray, flat: np.ndarray, offsets: np.ndarray, pre: dict,
+                 rows: np.ndarray | None = None, model_sized: bool = False):
+        self.flat, self.offsets = flat, np.asarray(offsets, dtype=np.int64)
+        super().__init__(images, strata_of(flat, self.offsets), pre, rows, model_sized=model_sized)
+
+    def no_targets(self) -> np.ndarray:
+        return self.flat[:0]
+
+    def _targets(self, row: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.flat[self.offsets[row]:self.offsets[row + 1]]))
+
+    def __getitem__(self, position: int):
+        image, _, position = super().__getitem__(position)
+        return image, self._targets(int(self.rows[position])), position
+
+    def __getitems__(self, positions: list[int]):
+        items = super().__getitems__(positions)
+        rows = self.rows[np.asarray(positions, dtype=np.int64)]
+        return [(image, self._targets(int(row)), p) for (image, _, p), row in zip(items, rows)]

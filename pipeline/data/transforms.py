@@ -121,3 +121,42 @@ def joint_train_transform(pre: dict, augment: bool, hflip: bool) -> JointTransfo
     if hflip:
         steps.append(v2.RandomHorizontalFlip())
     return JointTransform(v2.Compose(steps))
+
+
+class BoxTransform:
+    """One v2 transform applied to an image and its box rows (class, x1, y1, x2, y2[, ignore]) together
+    (torchvision's tv_tensors.BoundingBoxes): boxes move with crops, resizes and flips, are clipped to the image,
+    and those left under a pixel wide or high are dropped with their rows."""
+
+    def __init__(self, transform):
+        from torchvision.transforms import v2
+
+        self.transform = v2.Compose([transform, v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=1.0)])
+
+    def __call__(self, image: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from torchvision import tv_tensors
+
+        boxes = tv_tensors.BoundingBoxes(rows[:, 1:5], format="XYXY", canvas_size=tuple(image.shape[-2:]))
+        extra = torch.cat([rows[:, :1], rows[:, 5:]], 1)  # class and any flag columns travel with their box
+        out = self.transform({"image": tv_tensors.Image(image), "boxes": boxes, "labels": extra})
+        kept = torch.cat([out["labels"][:, :1], out["boxes"].as_subclass(torch.Tensor), out["labels"][:, 1:]], 1)
+        return out["image"].as_subclass(torch.Tensor), kept.to(rows.dtype)
+
+
+def box_eval_transform(pre: dict) -> BoxTransform:
+    """Stretched to the model's size, as the device agent's eval sets are (boxes scaled with the image)."""
+    from torchvision.transforms import v2
+
+    return BoxTransform(v2.Resize(tuple(pre["size"]), antialias=True))
+
+
+def box_train_transform(pre: dict, augment: bool, hflip: bool) -> BoxTransform:
+    """Random scale-crop (half the area to all of it; boxes cut by the crop kept as far as they show) and flips."""
+    from torchvision.transforms import v2
+
+    if not augment:
+        return box_eval_transform(pre)
+    steps = [v2.RandomResizedCrop(tuple(pre["size"]), scale=(0.5, 1.0), antialias=True)]
+    if hflip:
+        steps.append(v2.RandomHorizontalFlip())
+    return BoxTransform(v2.Compose(steps))

@@ -16,9 +16,9 @@ DEFAULT = "weighted-ce"
 MAX_WEIGHT = 10.0  # a class seen on few pixels would otherwise get a weight that swamps the rest
 
 
-def class_weights(masks, num_classes: int) -> list[float]:
-    """Median-frequency balancing (Eigen & Fergus 2015) over the training masks: weight_c = median(f) / f_c,
-    clipped to MAX_WEIGHT; a class never seen gets the largest weight."""
+def class_weights(masks, num_classes: int, power: float = 1.0) -> list[float]:
+    """Median-frequency balancing (Eigen & Fergus 2015) over the training masks: weight_c = (median(f) / f_c)
+    ** power, clipped to MAX_WEIGHT; a class never seen gets the largest weight."""
     counts = np.zeros(num_classes, dtype=np.int64)
     for mask in masks:
         labelled = mask[mask != IGNORE_INDEX].astype(np.int64)
@@ -26,7 +26,7 @@ def class_weights(masks, num_classes: int) -> list[float]:
     freq = counts / max(1, counts.sum())
     seen = freq > 0
     median = float(np.median(freq[seen])) if seen.any() else 1.0
-    return [min(MAX_WEIGHT, median / f) if f > 0 else MAX_WEIGHT for f in freq]
+    return [float(min(MAX_WEIGHT, (median / f) ** power)) if f > 0 else MAX_WEIGHT for f in freq]
 
 
 def cross_entropy(outputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -89,7 +89,8 @@ def make_loss(cfg, train_split, num_classes: int):
     kind = DEFAULT if cfg.kind == "auto" else cfg.kind
     record = {"kind": kind}
     if kind == "weighted-ce":
-        record["class_weights"] = [round(w, 4) for w in class_weights(train_split.native_masks(), num_classes)]
+        weights = class_weights(train_split.native_masks(), num_classes, cfg.class_weight_power)
+        record.update(power=cfg.class_weight_power, class_weights=[round(w, 4) for w in weights])
         return weighted_cross_entropy(record["class_weights"]), record
     if kind == "ohem":
         record.update(threshold=cfg.ohem_threshold, min_kept=cfg.ohem_min_kept)

@@ -1,6 +1,7 @@
 """Object detection: boxes and classes, a variable number per image; FCOS's loss; COCO mAP from pycocotools.
 
-Targets per image are rows (class, x1, y1, x2, y2) in input pixels. The model's outputs are the raw head of a
+Targets per image are rows (class, x1, y1, x2, y2[, ignore]) in input pixels (ignore 1: a crowd or difficult box,
+neither trained on nor counted as missed). The model's outputs are the raw head of a
 point-based detector (targets/agent/detections.py: class logits, distances, centerness, classes on axis 1); the
 meter post-processes them with the same numpy code the device agent runs, then scores with pycocotools'
 COCOeval (mAP50-95 is the metric; mAP50 and per-class AP in the details), never a hand-written evaluation.
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import generalized_box_iou_loss, sigmoid_focal_loss
 
+from edgeship.pipeline.core.contracts.data_sources import BOXES
 from edgeship.pipeline.core.contracts.plugins import TASKS
 from edgeship.pipeline.core.contracts.tasks import Task
 from edgeship.targets.agent.detections import decode, input_size, point_grid
@@ -49,6 +51,11 @@ def _assign(boxes: torch.Tensor, points: torch.Tensor, strides: torch.Tensor, cl
     return onehot, boxes[best, 1:5], positive
 
 
+def counted(rows: torch.Tensor) -> torch.Tensor:
+    """The rows to train on: a sixth column of 1 marks a box to ignore (COCO iscrowd, VOC difficult)."""
+    return rows[rows[:, 5] == 0] if rows.shape[1] > 5 else rows
+
+
 def fcos_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
     """Focal loss on every point's classes, GIoU on the positives' boxes (weighted by their centerness target),
     BCE on their centerness; each normalized by the number of positives in the batch."""
@@ -56,7 +63,7 @@ def fcos_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
     side = input_size(class_logits.shape[2])
     grid, level = point_grid(side)
     points, strides = torch.from_numpy(grid).to(class_logits.device), torch.from_numpy(level).to(class_logits.device)
-    assigned = [_assign(t.to(class_logits.dtype), points, strides, class_logits.shape[1]) for t in targets]
+    assigned = [_assign(counted(t).to(class_logits.dtype), points, strides, class_logits.shape[1]) for t in targets]
     onehot = torch.stack([a[0] for a in assigned])                                  # (N, P, C)
     boxes = torch.stack([a[1] for a in assigned])                                   # (N, P, 4)
     positive = torch.stack([a[2] for a in assigned])                                # (N, P)
@@ -77,6 +84,11 @@ def fcos_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
     return cls_loss + box_loss + ctr_loss
 
 
+def box_rows(rows: np.ndarray) -> np.ndarray:
+    """An image's target rows as a 2-D array (an image without boxes may come as an empty 1-D one)."""
+    return rows.reshape(-1, rows.shape[-1] if rows.ndim == 2 else 5)
+
+
 def coco_map(truths: list[np.ndarray], detections: list[np.ndarray], num_classes: int, side: int) -> dict:
     """mAP50-95, mAP50 and per-class AP (percent) by pycocotools' COCOeval: ground truth rows (class, x1, y1, x2,
     y2) and detections (x1, y1, x2, y2, score, class) per image."""
@@ -89,7 +101,7 @@ def coco_map(truths: list[np.ndarray], detections: list[np.ndarray], num_classes
             width, height = float(row[3] - row[1]), float(row[4] - row[2])
             annotations.append({"id": len(annotations) + 1, "image_id": image, "category_id": int(row[0]) + 1,
                                 "bbox": [float(row[1]), float(row[2]), width, height], "area": width * height,
-                                "iscrowd": 0})
+                                "iscrowd": int(len(row) > 5 and row[5] > 0)})
     found = [[image, d[0], d[1], d[2] - d[0], d[3] - d[1], d[4], d[5] + 1]
              for image, rows in enumerate(detections) for d in rows]
     if not annotations or not found:
@@ -123,7 +135,7 @@ class MapMeter:
         arrays = [o.detach().float().cpu().numpy() for o in outputs]
         self.side = input_size(arrays[0].shape[2])
         self.detections.extend(decode(*arrays))
-        self.truths.extend(t.detach().cpu().numpy().reshape(-1, 5) for t in targets)
+        self.truths.extend(box_rows(t.detach().cpu().numpy()) for t in targets)
 
     def value(self) -> float:
         return self.details()["map"]
@@ -136,7 +148,7 @@ def score_on_host(figures: dict, targets, side: int, num_classes: int) -> dict:
     """mAP of the detections a device agent sent back (targets/agent/detections.py Detections) against the eval
     set's boxes: the same pycocotools evaluation as in training."""
     found = [np.asarray(rows, np.float32).reshape(-1, 6) for rows in figures.get("detections") or []]
-    truths = [np.asarray(t, np.float32).reshape(-1, 5) for t in targets[0:len(targets)]]
+    truths = [box_rows(np.asarray(t, np.float32)) for t in targets[0:len(targets)]]
     if len(found) != len(truths):
         raise ValueError(f"the agent sent detections for {len(found)} images, the eval set has {len(truths)}")
     return coco_map(truths, found, num_classes, side)
@@ -144,5 +156,5 @@ def score_on_host(figures: dict, targets, side: int, num_classes: int) -> dict:
 
 DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos_loss,
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
-                                metric_name="mAP", targets="boxes", per_image_metric=False, additive_counts=False,
+                                metric_name="mAP", targets=BOXES, per_image_metric=False, additive_counts=False,
                                 device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host))

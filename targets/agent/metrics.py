@@ -162,7 +162,9 @@ class Ragged:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, index: slice) -> list[np.ndarray]:
+    def __getitem__(self, index: slice | int):
+        if isinstance(index, (int, np.integer)):  # one image's rows
+            return self.flat[self.offsets[index]:self.offsets[index + 1]]
         start, stop, _ = index.indices(len(self))
         return [self.flat[self.offsets[i]:self.offsets[i + 1]] for i in range(start, stop)]
 

@@ -8,8 +8,8 @@ import numpy as np
 from edgeship.pipeline.cli.main import main
 from edgeship.pipeline.config.recipe import DataConfig
 from edgeship.pipeline.data.datasets import load_dataset
-from tests.support.bad_inputs import SEGMENTATION
 from tests.support.recipes import tiny_recipe_dict
+from tests.support.segfolders import SEGMENTATION_RECIPE
 
 
 def photo_data(**scenes):
@@ -32,7 +32,7 @@ def test_photo_scenes_are_cluttered_rgb_with_items_on_them_and_the_same_for_a_se
 
 
 def test_a_chosen_dense_loss_trains_and_is_recorded_with_its_class_weights(tmp_path, write_yaml):
-    raw = tiny_recipe_dict(**{**SEGMENTATION, "data.source": "scenes", "data.image_size": 16,
+    raw = tiny_recipe_dict(**{**SEGMENTATION_RECIPE, "data.source": "scenes", "data.image_size": 16,
                               "data.scenes": {"count": 80}, "loss.kind": "weighted-ce",
                               "teacher.train.epochs": 1, "student.train.epochs": 1, "distill.method": "kd",
                               "distill.unfit_teacher": "distill"})  # a 1-epoch teacher is unfit

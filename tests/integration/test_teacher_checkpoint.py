@@ -76,7 +76,7 @@ def test_checkpoint_for_other_classes_gets_a_new_head_and_fine_tunes(tmp_path):
 
 
 def test_an_onnx_teacher_teaches_by_its_logits(tmp_path, write_yaml):
-    from tests.support.bad_inputs import onnx_teacher
+    from tests.support.checkpoints import onnx_teacher
 
     onnx_file = onnx_teacher(tmp_path, 10)
     run_dir = tmp_path / "run"

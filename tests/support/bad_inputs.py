@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import yaml
+
+from tests.support.box_layouts import DETECTION_RECIPE, broken_boxes
+from tests.support.checkpoints import onnx_teacher, pickle_with_code, resnet18_weights, wrong_class_count_checkpoint
+from tests.support.segfolders import SEGMENTATION_RECIPE, broken_segfolder
 
 BASE = {"name": "bad", "teacher": {"arch": "cifar_resnet8", "args": {"width": 4}, "train": {"epochs": 1}},
         "student": {"arch": "simple_cnn", "args": {"width": 4}, "train": {"epochs": 1}},
@@ -40,6 +43,20 @@ def recipe(folder: Path, **changes) -> str:
     return str(path)
 
 
+def optimize_in(folder: Path, preset: dict, source: str, **changes) -> list[str]:
+    """`optimize` of a task's preset recipe (segmentation, detection) on `source`, run in `folder`."""
+    return ["optimize", recipe(folder, **{**preset, "data.source": source, **changes}),
+            "--run-dir", str(folder / "run")]
+
+
+def segmentation(folder: Path, source: str, **changes) -> list[str]:
+    return optimize_in(folder, SEGMENTATION_RECIPE, source, **changes)
+
+
+def detection(folder: Path, source: str, **changes) -> list[str]:
+    return optimize_in(folder, DETECTION_RECIPE, source, **changes)
+
+
 def text_file(folder: Path, name: str, text: str) -> str:
     path = folder / name
     path.write_text(text)
@@ -48,17 +65,6 @@ def text_file(folder: Path, name: str, text: str) -> str:
 
 def optimize(**changes) -> Callable[[Path], list[str]]:
     return lambda d: ["optimize", recipe(d, **changes), "--run-dir", str(d / "run")]
-
-
-class _Evil:
-    def __reduce__(self):  # unpickling would run this command
-        return (print, ("code ran",))
-
-
-def pickle_with_code(folder: Path) -> str:
-    path = folder / "teacher.pt"
-    path.write_bytes(pickle.dumps({"weights": _Evil()}))
-    return str(path)
 
 
 def empty_imagefolder(folder: Path) -> str:
@@ -71,46 +77,6 @@ def corrupt_imagefolder(folder: Path) -> str:
         (folder / "images" / "train" / label).mkdir(parents=True)
         (folder / "images" / "train" / label / "broken.png").write_bytes(b"not a png")
     return f"imagefolder:{folder / 'images'}"
-
-
-SEGMENTATION = {"task": "segmentation", "teacher.arch": "unet", "teacher.args": {"width": 4, "depth": 1},
-                "student.arch": "unet", "student.args": {"width": 4, "depth": 1}}
-
-
-def broken_segfolder(folder: Path, how: str) -> str:
-    """A segfolder with one bad file: a mask of another size, a class above classes.txt, a lone image or mask,
-    an RGB mask."""
-    from PIL import Image
-
-    from tests.support.segfolders import segfolder
-
-    root = segfolder(folder / "seg", count=6)
-    first = root / "masks" / "scene000.png"
-    if how == "size":
-        Image.new("L", (10, 12)).save(first)
-    elif how == "class":
-        Image.new("L", (24, 24), color=42).save(first)
-    elif how == "no mask":
-        first.unlink()
-    elif how == "no image":
-        (root / "images" / "scene000.png").unlink()
-    elif how == "rgb":
-        Image.new("RGB", (24, 24)).save(first)
-    return f"segfolder:{root}"
-
-
-def resnet18_weights(folder: Path) -> str:
-    import torch
-    import torchvision
-
-    path = folder / "resnet18.pt"
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
-    return str(path)
-
-
-def segmentation(folder: Path, source: str, **changes) -> list[str]:
-    return ["optimize", recipe(folder, **{**SEGMENTATION, "data.source": source, **changes}),
-            "--run-dir", str(folder / "run")]
 
 
 def _has_cuda() -> bool:
@@ -131,29 +97,6 @@ def mostly_good_imagefolder(folder: Path) -> str:
                                                                                 / f"{i}.png")
     (folder / "images" / "train" / "dog" / "broken.png").write_bytes(b"not a png either")
     return f"imagefolder:{folder / 'images'}"
-
-
-def onnx_teacher(folder: Path, classes: int) -> str:
-    """A teacher that is not PyTorch: an ONNX file (made here from a torch model) with `classes` outputs."""
-    import torch
-
-    from edgeship.pipeline.models.zoo import build_model
-
-    path = folder / f"teacher{classes}.onnx"
-    model = build_model("simple_cnn", classes, 1, 8, {"width": 4}).eval()
-    torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(path), input_names=["input"], dynamo=False,
-                      dynamic_axes={"input": {0: "batch"}})
-    return str(path)
-
-
-def wrong_class_count_checkpoint(folder: Path) -> str:
-    import torch
-
-    from edgeship.pipeline.models.zoo import build_model
-
-    path = folder / "teacher3.pt"
-    torch.save(build_model("cifar_resnet8", 3, 1, 8, {"width": 4}).state_dict(), path)
-    return str(path)
 
 
 CASES = [
@@ -258,6 +201,29 @@ CASES = [
     Case("a dense loss for classification", optimize(**{"loss.kind": "ohem"}), "loss.kind 'ohem' is for dense tasks"),
     Case("unknown scene backgrounds", lambda d: segmentation(d, "scenes", **{"data.scenes": {"backgrounds": "sky"}}),
          "data.scenes.backgrounds"),
+    Case("detection: COCO box outside its image", lambda d: detection(d, broken_boxes(d, "coco outside")),
+         "lies outside its"),
+    Case("detection: COCO box of zero size", lambda d: detection(d, broken_boxes(d, "coco zero size")),
+         "zero or negative size"),
+    Case("detection: COCO category id not among the categories",
+         lambda d: detection(d, broken_boxes(d, "coco category")), "category id 99"),
+    Case("detection: COCO annotation for an unknown image id",
+         lambda d: detection(d, broken_boxes(d, "coco image id")), "image id 424242"),
+    Case("detection: COCO image file missing", lambda d: detection(d, broken_boxes(d, "coco missing image")),
+         "which is missing"),
+    Case("detection: COCO image file unreadable", lambda d: detection(d, broken_boxes(d, "coco unreadable image")),
+         "cannot read image"),
+    Case("detection: YOLO line with 4 fields", lambda d: detection(d, broken_boxes(d, "yolo fields")),
+         "line 1: 4 fields"),
+    Case("detection: YOLO value outside [0, 1]", lambda d: detection(d, broken_boxes(d, "yolo range")),
+         "outside [0, 1]"),
+    Case("detection: YOLO label file without an image", lambda d: detection(d, broken_boxes(d, "yolo orphan label")),
+         "ghost.txt has no image"),
+    Case("detection: a dataset with no boxes", lambda d: detection(d, broken_boxes(d, "yolo no boxes")),
+         "holds no boxes"),
+    Case("detection: classification-only method", lambda d: detection(d, "objects", **{"distill.method": "dkd"}),
+         "distill.method 'dkd'"),
+    Case("detection: segmentation data source", lambda d: detection(d, "scenes"), "data.source 'scenes'"),
     Case("path with spaces and metacharacters", lambda d: ["optimize", str(d / "my recipe; rm -rf $(pwd).yaml")],
          "my recipe; rm -rf $(pwd).yaml"),
 ]

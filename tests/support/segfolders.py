@@ -58,3 +58,25 @@ def voc(root: Path, count: int = 30) -> Path:
     (root / "ImageSets" / "Segmentation" / "train.txt").write_text("\n".join(stems[:cut]) + "\n")
     (root / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(stems[cut:]) + "\n")
     return root
+
+
+SEGMENTATION_RECIPE = {"task": "segmentation", "teacher.arch": "unet", "teacher.args": {"width": 4, "depth": 1},
+                "student.arch": "unet", "student.args": {"width": 4, "depth": 1}}
+
+
+def broken_segfolder(folder: Path, how: str) -> str:
+    """A segfolder with one bad file: a mask of another size, a class above classes.txt, a lone image or mask,
+    an RGB mask."""
+    root = segfolder(folder / "seg", count=6)
+    first = root / "masks" / "scene000.png"
+    if how == "size":
+        Image.new("L", (10, 12)).save(first)
+    elif how == "class":
+        Image.new("L", (24, 24), color=42).save(first)
+    elif how == "no mask":
+        first.unlink()
+    elif how == "no image":
+        (root / "images" / "scene000.png").unlink()
+    elif how == "rgb":
+        Image.new("RGB", (24, 24)).save(first)
+    return f"segfolder:{root}"

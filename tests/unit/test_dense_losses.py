@@ -59,9 +59,11 @@ def test_make_loss_records_what_it_chose():
         def native_masks(self):
             yield np.array([[0, 0, 0, 1]], np.uint8)
 
-    loss, record = make_loss(LossConfig(kind="weighted-ce"), Split(), 2)
-    # frequencies 3/4 and 1/4, median 1/2: weights 2/3 and 2
-    assert record == {"kind": "weighted-ce", "class_weights": [pytest.approx(2 / 3, abs=1e-4), 2.0]}
+    loss, record = make_loss(LossConfig(kind="weighted-ce", class_weight_power=1.0), Split(), 2)
+    # frequencies 3/4 and 1/4, median 1/2: weights 2/3 and 2 (full balancing), their square roots by default
+    assert record == {"kind": "weighted-ce", "power": 1.0, "class_weights": [pytest.approx(2 / 3, abs=1e-4), 2.0]}
+    softened = make_loss(LossConfig(kind="weighted-ce"), Split(), 2)[1]
+    assert softened["class_weights"] == [pytest.approx((2 / 3) ** 0.5, abs=1e-4), pytest.approx(2 ** 0.5, abs=1e-4)]
     outputs, masks = torch.zeros(1, 2, 1, 4), torch.tensor([[[0, 0, 0, 1]]])
     assert loss(outputs, masks).item() == pytest.approx(math.log(2), rel=1e-5)  # uniform outputs: ln 2 anyway
     assert make_loss(LossConfig(kind="focal", focal_gamma=1.5), Split(), 2)[1] == {"kind": "focal", "gamma": 1.5}

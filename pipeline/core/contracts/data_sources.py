@@ -15,6 +15,7 @@ from edgeship.pipeline.core.contracts.plugins import DATA_SOURCES
 
 LABELS = "labels"  # one class index per image
 MASKS = "masks"    # a class index per pixel (255: ignore)
+BOXES = "boxes"    # a variable number of rows (class, x1, y1, x2, y2[, ignore]) per image
 
 
 @dataclass(frozen=True)

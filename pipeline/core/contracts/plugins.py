@@ -124,7 +124,8 @@ TASKS: Registry = Registry("task", ("name", "metric", "loss", "predict_labels", 
                           ("edgeship.pipeline.tasks.classification", "edgeship.pipeline.tasks.segmentation",
                            "edgeship.pipeline.tasks.detection"))
 DATA_SOURCES: Registry = Registry("data source", ("name", "targets", "load", "usage"),
-                                 ("edgeship.pipeline.data.sources", "edgeship.pipeline.data.objects"))
+                                 ("edgeship.pipeline.data.sources", "edgeship.pipeline.data.objects",
+                                  "edgeship.pipeline.data.box_layouts"))
 SCHEMES: Registry = Registry("distillation scheme", ("name", "train", "describe"),
                             ("edgeship.pipeline.stages.schemes",))
 
