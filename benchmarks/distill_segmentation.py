@@ -90,7 +90,8 @@ def data_config(args) -> DataConfig:
 def task_with_loss(kind: str, data):
     """The segmentation task with loss.kind `kind` (class weights from the training masks, as the product does)."""
     loss, record = SEGMENTATION.make_loss(LossConfig(kind=kind), data.train, data.num_classes)
-    return dataclasses.replace(SEGMENTATION, loss=loss), record["kind"]
+    label = f"{record['kind']}^{record['power']:g}" if "power" in record else record["kind"]  # weights' power
+    return dataclasses.replace(SEGMENTATION, loss=loss), label
 
 
 def student_train(args) -> TrainConfig:
@@ -105,9 +106,9 @@ def teacher_train(args) -> TrainConfig:
                        augment=True)
 
 
-def trained_teacher(data, task, args) -> tuple[torch.nn.Module, Path]:
+def trained_teacher(data, task, loss_label: str, args) -> tuple[torch.nn.Module, Path]:
     cfg = teacher_train(args)
-    key = content_key(args.teacher, cfg.model_dump(), data.key, args.loss, tool_versions("torch"))
+    key = content_key(args.teacher, cfg.model_dump(), data.key, loss_label, tool_versions("torch"))
     folder = Path(args.cache_dir) / f"scenes-teacher-{key}"
     model = build_model(args.teacher[0], data.num_classes, data.preprocessing["channels"], args.size, args.teacher[1])
     path = folder / "teacher.pt"
@@ -213,7 +214,7 @@ def main() -> int:
     example = torch.zeros(1, data_cfg.channels, args.size, args.size)
     print(f"{data_cfg.source} ({args.backgrounds}) at {args.size} px: {data.describe()}; loss {loss_kind}; "
           f"{torch.get_num_threads()} threads", flush=True)
-    teacher, teacher_path = trained_teacher(data, task, args)
+    teacher, teacher_path = trained_teacher(data, task, loss_kind, args)
     teacher_miou = accuracy(teacher, data.test, task)
     t_macs, t_params = count_macs_params(teacher, example)
     s_macs, s_params = count_macs_params(

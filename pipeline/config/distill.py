@@ -19,7 +19,8 @@ class LayerPair(Section):
 
 
 class DistillConfig(Section):
-    method: Registered(METHODS) = "kd"  # a registered distillation method
+    # a registered distillation method; a task may start from its own (detection: pkd on the FPN levels, alpha 0)
+    method: Registered(METHODS) = "kd"
     # Softmax temperature of the logit terms; unset = the method's published default (Method.default_temperature).
     temperature: Annotated[float, Field(gt=0.0)] | None = None
     # Weight of the KD logit loss; cross entropy gets 1 - alpha.
@@ -31,7 +32,9 @@ class DistillConfig(Section):
     balance: float = Field(0.25, gt=0.0)  # beta auto: the method term's share of the logit terms it joins
     # constant: beta throughout; cosine: the method's term fades to nearly nothing by the last epoch
     beta_schedule: Literal["constant", "cosine"] = "constant"
-    layers: list[LayerPair] = []      # fitnets / at / sp: teacher and student layers, captured with hooks
+    # fitnets / at / sp / pkd: teacher and student layers, captured with hooks; empty: the pairs both models name
+    # (a detector's FPN levels), if they do
+    layers: list[LayerPair] = []
     # fitnets: stage-1 hint-only epochs before the KD epochs (unset: 1, the paper's two-stage training)
     hint_epochs: Annotated[int, Field(ge=0)] | None = None
     # Weak-teacher guard: once the student's validation accuracy reaches the teacher's, the teacher's weight (alpha

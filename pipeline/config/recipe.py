@@ -197,6 +197,18 @@ class Recipe(Section):
     targets: list[TargetBase] = Field(default_factory=default_targets, min_length=1)
     ship: ShipConfig = ShipConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_distill_defaults(cls, data: Any) -> Any:
+        """distill: fields the recipe leaves out start from the task's own defaults (Task.distill_defaults)."""
+        if not isinstance(data, dict) or not isinstance(data.get("task"), str) or data["task"] not in TASKS.names():
+            return data
+        defaults = dict(TASKS.get(data["task"], "task").distill_defaults)
+        distill = data.get("distill")
+        if not defaults or (distill is not None and not isinstance(distill, dict)):
+            return data
+        return {**data, "distill": {**defaults, **(distill or {})}}
+
     @model_validator(mode="after")
     def _task_fits(self):
         task = TASKS.get(self.task, "task")

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgeship.pipeline.config.distill import LayerPair
 from edgeship.pipeline.core.contracts.plugins import METHODS
 from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
@@ -23,6 +24,15 @@ from edgeship.pipeline.distillation.logit import kd_loss
 
 CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 AUTO_BATCHES = 10  # beta: auto is the mean ratio over this many first batches, then fixed
+
+
+def model_pairs(teacher: nn.Module, student: nn.Module) -> list[LayerPair]:
+    """The layer pairs two models name themselves (`feature_layers()`: a detector's FPN levels), where both name
+    the same number; else none."""
+    names = [getattr(m, "feature_layers", lambda: [])() for m in (teacher, student)]
+    if not names[0] or len(names[0]) != len(names[1]):
+        return []
+    return [LayerPair(teacher=t, student=s) for t, s in zip(*names)]
 
 
 class Distiller(nn.Module):
@@ -49,10 +59,12 @@ class Distiller(nn.Module):
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
-        pairs = cfg.layers if self.method_module.needs_layers else []
+        takes_layers = self.method_module.needs_layers or self.method_module.optional_layers
+        pairs = (cfg.layers or model_pairs(teacher, student)) if takes_layers else []
         if self.method_module.needs_layers and not pairs:
             raise EdgeshipError(f"distill.layers: method {cfg.method!r} needs teacher/student layer pairs, "
                                 "e.g. [{teacher: layer2, student: features.3}]")
+        self.pairs = pairs
         self.t_hooks = FeatureHooks(teacher, [p.teacher for p in pairs], "distill.layers.teacher")
         self.s_hooks = FeatureHooks(student, [p.student for p in pairs], "distill.layers.student")
         if pairs:
@@ -71,7 +83,7 @@ class Distiller(nn.Module):
             student(example)
             self.teacher(example)
         student.train(was_training)
-        for pair, s, t in zip(self.cfg.layers, self.s_hooks.features(), self.t_hooks.features()):
+        for pair, s, t in zip(self.pairs, self.s_hooks.features(), self.t_hooks.features()):
             if s.dim() != 4 or t.dim() != 4:
                 raise EdgeshipError(f"distill.layers: {pair.student!r} / {pair.teacher!r} must give NCHW feature "
                                     f"maps, got shapes {tuple(s.shape)} and {tuple(t.shape)}")

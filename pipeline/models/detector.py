@@ -61,6 +61,10 @@ class TinyFCOS(nn.Module):
         """The prediction layers: pruning keeps their outputs (pipeline/models/heads.py)."""
         return [self.cls_logits, self.box_distances, self.centerness]
 
+    def feature_layers(self) -> list[str]:
+        """The FPN levels' module names, finest first: the pairs feature distillation takes by default."""
+        return [f"smooth.{i}" for i in range(len(self.smooth))]
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The FPN levels, finest first (what feature distillation pairs)."""
         c3 = self.stage2(self.stage1(self.stem(x)))

@@ -157,4 +157,5 @@ def score_on_host(figures: dict, targets, side: int, num_classes: int) -> dict:
 DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos_loss,
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
                                 metric_name="mAP", targets=BOXES, per_image_metric=False, additive_counts=False,
-                                device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host))
+                                device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host,
+                                distill_defaults=(("method", "pkd"), ("alpha", 0.0))))

@@ -13,8 +13,8 @@ RECIPE = {
              "scenes": {"count": 240}},
     "teacher": {"arch": "fcos_tiny", "args": {"width": 8}, "train": {"epochs": 2, "lr": 0.002, "optimizer": "adam"}},
     "student": {"arch": "fcos_tiny", "args": {"width": 4}, "train": {"epochs": 1, "lr": 0.002, "optimizer": "adam"}},
-    "distill": {"method": "pkd", "alpha": 0.0, "baseline": False, "unfit_teacher": "distill",
-                "layers": [{"teacher": f"smooth.{i}", "student": f"smooth.{i}"} for i in range(3)]},
+    # the task's distill defaults: pkd on the FPN levels both detectors name, no logit KD
+    "distill": {"baseline": False, "unfit_teacher": "distill"},
     "prune": {"ratio": 0.25, "finetune": {"epochs": 1}},
     "export": {"formats": ["onnx", "tflite", "openvino"]},
     "quantize": {"calibration": {"samples": 32}},

@@ -119,6 +119,37 @@ def test_pkd_distills_a_detector_on_its_fpn_levels():
     assert [tuple(p.align.weight.shape) for p in distiller.method_module.pairs] == [(16, 8, 1, 1)] * 3
 
 
+def test_cwd_distills_a_detector_on_its_class_logits_and_fpn_levels():
+    from edgeship.pipeline.config.recipe import DistillConfig
+    from edgeship.pipeline.distillation.distiller import Distiller
+
+    data = objects(count=80)
+    teacher = build_model("fcos_tiny", 10, 1, 64, {"width": 8}).eval()
+    student = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
+    distiller = Distiller(teacher, student, DistillConfig(method="cwd", alpha=0.0), torch.zeros(1, 1, 64, 64),
+                          fcos_loss)
+    history = train(student, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0,
+                    task=DETECTION, distiller=distiller)
+    distiller.close()
+    assert len(distiller.pairs) == 3 and len(distiller.method_module.align) == 3  # the FPN levels both name
+    assert history[-1]["cwd"] > 0 and np.isfinite(history[-1]["loss"])
+
+
+def test_a_detection_recipe_distills_fpn_levels_by_default_and_keeps_what_it_sets():
+    from edgeship.pipeline.config.recipe import parse_recipe
+    from edgeship.pipeline.distillation.distiller import Distiller
+
+    raw = {"name": "d", "task": "detection", "data": {"source": "objects", "image_size": 64, "channels": 1},
+           "teacher": {"arch": "fcos_tiny"}, "student": {"arch": "fcos_tiny", "args": {"width": 4}}}
+    recipe = parse_recipe(raw)
+    assert (recipe.distill.method, recipe.distill.alpha) == ("pkd", 0.0)
+    assert parse_recipe({**raw, "distill": {"alpha": 0.2}}).distill.alpha == 0.2
+    teacher, student = (build_model("fcos_tiny", 10, 1, 64, {"width": w}) for w in (8, 4))
+    distiller = Distiller(teacher.eval(), student, recipe.distill, torch.zeros(1, 1, 64, 64), fcos_loss)
+    assert [(p.teacher, p.student) for p in distiller.pairs] == [(f"smooth.{i}", f"smooth.{i}") for i in range(3)]
+    distiller.close()
+
+
 def test_objects_of_an_unknown_item_kind_are_refused_naming_the_field():
     from edgeship.pipeline.config.recipe import parse_recipe
     from tests.support.recipes import tiny_recipe_dict

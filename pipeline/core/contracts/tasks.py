@@ -7,7 +7,7 @@ name its metric; the device agent computes the same metric from the eval set's l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -66,6 +66,9 @@ class Task:
     # score_on_host(agent_figures, eval_targets, input_side, num_classes) -> {"accuracy": %, ...}: for a metric
     # the device cannot compute (COCO mAP needs pycocotools), from what its agent module sent back (detections)
     score_on_host: Callable | None = None
+    # distill: settings this task starts from where the recipe leaves them out, as (field, value) pairs:
+    # detection distills FPN features (pkd) and has no softmax over its classes to distil (alpha 0)
+    distill_defaults: tuple[tuple[str, Any], ...] = ()
 
 
 def first_output(outputs):

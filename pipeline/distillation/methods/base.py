@@ -19,6 +19,7 @@ class Method(nn.Module):
     default_beta: ClassVar[float]       # weight of its own loss when the recipe leaves beta unset
     default_temperature: ClassVar[float] = 4.0  # of the logit terms, when the recipe leaves it unset
     needs_layers: ClassVar[bool] = False  # hooked (teacher, student) feature pairs from distill.layers
+    optional_layers: ClassVar[bool] = False  # takes such pairs where there are some, works on the logits without
     tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation")  # the tasks it makes sense for
     # beta: auto balances its loss against cross entropy on the first batches (feature and relation losses, whose
     # scale depends on the layers chosen); logit methods keep their published weight under auto.

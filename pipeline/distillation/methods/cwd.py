@@ -1,5 +1,6 @@
-"""Channel-wise distillation (Shu et al. 2021) for segmentation: on the logits, and on each hooked layer pair
-when distill.layers names some (student channels mapped to the teacher's by a learned 1x1 convolution)."""
+"""Channel-wise distillation (Shu et al. 2021) for segmentation and detection: on the class logits (a detector's
+over every point of every level), and on each hooked layer pair when there are some (distill.layers, or a
+detector's FPN levels), student channels mapped to the teacher's by a learned 1x1 convolution."""
 from __future__ import annotations
 
 import torch
@@ -7,6 +8,7 @@ from pydantic import Field
 from torch import nn
 
 from edgeship.pipeline.config.section import Section
+from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.dense import channel_wise_loss
 from edgeship.pipeline.distillation.methods.base import Method, register
 
@@ -20,7 +22,8 @@ class ChannelWiseDistillation(Method):
     name = "cwd"
     display = "CWD"
     default_beta = 3.0  # the paper's (and MMRazor's) loss weight for logits
-    tasks = ("segmentation",)
+    tasks = ("segmentation", "detection")
+    optional_layers = True
     Settings = CwdSettings
 
     def __init__(self, cfg):
@@ -33,7 +36,7 @@ class ChannelWiseDistillation(Method):
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         temperature = self.settings.temperature
-        total = channel_wise_loss(s_logits, t_logits, temperature)
+        total = channel_wise_loss(first_output(s_logits), first_output(t_logits), temperature)
         for align, s, t in zip(self.align, s_feats, t_feats):
             total = total + channel_wise_loss(align(s), t, temperature)
         return total

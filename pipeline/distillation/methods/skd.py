@@ -14,6 +14,7 @@ class StructuredKD(Method):
     display = "SKD pair-wise"
     default_beta = 1.0  # the paper's pair-wise weight
     tasks = ("segmentation",)
+    optional_layers = True
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         if not s_feats:
