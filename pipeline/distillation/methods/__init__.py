@@ -13,3 +13,4 @@ from edgeship.pipeline.distillation.methods import vid  # noqa: F401
 from edgeship.pipeline.distillation.methods import crd  # noqa: F401
 from edgeship.pipeline.distillation.methods import dist  # noqa: F401
 from edgeship.pipeline.distillation.methods import pkd  # noqa: F401
+from edgeship.pipeline.distillation.methods import imitation  # noqa: F401

@@ -1,0 +1,66 @@
+"""Masked feature imitation for detectors, split into foreground and background (DeFeat, Guo et al. CVPR 2021;
+the masked FitNets line of Wang et al. 2019): on each FPN level pair the student's map, aligned to the teacher's
+channels by a learned 1x1 convolution, matches the teacher's by squared error inside the ground-truth boxes and
+outside them, each part averaged over its own locations so the few object pixels are not drowned by the
+background, then weighed (options: foreground, background)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from edgeship.pipeline.config.section import Section
+from edgeship.pipeline.core.contracts.tasks import first_output
+from edgeship.pipeline.distillation.feature import match_spatial
+from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.tasks.detection import counted
+from edgeship.targets.agent.detections import input_size
+
+
+class ImitationSettings(Section):
+    foreground: float = Field(1.0, ge=0.0)  # weight of the squared error inside the boxes
+    background: float = Field(0.5, ge=0.0)  # ... and outside them (DeFeat: both carry knowledge)
+
+
+def box_masks(targets: list[torch.Tensor], side: int, height: int, width: int, device) -> torch.Tensor:
+    """(N, 1, H, W): 1 where a map location falls inside a box to train on (ignored boxes left out)."""
+    mask = torch.zeros(len(targets), 1, height, width, device=device)
+    scale_y, scale_x = height / side, width / side
+    for n, rows in enumerate(targets):
+        for _, x1, y1, x2, y2 in counted(rows)[:, :5].tolist():
+            mask[n, 0, int(y1 * scale_y):max(int(y1 * scale_y) + 1, math.ceil(y2 * scale_y)),
+                 int(x1 * scale_x):max(int(x1 * scale_x) + 1, math.ceil(x2 * scale_x))] = 1.0
+    return mask
+
+
+@register
+class MaskedImitation(Method):
+    name = "imitation"
+    display = "fg/bg imitation"
+    default_beta = 1.0
+    tasks = ("detection",)
+    needs_layers = True
+    auto_balance = True  # squared feature errors have no fixed scale: balanced against the detection loss
+    Settings = ImitationSettings
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.align = nn.ModuleList()
+
+    def setup(self, student_features, teacher_features) -> None:
+        for s, t in zip(student_features, teacher_features):
+            self.align.append(nn.Conv2d(s.shape[1], t.shape[1], 1, bias=False))
+
+    def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
+        side = input_size(first_output(s_logits).shape[2])
+        total = torch.zeros((), device=first_output(s_logits).device)
+        for align, s, t in zip(self.align, s_feats, t_feats):
+            s, t = match_spatial(align(s), t.float())
+            fg = box_masks(labels, side, *s.shape[-2:], s.device)
+            error = (s - t).pow(2).mean(1, keepdim=True)  # per location, over channels
+            inside, outside = fg.sum().clamp(min=1.0), (1 - fg).sum().clamp(min=1.0)
+            total = total + self.settings.foreground * (error * fg).sum() / inside \
+                + self.settings.background * (error * (1 - fg)).sum() / outside
+        return total
