@@ -15,18 +15,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
+from benchmarks.product_run import product_figures, run_optimize  # noqa: E402
 from edgeship.pipeline.config.loss import LossConfig  # noqa: E402
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
 from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions  # noqa: E402
@@ -160,29 +159,6 @@ def optimize_recipe(args, data_cfg: DataConfig, teacher_path: Path, method: str)
     }
 
 
-def run_optimize(recipe: dict, folder: Path) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    done = subprocess.run([sys.executable, "-m", "edgeship.pipeline.cli", "optimize", str(path), "--run-dir",
-                           str(folder / "run")], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(f"edgeship optimize failed (exit {done.returncode})")
-    print(done.stdout[-6000:], flush=True)
-    return json.loads((folder / "run" / "report.json").read_text())
-
-
-def product_figures(report: dict) -> tuple[dict, dict]:
-    """Teacher/student p50 ratio per runtime (the shipped line's fp32 file against the teacher's export to the
-    same format) and the int8 mIoU drop per runtime (against the same format's fp32 file)."""
-    rows = [r for r in report["results"] if r["status"] == "ok" and r["target"] == "local"]
-    ratio = {r["format"]: r["speedup_vs_teacher"] for r in rows
-             if r["stage"] == f"{r['format']}-fp32" and r.get("speedup_vs_teacher")}
-    drops = {r["format"]: r["int8"]["drop"] for r in rows if r["precision"] == "int8" and r.get("int8")}
-    return ratio, drops
-
-
 def loss_table(args, data, methods_rows: list[dict], example) -> dict:
     """Scratch students with each --losses kind beside the default one (the scratch row of the methods table)."""
     table = {methods_rows[0]["loss"]: methods_rows[0]}
@@ -233,7 +209,7 @@ def main() -> int:
     if not args.skip_optimize and best["method"] != "scratch":
         folder = Path(args.out) if args.out else Path("/tmp") / "distill-segmentation"
         report = run_optimize(optimize_recipe(args, data_cfg, teacher_path, best["method"]), folder / "optimize")
-        ratio, drops = product_figures(report)
+        ratio, drops, _ = product_figures(report)
         drop = pruned_drop(report)
         print("teacher/student p50 latency, same runtime (goal >= 10x): "
               + ", ".join(f"{fmt} {value:.1f}x" for fmt, value in ratio.items()))

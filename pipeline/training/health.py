@@ -30,9 +30,12 @@ def problems(val_accuracy: float | None, train_accuracy: float | None, num_class
         return found
     chance = chance_level(num_classes) if chance is None else chance
     limit = near_chance_limit(num_classes, chance)
-    if val_accuracy <= limit:
+    if val_accuracy <= limit and chance > 0:
         found.append(f"validation {metric} {val_accuracy:.1f}% is near chance ({chance:.1f}% "
                      f"for {num_classes} classes; at most {limit:.1f}% counts as not learned)")
+    elif val_accuracy <= limit:  # a metric a guess scores nothing on (detection's mAP)
+        found.append(f"validation {metric} {val_accuracy:.1f}% is next to nothing (at most {limit:.1f}% counts "
+                     "as not learned): train longer, on more images, or at another learning rate")
     if train_accuracy is not None and train_accuracy > 2 * limit \
             and val_accuracy < COLLAPSE_RATIO * train_accuracy:
         found.append(f"validation {metric} {val_accuracy:.1f}% is less than half its training {metric} "
