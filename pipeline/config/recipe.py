@@ -137,6 +137,9 @@ class QuantizeConfig(Section):
     # Weights quantized per output channel (onnxruntime; OpenVINO and LiteRT always are): per tensor loses
     # depthwise convolutions whose channels differ in range by orders of magnitude.
     per_channel: bool = True
+    # The model's prediction layers (its output_layers(): a detector's last class / box convolutions) stay float,
+    # as Ultralytics' OpenVINO export keeps its head; auto: the task's default (detection: yes).
+    float_outputs: Literal["auto", "yes", "no"] = "auto"
 
     @model_validator(mode="before")
     @classmethod

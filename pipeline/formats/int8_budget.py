@@ -22,7 +22,7 @@ import torch
 
 from edgeship.calibration.calibration_set import CalibrationSet
 from edgeship.pipeline.core.contracts.formats import Format, runner_of
-from edgeship.pipeline.formats.layer_error import layer_errors
+from edgeship.pipeline.formats.layer_error import layer_errors, module_of
 from edgeship.targets.agent_host import batched_runner, evaluate_details, open_runner
 
 FINAL_NAME = "model-int8"
@@ -45,6 +45,7 @@ class Int8Outcome:
     tried: list[dict] = field(default_factory=list)  # [{float_layers, accuracy, drop, seconds}] in search order
     search_seconds: float = 0.0
     timed_out: bool = False
+    float_outputs: list[str] = field(default_factory=list)  # the prediction layers kept float from the start
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,9 +77,13 @@ def _remove_model(out: Path, name: str) -> None:
 def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: torch.nn.Module,
                            example: torch.Tensor, calib: CalibrationSet, out: Path, qcfg,
                            val_inputs: np.ndarray, val_labels: np.ndarray, metric: str = "top1",
-                           score_on_host: Callable | None = None) -> Int8Outcome:
+                           score_on_host: Callable | None = None, always_float: list[str] = ()) -> Int8Outcome:
+    """int8 within the accuracy budget: `always_float` (torch module names: the prediction layers) never
+    quantized, then the most harmful layers kept float one by one until the budget holds."""
+    fixed = _layers_of(backend.layers(fp32_path, model, out), model, always_float) if always_float else []
+
     def quantize(exclude: list[str], name: str) -> Path:
-        return out / backend.quantize(fp32_path, model, example, calib, out, qcfg, exclude, name)
+        return out / backend.quantize(fp32_path, model, example, calib, out, qcfg, [*fixed, *exclude], name)
 
     def measure(path: Path) -> float:
         return accuracy_of(fmt, path, val_inputs, val_labels, metric, score_on_host)
@@ -88,13 +93,13 @@ def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: to
     path = quantize([], FINAL_NAME)
     acc = measure(path)
     outcome = Int8Outcome(path.name, fp32_acc, acc, fp32_acc - acc, budget, fp32_acc - acc <= budget,
-                          validation_samples=len(val_inputs))
+                          float_layers=list(fixed), validation_samples=len(val_inputs), float_outputs=list(fixed))
     if outcome.within_budget or not qcfg.fallback or qcfg.max_float_layers == 0:
         backend.cleanup(out)
         return outcome
 
     started = time.monotonic()
-    layers = backend.layers(fp32_path, model, out)
+    layers = [layer for layer in backend.layers(fp32_path, model, out) if layer not in fixed]
     order = _rank(backend, fmt, fp32_path, model, example, calib, out, qcfg, layers, outcome, measure, started)
     kept: list[str] = []
     best = (outcome.drop, path.name, acc, [])
@@ -115,11 +120,23 @@ def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: to
     drop, best_file, acc, kept = best
     _keep_only(out, best_file)
     outcome.file = FINAL_NAME + Path(best_file).suffix
-    outcome.int8_accuracy, outcome.float_layers = acc, kept
+    outcome.int8_accuracy, outcome.float_layers = acc, [*fixed, *kept]
     outcome.drop, outcome.within_budget = drop, drop <= budget
     outcome.search_seconds = round(time.monotonic() - started, 1)
     backend.cleanup(out)
     return outcome
+
+
+def output_module_names(model: torch.nn.Module) -> list[str]:
+    """The torch names of the model's prediction layers (`output_layers()`), if it names them."""
+    heads = {id(m) for m in getattr(model, "output_layers", lambda: [])()}
+    return [name for name, module in model.named_modules() if id(module) in heads]
+
+
+def _layers_of(layers: list[str], model: torch.nn.Module, modules: list[str]) -> list[str]:
+    """The runtime's layers that come from the torch modules named `modules`."""
+    named, wanted = dict(model.named_modules()), set(modules)
+    return [layer for layer in layers if module_of(layer, named) in wanted]
 
 
 def _keep_only(out: Path, best_file: str) -> None:

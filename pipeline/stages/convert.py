@@ -10,7 +10,7 @@ from edgeship.pipeline.core.contracts.stage_graph import StageId
 from edgeship.pipeline.core.contracts.stage_graph import quantized as quantized_id
 from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.core.infrastructure.logs import output_to
-from edgeship.pipeline.formats.int8_budget import quantize_within_budget
+from edgeship.pipeline.formats.int8_budget import output_module_names, quantize_within_budget
 from edgeship.pipeline.formats.parity import check_parity, require_parity
 from edgeship.pipeline.models.torch_artifact import example_input, input_spec, load_torch_model
 from edgeship.pipeline.stages.context import Context
@@ -47,9 +47,11 @@ def quantize(inputs: StageInputs, out: Path, ctx: Context, key: str) -> Artifact
     val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
     task = task_named(ctx.recipe.task)
     score = partial(task.score_on_host, num_classes=ctx.data.num_classes) if task.score_on_host else None
+    keep = qcfg.float_outputs == "yes" or (qcfg.float_outputs == "auto" and task.float_outputs)
     with output_to(out / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, src.path, model, example_input(src.preprocessing),
-                                         calibration, out, qcfg, val_inputs, val_targets, task.device_metric, score)
+                                         calibration, out, qcfg, val_inputs, val_targets, task.device_metric, score,
+                                         output_module_names(model) if keep else [])
     name = outcome.file
     quantized = backend.quantized_ops(out / name)
     if not quantized:

@@ -158,4 +158,4 @@ DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
                                 metric_name="mAP", targets=BOXES, per_image_metric=False, additive_counts=False,
                                 device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host,
-                                distill_defaults=(("method", "pkd"), ("alpha", 0.0))))
+                                distill_defaults=(("method", "pkd"), ("alpha", 0.0)), float_outputs=True))

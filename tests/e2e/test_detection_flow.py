@@ -30,6 +30,11 @@ def test_a_detector_runs_through_every_stage_with_map_from_the_device_path(tmp_p
     formats = {(fmt, precision) for _, fmt, precision in rows}
     assert {("onnx", "int8"), ("tflite", "int8"), ("openvino", "int8"), ("torch", "fp32")} <= formats
     assert all(r.accuracy is not None and 0.0 <= r.accuracy <= 100.0 for r in rows.values())
+    # int8 keeps the detector's prediction convolutions float by default (each runtime's names for them)
+    for fmt in ("onnx", "tflite", "openvino"):
+        heads = rows[(f"{fmt}-int8", fmt, "int8")].int8["float_outputs"]
+        assert heads and all(any(h in layer for h in ("cls_logits", "box_distances", "centerness"))
+                             for layer in heads), (fmt, heads)
     # the teacher's exports decode to the same detections as torch: the same mAP, every runtime
     teacher = [r.accuracy for (stage, _, _), r in rows.items() if stage.startswith("teacher")]
     assert max(teacher) - min(teacher) < 0.5 and len(teacher) == 4

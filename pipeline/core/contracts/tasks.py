@@ -69,6 +69,9 @@ class Task:
     # distill: settings this task starts from where the recipe leaves them out, as (field, value) pairs:
     # detection distills FPN features (pkd) and has no softmax over its classes to distil (alpha 0)
     distill_defaults: tuple[tuple[str, Any], ...] = ()
+    # int8 keeps the model's prediction layers (output_layers()) float unless quantize.float_outputs says no:
+    # boxes and scores of very different ranges (detection) lose most in the last convolutions
+    float_outputs: bool = False
 
 
 def first_output(outputs):
