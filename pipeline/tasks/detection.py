@@ -121,6 +121,32 @@ def coco_map(truths: list[np.ndarray], detections: list[np.ndarray], num_classes
     return {"accuracy": mean, "map": mean, "map50": at50, "per_class_ap": per_class}
 
 
+PARITY_SCORE = 0.3  # the confident detections a converted file must reproduce (and must not add)
+PARITY_IOU = 0.5    # matched: same class and IoU at least this (COCO's loosest threshold)
+
+
+def _found_in(mine: np.ndarray, theirs: np.ndarray) -> int:
+    """How many of `mine`'s confident detections `theirs` also has (any score above the decode threshold)."""
+    from torchvision.ops import box_iou
+
+    confident = mine[mine[:, 4] >= PARITY_SCORE]
+    if not len(confident) or not len(theirs):
+        return 0
+    iou = box_iou(torch.from_numpy(confident[:, :4]).float(), torch.from_numpy(theirs[:, :4]).float()).numpy()
+    same_class = confident[:, 5:6] == theirs[None, :, 5]
+    return int(((iou >= PARITY_IOU) & same_class).any(1).sum())
+
+
+def box_parity(expected: list[np.ndarray], got: list[np.ndarray]) -> float:
+    """% of the confident detections of either side that the other side also finds (decoded by the agent's code):
+    torch's boxes the file misses and boxes the file adds both count against it; 100 where neither is confident."""
+    matched = total = 0
+    for mine, theirs in zip(decode(*expected), decode(*got)):
+        total += int((mine[:, 4] >= PARITY_SCORE).sum() + (theirs[:, 4] >= PARITY_SCORE).sum())
+        matched += _found_in(mine, theirs) + _found_in(theirs, mine)
+    return 100.0 * matched / total if total else 100.0
+
+
 class MapMeter:
     """Keeps each image's ground truth and decoded detections; the mAP comes at the end, over them all."""
 
@@ -158,4 +184,5 @@ DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
                                 metric_name="mAP", targets=BOXES, per_image_metric=False, additive_counts=False,
                                 device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host,
-                                distill_defaults=(("method", "pkd"), ("alpha", 0.0)), float_outputs=True))
+                                distill_defaults=(("method", "pkd"), ("alpha", 0.0)), float_outputs=True,
+                                parity=box_parity, parity_name="boxes matched (same class, IoU >= 0.5)"))

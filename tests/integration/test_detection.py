@@ -57,6 +57,25 @@ def test_points_and_decoding_follow_the_head_layout():
     assert np.allclose(found[0], [10, 9, 16, 17, 1.0, 2], atol=1e-3)
 
 
+def test_box_parity_counts_confident_boxes_either_side_misses():
+    from edgeship.pipeline.tasks.detection import box_parity
+
+    points, _ = point_grid(64)
+    logits = np.full((1, 3, len(points)), -20.0, np.float32)
+    distances = np.full((1, 4, len(points)), 4.0, np.float32)
+    centerness = np.full((1, 1, len(points)), 20.0, np.float32)
+    logits[0, 2, 9] = logits[0, 1, 30] = 20.0            # two confident boxes
+    same = [logits, distances, centerness]
+    nudged = [logits, distances + 0.2, centerness]          # boxes a little larger: still the same boxes
+    missing = [logits.copy(), distances, centerness]
+    missing[0][0, 1, 30] = -20.0                            # the file loses one box
+    assert box_parity(same, same) == 100.0 and box_parity(same, nudged) == 100.0
+    # torch's two boxes, one found in the file; the file's one box, found in torch: 2 of 3
+    assert box_parity(same, missing) == pytest.approx(200 / 3)
+    quiet = [np.full_like(logits, -20.0), distances, centerness]
+    assert box_parity(quiet, quiet) == 100.0                # nothing confident on either side
+
+
 def test_nms_keeps_the_best_of_overlapping_boxes():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], np.float32)
     assert list(nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5)) == [0, 2]
