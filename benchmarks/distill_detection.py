@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Does distillation pay for detection? One wide fcos_tiny teacher, a student at least 8x cheaper trained from
-scratch and with PKD, CWD and fg/bg imitation, 3 seeds each, on the built-in objects; then the best method's
+scratch and with PKD, CWD, fg/bg imitation and FGD, 3 seeds each, on the built-in objects; then the best method's
 student through `edgeship optimize` (prune, int8 on three runtimes, bench with the teacher exported to each).
 
 Prints the methods table (mAP50-95 on held-out canvases, mean ± std) and the goals' figures; --out DIR writes
@@ -42,6 +42,7 @@ METHODS = {
     "pkd": DistillConfig(method="pkd", alpha=0.0),              # FPN levels (the models name them)
     "cwd": DistillConfig(method="cwd", alpha=0.0),              # class logits + FPN levels
     "imitation": DistillConfig(method="imitation", alpha=0.0),  # FPN levels inside / outside the boxes
+    "fgd": DistillConfig(method="fgd", alpha=0.0),              # focal (attention, scale masks) + global
 }
 
 

@@ -138,8 +138,8 @@ def test_pkd_distills_a_detector_on_its_fpn_levels():
     assert [tuple(p.align.weight.shape) for p in distiller.method_module.pairs] == [(16, 8, 1, 1)] * 3
 
 
-@pytest.mark.parametrize("method", ["cwd", "imitation"])
-def test_cwd_and_imitation_distill_a_detector_on_its_fpn_levels(method):
+@pytest.mark.parametrize("method", ["cwd", "imitation", "fgd"])
+def test_cwd_imitation_and_fgd_distill_a_detector_on_its_fpn_levels(method):
     from edgeship.pipeline.config.recipe import DistillConfig
     from edgeship.pipeline.distillation.distiller import Distiller
 
@@ -151,18 +151,21 @@ def test_cwd_and_imitation_distill_a_detector_on_its_fpn_levels(method):
     history = train(student, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0,
                     task=DETECTION, distiller=distiller)
     distiller.close()
-    assert len(distiller.pairs) == 3 and len(distiller.method_module.align) == 3  # the FPN levels both name
+    module = distiller.method_module
+    assert len(distiller.pairs) == 3 and len(getattr(module, "align", getattr(module, "pairs", []))) == 3
     assert history[-1][method] > 0 and np.isfinite(history[-1]["loss"])
 
 
 def test_imitation_masks_cover_the_boxes_at_each_level_and_leave_ignored_ones_out():
-    from edgeship.pipeline.distillation.methods.imitation import box_masks
+    from edgeship.pipeline.distillation.box_regions import box_masks, scale_masks
 
     rows = torch.tensor([[1, 8, 16, 24, 40, 0], [2, 40, 40, 64, 64, 1]], dtype=torch.float32)
     mask = box_masks([rows], 64, 8, 8, "cpu")[0, 0]  # stride 8
     assert mask[2:5, 1:3].eq(1).all() and mask.sum() == 6  # x 8-24 -> columns 1-2, y 16-40 -> rows 2-4
     tiny = box_masks([torch.tensor([[0, 30, 30, 31, 31]])], 64, 2, 2, "cpu")[0, 0]  # stride 32: one location
     assert tiny.sum() == 1 and tiny[0, 0] == 1
+    fg, bg = scale_masks([rows], 64, 8, 8, "cpu")  # FGD: each box sums to 1, the background too
+    assert fg.sum() == pytest.approx(1.0) and bg.sum() == pytest.approx(1.0) and (fg * bg).sum() == 0
 
 
 def test_a_detection_recipe_distills_fpn_levels_by_default_and_keeps_what_it_sets():

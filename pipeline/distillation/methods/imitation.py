@@ -5,34 +5,21 @@ outside them, each part averaged over its own locations so the few object pixels
 background, then weighed (options: foreground, background)."""
 from __future__ import annotations
 
-import math
-
 import torch
 from pydantic import Field
 from torch import nn
 
 from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.core.contracts.tasks import first_output
+from edgeship.pipeline.distillation.box_regions import box_masks
 from edgeship.pipeline.distillation.feature import match_spatial
 from edgeship.pipeline.distillation.methods.base import Method, register
-from edgeship.pipeline.tasks.detection import counted
 from edgeship.targets.agent.detections import input_size
 
 
 class ImitationSettings(Section):
     foreground: float = Field(1.0, ge=0.0)  # weight of the squared error inside the boxes
     background: float = Field(0.5, ge=0.0)  # ... and outside them (DeFeat: both carry knowledge)
-
-
-def box_masks(targets: list[torch.Tensor], side: int, height: int, width: int, device) -> torch.Tensor:
-    """(N, 1, H, W): 1 where a map location falls inside a box to train on (ignored boxes left out)."""
-    mask = torch.zeros(len(targets), 1, height, width, device=device)
-    scale_y, scale_x = height / side, width / side
-    for n, rows in enumerate(targets):
-        for _, x1, y1, x2, y2 in counted(rows)[:, :5].tolist():
-            mask[n, 0, int(y1 * scale_y):max(int(y1 * scale_y) + 1, math.ceil(y2 * scale_y)),
-                 int(x1 * scale_x):max(int(x1 * scale_x) + 1, math.ceil(x2 * scale_x))] = 1.0
-    return mask
 
 
 @register
