@@ -75,13 +75,17 @@ def candidates(methods: dict, task: str, has_layers: bool) -> list[Candidate]:
     """The grid: KD at T 2/4/8 and alpha 0.5/0.9; each logit method alone at T 2/4; each feature or relation
     method (when the recipe names layer pairs) alone and beside KD, at balance 0.25, and 0.1 beside KD."""
     grid = [Candidate(SCRATCH)]
-    grid += [Candidate("kd", t, a) for t in (2.0, 4.0, 8.0) for a in (0.5, 0.9)]
+    with_kd = "kd" in methods and task in getattr(methods["kd"], "tasks", ("classification",))
+    if with_kd:  # a detector's class scores are no softmax: KD is not among its methods
+        grid += [Candidate("kd", t, a) for t in (2.0, 4.0, 8.0) for a in (0.5, 0.9)]
     for name, method in methods.items():
         if name == "kd" or task not in getattr(method, "tasks", ("classification",)):
             continue
         if method.needs_layers and not has_layers:
             continue
-        if method.auto_balance:
+        if method.auto_balance and not with_kd:
+            grid += [Candidate(name, None, 0.0, 0.25), Candidate(name, None, 0.0, 0.1)]
+        elif method.auto_balance:
             grid += [Candidate(name, None, 0.0, 0.25), Candidate(name, 4.0, 0.9, 0.25),
                      Candidate(name, 4.0, 0.9, 0.1)]
         else:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from edgeship.pipeline.bench.paired import compare_pairs, decision_pairs
 from edgeship.pipeline.bench.run import bench_all, bench_columns
 from edgeship.pipeline.core.contracts.artifact import Artifact
+from edgeship.pipeline.core.contracts.data_sources import BOXES
 from edgeship.pipeline.core.contracts.plugins import METHODS
 from edgeship.pipeline.core.contracts.results import Report, ShipChoice
 from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, TEACHER, StageId
 from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.data.transforms import preprocess
-from edgeship.pipeline.reporting.masks import EXAMPLES, masks_svg, predicted_masks
+from edgeship.pipeline.reporting.masks import EXAMPLES, boxes_svg, masks_svg, predicted_boxes, predicted_masks
 from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_name, write_report
 from edgeship.pipeline.reporting.ship import choose, write_ship
 from edgeship.pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
@@ -34,18 +35,22 @@ def unfit_stages(artifacts: dict[str, Artifact], final_stage: str) -> dict[str, 
     return unfit
 
 
-def _mask_examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict[str, ShipChoice], name_of) -> str:
-    """Validation images beside their ground truth, the teacher's masks and each shipped file's."""
+def _examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict[str, ShipChoice], name_of,
+              boxes: bool) -> str:
+    """Validation images beside their ground truth, the teacher's predictions and each shipped file's: masks, or
+    boxes for a task whose targets are boxes."""
     images, truth = ctx.data.val.sample(EXAMPLES, ctx.recipe.seed).arrays()
     inputs = preprocess(images, ctx.data.preprocessing)
-    columns = {"ground truth": truth}
+    columns = {}
     shown = [TEACHER.name] + [c.stage for c in ship_choices.values() if c.stage]
     for stage in dict.fromkeys(shown):
         if stage in artifacts:
             a = artifacts[stage]
             label = name_of(a.id) if a.format == "torch" else f"{a.format} {a.precision}"
-            columns[label] = predicted_masks(a, inputs)
-    return masks_svg(images, columns, ctx.data.num_classes)
+            columns[label] = predicted_boxes(a, inputs) if boxes else predicted_masks(a, inputs)
+    if boxes:
+        return boxes_svg(images, columns, [truth[i] for i in range(len(images))], ctx.data.labels)
+    return masks_svg(images, {"ground truth": truth, **columns}, ctx.data.num_classes)
 
 
 def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str,
@@ -92,8 +97,8 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                       "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),
                       "scheme": kd.metrics.get("scheme") if kd else None,
                       "weak_teacher": kd.metrics.get("weak_teacher") if kd else None, "search": ctx.search})
-    if task.dense:
-        report.figures["masks"] = _mask_examples(ctx, artifacts, ship_choices, name_of)
+    if task.dense or task.targets == BOXES:
+        report.figures["examples"] = _examples(ctx, artifacts, ship_choices, name_of, boxes=task.targets == BOXES)
     if publish:
         write_report(run.root, report)
         write_ship(run.root, ship_choices, artifacts)

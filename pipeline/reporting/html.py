@@ -166,8 +166,8 @@ def render(report: Report) -> str:
     results = results_view(report.results, "Results", HTML, shipped, metric=report.metric).html()
     distilled = (f'<p class="note">{escape(distillation_sentence(report.distillation))}</p>'
                  if report.distillation else "")
-    examples = (f"<h2>Validation examples</h2><figure>{report.figures['masks']}</figure>"
-                if report.figures.get("masks") else "")
+    examples = (f"<h2>Validation examples</h2><figure>{report.figures['examples']}</figure>"
+                if report.figures.get("examples") else "")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>edgeship: '
             f"{escape(report.recipe)}</title><style>{CSS}</style></head><body>"
             f"<h1>edgeship report: {escape(report.recipe)}</h1>"

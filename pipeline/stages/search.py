@@ -87,7 +87,9 @@ def search(ctx: Context, teacher_art: Artifact, budget_seconds: float | None, co
             ctx.say(f"[bold]search[/bold] key {key}\n  reused: {previous['pick']}")
             ctx.search = _summary(previous)
             return recipe.distill.model_copy(update=previous["settings"])
-    grid = candidates(dict(METHODS.items()), recipe.task, bool(recipe.distill.layers))
+    # layer pairs: the recipe's, or those the models name themselves (a detector's FPN levels)
+    named = bool(getattr(load_teacher(teacher_art), "feature_layers", lambda: [])())
+    grid = candidates(dict(METHODS.items()), recipe.task, bool(recipe.distill.layers) or named)
     ctx.say(f"[bold]search[/bold] key {key}: {len(grid)} candidates, successive halving (1/3 kept per rung), "
             f"budget {budget_seconds or 'none'} s")
     result = successive_halving(grid, trial_runner(ctx, teacher_art), recipe.student.train.epochs,

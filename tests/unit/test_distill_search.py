@@ -42,3 +42,9 @@ def test_grid_covers_methods_by_task_and_layers():
     feature = [c for c in candidates(dict(METHODS.items()), "classification", True) if c.method == "at"]
     assert {(c.alpha, c.balance) for c in feature} == {(0.0, 0.25), (0.9, 0.25), (0.9, 0.1)}
     assert feature[0].settings()["beta"] == "auto"
+
+
+def test_detection_grid_has_its_own_methods_and_no_softmax_kd():
+    grid = candidates(dict(METHODS.items()), "detection", True)
+    assert {c.method for c in grid} == {"scratch", "pkd", "cwd", "imitation", "fgd"}
+    assert all(c.alpha == 0.0 for c in grid if c.method != "scratch")
