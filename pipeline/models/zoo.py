@@ -14,6 +14,7 @@ from torch import nn
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.models.detector import TinyFCOS
 from edgeship.pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
+from edgeship.pipeline.models.torchvision_detectors import BACKBONES, torchvision_fcos
 
 
 class BasicBlock(nn.Module):
@@ -153,6 +154,8 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
             return UNet(num_classes, in_channels, **args)
         if arch == "fcos_tiny":
             return TinyFCOS(num_classes, in_channels, **args)
+        if arch in BACKBONES:
+            return torchvision_fcos(arch, num_classes, in_channels, args)
         if arch in torchvision_segmentation_names():
             # the stem takes the recipe's channels; its stride stays (segmentation outputs are upsampled anyway)
             return _adapt_stem(torchvision_segmentation(arch, num_classes, args), in_channels, SMALL_INPUT)
@@ -171,7 +174,8 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
     except TypeError as err:
         raise EdgeshipError(f"arch {arch!r}: bad args: {err}") from None
     raise EdgeshipError(f"unknown architecture {arch!r} (cifar_resnetN, simple_cnn, unet, fcos_tiny, a torchvision "
-                        "model name (classification or segmentation), timm:NAME, or python:module:function)")
+                        f"model name (classification or segmentation), {', '.join(BACKBONES)}, timm:NAME, or "
+                        "python:module:function)")
 
 
 def count_macs_params(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:

@@ -59,8 +59,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, limit: int = MAX_DETE
     return np.asarray(keep, dtype=np.int64)
 
 
-def decode(class_logits: np.ndarray, distances: np.ndarray, centerness: np.ndarray, strides=STRIDES) -> list:
-    """Per image: (K, 6) rows of x1, y1, x2, y2, score, class, best first (class-aware NMS)."""
+def decode(class_logits: np.ndarray, distances: np.ndarray, centerness: np.ndarray, strides=STRIDES,
+           limit: int = MAX_DETECTIONS) -> list:
+    """Per image: (K <= limit, 6) rows of x1, y1, x2, y2, score, class, best first (class-aware NMS)."""
     side = input_size(class_logits.shape[2], strides)
     points, _ = point_grid(side, strides)
     out = []
@@ -74,7 +75,7 @@ def decode(class_logits: np.ndarray, distances: np.ndarray, centerness: np.ndarr
                           points[where, 0] + dist[2, where], points[where, 1] + dist[3, where]], 1)
         boxes = np.clip(boxes, 0, side)
         # class-aware NMS in one call: boxes of different classes are moved apart so they never overlap
-        keep = nms(boxes + classes[:, None] * (2.0 * side + 1), values, NMS_IOU)
+        keep = nms(boxes + classes[:, None] * (2.0 * side + 1), values, NMS_IOU, limit)
         out.append(np.concatenate([boxes[keep], values[keep, None], classes[keep, None]], 1).astype(np.float32))
     return out
 
