@@ -45,9 +45,12 @@ def load_checkpoint(path: Path, model: nn.Module, field: str, num_classes: int |
     when the checkpoint was trained for another class count (`num_classes` given): that head keeps its fresh
     initialization. Returns the head keys that were replaced (empty: the checkpoint fitted entirely)."""
     state = read_state_dict(path, field, prefix)
+    left_out = tuple(getattr(model, "checkpoint_leaves_out", ()))  # parts of the source model this one drops
+    state = {k: v for k, v in state.items() if not (left_out and k.startswith(left_out))}
     current = model.state_dict()
     differs = {k for k in state if k in current and state[k].shape != current[k].shape}
-    missing = {k for k in current if k not in state}
+    # a counter BatchNorm keeps for its momentum: checkpoints of frozen BatchNorm (torchvision's detectors) lack it
+    missing = {k for k in current if k not in state and not k.endswith("num_batches_tracked")}
     unexpected = {k for k in state if k not in current}
     head = head_keys(model, num_classes) if num_classes else set()
     replaceable = differs | missing

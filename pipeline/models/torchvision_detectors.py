@@ -19,17 +19,18 @@ from torch import nn
 from edgeship.targets.agent.detections import STRIDES
 
 BACKBONES = {"fcos_resnet50_fpn": "resnet50", "fcos_resnet34_fpn": "resnet34", "fcos_resnet18_fpn": "resnet18"}
-DROPPED = "backbone.fpn.extra_blocks."  # torchvision's P6/P7 block: not part of this graph
 
 
 class TorchvisionFCOS(nn.Module):
+    checkpoint_leaves_out = ("backbone.fpn.extra_blocks.",)  # torchvision's P6/P7 block: not part of this graph
     def __init__(self, num_classes: int, in_channels: int = 3, backbone: str = "resnet50", num_convs: int = 4):
         super().__init__()
         from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
         from torchvision.models.detection.fcos import FCOSHead
 
+        # trainable BatchNorm (torchvision freezes it for fine-tuning from ImageNet; here it learns)
         self.backbone = resnet_fpn_backbone(backbone_name=backbone, weights=None, trainable_layers=5,
-                                            returned_layers=[2, 3, 4])
+                                            returned_layers=[2, 3, 4], norm_layer=nn.BatchNorm2d)
         if in_channels != 3:  # the stem takes the recipe's channels
             old = self.backbone.body.conv1
             self.backbone.body.conv1 = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride,
@@ -63,7 +64,7 @@ class TorchvisionFCOS(nn.Module):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """A torchvision FCOS checkpoint loads as it is: its P6/P7 block (not in this graph) is left out."""
-        kept = {k: v for k, v in state_dict.items() if not k.startswith(DROPPED)}
+        kept = {k: v for k, v in state_dict.items() if not k.startswith(self.checkpoint_leaves_out)}
         return super().load_state_dict(kept, strict=strict, assign=assign)
 
 

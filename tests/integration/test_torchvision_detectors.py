@@ -29,6 +29,18 @@ def test_a_torchvision_fcos_checkpoint_loads_and_gives_torchvisions_boxes():
     assert classes.shape == (1, 5, len(points)) and torch.allclose(theirs, ours, atol=1e-4)
 
 
+def test_a_coco_checkpoint_of_another_class_count_loads_with_a_fresh_class_layer(tmp_path):
+    from torchvision.models.detection import fcos_resnet50_fpn
+
+    from edgeship.pipeline.models.checkpoints import load_checkpoint
+
+    path = tmp_path / "fcos_coco.pt"
+    torch.save(fcos_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91).state_dict(), path)
+    model = build_model("fcos_resnet50_fpn", 4, 3, 64, {})
+    replaced = load_checkpoint(path, model, "teacher.checkpoint", num_classes=4)
+    assert replaced == ["head.classification_head.cls_logits.bias", "head.classification_head.cls_logits.weight"]
+
+
 def test_the_loss_trains_a_grey_input_resnet18_fcos():
     model = build_model("fcos_resnet18_fpn", 10, 1, 64, {"num_convs": 1})
     loss = fcos_loss(model(torch.zeros(2, 1, 64, 64)), [torch.tensor([[1, 10, 10, 30, 30.0]]), torch.zeros(0, 5)])
