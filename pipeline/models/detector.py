@@ -61,6 +61,10 @@ class TinyFCOS(nn.Module):
         """The prediction layers: pruning keeps their outputs (pipeline/models/heads.py)."""
         return [self.cls_logits, self.box_distances, self.centerness]
 
+    def pruning_unwrapped(self) -> list[tuple[nn.Parameter, int]]:
+        """The per-level box scales: one per level, nothing a channel count depends on."""
+        return [(self.scales, 0)]
+
     def feature_layers(self) -> list[str]:
         """The FPN levels' module names, finest first: the pairs feature distillation takes by default."""
         return [f"smooth.{i}" for i in range(len(self.smooth))]

@@ -46,9 +46,13 @@ def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_c
     if missing:
         raise EdgeshipError(f"prune.ignore: no module named {missing[0]!r}")
     ignored = classifier_layers(model, num_classes) + [modules[name] for name in cfg.ignore]
+    # parameters outside any layer (a detector's per-level box scales) that the model names with the dimension
+    # Torch-Pruning may prune: said, so it does not guess (and warn)
+    unwrapped = getattr(model, "pruning_unwrapped", lambda: [])()
     return tp.pruner.MetaPruner(model.eval(), example, importance=_importance(cfg.importance),
                                 pruning_ratio=cfg.ratio, iterative_steps=steps,
-                                global_pruning=cfg.global_pruning, ignored_layers=ignored)
+                                global_pruning=cfg.global_pruning, ignored_layers=ignored,
+                                unwrapped_parameters=unwrapped or None)
 
 
 def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | None = None,
