@@ -41,6 +41,10 @@ COLUMNS: dict[str, tuple[Callable[[ResultRow], str], bool]] = {  # header -> (ce
     # under an emulator both are the emulator's, as its latency is
     "pre ms": (lambda r: _emulated_or(r, r.preprocess_ms, ".3f"), True),
     "post ms": (lambda r: _emulated_or(r, r.postprocess_ms, ".3f"), True),
+    # as `yolo benchmark` prints: images a second from the inference p50, the int8 file's loss against its fp32
+    # file (the accuracy budget's figure, on the validation split)
+    "FPS": (lambda r: _fmt(r.native_latency() and 1000.0 / r.native_latency(), ".0f"), True),
+    "int8 drop": (lambda r: _fmt((r.int8 or {}).get("drop"), "+.2f"), True),
     "cold start ms": (lambda r: _emulated_or(r, r.cold_start_ms, ".1f"), True),
     "peak RSS MB": (lambda r: _emulated_or(r, r.peak_rss_mb, ".0f"), True),
     "status": (_status, False),
@@ -54,11 +58,12 @@ HTML = ["model", "format", "precision", "target", "runtime", "size KB", "MACs", 
 
 
 def markdown_columns(rows: list[ResultRow]) -> list[str]:
-    """MARKDOWN, with the device's pre- and post-processing beside inference where the task post-processes."""
+    """MARKDOWN, with the device's pre- and post-processing beside inference, FPS and the int8 drop where the
+    task post-processes (detection, as `yolo benchmark` reports it)."""
     if not any(r.postprocess_ms is not None for r in rows):
         return MARKDOWN
     at = MARKDOWN.index("p90 ms") + 1
-    return MARKDOWN[:at] + ["pre ms", "post ms"] + MARKDOWN[at:]
+    return MARKDOWN[:at] + ["pre ms", "post ms", "FPS", "int8 drop"] + MARKDOWN[at:]
 
 
 def results_view(rows: list[ResultRow], title: str, columns: list[str], shipped: set[str] = frozenset(),
