@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.method_table import chosen_methods, print_gains, seeded_runs  # noqa: E402
+from benchmarks.method_table import cached_teacher, chosen_methods, print_gains, seeded_runs  # noqa: E402
 from benchmarks.product_run import product_figures, run_optimize  # noqa: E402
 from edgeship.pipeline.config.loss import LossConfig  # noqa: E402
 from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
@@ -110,18 +110,10 @@ def trained_teacher(data, task, loss_label: str, args) -> tuple[torch.nn.Module,
     key = content_key(args.teacher, cfg.model_dump(), data.key, loss_label, tool_versions("torch"))
     folder = Path(args.cache_dir) / f"scenes-teacher-{key}"
     model = build_model(args.teacher[0], data.num_classes, data.preprocessing["channels"], args.size, args.teacher[1])
-    path = folder / "teacher.pt"
-    if path.is_file():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        print(f"teacher: cached in {folder}", flush=True)
-    else:
-        start = time.perf_counter()
-        train(model, data.train, data.val, cfg, seed=0, task=task,
-              on_epoch=lambda r: print(f"  teacher epoch {r['epoch']}: val mIoU {r['val_acc']:.2f}% "
-                                       f"({r['seconds']:.0f} s)", flush=True))
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), path)
-        print(f"teacher: trained in {time.perf_counter() - start:.0f} s, cached in {folder}", flush=True)
+    path = cached_teacher(model, folder, lambda: train(
+        model, data.train, data.val, cfg, seed=0, task=task,
+        on_epoch=lambda r: print(f"  teacher epoch {r['epoch']}: val mIoU {r['val_acc']:.2f}% ({r['seconds']:.0f} s)",
+                                 flush=True)))
     return model.eval(), path
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -59,3 +61,21 @@ def print_below_scratch(rows: list[dict]) -> list[str]:
              if r["mean"] < scratch["mean"] - max(scratch["std"], r["std"])]
     print("below scratch by more than the seed spread: " + (", ".join(below) if below else "none"), flush=True)
     return below
+
+
+def cached_teacher(model, folder: Path, train_it: Callable[[], None]) -> Path:
+    """The teacher's weights from folder/teacher.pt (the folder named by its content key), or trained by
+    `train_it()` and saved there; its path."""
+    import torch
+
+    path = folder / "teacher.pt"
+    if path.is_file():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        print(f"teacher: cached in {folder}", flush=True)
+        return path
+    start = time.perf_counter()
+    train_it()
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    print(f"teacher: trained in {time.perf_counter() - start:.0f} s, cached in {folder}", flush=True)
+    return path

@@ -70,6 +70,19 @@ class LearnedPairs(Method):
         return sum(pair(s, t.float()) for pair, s, t in zip(self.pairs, s_feats, t_feats))
 
 
+class AlignsChannels(Method):
+    """A method that maps each hooked student map onto its teacher's channels by a learned 1x1 convolution
+    (`self.align`, one per layer pair), built on the first batch."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.align = nn.ModuleList()
+
+    def setup(self, student_features, teacher_features) -> None:
+        for s, t in zip(student_features, teacher_features):
+            self.align.append(nn.Conv2d(s.shape[1], t.shape[1], 1, bias=False))
+
+
 def register(cls: type[Method]) -> type[Method]:
     """Class decorator: the method under its `name`."""
     METHODS.register(cls)

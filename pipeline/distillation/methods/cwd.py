@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.dense import channel_wise_loss
-from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.methods.base import AlignsChannels, register
 
 
 class CwdSettings(Section):
@@ -18,21 +17,13 @@ class CwdSettings(Section):
 
 
 @register
-class ChannelWiseDistillation(Method):
+class ChannelWiseDistillation(AlignsChannels):
     name = "cwd"
     display = "CWD"
     default_beta = 3.0  # the paper's (and MMRazor's) loss weight for logits
     tasks = ("segmentation", "detection")
     optional_layers = True
     Settings = CwdSettings
-
-    def __init__(self, cfg):
-        super().__init__(cfg)
-        self.align = nn.ModuleList()
-
-    def setup(self, student_features, teacher_features) -> None:
-        for s, t in zip(student_features, teacher_features):
-            self.align.append(nn.Conv2d(s.shape[1], t.shape[1], 1, bias=False))
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         temperature = self.settings.temperature

@@ -22,7 +22,7 @@ from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.box_regions import scale_masks
 from edgeship.pipeline.distillation.feature import match_spatial
-from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.methods.base import LearnedPairs, register
 from edgeship.targets.agent.detections import input_size
 
 
@@ -68,22 +68,14 @@ class FgdPair(nn.Module):
 
 
 @register
-class FocalGlobalDistillation(Method):
+class FocalGlobalDistillation(LearnedPairs):
     name = "fgd"
     display = "FGD"
     default_beta = 1.0
     tasks = ("detection",)
-    needs_layers = True
     auto_balance = True  # sums of squared features have no fixed scale: balanced against the detection loss
     Settings = FgdSettings
-
-    def __init__(self, cfg):
-        super().__init__(cfg)
-        self.pairs = nn.ModuleList()
-
-    def setup(self, student_features, teacher_features) -> None:
-        for s, t in zip(student_features, teacher_features):
-            self.pairs.append(FgdPair(s.shape[1], t.shape[1]))
+    pair_module = FgdPair
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         o = self.settings

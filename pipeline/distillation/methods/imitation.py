@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.box_regions import box_masks
 from edgeship.pipeline.distillation.feature import match_spatial
-from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.distillation.methods.base import AlignsChannels, register
 from edgeship.targets.agent.detections import input_size
 
 
@@ -23,7 +22,7 @@ class ImitationSettings(Section):
 
 
 @register
-class MaskedImitation(Method):
+class MaskedImitation(AlignsChannels):
     name = "imitation"
     display = "fg/bg imitation"
     default_beta = 1.0
@@ -31,14 +30,6 @@ class MaskedImitation(Method):
     needs_layers = True
     auto_balance = True  # squared feature errors have no fixed scale: balanced against the detection loss
     Settings = ImitationSettings
-
-    def __init__(self, cfg):
-        super().__init__(cfg)
-        self.align = nn.ModuleList()
-
-    def setup(self, student_features, teacher_features) -> None:
-        for s, t in zip(student_features, teacher_features):
-            self.align.append(nn.Conv2d(s.shape[1], t.shape[1], 1, bias=False))
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         side = input_size(first_output(s_logits).shape[2])
