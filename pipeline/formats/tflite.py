@@ -39,6 +39,8 @@ def quantize(fp32_path: Path, model: torch.nn.Module, example: torch.Tensor, cal
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    # a model whose layers share weights may bring a form without sharing (PT2E folds BatchNorm in place)
+    model = getattr(model, "quantization_form", lambda: model)()
     quantizer = _quantizer_leaving_float(PT2EQuantizer, exclude)
     quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
     graph = torch.export.export(model.eval(), (example,)).module()

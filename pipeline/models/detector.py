@@ -8,6 +8,8 @@ in int8), classes on axis 1: class logits (N, C, P), distances (N, 4, P) in inpu
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,9 +35,16 @@ class SharedTower(nn.Module):
                                    for _ in range(levels))
 
     def forward(self, x: torch.Tensor, level: int) -> torch.Tensor:
-        for conv, norm in zip(self.convs, self.norms[level]):
+        convs = self.per_level[level] if hasattr(self, "per_level") else self.convs
+        for conv, norm in zip(convs, self.norms[level]):
             x = F.relu(norm(conv(x)))
         return x
+
+    def unshare(self) -> None:
+        """A copy of the convolutions for every level (the same weights, separate tensors): PT2E folds each
+        BatchNorm into its convolution's weight in place, and with one weight behind three BatchNorms the folds
+        piled up (LiteRT int8: 0.07 mAP against 10.05 in fp32)."""
+        self.per_level = nn.ModuleList(copy.deepcopy(self.convs) for _ in self.norms)
 
 
 class TinyFCOS(nn.Module):
@@ -56,6 +65,13 @@ class TinyFCOS(nn.Module):
         self.centerness = nn.Conv2d(fpn, 1, 3, 1, 1)
         self.scales = nn.Parameter(torch.ones(len(STRIDES)))
         nn.init.constant_(self.cls_logits.bias, -torch.log(torch.tensor((1 - PRIOR) / PRIOR)).item())
+
+    def quantization_form(self) -> "TinyFCOS":
+        """The same function with no weight shared by layers that a BatchNorm follows (for PT2E's BN folding)."""
+        twin = copy.deepcopy(self)
+        twin.cls_tower.unshare()
+        twin.box_tower.unshare()
+        return twin
 
     def output_layers(self) -> list[nn.Module]:
         """The prediction layers: pruning keeps their outputs (pipeline/models/heads.py)."""

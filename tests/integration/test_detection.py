@@ -168,6 +168,21 @@ def test_imitation_masks_cover_the_boxes_at_each_level_and_leave_ignored_ones_ou
     assert fg.sum() == pytest.approx(1.0) and bg.sum() == pytest.approx(1.0) and (fg * bg).sum() == 0
 
 
+def test_the_quantization_form_shares_no_weight_behind_a_batchnorm_and_computes_the_same():
+    model = build_model("fcos_tiny", 10, 1, 64, {"width": 4}).eval()
+    for tower in (model.cls_tower, model.box_tower):  # levels with different statistics, as after training
+        for level, norms in enumerate(tower.norms):
+            for norm in norms:
+                norm.running_mean.fill_(0.1 * level)
+                norm.running_var.fill_(1.0 + level)
+    twin = model.quantization_form().eval()
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(model(x), twin(x)))
+    shared = twin.cls_tower.per_level[0][0].weight
+    assert shared is not twin.cls_tower.per_level[1][0].weight and torch.equal(shared, model.cls_tower.convs[0].weight)
+
+
 def test_a_detection_recipe_distills_fpn_levels_by_default_and_keeps_what_it_sets():
     from edgeship.pipeline.config.recipe import parse_recipe
     from edgeship.pipeline.distillation.distiller import Distiller
