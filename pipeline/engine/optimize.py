@@ -83,7 +83,7 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
         if pruned is not None:
             torch_stages[PRUNED.name] = pruned
         student, refused = after_pruning(pruned, line.start, recipe.ship.max_accuracy_drop, ctx.task.metric_name,
-                                       ctx.task.dense)
+                                       ctx.task.targets != "labels")
         if refused:
             flow.notices.append(refused)
             ctx.say(f"[yellow]{refused}[/yellow]")

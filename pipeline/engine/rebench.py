@@ -47,6 +47,6 @@ def bench_run_folder(recipe: Recipe, run_dir: Path, force: bool, console: Consol
     run.records = records
     ctx = Context(recipe=recipe, run=run, data=load_dataset(recipe.data), console=console)
     final, refused = after_pruning(artifacts.get(PRUNED.name), line.start, recipe.ship.max_accuracy_drop,
-                                   ctx.task.metric_name, ctx.task.dense)
+                                   ctx.task.metric_name, ctx.task.targets != "labels")
     notices = [n for n in (line.notice, refused) if n]
     return bench_and_report(ctx, artifacts, final.stage, failures, force, False, notices, line.start.stage)
