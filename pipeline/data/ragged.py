@@ -7,6 +7,8 @@ Ragged), so what the host trains and scores on travels to a device as it is.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 import torch
 
@@ -43,9 +45,9 @@ class RaggedTargets:
 
     pre: dict
 
+    @abstractmethod
     def no_targets(self) -> np.ndarray:
         """The flat array of a split with no images (its row shape and dtype)."""
-        raise NotImplementedError
 
     @staticmethod
     def collate(batch):

@@ -28,14 +28,19 @@ def _as_list(outputs) -> list[np.ndarray]:
     return [o.numpy() for o in outputs] if isinstance(outputs, (tuple, list)) else [outputs.numpy()]
 
 
+def outputs_one_by_one(runner, inputs: np.ndarray) -> list[np.ndarray]:
+    """Every output of a runner on `inputs` (N, ...), one image at a time as a device runs it."""
+    per_image = [runner.outputs(inputs[i:i + 1]) for i in range(len(inputs))]
+    return [np.concatenate([outs[k] for outs in per_image]) for k in range(len(per_image[0]))]
+
+
 def check_parity(reference: torch.nn.Module, fmt: str, path: Path, inputs: np.ndarray, task: Task | None = None
                  ) -> dict:
     """The file against torch, one image at a time as a device runs it, every output compared."""
     runner = open_runner(runner_of(fmt), str(path), threads=1)
     with torch.no_grad():
         expected = _as_list(reference.eval()(torch.from_numpy(inputs)))
-    per_image = [runner.outputs(inputs[i:i + 1]) for i in range(len(inputs))]
-    got = [np.concatenate([outs[k] for outs in per_image]) for k in range(len(expected))]
+    got = outputs_one_by_one(runner, inputs)
     agree = task.parity if task is not None and task.parity is not None else argmax_agreement
     return {
         "samples": int(len(inputs)),

@@ -6,6 +6,7 @@ import numpy as np
 
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.formats import runner_of
+from edgeship.pipeline.formats.parity import outputs_one_by_one
 from edgeship.targets.agent import IGNORE_INDEX
 from edgeship.targets.agent_host import open_runner
 
@@ -25,9 +26,7 @@ def predicted_outputs(artifact: Artifact, inputs: np.ndarray) -> list[np.ndarray
         with torch.no_grad():
             outputs = load_teacher(artifact)(torch.from_numpy(inputs))
         return [o.numpy() for o in (outputs if isinstance(outputs, (tuple, list)) else [outputs])]
-    runner = open_runner(runner_of(artifact.format), str(artifact.path), threads=1)
-    per_image = [runner.outputs(inputs[i:i + 1]) for i in range(len(inputs))]
-    return [np.concatenate([outs[k] for outs in per_image]) for k in range(len(per_image[0]))]
+    return outputs_one_by_one(open_runner(runner_of(artifact.format), str(artifact.path), threads=1), inputs)
 
 
 def predicted_masks(artifact: Artifact, inputs: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from torchvision.ops import generalized_box_iou_loss, sigmoid_focal_loss
 from edgeship.pipeline.core.contracts.data_sources import BOXES
 from edgeship.pipeline.core.contracts.plugins import TASKS
 from edgeship.pipeline.core.contracts.tasks import Task
-from edgeship.targets.agent.detections import CANDIDATES, decode, input_size, point_grid
+from edgeship.targets.agent.detections import CANDIDATES, MAX_DETECTIONS, decode, input_size, point_grid
 
 CENTER_RADIUS = 1.5  # FCOS center sampling: positives within 1.5 strides of the box centre
 RANGE_PER_STRIDE = 4  # a level takes boxes whose farthest side is within 4 strides (and beyond the finer level's)
@@ -143,8 +143,9 @@ def box_parity(expected: list[np.ndarray], got: list[np.ndarray]) -> float:
     Each side's shipped detections (the best 100) are looked for among all the other side's, so near-equal scores
     that fall on either side of the 100th place do not count as a difference."""
     matched = total = 0
-    every = [decode(*outputs, limit=CANDIDATES) for outputs in (expected, got)]
-    for mine, theirs, all_mine, all_theirs in zip(decode(*expected), decode(*got), *every):
+    # greedy NMS keeps its picks in order: the shipped 100 are the first 100 of all the picks
+    for all_mine, all_theirs in zip(decode(*expected, limit=CANDIDATES), decode(*got, limit=CANDIDATES)):
+        mine, theirs = all_mine[:MAX_DETECTIONS], all_theirs[:MAX_DETECTIONS]
         total += int((mine[:, 4] >= PARITY_SCORE).sum() + (theirs[:, 4] >= PARITY_SCORE).sum())
         matched += _found_in(mine, all_theirs) + _found_in(theirs, all_mine)
     return 100.0 * matched / total if total else 100.0
