@@ -43,6 +43,7 @@ METHODS = {
     "cwd": DistillConfig(method="cwd", alpha=0.0),              # class logits + FPN levels
     "imitation": DistillConfig(method="imitation", alpha=0.0),  # FPN levels inside / outside the boxes
     "fgd": DistillConfig(method="fgd", alpha=0.0),              # focal (attention, scale masks) + global
+    "head-kd": DistillConfig(method="head-kd", alpha=0.0),      # the teacher's dense class scores and boxes
 }
 
 

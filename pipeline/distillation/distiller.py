@@ -67,7 +67,7 @@ class Distiller(nn.Module):
         self.pairs = pairs
         self.t_hooks = FeatureHooks(teacher, [p.teacher for p in pairs], "distill.layers.teacher")
         self.s_hooks = FeatureHooks(student, [p.student for p in pairs], "distill.layers.student")
-        if pairs:
+        if pairs or self.method_module.checks_outputs:
             self._probe(student, example)
         self.hint_epochs = self.method_module.hint_epochs
         self.epochs: int | None = None  # set by prepare(): the run's length, for beta's schedule
@@ -75,14 +75,14 @@ class Distiller(nn.Module):
         self._several_outputs = False
 
     def _probe(self, student: nn.Module, example: torch.Tensor) -> None:
-        """One forward pass to learn the feature shapes: rejects unusable layers, lets the method build its
-        learned parts (FitNets' regressors)."""
+        """One forward pass to learn the feature shapes: rejects unusable layers and outputs the method cannot
+        pair, lets the method build its learned parts (FitNets' regressors)."""
         was_training = student.training
         student.eval()
         with torch.no_grad():
-            student(example)
-            self.teacher(example)
+            outputs = student(example), self.teacher(example)
         student.train(was_training)
+        self.method_module.check_outputs(*outputs)
         for pair, s, t in zip(self.pairs, self.s_hooks.features(), self.t_hooks.features()):
             if s.dim() != 4 or t.dim() != 4:
                 raise EdgeshipError(f"distill.layers: {pair.student!r} / {pair.teacher!r} must give NCHW feature "

@@ -72,8 +72,9 @@ def trial_images(split, epochs: float, order, at_least: int = 1) -> tuple[object
 
 
 def candidates(methods: dict, task: str, has_layers: bool) -> list[Candidate]:
-    """The grid: KD at T 2/4/8 and alpha 0.5/0.9; each logit method alone at T 2/4; each feature or relation
-    method (when the recipe names layer pairs) alone and beside KD, at balance 0.25, and 0.1 beside KD."""
+    """The grid: KD at T 2/4/8 and alpha 0.5/0.9; each logit method alone (at T 2/4 if it reads the temperature);
+    each feature or relation method (when the recipe names layer pairs) alone and beside KD, at balance 0.25, and
+    0.1 beside KD."""
     grid = [Candidate(SCRATCH)]
     with_kd = "kd" in methods and task in getattr(methods["kd"], "tasks", ("classification",))
     if with_kd:  # a detector's class scores are no softmax: KD is not among its methods
@@ -88,8 +89,10 @@ def candidates(methods: dict, task: str, has_layers: bool) -> list[Candidate]:
         elif method.auto_balance:
             grid += [Candidate(name, None, 0.0, 0.25), Candidate(name, 4.0, 0.9, 0.25),
                      Candidate(name, 4.0, 0.9, 0.1)]
-        else:
+        elif method.reads_temperature:
             grid += [Candidate(name, t, 0.0) for t in (2.0, 4.0)]
+        else:  # its own options set its scale (cwd's temperature): one trial
+            grid.append(Candidate(name, None, 0.0))
     return grid
 
 

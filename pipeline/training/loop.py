@@ -197,8 +197,9 @@ def train(
                 sums["loss"] += loss.item() * len(idx)
                 for name, value in parts.items():
                     sums[name] = sums.get(name, 0.0) + value * len(idx)
-                meter = meter or task.meter(first_output(logits).shape[1])
-                meter.update(detached(logits), yb)
+                if task.train_metric_each_epoch or epoch == epochs:
+                    meter = meter or task.meter(first_output(logits).shape[1])
+                    meter.update(detached(logits), yb)
             if world > 1:  # every rank saw its shards: the epoch's figures are their sums
                 sums = dict(zip(sorted(sums), distributed.all_sum([sums[k] for k in sorted(sums)])))
             seconds = time.perf_counter() - start

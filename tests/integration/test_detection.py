@@ -156,6 +156,33 @@ def test_cwd_imitation_and_fgd_distill_a_detector_on_its_fpn_levels(method):
     assert history[-1][method] > 0 and np.isfinite(history[-1]["loss"])
 
 
+def test_head_kd_is_zero_on_the_teachers_own_outputs_trains_a_student_and_refuses_another_layout():
+    from edgeship.pipeline.config.recipe import DistillConfig
+    from edgeship.pipeline.distillation.distiller import Distiller
+    from edgeship.pipeline.distillation.methods.head_kd import HeadDistillation
+
+    data = objects(count=80)
+    teacher = build_model("fcos_tiny", 10, 1, 64, {"width": 8}).eval()
+    train(teacher, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0, task=DETECTION)
+    method = HeadDistillation(DistillConfig(method="head-kd", alpha=0.0, options={"confident": 0.0, "boxes": 0.0}))
+    with torch.no_grad():
+        outputs = teacher.eval()(data.test.to_inputs(torch.stack([data.test[i][0] for i in range(4)])))
+    assert method.loss(outputs, outputs, [], [], None, 1).item() == pytest.approx(0.0, abs=1e-6)  # classes
+    other = tuple(torch.cat([o, o], 2) for o in outputs)  # a head of another layout
+    with pytest.raises(EdgeshipError, match="distill.method: head-kd"):
+        method.check_outputs(outputs, other)
+    with pytest.raises(EdgeshipError, match="distill.method: head-kd"):  # before training: at the probe
+        Distiller(teacher, build_model("fcos_tiny", 5, 1, 64, {"width": 4}), DistillConfig(method="head-kd"),
+                  torch.zeros(1, 1, 64, 64), fcos_loss)
+    student = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
+    distiller = Distiller(teacher, student, DistillConfig(method="head-kd", alpha=0.0), torch.zeros(1, 1, 64, 64),
+                          fcos_loss)
+    history = train(student, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0,
+                    task=DETECTION, distiller=distiller)
+    distiller.close()
+    assert history[-1]["head-kd"] > 0 and np.isfinite(history[-1]["loss"]) and not distiller.pairs
+
+
 def test_imitation_masks_cover_the_boxes_at_each_level_and_leave_ignored_ones_out():
     from edgeship.pipeline.distillation.box_regions import box_masks, scale_masks
 

@@ -46,5 +46,9 @@ def test_grid_covers_methods_by_task_and_layers():
 
 def test_detection_grid_has_its_own_methods_and_no_softmax_kd():
     grid = candidates(dict(METHODS.items()), "detection", True)
-    assert {c.method for c in grid} == {"scratch", "pkd", "cwd", "imitation", "fgd"}
+    assert {c.method for c in grid} == {"scratch", "pkd", "cwd", "imitation", "fgd", "head-kd"}
     assert all(c.alpha == 0.0 for c in grid if c.method != "scratch")
+    labels = [c.label() for c in grid]  # a method that reads no temperature is tried once, not at T 2 and 4
+    assert len(labels) == len(set(labels)) and labels.count("head-kd") == 1 and labels.count("cwd") == 1
+    dkd = [c.temperature for c in candidates(dict(METHODS.items()), "classification", False) if c.method == "dkd"]
+    assert dkd == [2.0, 4.0]

@@ -72,6 +72,9 @@ class Task:
     # int8 keeps the model's prediction layers (output_layers()) float unless quantize.float_outputs says no:
     # boxes and scores of very different ranges (detection) lose most in the last convolutions
     float_outputs: bool = False
+    # The metric on the training batches every epoch (False: on the last epoch's only, for the health check): COCO
+    # mAP decodes every image and runs COCOeval, which would cost as much as the epoch's training
+    train_metric_each_epoch: bool = True
 
 
 def first_output(outputs):

@@ -15,3 +15,4 @@ from edgeship.pipeline.distillation.methods import dist  # noqa: F401
 from edgeship.pipeline.distillation.methods import pkd  # noqa: F401
 from edgeship.pipeline.distillation.methods import imitation  # noqa: F401
 from edgeship.pipeline.distillation.methods import fgd  # noqa: F401
+from edgeship.pipeline.distillation.methods import head_kd  # noqa: F401

@@ -18,6 +18,7 @@ class Method(nn.Module):
     display: ClassVar[str]              # how reports name it
     default_beta: ClassVar[float]       # weight of its own loss when the recipe leaves beta unset
     default_temperature: ClassVar[float] = 4.0  # of the logit terms, when the recipe leaves it unset
+    reads_temperature: ClassVar[bool] = False  # its loss takes distill.temperature (the search tries two)
     needs_layers: ClassVar[bool] = False  # hooked (teacher, student) feature pairs from distill.layers
     optional_layers: ClassVar[bool] = False  # takes such pairs where there are some, works on the logits without
     tasks: ClassVar[tuple[str, ...]] = ("classification", "segmentation")  # the tasks it makes sense for
@@ -40,6 +41,12 @@ class Method(nn.Module):
 
     def setup(self, student_features: list[torch.Tensor], teacher_features: list[torch.Tensor]) -> None:
         """Called once with one batch's hooked features, before training: build learned parts here."""
+
+    # check_outputs runs on one example before training (a method that pairs the two heads output by output)
+    checks_outputs: ClassVar[bool] = False
+
+    def check_outputs(self, student_outputs, teacher_outputs) -> None:
+        """Raise EdgeshipError, naming distill.method, when the two models' outputs cannot be paired."""
 
     def bind(self, train_samples: int) -> None:
         """Called once before training with the training split's size (CRD's memory bank holds one row each)."""

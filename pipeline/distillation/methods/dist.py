@@ -15,6 +15,7 @@ from edgeship.pipeline.distillation.methods.base import Method, register
 class RelationalKD(Method):
     name = "dist"
     tasks = ("classification",)  # its intra-class term correlates whole-image outputs across the batch
+    reads_temperature = True
     display = "DIST"
     default_beta = 2.0  # the paper's beta = gamma = 2 on its two terms
     default_temperature = 2.0

@@ -19,6 +19,7 @@ class DkdSettings(Section):
 class DecoupledKD(Method):
     name = "dkd"
     tasks = ("classification",)  # its target/non-target split needs one label per image
+    reads_temperature = True
     display = "DKD"
     default_beta = 1.0
     Settings = DkdSettings
