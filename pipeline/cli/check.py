@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -26,6 +27,7 @@ def cmd_check(args, console: Console) -> int:
 
     from edgeship.pipeline.gate.compare import check_comparable, check_view, compare, load_rows, markdown
     from edgeship.pipeline.gate.remeasure import Retimer
+    from edgeship.pipeline.core.contracts.plugins import TASKS
     from edgeship.pipeline.gate.statistics import GateSettings
 
     confidence = _fraction(args.confidence, "--confidence")
@@ -45,6 +47,8 @@ def cmd_check(args, console: Console) -> int:
         formats = [f.strip() for f in args.formats.split(",") if f.strip()]
         baseline, current = baseline.only_formats(formats), current.only_formats(formats)
     check_comparable(baseline, current)
+    if current.task in TASKS.names():  # the drop in the task's own metric: "points mAP", "points mIoU"
+        settings = replace(settings, accuracy_unit=f"points {TASKS.get(current.task).metric_name}")
     retimer = Retimer(baseline.path, baseline.rows, current.run_dir)
     result = compare(baseline.rows, current.rows, settings, retimer)
     text = markdown(result)

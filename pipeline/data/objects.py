@@ -7,6 +7,8 @@ Targets are rows of (class, x1, y1, x2, y2) in input pixels, a variable number p
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -17,20 +19,37 @@ from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.ragged import RaggedArraySplit
 from edgeship.pipeline.data.scenes import BACKGROUND_NOISE, FOREGROUND
 from edgeship.pipeline.data.sources import array_digest, check_scene_items, scene_items
+from edgeship.pipeline.data.transforms import box_train_transform
 
 SCALES = (0.15, 0.5)   # an item's side as a share of the canvas: small to large objects on one canvas
 PLACEMENT_TRIES = 20   # a spot that overlaps no earlier item; an item that finds none is left out
 
 
 class BoxSplit(RaggedArraySplit):
-    """Canvases drawn at the model's size with their boxes: no resize, and no shift or crop that would move the
-    pixels away from their boxes (box-aware augmentation is the task's to add)."""
+    """Canvases drawn at the model's size with their boxes: no resize. Training with `augment` crops at random
+    (half the area to all of it, back to the model's size) and, with `hflip`, flips, image and boxes together
+    (pipeline/data/transforms.py box_train_transform); never a batch shift, which would leave the boxes behind."""
 
     def __init__(self, images, flat, offsets, pre, rows=None):
         super().__init__(images, flat, offsets, pre, rows, model_sized=True)
+        self.box_transform = None
 
     def for_training(self, augment: bool, hflip: bool, trivial_augment: bool):
-        return self
+        if not augment:
+            return self
+        view = copy.copy(self)
+        view.box_transform = box_train_transform(self.pre, augment, hflip)
+        return view
+
+    def __getitem__(self, position: int):
+        image, targets, position = super().__getitem__(position)
+        return (*self.box_transform(image, targets), position) if self.box_transform else (image, targets, position)
+
+    def __getitems__(self, positions: list[int]):
+        items = super().__getitems__(positions)
+        if not self.box_transform:
+            return items
+        return [(*self.box_transform(image, targets), p) for image, targets, p in items]
 
     def batch_shifts(self, augment: bool) -> bool:
         return False

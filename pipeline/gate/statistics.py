@@ -31,6 +31,7 @@ class GateSettings:
     # Peak RSS of the agent (runtime + model + buffers) may grow by this fraction; None: not judged. Peak RSS of
     # one model in one runtime repeats within a few MB, so a plain ratio, no interval.
     max_memory_regression: float | None = 0.25
+    accuracy_unit: str = "points"  # how verdicts name an accuracy change: "points mAP" for a detection run
 
     def per_look(self) -> "GateSettings":
         """The settings one of `looks` sequential looks is judged at, so that all looks together keep the
@@ -87,8 +88,8 @@ def accuracy_verdict(baseline: float | None, current: float | None, settings: Ga
     drop = baseline - current
     verdict = "fail" if drop > settings.max_accuracy_drop else "pass"
     return {"verdict": verdict, "drop": drop,
-            "reason": f"dropped {drop:.2f} points (allowed {settings.max_accuracy_drop})" if verdict == "fail"
-            else f"{-drop:+.2f} points"}
+            "reason": f"dropped {drop:.2f} {settings.accuracy_unit} (allowed {settings.max_accuracy_drop})"
+            if verdict == "fail" else f"{-drop:+.2f} {settings.accuracy_unit}"}
 
 
 def memory_verdict(baseline_mb: float | None, current_mb: float | None, settings: GateSettings,

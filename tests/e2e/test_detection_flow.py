@@ -1,7 +1,10 @@
 """Detection through every stage: the objects source, fcos_tiny teacher and student, prune, ONNX / TFLite /
 OpenVINO in fp32 and int8, and mAP on the device agent's path (decoded in numpy there, scored by pycocotools)."""
+import json
+
 import pytest
 
+from edgeship.pipeline.cli.main import main
 from edgeship.pipeline.config.recipe import parse_recipe
 from edgeship.pipeline.engine.optimize import optimize
 
@@ -22,7 +25,7 @@ RECIPE = {
 }
 
 
-def test_a_detector_runs_through_every_stage_with_map_from_the_device_path(tmp_path):
+def test_a_detector_runs_through_every_stage_with_map_from_the_device_path(tmp_path, capsys):
     report = optimize(parse_recipe(RECIPE), tmp_path / "run")
     rows = {(r.stage, r.format, r.precision): r for r in report.results}
     failed = [(key, r.error) for key, r in rows.items() if r.status != "ok"]
@@ -42,3 +45,13 @@ def test_a_detector_runs_through_every_stage_with_map_from_the_device_path(tmp_p
     assert "mAP50-95" in markdown and "| post ms | FPS | int8 drop |" in markdown  # as `yolo benchmark` prints
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Validation examples" in html and "ground truth" in html  # the boxes figure
+    # the CI gate judges the drop in mAP points: a baseline 1.5 points better fails the run at the default 0.5
+    better = json.loads((tmp_path / "run" / "report.json").read_text())
+    for row in better["results"]:
+        row["accuracy"] = row["accuracy"] + 1.5 if row.get("accuracy") is not None else None
+    (tmp_path / "better.json").write_text(json.dumps(better))
+    capsys.readouterr()
+    code = main(["check", str(tmp_path / "run"), "--baseline", str(tmp_path / "better.json"), "--remeasure", "0",
+                 "--json"])
+    verdicts = json.loads(capsys.readouterr().out)["rows"]
+    assert code == 1 and verdicts and all("dropped 1.50 points mAP" in v["reason"] for v in verdicts), verdicts

@@ -68,6 +68,26 @@ def test_optimize_on_two_processes_matches_one(tiny_run, tmp_path, write_yaml):
     assert no_leftovers(tmp_path) == []  # the other rank's private folders are gone
 
 
+@pytest.mark.slow
+def test_a_detector_distills_on_two_processes_with_augmented_boxes(tmp_path, write_yaml):
+    """Box targets (a list per image) through the distributed sampler, crops and flips per image, the live
+    teacher's head under head-kd, and mAP on rank 0."""
+    recipe = {"name": "det", "task": "detection", "seed": 0,
+              "data": {"source": "objects", "image_size": 64, "channels": 1, "mean": [0.2], "std": [0.3],
+                       "scenes": {"count": 200}},
+              "teacher": {"arch": "fcos_tiny", "args": {"width": 8},
+                          "train": {"epochs": 1, "lr": 0.002, "optimizer": "adam"}},
+              "student": {"arch": "fcos_tiny", "args": {"width": 4},
+                          "train": {"epochs": 1, "lr": 0.002, "optimizer": "adam", "augment": True, "hflip": True}},
+              "distill": {"method": "head-kd", "baseline": False, "unfit_teacher": "distill"}}
+    run_dir = tmp_path / "run"
+    done = edgeship("distill", write_yaml(recipe), "--run-dir", run_dir, "--nproc", "2", tmp_path=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    student = stage_metrics(run_dir)["student-kd"]
+    assert student["world_size"] == 2 and student["teacher_logits"] == "live" and student["method"] == "head-kd"
+    assert 0.0 <= student["test_accuracy"] <= 100.0 and no_leftovers(tmp_path) == []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

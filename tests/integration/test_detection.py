@@ -37,6 +37,29 @@ def test_objects_have_exact_boxes_inside_the_canvas_and_are_the_same_for_a_seed(
     assert np.array_equal(images, again_images) and np.array_equal(rows, again_boxes.flat)
 
 
+def test_augmented_objects_move_their_boxes_with_the_pixels():
+    data = objects(count=60)
+    torch.manual_seed(0)
+    plain, augmented = data.train, data.train.for_training(augment=True, hflip=True, trivial_augment=False)
+    assert plain.for_training(augment=False, hflip=True, trivial_augment=False) is plain
+    changed = 0
+    for n in range(20):
+        image, rows, _ = augmented[n]
+        assert image.shape == (1, 64, 64) and image.dtype == torch.uint8 and rows.shape[1] == 5
+        assert (rows[:, 1:] >= 0).all() and (rows[:, 1:] <= 64).all() and (rows[:, 3] > rows[:, 1]).all()
+        bright = image[0] >= FOREGROUND * 255
+        for _, x1, y1, x2, y2 in rows.round().int().tolist():  # each box still holds its item's pixels
+            assert bright[y1:y2, x1:x2].any()
+        mask = torch.zeros(64, 64, dtype=torch.bool)
+        for _, x1, y1, x2, y2 in rows.tolist():
+            mask[max(int(y1) - 2, 0):int(y2) + 3, max(int(x1) - 2, 0):int(x2) + 3] = True
+        assert not bright[~mask].any()  # and nothing bright is left outside them (a resize may blur a pixel)
+        changed += not torch.equal(image, plain[n][0])
+    assert changed >= 15
+    batch = augmented.__getitems__([0, 1, 2])
+    assert len(batch) == 3 and all(item[0].shape == (1, 64, 64) for item in batch)
+
+
 def test_objects_refuse_a_canvas_that_is_not_the_model_size_in_one_line():
     with pytest.raises(EdgeshipError, match="data.scenes.canvas"):
         load_dataset(DataConfig(
