@@ -25,9 +25,9 @@ def _fraction(text: str, option: str) -> float:
 def cmd_check(args, console: Console) -> int:
     import os
 
+    from edgeship.pipeline.core.contracts.plugins import TASKS
     from edgeship.pipeline.gate.compare import check_comparable, check_view, compare, load_rows, markdown
     from edgeship.pipeline.gate.remeasure import Retimer
-    from edgeship.pipeline.core.contracts.plugins import TASKS
     from edgeship.pipeline.gate.statistics import GateSettings
 
     confidence = _fraction(args.confidence, "--confidence")

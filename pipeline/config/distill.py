@@ -19,7 +19,8 @@ class LayerPair(Section):
 
 
 class DistillConfig(Section):
-    # a registered distillation method; a task may start from its own (detection: pkd on the FPN levels, alpha 0)
+    # a registered distillation method; a task may start from its own (detection: cwd on the class logits and
+    # FPN levels, alpha 0)
     method: Registered(METHODS) = "kd"
     # Softmax temperature of the logit terms; unset = the method's published default (Method.default_temperature).
     temperature: Annotated[float, Field(gt=0.0)] | None = None

@@ -64,7 +64,8 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         def show(row: dict) -> None:
             bar.update(task, advance=1, info=(
                 f"loss {row['loss']:.4f} (kd {row['kd']:.4f} ce {row['ce']:.4f})  "
-                + (f"train {row['train_acc']:.1f}%  " if row["train_acc"] == row["train_acc"] else "")  # nan: unmeasured
+                # nan: not measured this epoch (detection measures its train mAP on the last epoch only)
+                + (f"train {row['train_acc']:.1f}%  " if row["train_acc"] == row["train_acc"] else "")
                 + f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
 
         history = train(model, data.train, data.val, cfg, ctx.recipe.seed, distiller, on_epoch=show,

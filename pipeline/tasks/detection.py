@@ -188,6 +188,6 @@ DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
                                 metric_name="mAP", targets=BOXES, per_image_metric=False, additive_counts=False,
                                 device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host,
-                                distill_defaults=(("method", "pkd"), ("alpha", 0.0)), float_outputs=True,
+                                distill_defaults=(("method", "cwd"), ("alpha", 0.0)), float_outputs=True,
                                 train_metric_each_epoch=False, parity=box_parity,
                                 parity_name="boxes matched (same class, IoU >= 0.5)"))

@@ -1,6 +1,7 @@
 """Detection through every stage: the objects source, fcos_tiny teacher and student, prune, ONNX / TFLite /
 OpenVINO in fp32 and int8, and mAP on the device agent's path (decoded in numpy there, scored by pycocotools)."""
 import json
+import shutil
 
 import pytest
 
@@ -16,7 +17,7 @@ RECIPE = {
              "scenes": {"count": 240}},
     "teacher": {"arch": "fcos_tiny", "args": {"width": 8}, "train": {"epochs": 2, "lr": 0.002, "optimizer": "adam"}},
     "student": {"arch": "fcos_tiny", "args": {"width": 4}, "train": {"epochs": 1, "lr": 0.002, "optimizer": "adam"}},
-    # the task's distill defaults: pkd on the FPN levels both detectors name, no logit KD
+    # the task's distill defaults: cwd on the class logits and the FPN levels both detectors name, no logit KD
     "distill": {"baseline": False, "unfit_teacher": "distill"},
     "prune": {"ratio": 0.25, "finetune": {"epochs": 1}},
     "export": {"formats": ["onnx", "tflite", "openvino"]},
@@ -49,9 +50,12 @@ def test_a_detector_runs_through_every_stage_with_map_from_the_device_path(tmp_p
     better = json.loads((tmp_path / "run" / "report.json").read_text())
     for row in better["results"]:
         row["accuracy"] = row["accuracy"] + 1.5 if row.get("accuracy") is not None else None
-    (tmp_path / "better.json").write_text(json.dumps(better))
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "report.json").write_text(json.dumps(better))
+    shutil.copy(tmp_path / "run" / "report.timings.json", base)  # the raw timings travel beside the results
     capsys.readouterr()
-    code = main(["check", str(tmp_path / "run"), "--baseline", str(tmp_path / "better.json"), "--remeasure", "0",
+    code = main(["check", str(tmp_path / "run"), "--baseline", str(base / "report.json"), "--remeasure", "0",
                  "--json"])
     verdicts = json.loads(capsys.readouterr().out)["rows"]
     assert code == 1 and verdicts and all("dropped 1.50 points mAP" in v["reason"] for v in verdicts), verdicts

@@ -240,7 +240,7 @@ def test_a_detection_recipe_distills_fpn_levels_by_default_and_keeps_what_it_set
     raw = {"name": "d", "task": "detection", "data": {"source": "objects", "image_size": 64, "channels": 1},
            "teacher": {"arch": "fcos_tiny"}, "student": {"arch": "fcos_tiny", "args": {"width": 4}}}
     recipe = parse_recipe(raw)
-    assert (recipe.distill.method, recipe.distill.alpha) == ("pkd", 0.0)
+    assert (recipe.distill.method, recipe.distill.alpha) == ("cwd", 0.0)
     assert parse_recipe({**raw, "distill": {"alpha": 0.2}}).distill.alpha == 0.2
     teacher, student = (build_model("fcos_tiny", 10, 1, 64, {"width": w}) for w in (8, 4))
     distiller = Distiller(teacher.eval(), student, recipe.distill, torch.zeros(1, 1, 64, 64), fcos_loss)

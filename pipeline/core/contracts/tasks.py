@@ -67,7 +67,8 @@ class Task:
     # the device cannot compute (COCO mAP needs pycocotools), from what its agent module sent back (detections)
     score_on_host: Callable | None = None
     # distill: settings this task starts from where the recipe leaves them out, as (field, value) pairs:
-    # detection distills FPN features (pkd) and has no softmax over its classes to distil (alpha 0)
+    # detection distills its class logits and FPN levels channel-wise (cwd: the best of six methods in
+    # benchmarks/distill_detection.py) and has no softmax over its classes to distil (alpha 0)
     distill_defaults: tuple[tuple[str, Any], ...] = ()
     # int8 keeps the model's prediction layers (output_layers()) float unless quantize.float_outputs says no:
     # boxes and scores of very different ranges (detection) lose most in the last convolutions
