@@ -104,6 +104,36 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     assert list(nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5)) == [0, 2]
 
 
+def _one_greedy_pass(boxes, scores, classes, iou, limit):
+    """Class-aware greedy NMS pick by pick over all boxes (other classes moved apart): the earlier agent code,
+    kept as the reference."""
+    shifted = boxes.astype(np.float64) + classes[:, None] * 1000.0
+    area = np.prod(shifted[:, 2:] - shifted[:, :2], axis=1)
+    order, keep = np.argsort(-scores, kind="stable"), []
+    while order.size and len(keep) < limit:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        low, high = np.maximum(shifted[best, :2], shifted[rest, :2]), np.minimum(shifted[best, 2:], shifted[rest, 2:])
+        inter = np.prod(np.clip(high - low, 0, None), axis=1)
+        order = rest[inter / np.maximum(area[best] + area[rest] - inter, 1e-9) <= iou]
+    return keep
+
+
+def test_classwise_nms_keeps_what_one_greedy_pass_keeps_in_its_order():
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        count = int(rng.integers(0, 300))
+        corner, size = rng.uniform(0, 128, (count, 2)), rng.uniform(1, 60, (count, 2))
+        if trial % 3 == 0:  # equal boxes and equal scores: ties broken the same way
+            corner, size = np.round(corner / 8) * 8, np.round(size / 8) * 8 + 1
+        boxes = np.clip(np.concatenate([corner, corner + size], 1), 0, 128).astype(np.float32)
+        scores = rng.uniform(0.05, 1.0, count).astype(np.float32)
+        scores = np.round(scores, 1) if trial % 4 == 0 else scores
+        classes = rng.integers(0, 5, count)
+        expected = _one_greedy_pass(boxes, scores, classes, 0.6, 100)
+        assert list(nms(boxes, scores, 0.6, 100, classes)) == expected, trial
+
+
 def test_coco_map_is_100_for_the_truth_and_0_for_nothing():
     truths = [np.array([[1, 10, 10, 30, 40], [0, 40, 5, 60, 20]], np.float32), np.zeros((0, 5), np.float32)]
     perfect = [np.array([[10, 10, 30, 40, 0.9, 1], [40, 5, 60, 20, 0.8, 0]], np.float32), np.zeros((0, 6))]
