@@ -193,17 +193,11 @@ def test_pkd_distills_a_detector_on_its_fpn_levels():
 
 @pytest.mark.parametrize("method", ["cwd", "imitation", "fgd"])
 def test_cwd_imitation_and_fgd_distill_a_detector_on_its_fpn_levels(method):
-    from edgeship.pipeline.config.recipe import DistillConfig
-    from edgeship.pipeline.distillation.distiller import Distiller
+    from tests.support.detection_runs import distill_one_epoch
 
-    data = objects(count=80)
     teacher = build_model("fcos_tiny", 10, 1, 64, {"width": 8}).eval()
-    student = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
-    distiller = Distiller(teacher, student, DistillConfig(method=method, alpha=0.0), torch.zeros(1, 1, 64, 64),
-                          fcos_loss)
-    history = train(student, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0,
-                    task=DETECTION, distiller=distiller)
-    distiller.close()
+    history, distiller = distill_one_epoch(teacher, build_model("fcos_tiny", 10, 1, 64, {"width": 4}), method,
+                                           objects(count=80))
     module = distiller.method_module
     assert len(distiller.pairs) == 3 and len(getattr(module, "align", getattr(module, "pairs", []))) == 3
     assert history[-1][method] > 0 and np.isfinite(history[-1]["loss"])
@@ -213,6 +207,7 @@ def test_head_kd_is_zero_on_the_teachers_own_outputs_trains_a_student_and_refuse
     from edgeship.pipeline.config.recipe import DistillConfig
     from edgeship.pipeline.distillation.distiller import Distiller
     from edgeship.pipeline.distillation.methods.head_kd import HeadDistillation
+    from tests.support.detection_runs import distill_one_epoch
 
     data = objects(count=80)
     teacher = build_model("fcos_tiny", 10, 1, 64, {"width": 8}).eval()
@@ -227,12 +222,8 @@ def test_head_kd_is_zero_on_the_teachers_own_outputs_trains_a_student_and_refuse
     with pytest.raises(EdgeshipError, match="distill.method: head-kd"):  # before training: at the probe
         Distiller(teacher, build_model("fcos_tiny", 5, 1, 64, {"width": 4}), DistillConfig(method="head-kd"),
                   torch.zeros(1, 1, 64, 64), fcos_loss)
-    student = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
-    distiller = Distiller(teacher, student, DistillConfig(method="head-kd", alpha=0.0), torch.zeros(1, 1, 64, 64),
-                          fcos_loss)
-    history = train(student, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0,
-                    task=DETECTION, distiller=distiller)
-    distiller.close()
+    history, distiller = distill_one_epoch(teacher, build_model("fcos_tiny", 10, 1, 64, {"width": 4}), "head-kd",
+                                           data)
     assert history[-1]["head-kd"] > 0 and np.isfinite(history[-1]["loss"]) and not distiller.pairs
 
 

@@ -53,19 +53,13 @@ def test_the_loss_trains_a_grey_input_resnet18_fcos():
 def test_a_torchvision_fcos_teacher_distills_the_built_in_detector(method):
     """Teacher and student of different types: the heads share the point layout (head-kd), the FPN levels are
     paired by their names and aligned 256 -> 8 channels (pkd)."""
-    from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig
+    from edgeship.pipeline.config.recipe import DataConfig
     from edgeship.pipeline.data.datasets import load_dataset
-    from edgeship.pipeline.distillation.distiller import Distiller
-    from edgeship.pipeline.training.loop import train
+    from tests.support.detection_runs import distill_one_epoch
 
     data = load_dataset(DataConfig(source="objects", image_size=64, mean=[0.2], std=[0.3], scenes={"count": 40}))
     teacher = build_model("fcos_resnet18_fpn", 10, 1, 64, {"num_convs": 1}).eval()
-    student = build_model("fcos_tiny", 10, 1, 64, {"width": 4})
-    distiller = Distiller(teacher, student, DistillConfig(method=method, alpha=0.0), torch.zeros(1, 1, 64, 64),
-                          fcos_loss)
-    history = train(student, data.train, None, TrainConfig(epochs=1, lr=0.002, optimizer="adam"), seed=0,
-                    task=DETECTION, distiller=distiller)
-    distiller.close()
+    history, distiller = distill_one_epoch(teacher, build_model("fcos_tiny", 10, 1, 64, {"width": 4}), method, data)
     assert history[-1][method] > 0 and np.isfinite(history[-1]["loss"])
     assert len(distiller.pairs) == (3 if method == "pkd" else 0)
 
