@@ -51,6 +51,12 @@ def _assign(boxes: torch.Tensor, points: torch.Tensor, strides: torch.Tensor, cl
     return onehot, boxes[best, 1:5], positive
 
 
+def distance_boxes(points: torch.Tensor, distances: torch.Tensor) -> torch.Tensor:
+    """Points (..., 2) and their distances to the left, top, right and bottom sides (..., 4) -> boxes x1, y1, x2,
+    y2 (..., 4)."""
+    return torch.cat([points - distances[..., :2], points + distances[..., 2:]], -1)
+
+
 def counted(rows: torch.Tensor) -> torch.Tensor:
     """The rows to train on: a sixth column of 1 marks a box to ignore (COCO iscrowd, VOC difficult)."""
     return rows[rows[:, 5] == 0] if rows.shape[1] > 5 else rows
@@ -73,7 +79,7 @@ def fcos_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
         return cls_loss + 0.0 * (distances.sum() + centerness.sum())
     pos_points = points.expand(len(targets), -1, -1)[positive]                       # (K, 2)
     dist = distances.transpose(1, 2)[positive]                                       # (K, 4)
-    predicted = torch.cat([pos_points - dist[:, :2], pos_points + dist[:, 2:]], 1)
+    predicted = distance_boxes(pos_points, dist)
     truth = boxes[positive]
     sides = torch.cat([pos_points - truth[:, :2], truth[:, 2:] - pos_points], 1).clamp(min=1e-6)
     ctr_target = torch.sqrt((torch.minimum(sides[:, 0], sides[:, 2]) / torch.maximum(sides[:, 0], sides[:, 2]))

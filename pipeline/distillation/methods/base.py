@@ -42,11 +42,13 @@ class Method(nn.Module):
     def setup(self, student_features: list[torch.Tensor], teacher_features: list[torch.Tensor]) -> None:
         """Called once with one batch's hooked features, before training: build learned parts here."""
 
-    # check_outputs runs on one example before training (a method that pairs the two heads output by output)
-    checks_outputs: ClassVar[bool] = False
-
     def check_outputs(self, student_outputs, teacher_outputs) -> None:
-        """Raise EdgeshipError, naming distill.method, when the two models' outputs cannot be paired."""
+        """Raise EdgeshipError, naming distill.method, when the two models' outputs cannot be paired (a method
+        that pairs the two heads output by output defines it; it runs on one example before training)."""
+
+    @property
+    def checks_outputs(self) -> bool:
+        return type(self).check_outputs is not Method.check_outputs
 
     def bind(self, train_samples: int) -> None:
         """Called once before training with the training split's size (CRD's memory bank holds one row each)."""

@@ -21,6 +21,7 @@ from torchvision.ops import generalized_box_iou_loss
 from edgeship.pipeline.config.section import Section
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.distillation.methods.base import Method, register
+from edgeship.pipeline.tasks.detection import distance_boxes
 from edgeship.targets.agent.detections import input_size, point_grid
 
 
@@ -38,12 +39,6 @@ def _check_layout(student, teacher) -> None:
                             f"teacher {shapes[1]}: use pkd, which pairs FPN levels")
 
 
-def _boxes(distances: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(N, 4, P) distances to the sides -> (N, P, 4) x1, y1, x2, y2."""
-    d = distances.transpose(1, 2)
-    return torch.cat([points - d[..., :2], points + d[..., 2:]], -1)
-
-
 @register
 class HeadDistillation(Method):
     name = "head-kd"
@@ -51,7 +46,6 @@ class HeadDistillation(Method):
     default_beta = 1.0  # each term is on the detection loss's own scale (focal / GIoU / BCE)
     tasks = ("detection",)
     Settings = HeadKdSettings
-    checks_outputs = True
 
     def check_outputs(self, student_outputs, teacher_outputs) -> None:
         _check_layout(student_outputs, teacher_outputs)
@@ -70,8 +64,8 @@ class HeadDistillation(Method):
         grid, _ = point_grid(input_size(s_cls.shape[2]))
         points = torch.from_numpy(grid).to(s_cls.device, s_cls.dtype)
         weight = score[where]
-        box = (generalized_box_iou_loss(_boxes(s_dist, points)[where], _boxes(t_dist, points)[where],
-                                        reduction="none") * weight).sum() / weight.sum()
+        student_boxes, teacher_boxes = (distance_boxes(points, d.transpose(1, 2))[where] for d in (s_dist, t_dist))
+        box = (generalized_box_iou_loss(student_boxes, teacher_boxes, reduction="none") * weight).sum() / weight.sum()
         ctr = (F.binary_cross_entropy_with_logits(s_ctr[:, 0][where], torch.sigmoid(t_ctr[:, 0])[where],
                                                   reduction="none") * weight).sum() / weight.sum()
         return cls + self.settings.boxes * (box + ctr)
