@@ -1,4 +1,4 @@
-"""Losses for dense prediction (segmentation): channel-wise distillation and pair-wise similarity.
+"""Losses for dense prediction (segmentation, detection heads): channel-wise distillation and pair-wise similarity.
 
 Both compare maps of possibly different sizes: the larger is average-pooled to the smaller (match_spatial).
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.feature import match_spatial
+from edgeship.targets.agent.anchors import ANCHORS_PER_CELL
 
 PAIRWISE_NODES = 16  # pair-wise similarity on at most 16x16 nodes (each a pooled patch), as SKD pools its map
 
@@ -20,6 +22,22 @@ def channel_wise_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
     log_p_s = F.log_softmax(student.reshape(n * c, -1) / temperature, dim=1)
     log_p_t = F.log_softmax(teacher.reshape(n * c, -1) / temperature, dim=1)
     return F.kl_div(log_p_s, log_p_t, reduction="sum", log_target=True) * temperature ** 2 / (n * c)
+
+
+def class_maps(student_outputs, teacher_outputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two models' class logits, comparable: as they are when their shapes agree (a segmentation map, heads
+    of one layout); else an anchor head's (two outputs, (N, C, 9 P)) become per location (N, C, P), the best of
+    each cell's anchors, so that a RetinaNet and an FCOS compare."""
+    student, teacher = first_output(student_outputs), first_output(teacher_outputs)
+    if student.shape == teacher.shape:
+        return student, teacher
+
+    def per_location(outputs, logits):
+        if not isinstance(outputs, (tuple, list)) or len(outputs) != 2:
+            return logits
+        n, c, k = logits.shape
+        return logits.reshape(n, c, k // ANCHORS_PER_CELL, ANCHORS_PER_CELL).amax(-1)
+    return per_location(student_outputs, student), per_location(teacher_outputs, teacher)
 
 
 def pairwise_similarity(features: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from torch import nn
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.models.detector import TinyFCOS
 from edgeship.pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
-from edgeship.pipeline.models.torchvision_detectors import BACKBONES, torchvision_fcos
+from edgeship.pipeline.models.torchvision_detectors import BACKBONES, torchvision_detector, unsplit_reason
 
 
 class BasicBlock(nn.Module):
@@ -155,7 +155,10 @@ def build_model(arch: str, num_classes: int, in_channels: int, image_size: int, 
         if arch == "fcos_tiny":
             return TinyFCOS(num_classes, in_channels, **args)
         if arch in BACKBONES:
-            return torchvision_fcos(arch, num_classes, in_channels, args)
+            return torchvision_detector(arch, num_classes, in_channels, args)
+        if unsplit_reason(arch):
+            raise EdgeshipError(f"arch {arch!r} is not offered: {unsplit_reason(arch)}; split detectors: "
+                                f"{', '.join(BACKBONES)}, fcos_tiny")
         if arch in torchvision_segmentation_names():
             # the stem takes the recipe's channels; its stride stays (segmentation outputs are upsampled anyway)
             return _adapt_stem(torchvision_segmentation(arch, num_classes, args), in_channels, SMALL_INPUT)

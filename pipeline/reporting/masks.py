@@ -39,7 +39,7 @@ def predicted_boxes(artifact: Artifact, inputs: np.ndarray) -> list[np.ndarray]:
     device agent's code."""
     from edgeship.targets.agent.detections import decode
 
-    return [rows[rows[:, 4] >= SHOWN_SCORE] for rows in decode(*predicted_outputs(artifact, inputs))]
+    return [rows[rows[:, 4] >= SHOWN_SCORE] for rows in decode(predicted_outputs(artifact, inputs))]
 
 
 def masks_svg(images: np.ndarray, columns: dict[str, np.ndarray], num_classes: int) -> str:

@@ -1,10 +1,11 @@
-"""Object detection: boxes and classes, a variable number per image; FCOS's loss; COCO mAP from pycocotools.
+"""Object detection: boxes and classes, a variable number per image; FCOS's loss (RetinaNet's for anchor heads:
+pipeline/tasks/anchor_loss.py); COCO mAP from pycocotools.
 
 Targets per image are rows (class, x1, y1, x2, y2[, ignore]) in input pixels (ignore 1: a crowd or difficult box,
-neither trained on nor counted as missed). The model's outputs are the raw head of a
-point-based detector (targets/agent/detections.py: class logits, distances, centerness, classes on axis 1); the
-meter post-processes them with the same numpy code the device agent runs, then scores with pycocotools'
-COCOeval (mAP50-95 is the metric; mAP50 and per-class AP in the details), never a hand-written evaluation.
+neither trained on nor counted as missed). The model's outputs are the raw head of a point- or anchor-based detector
+(targets/agent/detections.py: class logits first, classes on axis 1); the meter post-processes them with the same
+numpy code the device agent runs, then scores with pycocotools' COCOeval (mAP50-95 is the metric; mAP50 and
+per-class AP in the details), never a hand-written evaluation.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from torchvision.ops import generalized_box_iou_loss, sigmoid_focal_loss
 from edgeship.pipeline.core.contracts.data_sources import BOXES
 from edgeship.pipeline.core.contracts.plugins import TASKS
 from edgeship.pipeline.core.contracts.tasks import Task
-from edgeship.targets.agent.detections import CANDIDATES, MAX_DETECTIONS, decode, input_size, point_grid
+from edgeship.pipeline.tasks.anchor_loss import anchor_loss, split_ignored
+from edgeship.targets.agent.detections import CANDIDATES, MAX_DETECTIONS, decode, head_side, point_grid
 
 CENTER_RADIUS = 1.5  # FCOS center sampling: positives within 1.5 strides of the box centre
 RANGE_PER_STRIDE = 4  # a level takes boxes whose farthest side is within 4 strides (and beyond the finer level's)
@@ -59,14 +61,14 @@ def distance_boxes(points: torch.Tensor, distances: torch.Tensor) -> torch.Tenso
 
 def counted(rows: torch.Tensor) -> torch.Tensor:
     """The rows to train on: a sixth column of 1 marks a box to ignore (COCO iscrowd, VOC difficult)."""
-    return rows[rows[:, 5] == 0] if rows.shape[1] > 5 else rows
+    return split_ignored(rows)[0]
 
 
 def fcos_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
     """Focal loss on every point's classes, GIoU on the positives' boxes (weighted by their centerness target),
     BCE on their centerness; each normalized by the number of positives in the batch."""
     class_logits, distances, centerness = outputs
-    side = input_size(class_logits.shape[2])
+    side = head_side(outputs)
     grid, level = point_grid(side)
     points, strides = torch.from_numpy(grid).to(class_logits.device), torch.from_numpy(level).to(class_logits.device)
     assigned = [_assign(counted(t).to(class_logits.dtype), points, strides, class_logits.shape[1]) for t in targets]
@@ -88,6 +90,11 @@ def fcos_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
         ctr_target.sum().clamp(min=1e-6)
     ctr_loss = F.binary_cross_entropy_with_logits(centerness[:, 0][positive], ctr_target, reduction="sum") / positives
     return cls_loss + box_loss + ctr_loss
+
+
+def detection_loss(outputs, targets: list[torch.Tensor]) -> torch.Tensor:
+    """The loss of the head's layout: FCOS's for a point head (three outputs), RetinaNet's for an anchor head."""
+    return anchor_loss(outputs, targets) if len(outputs) == 2 else fcos_loss(outputs, targets)
 
 
 def box_rows(rows: np.ndarray) -> np.ndarray:
@@ -150,7 +157,7 @@ def box_parity(expected: list[np.ndarray], got: list[np.ndarray]) -> float:
     that fall on either side of the 100th place do not count as a difference."""
     matched = total = 0
     # greedy NMS keeps its picks in order: the shipped 100 are the first 100 of all the picks
-    for all_mine, all_theirs in zip(decode(*expected, limit=CANDIDATES), decode(*got, limit=CANDIDATES)):
+    for all_mine, all_theirs in zip(decode(expected, limit=CANDIDATES), decode(got, limit=CANDIDATES)):
         mine, theirs = all_mine[:MAX_DETECTIONS], all_theirs[:MAX_DETECTIONS]
         total += int((mine[:, 4] >= PARITY_SCORE).sum() + (theirs[:, 4] >= PARITY_SCORE).sum())
         matched += _found_in(mine, all_theirs) + _found_in(theirs, all_mine)
@@ -169,8 +176,8 @@ class MapMeter:
 
     def update(self, outputs, targets: list[torch.Tensor]) -> None:
         arrays = [o.detach().float().cpu().numpy() for o in outputs]
-        self.side = input_size(arrays[0].shape[2])
-        self.detections.extend(decode(*arrays))
+        self.side = head_side(arrays)
+        self.detections.extend(decode(arrays))
         self.truths.extend(box_rows(t.detach().cpu().numpy()) for t in targets)
 
     def value(self) -> float:
@@ -190,7 +197,7 @@ def score_on_host(figures: dict, targets, side: int, num_classes: int) -> dict:
     return coco_map(truths, found, num_classes, side)
 
 
-DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=fcos_loss,
+DETECTION = TASKS.register(Task(name="detection", metric="mAP50-95 %", loss=detection_loss,
                                 predict_labels=lambda outputs: outputs[0].argmax(1), meter=MapMeter,
                                 metric_name="mAP", targets=BOXES, per_image_metric=False, additive_counts=False,
                                 device_metric="map", chance=lambda classes: 0.0, score_on_host=score_on_host,

@@ -1,16 +1,19 @@
-"""Post-processing of point-based detection heads in numpy: the same code on the host and on a device, so every
+"""Post-processing of detection heads in numpy: the same code on the host and on a device, so every
 runtime is compared on like work (raw head outputs in, detections out).
 
-The layout the built-in detector exports (pipeline/models/detector.py), classes on axis 1 as for every task:
-class logits (N, C, P), box distances (N, 4, P) = left, top, right, bottom in input pixels from each point,
-centerness logits (N, 1, P). The P points run over the levels in stride order, row-major within a level, at
-(x + 0.5) * stride; the input size follows from P and the strides, so nothing else has to travel.
+Point heads (the built-in detector, pipeline/models/detector.py; torchvision's FCOS), classes on axis 1 as for
+every task: class logits (N, C, P), box distances (N, 4, P) = left, top, right, bottom in input pixels from each
+point, centerness logits (N, 1, P). The P points run over the levels in stride order, row-major within a level,
+at (x + 0.5) * stride. Anchor heads (torchvision's RetinaNet) return two tensors: targets/agent/anchors.py. The
+layout follows from the number of outputs and the input size from their length, so nothing else has to travel.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from .anchors import ANCHORS_PER_CELL, anchor_grid, delta_boxes
 
 STRIDES = (8, 16, 32)
 SCORE_THRESHOLD = 0.05   # COCO practice: low, so the precision-recall curve reaches far
@@ -78,21 +81,40 @@ def _greedy(boxes: np.ndarray, members: np.ndarray, iou: float, limit: int) -> n
     return members[kept]
 
 
-def decode(class_logits: np.ndarray, distances: np.ndarray, centerness: np.ndarray, strides=STRIDES,
-           limit: int = MAX_DETECTIONS) -> list:
+def head_side(outputs) -> int:
+    """The square input side behind a head's raw outputs; the layout is in their count: three tensors are a
+    point head's (class logits, distances, centerness), two an anchor head's (class logits, deltas:
+    targets/agent/anchors.py)."""
+    count = outputs[0].shape[2]
+    if len(outputs) == 3:
+        return input_size(count)
+    if len(outputs) == 2 and count % ANCHORS_PER_CELL == 0:
+        return input_size(count // ANCHORS_PER_CELL)
+    raise ValueError(f"a detection head returns 3 tensors (class logits, distances, centerness) or 2 (class "
+                     f"logits, box deltas, {ANCHORS_PER_CELL} anchors a cell); got {len(outputs)} of shapes "
+                     f"{[tuple(o.shape) for o in outputs]}")
+
+
+def decode(outputs, limit: int = MAX_DETECTIONS) -> list:
     """Per image: (K <= limit, 6) rows of x1, y1, x2, y2, score, class, best first (class-aware NMS)."""
-    side = input_size(class_logits.shape[2], strides)
-    points, _ = point_grid(side, strides)
+    side = head_side(outputs)
+    anchored = len(outputs) == 2
+    places = anchor_grid(side, STRIDES) if anchored else point_grid(side)[0]
     out = []
-    for cls, dist, ctr in zip(class_logits, distances, centerness):
-        scores = np.sqrt(_sigmoid(cls) * _sigmoid(ctr))   # (C, P): FCOS ranks by class score x centerness
+    for image in zip(*outputs):
+        # RetinaNet ranks by class score, FCOS by class score x centerness
+        scores = _sigmoid(image[0]) if anchored else np.sqrt(_sigmoid(image[0]) * _sigmoid(image[2]))  # (C, P)
         classes, where = np.nonzero(scores > SCORE_THRESHOLD)
         values = scores[classes, where]
         top = np.argsort(-values, kind="stable")[:CANDIDATES]
         classes, where, values = classes[top], where[top], values[top]
-        boxes = np.stack([points[where, 0] - dist[0, where], points[where, 1] - dist[1, where],
-                          points[where, 0] + dist[2, where], points[where, 1] + dist[3, where]], 1)
+        if anchored:
+            boxes = delta_boxes(image[1][:, where], places[where])
+        else:
+            boxes = np.concatenate([places[where] - image[1][:2, where].T, places[where] + image[1][2:, where].T], 1)
         boxes = np.clip(boxes, 0, side)
+        inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # a box wholly outside clips to nothing
+        boxes, values, classes = boxes[inside], values[inside], classes[inside]
         keep = nms(boxes, values, NMS_IOU, limit, classes)  # class-aware
         out.append(np.concatenate([boxes[keep], values[keep, None], classes[keep, None]], 1).astype(np.float32))
     return out
@@ -109,7 +131,7 @@ class Detections:
 
     @staticmethod
     def postprocess(outputs: list[np.ndarray]) -> list[np.ndarray]:
-        return decode(*outputs[:3])
+        return decode(outputs)
 
     def update(self, detections: list[np.ndarray], targets) -> None:
         self.found.extend(np.round(rows, 3).tolist() for rows in detections)

@@ -11,7 +11,8 @@ from edgeship.pipeline.data.objects import FOREGROUND
 from edgeship.pipeline.models.zoo import build_model
 from edgeship.pipeline.tasks.detection import DETECTION, coco_map, fcos_loss
 from edgeship.pipeline.training.loop import evaluate, train
-from edgeship.targets.agent.detections import decode, input_size, nms, point_grid
+from edgeship.targets.agent.anchors import anchor_grid
+from edgeship.targets.agent.detections import STRIDES, decode, head_side, input_size, nms, point_grid
 
 
 def objects(count=120, size=64, **data):
@@ -75,9 +76,24 @@ def test_points_and_decoding_follow_the_head_layout():
     centerness = np.full((1, 1, len(points)), 20.0, np.float32)
     logits[0, 2, 9] = 20.0           # point (12, 12) on stride 8: class 2
     distances[0, :, 9] = [2, 3, 4, 5]
-    found = decode(logits, distances, centerness)[0]
+    found = decode([logits, distances, centerness])[0]
     assert found.shape == (1, 6)
     assert np.allclose(found[0], [10, 9, 16, 17, 1.0, 2], atol=1e-3)
+
+
+def test_an_anchor_head_decodes_its_deltas_to_torchvisions_anchors():
+    """Two outputs are an anchor head: 9 anchors a cell, centred at (x * stride, y * stride)."""
+    anchors = anchor_grid(64, STRIDES)
+    assert len(anchors) == 9 * (64 + 16 + 4) and head_side([np.zeros((1, 3, len(anchors)))] * 2) == 64
+    assert np.array_equal(anchors[3], [-16, -16, 16, 16])  # cell (0, 0): ratio 1 (second), 32 px (first octave)
+    logits = np.full((1, 3, len(anchors)), -20.0, np.float32)
+    deltas = np.zeros((1, 4, len(anchors)), np.float32)
+    logits[0, 1, 9 * 9 + 3] = 20.0                    # cell (1, 1) of stride 8, centre (8, 8), 32 px: class 1
+    deltas[0, :, 9 * 9 + 3] = [0.25, 0.0, np.log(0.5), 0.0]  # moved 8 px right, half as wide
+    found = decode([logits, deltas])[0]
+    assert np.allclose(found, [[8, 0, 24, 24, 1.0, 1]], atol=1e-3)  # clipped to the image at the top
+    with pytest.raises(ValueError, match="3 tensors"):
+        head_side([logits])
 
 
 def test_box_parity_counts_confident_boxes_either_side_misses():

@@ -23,7 +23,7 @@ from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.box_regions import scale_masks
 from edgeship.pipeline.distillation.feature import match_spatial
 from edgeship.pipeline.distillation.methods.base import LearnedPairs, register
-from edgeship.targets.agent.detections import input_size
+from edgeship.targets.agent.detections import head_side
 
 
 class FgdSettings(Section):
@@ -79,7 +79,7 @@ class FocalGlobalDistillation(LearnedPairs):
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
         o = self.settings
-        side = input_size(first_output(s_logits).shape[2])
+        side = head_side(s_logits)
         total = torch.zeros((), device=first_output(s_logits).device)
         for pair, s, t in zip(self.pairs, s_feats, t_feats):
             s, t = match_spatial(pair.align(s), t.float())

@@ -13,7 +13,7 @@ from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.distillation.box_regions import box_masks
 from edgeship.pipeline.distillation.feature import match_spatial
 from edgeship.pipeline.distillation.methods.base import AlignsChannels, register
-from edgeship.targets.agent.detections import input_size
+from edgeship.targets.agent.detections import head_side
 
 
 class ImitationSettings(Section):
@@ -32,7 +32,7 @@ class MaskedImitation(AlignsChannels):
     Settings = ImitationSettings
 
     def loss(self, s_logits, t_logits, s_feats, t_feats, labels, epoch) -> torch.Tensor:
-        side = input_size(first_output(s_logits).shape[2])
+        side = head_side(s_logits)
         total = torch.zeros((), device=first_output(s_logits).device)
         for align, s, t in zip(self.align, s_feats, t_feats):
             s, t = match_spatial(align(s), t.float())
