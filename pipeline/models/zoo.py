@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
+from edgeship.pipeline.models.channel_shuffle import make_shuffles_explicit
 from edgeship.pipeline.models.detector import TinyFCOS
 from edgeship.pipeline.models.segmentation import UNet, torchvision_segmentation, torchvision_segmentation_names
 from edgeship.pipeline.models.torchvision_detectors import BACKBONES, torchvision_detector, unsplit_reason
@@ -112,7 +113,7 @@ def _torchvision(name: str, num_classes: int, in_channels: int, image_size: int,
     import torchvision
 
     model = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **args)
-    return _adapt_stem(model, in_channels, image_size)
+    return _adapt_stem(make_shuffles_explicit(model), in_channels, image_size)
 
 
 def _timm(name: str, num_classes: int, in_channels: int, image_size: int, args: dict) -> nn.Module:

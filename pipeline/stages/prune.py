@@ -15,6 +15,7 @@ from edgeship.pipeline.core.contracts.stage_graph import PRUNED
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.ragged import as_tensors
 from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.models.channel_shuffle import shuffle_barriers
 from edgeship.pipeline.models.heads import classifier_layers
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from edgeship.pipeline.models.zoo import count_macs_params
@@ -45,14 +46,15 @@ def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_c
     missing = [name for name in cfg.ignore if name not in modules]
     if missing:
         raise EdgeshipError(f"prune.ignore: no module named {missing[0]!r}")
-    ignored = classifier_layers(model, num_classes) + [modules[name] for name in cfg.ignore]
+    barriers, whole = shuffle_barriers(model)  # ShuffleNetV2's channel shuffles stay whole
+    ignored = classifier_layers(model, num_classes) + [modules[name] for name in cfg.ignore] + whole
     # parameters outside any layer (a detector's per-level box scales) that the model names with the dimension
     # Torch-Pruning may prune: said, so it does not guess (and warn)
     unwrapped = getattr(model, "pruning_unwrapped", lambda: [])()
     return tp.pruner.MetaPruner(model.eval(), example, importance=_importance(cfg.importance),
                                 pruning_ratio=cfg.ratio, iterative_steps=steps,
                                 global_pruning=cfg.global_pruning, ignored_layers=ignored,
-                                unwrapped_parameters=unwrapped or None)
+                                unwrapped_parameters=unwrapped or None, customized_pruners=barriers or None)
 
 
 def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | None = None,
