@@ -12,7 +12,7 @@ from rich.table import Table
 from edgeship.pipeline.cli.bench import cmd_bench, cmd_targets_check
 from edgeship.pipeline.cli.check import cmd_baseline_update, cmd_check
 from edgeship.pipeline.cli.launcher import failed_rank, follow, launch
-from edgeship.pipeline.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
+from edgeship.pipeline.cli.output import EXIT_BUDGET, EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_table, stdout_console
 from edgeship.pipeline.cli.telemetry import opt_out_of_openvino_telemetry
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.core.infrastructure.progress import stderr_console
@@ -22,12 +22,13 @@ from edgeship.pipeline.training.distributed import under_torchrun
 def _in_run_folder(args, work, train_part):
     """Load the recipe, lock its run folder, clear a killed run's temp folders, then do the work. Under torchrun
     the ranks other than 0 only run `train_part` (along with rank 0) and return None."""
-    from edgeship.pipeline.config.recipe import load_recipe
+    from edgeship.pipeline.config.recipe import load_recipe, with_budget
     from edgeship.pipeline.core.infrastructure.runlock import run_lock
     from edgeship.pipeline.core.infrastructure.stale import clean_stale_temp
     from edgeship.pipeline.training import distributed
 
-    recipe = load_recipe(args.recipe)
+    recipe = with_budget(load_recipe(args.recipe), getattr(args, "latency_budget", None),
+                         getattr(args, "budget_target", None))
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
     force = set(args.force or [])
     distributed.join_from_env()  # a no-op outside torchrun
@@ -59,6 +60,10 @@ def cmd_optimize(args, console: Console) -> int:
     for fmt, choice in report.ship.items():
         out.print(f"ship {fmt}: {choice.reason}")
     out.print(f"report: {run_dir / 'report.md'}, {run_dir / 'report.html'}  ship: {run_dir / 'ship'}")
+    if recipe.budget.enabled and not any(choice.stage for choice in report.ship.values()):
+        out.print(f"budget not met: nothing shipped ({recipe.budget.latency_ms} ms {recipe.budget.metric}); every "
+                  f"stage is kept in {run_dir}")
+        return EXIT_BUDGET
     failed = [r for r in report.results if not r.ok]
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -139,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rerun STAGE and everything after it even if cached (repeatable; 'all', 'bench')")
     _nproc_option(p)
     _search_option(p)
+    p.add_argument("--latency-budget", metavar="MS", help="ship the most accurate student whose latency (budget: "
+                   "metric, p50 by default) stays within MS milliseconds on the budget's target, e.g. 8ms: "
+                   "a search prunes the distilled student layer by layer, measuring on the target")
+    p.add_argument("--target", dest="budget_target", metavar="NAME",
+                   help="the recipe target the latency budget is for (default: budget.target, else the first)")
     p.set_defaults(func=cmd_optimize)
     p = sub.add_parser("distill", help="run only teacher, scratch student and distillation (optimize reuses them)")
     p.add_argument("recipe", help="recipe YAML file (see examples/)")

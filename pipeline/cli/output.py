@@ -7,6 +7,7 @@ from edgeship.pipeline.core.contracts.results import ResultRow
 from edgeship.pipeline.reporting.views import TERMINAL, results_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_BUDGET = 4  # optimize: no candidate met the budget (everything it built is kept)
 
 
 def results_table(rows: list[ResultRow | dict], title: str, metric: str = "accuracy %"):

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from edgeship.pipeline.config.budget import BudgetConfig, check_budget, parse_latency
 from edgeship.pipeline.config.data import DataConfig
 from edgeship.pipeline.config.distill import DistillConfig, LayerPair  # noqa: F401 (recipe sections live here)
 from edgeship.pipeline.config.loss import LossConfig
@@ -156,6 +157,8 @@ class Recipe(Section):
     # where the agent runs: local, ssh, docker, qemu-arm64 or a plug-in type (below)
     targets: list[TargetBase] = Field(default_factory=default_targets, min_length=1)
     ship: ShipConfig = ShipConfig()
+    # what the shipped model must meet on one native target; a budget replaces prune.ratio by a search
+    budget: BudgetConfig = BudgetConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -186,6 +189,7 @@ class Recipe(Section):
             fitting = [name for name, m in METHODS.items() if layout in _tasks_of(m)]
             raise ValueError(f"distill.method {self.distill.method!r} is for {', '.join(_tasks_of(method))}; task "
                              f"{self.task!r} takes {', '.join(fitting)}")
+        check_budget(self)
         return self
 
     @field_validator("targets")
@@ -254,6 +258,21 @@ def load_recipe(path: str | Path) -> Recipe:
         problem = " ".join(str(getattr(err, "problem", None) or err).split())  # one line, whatever YAML said
         raise EdgeshipError(f"{path}:{where} malformed YAML ({problem})") from None
     return parse_recipe(raw, str(path))
+
+
+def with_budget(recipe: Recipe, latency: str | None, target: str | None) -> Recipe:
+    """The recipe with `edgeship optimize --latency-budget 8ms [--target NAME]` in its budget: section."""
+    if latency is None and target is None:
+        return recipe
+    if latency is None and recipe.budget.latency_ms is None:
+        raise EdgeshipError("--target names the latency budget's target: give --latency-budget too")
+    try:
+        latency_ms = parse_latency(latency) if latency is not None else recipe.budget.latency_ms
+    except ValueError as err:
+        raise EdgeshipError(str(err)) from None
+    budget = {**recipe.budget.model_dump(mode="json"), "latency_ms": latency_ms,
+              **({"target": target} if target is not None else {})}
+    return parse_recipe({**recipe.model_dump(mode="json"), "budget": budget}, "--latency-budget")
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

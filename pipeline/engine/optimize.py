@@ -18,7 +18,8 @@ from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open_run, plugin_files
 from edgeship.pipeline.engine.results import bench_and_report
 from edgeship.pipeline.engine.ship_line import after_pruning, choose_start, unfit_teacher
-from edgeship.pipeline.stages import convert, distill, prune, search, teacher
+from edgeship.pipeline.stages import budget_search, convert, distill, prune, search, teacher
+from edgeship.pipeline.stages.budget_latency import budget_format, budget_target
 from edgeship.pipeline.stages.inputs import StageInputs
 from edgeship.pipeline.training import distributed
 
@@ -73,22 +74,39 @@ def train_students(flow: Flow) -> tuple[dict[str, Artifact], Artifact]:
     if line.notice:
         flow.notices.append(line.notice)
         ctx.say(f"[yellow]{line.notice}[/yellow]")
-    if recipe.prune.enabled:
+    if recipe.prune.enabled or recipe.budget.enabled:
         teacher_art = torch_stages[TEACHER.name] if line.distilled else None
-        pruned = flow.optional_stage(
-            PRUNED, "prune", recipe.prune.model_dump(mode="json"),
-            StageInputs(parent=line.start, teacher=teacher_art), TORCH_PACKAGES,
-            lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
-            trains=True)
+        pruned = _prune_stage(flow, line.start, teacher_art)
         if pruned is not None:
             torch_stages[PRUNED.name] = pruned
+        # under a budget the search decides: its student is the one that meets the budget
         student, refused = after_pruning(pruned, line.start, recipe.ship.max_accuracy_drop, ctx.task.metric_name,
-                                       ctx.task.targets != "labels")
+                                         ctx.task.targets != "labels" and not recipe.budget.enabled)
         if refused:
             flow.notices.append(refused)
             ctx.say(f"[yellow]{refused}[/yellow]")
     distributed.leave()
     return torch_stages, student
+
+
+def _prune_stage(flow: Flow, start: Artifact, teacher_art: Artifact | None) -> Artifact | None:
+    """prune.ratio's pruning, or under a budget the search that prunes until the student meets it on the target."""
+    ctx, recipe = flow.ctx, flow.ctx.recipe
+    inputs = StageInputs(parent=start, teacher=teacher_art)
+    if not recipe.budget.enabled:
+        return flow.optional_stage(
+            PRUNED, "prune", recipe.prune.model_dump(mode="json"), inputs, TORCH_PACKAGES,
+            lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
+            trains=True)
+    target, threads = budget_target(recipe)
+    fmt = budget_format(recipe)
+    cfg = {"budget": recipe.budget.model_dump(mode="json"), "target": target.model_dump(mode="json"),
+           "threads": threads, "finetune": recipe.prune.finetune.model_dump(mode="json"),
+           "quantize": recipe.quantize.model_dump(mode="json"), "bench": recipe.bench.model_dump(mode="json"),
+           "distill": recipe.distill.model_dump(mode="json")}
+    return flow.optional_stage(
+        PRUNED, "prune", cfg, inputs, TORCH_PACKAGES + format_named(fmt).packages,
+        lambda out, key, inputs: budget_search.run(inputs.parent, out, ctx, key, inputs.teacher), trains=True)
 
 
 def export_teacher(flow: Flow, teacher_art: Artifact) -> dict[str, Artifact]:

@@ -12,8 +12,9 @@ from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.data.transforms import preprocess
 from edgeship.pipeline.reporting.masks import EXAMPLES, boxes_svg, masks_svg, predicted_boxes, predicted_masks
 from edgeship.pipeline.reporting.report import add_speedups, kd_verdict, make_row, model_name, write_report
-from edgeship.pipeline.reporting.ship import choose, write_ship
+from edgeship.pipeline.reporting.ship import Budget, choose, write_ship
 from edgeship.pipeline.reporting.tradeoffs import int8_vs_fp32, pruning_effect
+from edgeship.pipeline.stages.budget_latency import budget_target
 from edgeship.pipeline.stages.context import Context
 
 
@@ -53,6 +54,16 @@ def _examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict[s
     return masks_svg(images, {"ground truth": truth, **columns}, ctx.data.num_classes)
 
 
+def ship_budget(recipe) -> Budget | None:
+    """The recipe's budget as ship judges rows: on the bench column of its target at its threads."""
+    budget = recipe.budget
+    if not budget.enabled:
+        return None
+    cfg, threads = budget_target(recipe)
+    column = next(c.name for c in bench_columns(recipe) if c.cfg.name == cfg.name and c.threads == threads)
+    return Budget(column, budget.metric, budget.latency_ms, budget.size_kb, budget.peak_rss_mb)
+
+
 def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str,
                      failures: dict[StageId, str], force_bench: bool, publish: bool, notices: list[str] = (),
                      ship_from: str = STUDENT_KD.name) -> Report:
@@ -80,7 +91,8 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
     ctx.console.print("[bold]paired timing[/bold] (int8 against fp32, pruned against unpruned)")
     speed = compare_pairs(artifacts, decision_pairs(artifacts, ship_from), ctx, results, force=bool(force_bench))
     unfit = unfit_stages(artifacts, final_stage)
-    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit, speed)
+    ship_choices = choose(rows, final_stage, recipe.export.formats, recipe.ship.max_accuracy_drop, unfit, speed,
+                          ship_budget(recipe))
     notices = list(notices) + [f"{name_of(artifacts[stage].id)} is not fit to ship: {'; '.join(why)}"
                                for stage, why in unfit.items() if artifacts[stage].format == "torch"]
     kd = artifacts.get(STUDENT_KD.name)

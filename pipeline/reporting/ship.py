@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from edgeship.pipeline.core.contracts.artifact import META_FILE, Artifact
 from edgeship.pipeline.core.contracts.formats import model_files
 from edgeship.pipeline.core.contracts.results import ResultRow, ShipChoice
-from edgeship.pipeline.core.contracts.speed import FASTER, SAME, SLOWER, SpeedComparison
+from edgeship.pipeline.core.contracts.speed import FASTER, SAME, SLOWER, SpeedComparison, latency_interval
 from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic
 from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
 
 def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_drop: float,
-           unfit: dict[str, list[str]] | None = None, speed: list[SpeedComparison] = ()) -> dict[str, ShipChoice]:
+           unfit: dict[str, list[str]] | None = None, speed: list[SpeedComparison] = (),
+           budget: Budget | None = None) -> dict[str, ShipChoice]:
     """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
     only emulated targets, the first one) whose accuracy is within budget, the faster file where paired timing
-    (`speed`) tells them apart, else the more accurate one. Rows of `unfit` stages (stage -> why) never ship."""
+    (`speed`) tells them apart, else the more accurate one. Rows of `unfit` stages (stage -> why) never ship.
+    With a `budget`, rows on its target column only, and only those that meet it: the most accurate ships."""
     unfit = unfit or {}
     if not rows:
         return {}
-    target = next((r.target for r in rows if r.is_native and r.ok), rows[0].target)
+    target = budget.column if budget else next((r.target for r in rows if r.is_native and r.ok), rows[0].target)
     ref = next((r for r in rows if r.stage == reference_stage and r.target == target and r.accuracy is not None),
                None)
     choices = {}
@@ -43,12 +46,59 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
                 f"nothing shipped: best {fmt} accuracy {best.accuracy:.2f}% is more than {max_drop} points "
                 f"below the fp32 student's {ref.accuracy:.2f}%"))
             continue
-        pick, said = _fastest(within, [c for c in speed if c.target == target])
+        if budget:
+            meeting = [r for r in within if budget.why_not(r) is None]
+            if not meeting:
+                choices[fmt] = ShipChoice(None, f"nothing shipped: {budget.missed(within)}")
+                continue
+            pick = max(meeting, key=lambda r: (r.accuracy or 0.0, -(r.size_bytes or 0)))
+            found = budget.interval(pick)
+            said = [f"the most accurate file within the budget: {found[0]:.3f} ms [{found[1]:.3f}, {found[2]:.3f}] "
+                    f"{budget.metric}"] if found else ["the most accurate file within the budget"]
+        else:
+            pick, said = _fastest(within, [c for c in speed if c.target == target])
         why = (f"{pick.stage} ({pick.precision}) on {target}: p50 {pick.latency():.3f} ms, accuracy "
                f"{pick.accuracy:.2f}% vs fp32 student "
                f"{ref.accuracy:.2f}% (allowed drop {max_drop} points)")
         choices[fmt] = ShipChoice(pick.stage, "; ".join([why, *said]), pick.precision)
     return choices
+
+
+@dataclass(frozen=True)
+class Budget:
+    """budget: as ship judges a row: on `column` (the budget's target at its threads), the upper end of the 95%
+    interval of its latency metric within latency_ms, its files within size_kb, its memory within peak_rss_mb."""
+    column: str
+    metric: str
+    latency_ms: float | None
+    size_kb: float | None
+    peak_rss_mb: float | None
+
+    def interval(self, row: ResultRow) -> tuple[float, float, float] | None:
+        return latency_interval(row.timings_ms or [], self.metric)
+
+    def why_not(self, row: ResultRow) -> str | None:
+        if self.latency_ms is not None:
+            found = self.interval(row)
+            if found is None:
+                return "too few timings for an interval"
+            if found[2] > self.latency_ms:
+                return f"latency {self.latency_ms:g} ms {self.metric}"
+        if self.size_kb is not None and (row.size_bytes or 0) / 1024 > self.size_kb:
+            return f"size {self.size_kb:g} KB"
+        if self.peak_rss_mb is not None and (row.peak_rss_mb or 0.0) > self.peak_rss_mb:
+            return f"peak RSS {self.peak_rss_mb:g} MB"
+        return None
+
+    def missed(self, rows: list[ResultRow]) -> str:
+        """'no file meets latency 8 ms p90 on local; fastest: 9.3 ms [9.1, 9.5] p90 at 71.2%'."""
+        why = next((self.why_not(r) for r in rows if self.why_not(r)), "the budget")
+        timed = [(self.interval(r), r) for r in rows if self.interval(r) is not None]
+        if not timed:
+            return f"no file meets {why} on {self.column} (none was timed)"
+        (value, low, high), row = min(timed, key=lambda pair: pair[0][0])
+        return (f"no file meets {why} on {self.column}; fastest: {value:.3f} ms [{low:.3f}, {high:.3f}] "
+                f"{self.metric} at {row.accuracy:.2f}% ({row.stage}, {(row.size_bytes or 0) / 1024:.0f} KB)")
 
 
 def _fastest(within: list[ResultRow], speed: list[SpeedComparison]) -> tuple[ResultRow, list[str]]:

@@ -2,6 +2,7 @@
 KD fine-tune from the teacher."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,16 @@ def steps_of(cfg: PruneConfig, dense: bool) -> int:
     return cfg.steps if cfg.steps != "auto" else (DENSE_STEPS if dense else 1)
 
 
-def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_classes: int, steps: int = 1):
-    import torch_pruning as tp
+@dataclass(frozen=True)
+class PruningSetup:
+    """What Torch-Pruning must be told about a model: layers whose outputs stay whole, parameters outside any
+    layer, and pruners for layers it does not know."""
+    ignored: list
+    unwrapped: list
+    customized: dict
 
+
+def pruning_setup(model: nn.Module, cfg: PruneConfig, num_classes: int) -> PruningSetup:
     modules = dict(model.named_modules())
     missing = [name for name in cfg.ignore if name not in modules]
     if missing:
@@ -51,10 +59,18 @@ def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_c
     # parameters outside any layer (a detector's per-level box scales) that the model names with the dimension
     # Torch-Pruning may prune: said, so it does not guess (and warn)
     unwrapped = getattr(model, "pruning_unwrapped", lambda: [])()
+    return PruningSetup(ignored, unwrapped, barriers)
+
+
+def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_classes: int, steps: int = 1):
+    import torch_pruning as tp
+
+    setup = pruning_setup(model, cfg, num_classes)
     return tp.pruner.MetaPruner(model.eval(), example, importance=_importance(cfg.importance),
                                 pruning_ratio=cfg.ratio, iterative_steps=steps,
-                                global_pruning=cfg.global_pruning, ignored_layers=ignored,
-                                unwrapped_parameters=unwrapped or None, customized_pruners=barriers or None)
+                                global_pruning=cfg.global_pruning, ignored_layers=setup.ignored,
+                                unwrapped_parameters=setup.unwrapped or None,
+                                customized_pruners=setup.customized or None)
 
 
 def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | None = None,

@@ -52,6 +52,20 @@ def ratio_interval(baseline: list[float], current: list[float], metric: str = "p
     return ratio, float(np.percentile(ratios, tail * 100.0)), float(np.percentile(ratios, 100.0 - tail * 100.0))
 
 
+def latency_interval(timings: list[float], metric: str = "p50", tail: float = 0.025,
+                     seed: int = 0) -> tuple[float, float, float] | None:
+    """(p50 or p90 of one timing series, low, high): its 95% interval by resampling blocks, as ratio_interval
+    does. None with fewer than MIN_SAMPLES timings."""
+    series = np.asarray(timings, dtype=np.float64)
+    if len(series) < MIN_SAMPLES:
+        return None
+    blocks = _blocks(series)
+    picks = np.random.default_rng(seed).integers(0, len(blocks), (BOOTSTRAP, len(blocks)))
+    draws = _statistic(blocks[picks].reshape(BOOTSTRAP, -1), metric, axis=1)
+    return (float(_statistic(series, metric)), float(np.percentile(draws, tail * 100.0)),
+            float(np.percentile(draws, 100.0 - tail * 100.0)))
+
+
 @dataclass
 class SpeedComparison:
     """Candidate against baseline on one target, timed interleaved in one agent: p50 ratio candidate/baseline

@@ -1,0 +1,88 @@
+"""Latency of candidate models on the budget's target, measured, never modelled: each candidate is exported (and
+made int8 when the recipe quantizes, prediction layers float as the quantize stage keeps them) as the shipped file
+would be, and a step's candidates are timed by one agent run on the target, at the budget's threads."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from edgeship.pipeline.core.contracts.agent_result import AgentResult
+from edgeship.pipeline.core.contracts.formats import format_named, model_files
+from edgeship.pipeline.core.contracts.speed import latency_interval
+from edgeship.pipeline.core.contracts.tasks import task_named
+from edgeship.pipeline.core.infrastructure.logs import output_to
+from edgeship.pipeline.formats.int8_budget import fixed_float_layers
+from edgeship.pipeline.models.torch_artifact import example_input
+from edgeship.pipeline.stages.context import Context
+from edgeship.targets.base import BenchRequest
+from edgeship.targets.registry import make_target
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One candidate on the budget's target: the budget's metric with its 95% interval, file size, memory."""
+    latency_ms: float
+    low_ms: float
+    high_ms: float
+    size_kb: float
+    peak_rss_mb: float | None
+
+    def meets(self, budget) -> bool:
+        """Within every constraint of `budget`, latency by the upper end of its interval."""
+        return ((budget.latency_ms is None or self.high_ms <= budget.latency_ms)
+                and (budget.size_kb is None or self.size_kb <= budget.size_kb)
+                and (budget.peak_rss_mb is None or (self.peak_rss_mb or 0.0) <= budget.peak_rss_mb))
+
+    def said(self, metric: str) -> str:
+        return f"{self.latency_ms:.3f} ms [{self.low_ms:.3f}, {self.high_ms:.3f}] {metric}, {self.size_kb:.0f} KB"
+
+
+def budget_target(recipe):
+    """(the budget's target entry, its thread count)."""
+    budget = recipe.budget
+    cfg = next(t for t in recipe.targets if t.name == (budget.target or recipe.targets[0].name))
+    return cfg, budget.threads or recipe.bench.threads
+
+
+def budget_format(recipe) -> str:
+    return recipe.budget.format or recipe.export.formats[0]
+
+
+def _file(model: nn.Module, ctx: Context, folder: Path, calibration) -> Path:
+    recipe = ctx.recipe
+    fmt = budget_format(recipe)
+    backend = format_named(fmt)
+    example = example_input(ctx.data.preprocessing)
+    folder.mkdir(parents=True, exist_ok=True)
+    with output_to(folder / "log.txt"):
+        path = folder / backend.export(model.eval(), example, folder, recipe.export.opset)
+        if not recipe.quantize.enabled:
+            return path
+        qcfg = recipe.quantize
+        keep = qcfg.float_outputs == "yes" or (qcfg.float_outputs == "auto" and task_named(recipe.task).float_outputs)
+        fixed = fixed_float_layers(backend, path, model, folder) if keep else []
+        return folder / backend.quantize(path, model, example, calibration, folder, qcfg, fixed, "int8")
+
+
+def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration) -> list[Measured | str]:
+    """Each model's figures, or why it could not be measured."""
+    recipe = ctx.recipe
+    cfg, threads = budget_target(recipe)
+    fmt = budget_format(recipe)
+    paths = [_file(model, ctx, folder / f"candidate-{i}", calibration) for i, model in enumerate(models)]
+    b = recipe.bench
+    request = BenchRequest(eval_npz=None, threads=threads, warmup=b.warmup, min_runs=b.min_runs,
+                           min_seconds=b.min_seconds, max_seconds=b.max_seconds, timeout=cfg.timeout or b.timeout)
+    target = make_target(cfg)
+    out: list[Measured | str] = []
+    for path, raw in zip(paths, target.bench_many([(p, fmt) for p in paths], request)):
+        result = AgentResult.parse(raw)
+        interval = latency_interval(result.timings_ms or [], recipe.budget.metric) if result.ok else None
+        if interval is None:
+            out.append(result.error or f"too few timings on {cfg.name} for an interval")
+            continue
+        size = sum(f.stat().st_size for f in model_files(path, fmt)) / 1024
+        out.append(Measured(*interval, size_kb=size, peak_rss_mb=result.peak_rss_mb))
+    return out

@@ -1,0 +1,99 @@
+"""The latency-budget search's moves: Torch-Pruning's dependency groups (layers whose channels must be pruned
+together), one at a time. One dependency graph serves the whole search: a candidate is a copy of the model with one
+group's channels removed, made by replaying the group's own pruning functions on the copy's modules (a graph per
+candidate would cost seconds each); the move chosen is then applied to the model through the graph, which stays
+valid across steps as it does for Torch-Pruning's iterative pruning.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from edgeship.pipeline.stages.prune import PruningSetup
+
+
+@dataclass(frozen=True)
+class Move:
+    """Remove `idxs` (the least important by L1 magnitude) of the output channels of the group rooted at `root`."""
+    root: str
+    channels: int   # the group's channels now
+    idxs: tuple[int, ...]
+
+    @property
+    def kept(self) -> int:
+        return self.channels - len(self.idxs)
+
+    def describe(self) -> str:
+        return f"{self.root}: {self.channels} -> {self.kept} channels"
+
+
+def _replay(dep, twin, idxs):
+    """What Torch-Pruning's Dependency.__call__ does to its own target, done to the twin's."""
+    from torch_pruning import _helpers
+
+    dep.handler.__self__.pruning_dim = dep.target.pruning_dim
+    if len(idxs) and isinstance(idxs[0], _helpers._HybridIndex):
+        idxs = _helpers.to_plain_idxs(idxs)
+    return dep.handler(twin, idxs)
+
+
+class LayerGroups:
+    def __init__(self, model: nn.Module, example: torch.Tensor, setup: PruningSetup):
+        import torch_pruning as tp
+
+        self.model, self.setup = model, setup
+        self.graph = tp.DependencyGraph().build_dependency(
+            model.eval(), example, unwrapped_parameters=setup.unwrapped or None,
+            customized_pruners=setup.customized or None)  # ignored layers are left out of groups, not of the graph
+        self.importance = tp.importance.MagnitudeImportance(p=1)
+
+    def _groups(self):
+        return self.graph.get_all_groups(ignored_layers=self.setup.ignored, root_module_types=[nn.Conv2d, nn.Linear])
+
+    def moves(self, share: float, macs_of: dict[str, int], limit: int) -> list[Move]:
+        """For each of the `limit` groups with the most MACs (`macs_of`: root module name -> MACs of the layers it
+        touches), the move that removes `share` of its channels; groups with one channel left are done."""
+        names = {id(m): n for n, m in self.model.named_modules()}
+        moves = []
+        for group in self._groups():
+            root = group[0][0].target.module
+            channels = self.graph.get_pruner_of_module(root).get_out_channels(root)
+            count = min(channels - 1, max(1, round(share * channels)))
+            if channels < 2 or id(root) not in names:
+                continue
+            scores = self.importance(group)
+            if scores is None:
+                continue
+            idxs = tuple(sorted(int(i) for i in torch.argsort(scores)[:count]))
+            moves.append(Move(names[id(root)], channels, idxs))
+        moves.sort(key=lambda m: -macs_of.get(m.root, 0))
+        return moves[:limit]
+
+    def _group_of(self, move: Move):
+        root = dict(self.model.named_modules())[move.root]
+        return self.graph.get_pruning_group(root, self.graph.get_pruner_of_module(root).prune_out_channels,
+                                            list(move.idxs))
+
+    def candidate(self, move: Move) -> nn.Module:
+        """A copy of the model with `move` applied; the model itself is untouched. Torch-Pruning's bookkeeping
+        of its own graph (concat and split offsets) is not replayed: the copy has no graph."""
+        names = {id(m): n for n, m in self.model.named_modules()}
+        params = {id(p): n for n, p in self.model.named_parameters()}
+        twin = copy.deepcopy(self.model)
+        twins = dict(twin.named_modules())
+        for dep, idxs in self._group_of(move):
+            target = dep.target.module
+            if isinstance(target, nn.Parameter) and id(target) in params:  # a parameter outside any layer
+                owner, _, attribute = params[id(target)].rpartition(".")
+                pruned = _replay(dep, getattr(twins[owner], attribute), idxs)
+                setattr(twins[owner], attribute, pruned)
+            elif isinstance(target, nn.Module) and id(target) in names:
+                _replay(dep, twins[names[id(target)]], idxs)
+        return twin
+
+    def apply(self, move: Move) -> None:
+        """Prune the model itself by `move` (through the graph, which follows)."""
+        self._group_of(move).prune()

@@ -1,0 +1,56 @@
+"""optimize with a latency budget: the search prunes the distilled student layer group by layer group, measuring
+each step's candidates on the target; ship holds only a file that meets the budget; a budget nothing meets ends
+with exit 4, one line naming the fastest file, every stage kept. Behaviour only: which latency a step reaches is
+the benchmark's (benchmarks/latency_budget.py), not a test's."""
+import csv
+import json
+
+import pytest
+import yaml
+
+from edgeship.pipeline.cli.main import main
+from tests.support.recipes import tiny_recipe_dict
+
+# digits at 32 px and a wider student: latencies well above the agent's resolution
+RECIPE = tiny_recipe_dict(**{"data.image_size": 32, "student.args": {"width": 32, "depth": 2},
+                             "student.train.epochs": 3, "prune.finetune.epochs": 1, "export.formats": ["onnx"],
+                             "export.teacher": False, "bench.min_runs": 40, "bench.profile_runs": 0,
+                             "bench.paired_min_runs": 0, "budget.candidates": 3})
+
+
+def _steps(run_dir):
+    path = max(run_dir.glob("stages/pruned-*/budget-steps.csv"), key=lambda p: p.stat().st_mtime)  # this run's
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("budget") / "run"
+
+
+def _optimize(tmp_path, run_dir, *args, **budget) -> int:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({**RECIPE, "budget": {**RECIPE["budget"], **budget}}))
+    return main(["optimize", str(recipe), "--run-dir", str(run_dir), *args])
+
+
+def test_a_budget_the_student_meets_ships_it_unpruned(tmp_path, run_dir):
+    assert _optimize(tmp_path, run_dir, "--latency-budget", "1000ms") == 0
+    assert [row["move"] for row in _steps(run_dir)] == ["start"]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["ship"]["onnx"]["stage"] and "within the budget" in report["ship"]["onnx"]["reason"]
+
+
+def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_everything(tmp_path, run_dir,
+                                                                                         capsys):
+    # measurable (above 0.01 ms) but below what a 32 px CNN can reach; the search stops at its time limit
+    assert _optimize(tmp_path, run_dir, latency_ms=0.011, max_search_seconds=20) == 4
+    steps = _steps(run_dir)
+    assert len(steps) >= 2 and steps[0]["move"] == "start"
+    macs = [int(row["macs"]) for row in steps]
+    assert macs == sorted(macs, reverse=True) and macs[-1] < macs[0]  # every step removed channels
+    out = capsys.readouterr().out
+    assert "fastest:" in out and "budget not met" in out
+    assert (run_dir / "report.md").is_file() and list(run_dir.glob("stages/student-kd-*"))
+    assert not list((run_dir / "ship").glob("*.onnx"))
