@@ -133,12 +133,6 @@ def output_module_names(model: torch.nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if id(module) in heads]
 
 
-def fixed_float_layers(backend: Format, fp32_path: Path, model: torch.nn.Module, out: Path) -> list[str]:
-    """The runtime's names of the model's prediction layers, which int8 keeps float by default."""
-    names = output_module_names(model)
-    return _layers_of(backend.layers(fp32_path, model, out), model, names) if names else []
-
-
 def _layers_of(layers: list[str], model: torch.nn.Module, modules: list[str]) -> list[str]:
     """The runtime's layers that come from the torch modules named `modules`."""
     named, wanted = dict(model.named_modules()), set(modules)
