@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Does the latency-budget search beat the obvious ways to make a student fast enough? Fashion-MNIST at 64 px, a
+CIFAR ResNet teacher and a MobileNetV2 student distilled once; budgets at fractions of that student's int8 p50 on
+the local target (each runtime, 1 thread). At each budget, against two baselines measured the same way (int8 file
+of the same runtime, the same bench, the upper end of the 95% interval of p50 within the budget):
+- uniform pruning: one prune.ratio for every layer, found by bisection to meet the budget, the same KD fine-tune;
+- a uniform width multiplier (torchvision's width_mult), found by bisection, distilled for the student's epochs
+  plus the fine-tune's.
+Everything runs through `edgeship optimize` in a subprocess (the product as users run it), one run folder per seed
+so the teacher and the student train once. --out DIR writes DIR/latency_budget.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgeship.pipeline.core.contracts.speed import latency_interval  # noqa: E402
+from edgeship.pipeline.core.infrastructure.timings_file import attach_timings  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=DEFAULT_FASHION_DIR)
+    p.add_argument("--out", type=Path, default=Path("/tmp/latency_budget"))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--runtimes", default="onnx,openvino")
+    p.add_argument("--fractions", default="0.5,0.35,0.25", help="budgets as fractions of the student's int8 p50")
+    p.add_argument("--limit-train", type=int, default=3000)
+    p.add_argument("--teacher-epochs", type=int, default=8)
+    p.add_argument("--student-epochs", type=int, default=8)
+    p.add_argument("--finetune-epochs", type=int, default=3)
+    p.add_argument("--bisection-steps", type=int, default=5)
+    p.add_argument("--max-search-seconds", type=float, default=1800.0)
+    return p.parse_args()
+
+
+def base_recipe(args, seed: int, runtimes: list[str]) -> dict:
+    return {
+        "name": f"budget-seed{seed}", "seed": seed,
+        "data": {"source": f"fashion-mnist:{args.data}", "image_size": 64, "channels": 1, "mean": [0.286],
+                 "std": [0.353], "limit_train": args.limit_train},
+        "teacher": {"arch": "cifar_resnet20", "args": {"width": 16},
+                    "train": {"epochs": args.teacher_epochs, "batch_size": 64}},
+        "student": {"arch": "mobilenet_v2", "train": {"epochs": args.student_epochs, "batch_size": 64}},
+        "distill": {"method": "kd", "baseline": False},
+        "prune": {"enabled": False, "finetune": {"epochs": args.finetune_epochs}},
+        "export": {"formats": runtimes, "teacher": False},
+        "quantize": {"calibration": {"samples": 200}},
+        "bench": {"min_runs": 200, "min_seconds": 1.0, "threads": 1, "profile_runs": 0, "paired_min_runs": 0},
+        "ship": {"start_from": "kd"},
+    }
+
+
+def optimize(recipe: dict, folder: Path) -> tuple[int, dict]:
+    """(exit code, report): exit 4 (budget not met) is an answer, not a failure."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{recipe['name']}.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "edgeship.pipeline.cli", "optimize", str(path), "--run-dir",
+                           str(folder / "run")], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0, 4):
+        print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"edgeship optimize failed (exit {done.returncode})")
+    path = folder / "run" / "report.json"
+    return done.returncode, attach_timings(path, json.loads(path.read_text()))
+
+
+def int8_row(report: dict, runtime: str, stage_prefix: str = "") -> dict | None:
+    """The int8 file of `runtime` on local: its test accuracy, p50 and the upper end of the p50's interval."""
+    for row in report["results"]:
+        if row["status"] == "ok" and row["target"] == "local" and row["stage"] == f"{stage_prefix}{runtime}-int8":
+            p50, _, high = latency_interval(row["timings_ms"], "p50")
+            return {"accuracy": row["accuracy"], "p50_ms": p50, "hi_ms": high}
+    return None
+
+
+def bisect(meets, low: float, high: float, steps: int, prefer_high: bool) -> tuple[float, dict] | None:
+    """The setting nearest the boundary that still meets the budget: `meets(x)` -> (ok, figures). prefer_high:
+    larger x is more accurate (a width), else smaller x is (a pruning ratio)."""
+    best = None
+    for _ in range(steps):
+        middle = (low + high) / 2
+        ok, figures = meets(middle)
+        if ok:
+            best = (middle, figures)
+            low, high = (middle, high) if prefer_high else (low, middle)
+        else:
+            low, high = (low, middle) if prefer_high else (middle, high)
+    return best
+
+
+def one_budget(args, recipe: dict, folder: Path, runtime: str, budget_ms: float) -> dict:
+    started = time.monotonic()
+    code, report = optimize({**recipe, "name": f"{recipe['name']}-{runtime}-{budget_ms:.3f}",
+                             "budget": {"latency_ms": budget_ms, "format": runtime,
+                                        "max_search_seconds": args.max_search_seconds}}, folder)
+    choice = report["ship"].get(runtime, {})
+    shipped = int8_row(report, runtime) if choice.get("stage") == f"{runtime}-int8" else None
+    if choice.get("stage") == f"{runtime}-fp32":
+        row = next(r for r in report["results"] if r["stage"] == f"{runtime}-fp32" and r["target"] == "local")
+        p50, _, high = latency_interval(row["timings_ms"], "p50")
+        shipped = {"accuracy": row["accuracy"], "p50_ms": p50, "hi_ms": high}
+    seconds = time.monotonic() - started
+
+    def pruned(ratio: float):
+        _, rep = optimize({**recipe, "name": f"{recipe['name']}-uprune", "prune": {
+            "enabled": True, "ratio": round(ratio, 4), "steps": 1, "finetune": {"epochs": args.finetune_epochs}}},
+            folder)
+        row = int8_row(rep, runtime)
+        return row is not None and row["hi_ms"] <= budget_ms, row
+
+    def width(multiplier: float):
+        epochs = args.student_epochs + args.finetune_epochs
+        _, rep = optimize({**recipe, "name": f"{recipe['name']}-width", "student": {
+            "arch": "mobilenet_v2", "args": {"width_mult": round(multiplier, 4)},
+            "train": {"epochs": epochs, "batch_size": 64}}}, folder)
+        row = int8_row(rep, runtime)
+        return row is not None and row["hi_ms"] <= budget_ms, row
+
+    uniform = bisect(pruned, 0.0, 0.95, args.bisection_steps, prefer_high=False)
+    narrow = bisect(width, 0.1, 1.0, args.bisection_steps, prefer_high=True)
+    return {"runtime": runtime, "budget_ms": budget_ms, "shipped": shipped, "exit": code,
+            "uniform_prune": uniform[1] | {"ratio": uniform[0]} if uniform else None,
+            "uniform_width": narrow[1] | {"width_mult": narrow[0]} if narrow else None,
+            "seconds": seconds, "seeds": 1}
+
+
+def main() -> int:
+    args = parse_args()
+    if not (Path(args.data) / "train-images-idx3-ubyte.gz").is_file():
+        print(f"SKIPPED: Fashion-MNIST not found in {args.data} (apt-get install dataset-fashion-mnist)")
+        return 0
+    runtimes = args.runtimes.split(",")
+    fractions = [float(f) for f in args.fractions.split(",")]
+    started, budgets = time.monotonic(), []
+    for seed in range(args.seeds):
+        folder = args.out / f"seed{seed}"
+        recipe = base_recipe(args, seed, runtimes)
+        _, report = optimize(recipe, folder)
+        for runtime in runtimes:
+            start = int8_row(report, runtime)
+            print(f"seed {seed} {runtime}: student int8 {start['p50_ms']:.3f} ms p50, {start['accuracy']:.2f}%",
+                  flush=True)
+            for fraction in fractions:
+                found = one_budget(args, recipe, folder, runtime, round(fraction * start["p50_ms"], 4))
+                found.update(seed=seed, fraction=fraction, student=start)
+                budgets.append(found)
+                print(json.dumps(found), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latency_budget.json").write_text(json.dumps(
+        {"budgets": budgets, "seconds": time.monotonic() - started}, indent=1))
+    for b in budgets:
+        line = [f"{b['runtime']} {b['fraction']:.2f} ({b['budget_ms']:.3f} ms) seed {b['seed']}:"]
+        for name in ("shipped", "uniform_prune", "uniform_width"):
+            got = b[name]
+            line.append(f"{name} {got['accuracy']:.2f}% at {got['p50_ms']:.3f} ms" if got else f"{name} none")
+        print("  ".join(line) + f"  search {b['seconds']:.0f} s")
+    print(f"total {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
