@@ -51,7 +51,7 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
             if not meeting:
                 choices[fmt] = ShipChoice(None, f"nothing shipped: {budget.missed(within)}")
                 continue
-            pick = max(meeting, key=lambda r: (r.accuracy or 0.0, -(r.size_bytes or 0)))
+            pick = max(meeting, key=lambda r: (r.accuracy or 0.0, -(r.latency() or 0.0)))  # equal: the faster
             found = budget.interval(pick)
             said = [f"the most accurate file within the budget: {found[0]:.3f} ms [{found[1]:.3f}, {found[2]:.3f}] "
                     f"{budget.metric}"] if found else ["the most accurate file within the budget"]

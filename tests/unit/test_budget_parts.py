@@ -1,0 +1,63 @@
+"""The latency-budget search's parts: a candidate is exactly the model that applying its move makes, on every
+family's dependency groups; a latency's interval; how ship judges a row against a budget; --latency-budget."""
+import pytest
+import torch
+
+from edgeship.pipeline.config.budget import parse_latency
+from edgeship.pipeline.config.recipe import PruneConfig
+from edgeship.pipeline.core.contracts.results import ResultRow
+from edgeship.pipeline.core.contracts.speed import latency_interval
+from edgeship.pipeline.models.zoo import build_model
+from edgeship.pipeline.reporting.ship import Budget
+from edgeship.pipeline.stages.layer_groups import LayerGroups
+from edgeship.pipeline.stages.prune import pruning_setup
+
+
+@pytest.mark.parametrize("arch", ["simple_cnn", "mobilenet_v3_small", "shufflenet_v2_x0_5", "convnext_tiny"])
+def test_a_candidate_is_the_model_its_move_makes(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, 10, 1, 32, {}).eval()
+    example = torch.zeros(1, 1, 32, 32)
+    groups = LayerGroups(model, example, pruning_setup(model, PruneConfig(), 10))
+    moves = groups.moves(0.25, {}, 100)
+    assert moves and all(0 < m.kept < m.channels for m in moves)
+    move = moves[len(moves) // 2]
+    twin = groups.candidate(move)
+    x = torch.randn(3, 1, 32, 32)
+    params = sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        groups.apply(move)
+        after = model(x)
+        scale = after.abs().max()  # untrained families give outputs near 1e-10: compare relatively
+        assert torch.allclose(twin(x), after, rtol=1e-4, atol=1e-5 * scale)  # the copy and the model alike
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in twin.parameters()) < params
+    assert groups.moves(0.25, {}, 100)  # the graph still serves the next step
+
+
+def test_latency_interval_brackets_the_median_of_one_series():
+    timings = [1.0 + 0.01 * (i % 7) for i in range(200)]
+    value, low, high = latency_interval(timings, "p50")
+    assert low <= value <= high and high - low < 0.05
+    assert latency_interval(timings[:10], "p50") is None  # too few for an interval
+
+
+def test_ship_judges_a_row_by_the_upper_end_of_its_interval_and_names_the_fastest():
+    steady = [1.0] * 100
+    row = ResultRow(model="m", stage="onnx-int8", format="onnx", precision="int8", target="local", status="ok",
+                    accuracy=90.0, latency_ms={"p50": 1.0}, timings_ms=steady, size_bytes=4096)
+    assert Budget("local", "p50", 1.5, None, None).why_not(row) is None
+    assert Budget("local", "p50", 0.9, None, None).why_not(row) == "latency 0.9 ms p50"
+    assert Budget("local", "p50", None, 2.0, None).why_not(row) == "size 2 KB"
+    said = Budget("local", "p50", 0.9, None, None).missed([row])
+    assert "no file meets latency 0.9 ms p50 on local; fastest: 1.000 ms [1.000, 1.000] p50 at 90.00%" in said
+
+
+@pytest.mark.parametrize("text, ms", [("8ms", 8.0), ("8 ms", 8.0), ("0.5", 0.5), ("12.5MS", 12.5)])
+def test_latency_budgets_read_as_milliseconds(text, ms):
+    assert parse_latency(text) == ms
+
+
+@pytest.mark.parametrize("text", ["fast", "-3ms", "0", "8s", ""])
+def test_anything_else_is_refused(text):
+    with pytest.raises(ValueError, match="--latency-budget"):
+        parse_latency(text)
