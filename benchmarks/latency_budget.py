@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Does the latency-budget search beat the obvious ways to make a student fast enough? Fashion-MNIST at 64 px, a
-CIFAR ResNet teacher and a MobileNetV2 student distilled once; budgets at fractions of that student's int8 p50 on
-the local target (each runtime, 1 thread). At each budget, against two baselines measured the same way (int8 file
-of the same runtime, the same bench, the upper end of the 95% interval of p50 within the budget):
+"""Does the latency-budget search beat the obvious ways to make a student fast enough? Fashion-MNIST at 64 px
+(--image-size), a CIFAR ResNet teacher and a MobileNetV2 student distilled once; budgets at fractions of that
+student's int8 p50 on the local target (each runtime, 1 thread). At each budget, against two baselines measured the
+same way (int8 file of the same runtime, the same bench, the upper end of the 95% interval of p50 within the
+budget):
 - uniform pruning: one prune.ratio for every layer, found by bisection to meet the budget, the same KD fine-tune;
 - a uniform width multiplier (torchvision's width_mult), found by bisection, distilled for the student's epochs
   plus the fine-tune's.
@@ -35,6 +36,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--runtimes", default="onnx,openvino")
     p.add_argument("--fractions", default="0.5,0.35,0.25", help="budgets as fractions of the student's int8 p50")
+    p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--limit-train", type=int, default=3000)
     p.add_argument("--teacher-epochs", type=int, default=8)
     p.add_argument("--student-epochs", type=int, default=8)
@@ -47,8 +49,8 @@ def parse_args() -> argparse.Namespace:
 def base_recipe(args, seed: int, runtimes: list[str]) -> dict:
     return {
         "name": f"budget-seed{seed}", "seed": seed,
-        "data": {"source": f"fashion-mnist:{args.data}", "image_size": 64, "channels": 1, "mean": [0.286],
-                 "std": [0.353], "limit_train": args.limit_train},
+        "data": {"source": f"fashion-mnist:{args.data}", "image_size": args.image_size, "channels": 1,
+                 "mean": [0.286], "std": [0.353], "limit_train": args.limit_train},
         "teacher": {"arch": "cifar_resnet20", "args": {"width": 16},
                     "train": {"epochs": args.teacher_epochs, "batch_size": 64}},
         "student": {"arch": "mobilenet_v2", "train": {"epochs": args.student_epochs, "batch_size": 64}},
