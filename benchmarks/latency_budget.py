@@ -101,6 +101,17 @@ def bisect(meets, low: float, high: float, steps: int, prefer_high: bool) -> tup
     return best
 
 
+def estimate_error(searched: dict) -> dict | None:
+    """How far the layer table's estimates were from the whole-model timings of the candidates timed both ways:
+    the median and the largest relative error."""
+    tried = [t for s in searched.get("steps", []) for t in s.get("tried", [])]
+    both = [t for t in tried if "estimated_ms" in t and "latency_ms" in t]
+    if not both:
+        return None
+    errors = sorted(abs(t["estimated_ms"] - t["latency_ms"]) / t["latency_ms"] for t in both)
+    return {"candidates": len(both), "median_rel": errors[len(errors) // 2], "max_rel": errors[-1]}
+
+
 def one_budget(args, recipe: dict, folder: Path, runtime: str, budget_ms: float) -> dict:
     started = time.monotonic()
     code, report = optimize({**recipe, "name": f"{recipe['name']}-{runtime}-{budget_ms:.3f}",
@@ -129,12 +140,14 @@ def one_budget(args, recipe: dict, folder: Path, runtime: str, budget_ms: float)
         row = int8_row(rep, runtime)
         return row is not None and row["hi_ms"] <= budget_ms, row
 
+    searched = report.get("budget") or {}
     uniform = bisect(pruned, 0.0, 0.95, args.bisection_steps, prefer_high=False)
     narrow = bisect(width, 0.1, 1.0, args.bisection_steps, prefer_high=True)
     return {"runtime": runtime, "budget_ms": budget_ms, "shipped": shipped, "exit": code,
             "uniform_prune": uniform[1] | {"ratio": uniform[0]} if uniform else None,
             "uniform_width": narrow[1] | {"width_mult": narrow[0]} if narrow else None,
-            "seconds": seconds, "seeds": 1}
+            "seconds": seconds, "seeds": 1, "steps": max(0, len(searched.get("steps", [])) - 1),
+            "layer_table": searched.get("layer_table"), "estimate_error": estimate_error(searched)}
 
 
 def main() -> int:
@@ -166,7 +179,9 @@ def main() -> int:
         for name in ("shipped", "uniform_prune", "uniform_width"):
             got = b[name]
             line.append(f"{name} {got['accuracy']:.2f}% at {got['p50_ms']:.3f} ms" if got else f"{name} none")
-        print("  ".join(line) + f"  search {b['seconds']:.0f} s")
+        error = b["estimate_error"]
+        table = f", layer table median error {error['median_rel']:.0%} over {error['candidates']}" if error else ""
+        print("  ".join(line) + f"  search {b['seconds']:.0f} s, {b['steps']} steps{table}")
     print(f"total {time.monotonic() - started:.0f} s")
     return 0
 

@@ -7,7 +7,7 @@ from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.data_sources import BOXES
 from edgeship.pipeline.core.contracts.plugins import METHODS
 from edgeship.pipeline.core.contracts.results import Report, ShipChoice
-from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, TEACHER, StageId
+from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, TEACHER, StageId
 from edgeship.pipeline.core.contracts.tasks import task_named
 from edgeship.pipeline.data.transforms import preprocess
 from edgeship.pipeline.reporting.masks import EXAMPLES, boxes_svg, masks_svg, predicted_boxes, predicted_masks
@@ -96,6 +96,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
     notices = list(notices) + [f"{name_of(artifacts[stage].id)} is not fit to ship: {'; '.join(why)}"
                                for stage, why in unfit.items() if artifacts[stage].format == "torch"]
     kd = artifacts.get(STUDENT_KD.name)
+    searched = artifacts.get(PRUNED.name)
     report = Report(
         recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows, task.metric_name), ship=ship_choices,
         metric=task.metric, metric_name=task.metric_name,
@@ -104,6 +105,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
         reference_stage=final_stage, int8_vs_fp32=int8_vs_fp32(rows, speed),
         pruning=pruning_effect(rows, ship_from, speed), speed=[c.to_dict() for c in speed],
         notices=notices, ship_from=ship_from, unfit=unfit,
+        budget=searched.metrics.get("budget") if searched is not None and recipe.budget.enabled else None,
         distillation={"method": recipe.distill.method,
                       "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None,
                       "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),

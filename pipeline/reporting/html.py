@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from edgeship.pipeline.core.contracts.results import Report, ResultRow  # noqa: E402
 from edgeship.pipeline.core.contracts.stage_graph import PRUNED, STUDENT_KD, TEACHER  # noqa: E402
+from edgeship.pipeline.reporting.budget_view import html_section as budget_section  # noqa: E402
 from edgeship.pipeline.reporting.distillation import distillation_sentence  # noqa: E402
 from edgeship.pipeline.reporting.labels import place_labels  # noqa: E402
 from edgeship.pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
@@ -174,7 +175,7 @@ def render(report: Report) -> str:
             f"{''.join(f'<p class=notice><b>{escape(n)}</b></p>' for n in report.notices)}"
             f"<h2>Accuracy against latency</h2>{''.join(plots)}{note}"
             f"<h2>Stages</h2>{waterfall}{distilled}{examples}"
-            f"<h2>Shipped</h2><ul>{ship}</ul>"
+            f"<h2>Shipped</h2><ul>{ship}</ul>{budget_section(report.budget)}"
             f"<h2>Results</h2>{results}{_speed(report)}"
             f"{_profiles(report)}"
             f"<h2>Int8 sensitivity</h2>{_sensitivity(report)}"

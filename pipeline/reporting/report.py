@@ -9,6 +9,7 @@ from edgeship.pipeline.core.contracts.formats import model_files
 from edgeship.pipeline.core.contracts.results import LATENCY_KEYS, Report, ResultRow
 from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, STUDENT_SCRATCH, Role, StageId
 from edgeship.pipeline.core.infrastructure.atomic import write_atomic
+from edgeship.pipeline.reporting.budget_view import markdown_lines as budget_lines
 from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display
 from edgeship.pipeline.reporting.profiles import condensed
 from edgeship.pipeline.reporting.tradeoffs import markdown_sections
@@ -52,7 +53,8 @@ def make_row(artifact: Artifact | None, sid: StageId, model: str, target: str, r
         runtime_settings=result.settings, emulated=bool(result.emulated),
         emulated_cpu=result.emulated_cpu, machine=platform.get("machine"),
         container_platform=result.container_platform, cpu_features=platform.get("cpu_features"),
-        int8=metrics.get("int8"), eval_samples=result.eval_samples, per_image_metric=per_image_metric,
+        cpu_model=platform.get("cpu_model"), int8=metrics.get("int8"), eval_samples=result.eval_samples,
+        per_image_metric=per_image_metric,
         segmentation=result.segmentation, cold_start_ms=result.cold_start_ms,
         preprocess_ms=result.p50(result.preprocess_ms), postprocess_ms=result.p50(result.postprocess_ms),
         peak_rss_mb=result.peak_rss_mb, profile=condensed(result.profile),
@@ -91,6 +93,7 @@ def markdown(report: Report) -> str:
         lines += [distillation_sentence(report.distillation), ""]
     if report.ship:
         lines += ["## Shipped", ""] + [f"- **{fmt}**: {c.reason}" for fmt, c in report.ship.items()] + [""]
+    lines += budget_lines(report.budget)
     lines += markdown_sections(report)
     lines += environment_view(report.results).markdown("## Targets") + [EMULATED_NOTE, ""]
     lines += ["## Notes", "", f"- {X86_NOTE}",

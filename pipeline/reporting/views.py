@@ -105,13 +105,13 @@ def per_target_view(rows: list[ResultRow]) -> TableView | None:
 
 
 def environment_view(rows: list[ResultRow]) -> TableView:
-    view = TableView("Targets", ["target", "machine", "CPU features", "emulated", "container"])
+    view = TableView("Targets", ["target", "machine", "CPU", "CPU features", "emulated", "container"])
     for target in dict.fromkeys(r.target for r in rows):
         r = next((r for r in rows if r.target == target and r.ok), None)
         if r is None:
-            view.add([target, "unreachable", "-", "-", "-"])
+            view.add([target, "unreachable", "-", "-", "-", "-"])
             continue
-        view.add([target, r.machine or "-", " ".join(r.cpu_features or []) or "-",
+        view.add([target, r.machine or "-", r.cpu_model or "-", " ".join(r.cpu_features or []) or "-",
                   f"yes ({r.emulated_cpu})" if r.emulated else "no", r.container_platform or "-"])
     return view
 

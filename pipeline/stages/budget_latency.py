@@ -3,7 +3,7 @@ made int8 when the recipe quantizes, prediction layers float as the quantize sta
 would be, and a step's candidates are timed by one agent run on the target, at the budget's threads."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +29,8 @@ class Measured:
     high_ms: float
     size_kb: float
     peak_rss_mb: float | None
+    platform: dict | None = field(default=None, compare=False)  # the target as the agent saw it (its identity)
+    runtime: str | None = field(default=None, compare=False)
 
     def meets(self, budget) -> bool:
         """Within every constraint of `budget`, latency by the upper end of its interval."""
@@ -51,12 +53,12 @@ def budget_format(recipe) -> str:
     return recipe.budget.format or recipe.export.formats[0]
 
 
-def _exported(model: nn.Module, ctx: Context, folder: Path) -> Path:
+def _exported(model: nn.Module, ctx: Context, folder: Path, example=None) -> Path:
     backend = format_named(budget_format(ctx.recipe))
     folder.mkdir(parents=True, exist_ok=True)
+    example = example_input(ctx.data.preprocessing) if example is None else example
     with output_to(folder / "log.txt"):
-        return folder / backend.export(model.eval(), example_input(ctx.data.preprocessing), folder,
-                                       ctx.recipe.export.opset)
+        return folder / backend.export(model.eval(), example, folder, ctx.recipe.export.opset)
 
 
 def int8_float_layers(model: nn.Module, ctx: Context, folder: Path, calibration) -> list[str]:
@@ -82,36 +84,69 @@ def int8_float_layers(model: nn.Module, ctx: Context, folder: Path, calibration)
     return list(outcome.float_layers)
 
 
-def _file(model: nn.Module, ctx: Context, folder: Path, calibration, float_layers: list[str]) -> Path:
+def model_file(model: nn.Module, ctx: Context, folder: Path, calibration, float_layers: list[str],
+               example=None, int8: bool | None = None) -> Path:
+    """`model` in the budget's format, int8 (`float_layers` kept float) when the recipe quantizes or `int8` says."""
     recipe = ctx.recipe
-    path = _exported(model, ctx, folder)
-    if not recipe.quantize.enabled:
+    example = example_input(ctx.data.preprocessing) if example is None else example
+    path = _exported(model, ctx, folder, example)
+    if not (recipe.quantize.enabled if int8 is None else int8):
         return path
     backend = format_named(budget_format(recipe))
     with output_to(folder / "log.txt"):
-        return folder / backend.quantize(path, model, example_input(ctx.data.preprocessing), calibration, folder,
-                                         recipe.quantize, float_layers, "int8")
+        return folder / backend.quantize(path, model, example, calibration, folder, recipe.quantize, float_layers,
+                                         "int8")
 
 
 def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration,
             float_layers: list[str]) -> list[Measured | str]:
     """Each model's figures (int8 with `float_layers` kept float), or why it could not be measured."""
+    return bench_files([model_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers)
+                        for i, model in enumerate(models)], ctx)
+
+
+def bench_files(paths: list[Path], ctx: Context, min_seconds: float | None = None) -> list[Measured | str]:
+    """One agent run on the budget's target times every file (the budget's format) at the budget's threads."""
     recipe = ctx.recipe
     cfg, threads = budget_target(recipe)
     fmt = budget_format(recipe)
-    paths = [_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers)
-             for i, model in enumerate(models)]
     b = recipe.bench
     request = BenchRequest(eval_npz=None, threads=threads, warmup=b.warmup, min_runs=b.min_runs,
-                           min_seconds=b.min_seconds, max_seconds=b.max_seconds, timeout=cfg.timeout or b.timeout)
-    target = make_target(cfg)
+                           min_seconds=b.min_seconds if min_seconds is None else min_seconds,
+                           max_seconds=b.max_seconds, timeout=cfg.timeout or b.timeout)
     out: list[Measured | str] = []
-    for path, raw in zip(paths, target.bench_many([(p, fmt) for p in paths], request)):
+    for path, raw in zip(paths, make_target(cfg).bench_many([(p, fmt) for p in paths], request)):
         result = AgentResult.parse(raw)
         interval = latency_interval(result.timings_ms or [], recipe.budget.metric) if result.ok else None
         if interval is None:
             out.append(result.error or f"too few timings on {cfg.name} for an interval")
             continue
         size = sum(f.stat().st_size for f in model_files(path, fmt)) / 1024
-        out.append(Measured(*interval, size_kb=size, peak_rss_mb=result.peak_rss_mb))
+        out.append(Measured(*interval, size_kb=size, peak_rss_mb=result.peak_rss_mb, platform=result.platform,
+                            runtime=f"{result.runtime} {result.runtime_version}"))
     return out
+
+
+LAYER_SECONDS = 0.3  # a layer alone is microseconds: 0.3 s gives hundreds of timings, plenty for its median
+
+
+def time_layers(shapes, ctx: Context, folder: Path) -> list[float | None]:
+    """Each layer shape (latency_table.LayerShape) alone, in the budget's format and its own precision, timed in one
+    agent run: its latency by the budget's metric, None where it could not be made or timed."""
+    import numpy as np
+    import torch
+
+    from edgeship.calibration.calibration_set import CalibrationSet
+
+    made: dict[int, Path] = {}
+    for i, shape in enumerate(shapes):
+        example = shape.example()
+        inputs = torch.randn(16, *example.shape[1:]).numpy()  # a layer's latency does not depend on its data
+        calibration = CalibrationSet(inputs, np.arange(len(inputs)), f"layer-{i}")
+        try:
+            made[i] = model_file(shape.module().eval(), ctx, folder / f"layer-{i}", calibration, [], example,
+                                 int8=shape.int8)
+        except Exception:  # a shape the converter refuses alone: its candidates are timed whole instead
+            continue
+    timed = dict(zip(made, bench_files(list(made.values()), ctx, min_seconds=LAYER_SECONDS))) if made else {}
+    return [timed[i].latency_ms if isinstance(timed.get(i), Measured) else None for i in range(len(shapes))]

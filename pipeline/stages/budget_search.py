@@ -3,8 +3,9 @@
 
 Each step tries the layer groups with the most MACs: a copy with `budget.step_share` of one group's channels
 removed (Torch-Pruning's groups, L1 magnitude), scored by its validation accuracy after re-estimating BatchNorm
-statistics (EagleEye's adaptive BN: a proxy for accuracy after fine-tuning at a fraction of the cost), and timed
-whole on the target in the budget's format and precision (one agent run per step). The move that loses the least
+statistics (EagleEye's adaptive BN: a proxy for accuracy after fine-tuning at a fraction of the cost). Candidates
+are ranked by the target's per-layer latency tables, and the `budget.timed` best are timed whole on the target in
+the budget's format and precision (stages/budget_timing.py). The move that loses the least
 accuracy per millisecond saved is applied, then a short KD fine-tune from the teacher. The steps stop when the
 budget holds by the upper end of the latency's 95% interval, or at budget.max_search_seconds; the winner gets
 prune.finetune's full KD fine-tune and is measured again. Every step is a row of budget-steps.csv.
@@ -12,7 +13,6 @@ prune.finetune's full KD fine-tune and is measured again. Every step is a row of
 from __future__ import annotations
 
 import csv
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +25,13 @@ from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from edgeship.pipeline.models.zoo import count_macs_params
-from edgeship.pipeline.stages.budget_latency import (
-    Measured,
-    budget_format,
-    budget_target,
-    int8_float_layers,
-    measure,
-)
+from edgeship.pipeline.stages.budget_latency import Measured, budget_format, budget_target
+from edgeship.pipeline.stages.budget_timing import BudgetTiming
+from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit
 from edgeship.pipeline.stages.layer_groups import LayerGroups
-from edgeship.pipeline.stages.prune import _finetune_method, pruning_setup
+from edgeship.pipeline.stages.prune import _finetune_method, make_pruner, prune_step, pruning_setup
 from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import accuracy, seed_everything
 
@@ -50,6 +46,7 @@ class Step:
     val_accuracy: float
     measured: Measured
     seconds: float
+    tried: tuple[dict, ...] = ()  # the step's candidates: move, adaptive-BN accuracy, measured latency
 
     def row(self, metric: str) -> dict:
         m = self.measured
@@ -80,16 +77,32 @@ def _score(model, ctx: Context) -> float:
     return accuracy(model, ctx.data.val, ctx.task)
 
 
-def _pick(scores: list[float], measured: list, now: Measured) -> int | None:
-    """The move that loses the least accuracy per millisecond saved (among those that save time)."""
-    best, best_cost = None, float("inf")
-    for i, (score, m) in enumerate(zip(scores, measured)):
-        if not isinstance(m, Measured) or m.latency_ms >= now.latency_ms:
-            continue
-        cost = (max(0.0, -score) + 1e-3) / (now.latency_ms - m.latency_ms)
-        if cost < best_cost:
-            best, best_cost = i, cost
-    return best
+def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
+    said = {"move": move, "val_accuracy": round(val_accuracy, 3), "picked": picked}
+    if estimated_ms is not None:
+        said["estimated_ms"] = round(estimated_ms, 4)
+    if not isinstance(m, Measured):
+        return said | {"error": str(m)}
+    return said | {"latency_ms": round(m.latency_ms, 4), "high_ms": round(m.high_ms, 4)}
+
+
+UNIFORM_RATIOS = (0.25, 0.5, 0.75)
+
+
+def _uniform_reference(model, example, ctx: Context, timed) -> list[dict]:
+    """The same student pruned by one ratio in every layer, scored and timed as the search's candidates are (adaptive
+    BN, no fine-tune): the report draws them beside the search's, so the search's gain is visible in kind."""
+    import copy
+
+    twins = []
+    for ratio in UNIFORM_RATIOS:
+        twin = copy.deepcopy(model)
+        cfg = ctx.recipe.prune.model_copy(update={"ratio": ratio, "global_pruning": False, "importance": "l1"})
+        prune_step(make_pruner(twin, example, cfg, ctx.data.num_classes), twin, cfg)
+        twins.append(twin)
+    scores = [_score(twin, ctx) for twin in twins]
+    return [_tried(f"uniform {ratio:.2f}", score, m, False) | {"ratio": ratio}
+            for ratio, score, m in zip(UNIFORM_RATIOS, scores, timed(twins))]
 
 
 def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact | None) -> Artifact:
@@ -115,28 +128,18 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             if distiller is not None:
                 distiller.close()
 
-    float_layers: list[str] = []
-
-    def timed(models) -> list:
-        found = measure(models, ctx, scratch, calibration, float_layers)
-        shutil.rmtree(scratch, ignore_errors=True)
-        return found
-
-    def confirmed():
-        """The model as it will ship: int8 with the layers the quantize stage's budget keeps float, timed."""
-        nonlocal float_layers
-        float_layers = int8_float_layers(model, ctx, scratch / "int8", calibration)
-        return timed([model])[0]
+    timing = BudgetTiming(ctx, scratch, calibration, example)
 
     def time_left() -> bool:
         return time.monotonic() - started < budget.max_search_seconds
 
-    now = confirmed()
+    now = timing.as_shipped(model)
     if not isinstance(now, Measured):
         raise EdgeshipError(f"budget.target: the student could not be measured on {budget_target(recipe)[0].name}: "
                             f"{now}")
     steps = [Step(0, "start", macs_before, accuracy(model, data.val, ctx.task), now, 0.0)]
     ctx.say(f"  budget step 0: {now.said(budget.metric)}, val {steps[0].val_accuracy:.2f}%")
+    uniform = _uniform_reference(model, example, ctx, timing.whole) if not now.meets(budget) else []
     groups = LayerGroups(model, example, pruning_setup(model, recipe.prune, data.num_classes))
     trained = dict(src.metrics)  # no step: the student as it came
     while True:
@@ -147,22 +150,24 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 break
             twins = [groups.candidate(move) for move in moves]
             scores = [_score(twin, ctx) - steps[-1].val_accuracy for twin in twins]
-            found = timed(twins)
-            pick = _pick(scores, found, now)
+            found, estimates = timing.candidates(model, twins, scores, now)
+            pick = choose_move(scores, found, now)
+            tried = tuple(_tried(move.describe(), steps[-1].val_accuracy + score, m, i == pick, estimate)
+                          for i, (move, score, m, estimate) in enumerate(zip(moves, scores, found, estimates)))
             if pick is None:
                 break
             groups.apply(moves[pick])
             finetune(f"budget step {len(steps)}", budget.step_epochs, f"train-budget-step{len(steps)}.csv")
             now, stepped = found[pick], True
             steps.append(Step(len(steps), moves[pick].describe(), count_macs_params(model, example)[0],
-                              accuracy(model, data.val, ctx.task), now, time.monotonic() - started))
+                              accuracy(model, data.val, ctx.task), now, time.monotonic() - started, tried))
             ctx.say(f"  budget step {steps[-1].step}: {steps[-1].move}: {now.said(budget.metric)}, "
                     f"val {steps[-1].val_accuracy:.2f}%")
         if not stepped:
             break
         # the winner's full fine-tune, then int8 as the quantize stage makes it: the budget must still hold
         trained = finetune("budget winner", recipe.prune.finetune.epochs, "train-budget-final.csv").to_metrics()
-        now = confirmed()
+        now = timing.as_shipped(model)
         if not isinstance(now, Measured):
             break
         steps.append(Step(len(steps), "fine-tuned, int8 as shipped", count_macs_params(model, example)[0],
@@ -179,7 +184,8 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                "macs_before": macs_before, "params_before": params_before, "macs": macs, "params": params,
                "budget": {**budget.model_dump(mode="json"), "target": cfg.name, "threads": threads,
                           "format": budget_format(recipe), "precision": "int8" if recipe.quantize.enabled else "fp32",
-                          "steps": [s.row(budget.metric) for s in steps], "final": final,
+                          "steps": [s.row(budget.metric) | {"tried": list(s.tried)} for s in steps],
+                          "uniform": uniform, "final": final, "layer_table": timing.table_said(),
                           "seconds": round(time.monotonic() - started, 1)}}
     return torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=data,
                           extra_metrics=metrics)

@@ -12,18 +12,32 @@ CPU_FEATURES = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx51
                 "amx_int8", "amx_bf16", "asimd", "asimddp", "asimdhp", "i8mm", "bf16", "sve", "sve2")
 
 
-def cpu_features() -> list[str]:
+def _cpuinfo() -> list[tuple[str, str]]:
     try:
         with open("/proc/cpuinfo") as handle:
             text = handle.read()
     except OSError:
         return []
+    return [(key.strip(), value.strip()) for key, _, value in (line.partition(":") for line in text.splitlines())]
+
+
+def cpu_features() -> list[str]:
     flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
+    for key, value in _cpuinfo():
+        if key in ("flags", "Features"):
             flags.update(value.split())
     return [f for f in CPU_FEATURES if f in flags]
+
+
+def cpu_model() -> str | None:
+    """x86's model name; an ARM board's Model line (a Raspberry Pi's), or its implementer and part numbers."""
+    info = dict(reversed(_cpuinfo()))  # the first occurrence of each key
+    if info.get("model name"):
+        return info["model name"]
+    if info.get("Model"):
+        return info["Model"]
+    part = " ".join(f"{k} {info[k]}" for k in ("CPU implementer", "CPU part") if info.get(k))
+    return part or platform.processor() or None
 
 
 def runtime_versions() -> dict:
@@ -45,7 +59,8 @@ def runtime_versions() -> dict:
 def platform_info() -> dict:
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {"machine": platform.machine(), "system": platform.system(), "python": platform.python_version(),
-            "cpu_features": cpu_features(), "cpu_count": os.cpu_count(), "cpu_affinity": affinity}
+            "cpu_model": cpu_model(), "cpu_features": cpu_features(), "cpu_count": os.cpu_count(),
+            "cpu_affinity": affinity}
 
 
 def probe(work_dir: str) -> dict:

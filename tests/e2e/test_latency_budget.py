@@ -15,7 +15,8 @@ from tests.support.recipes import tiny_recipe_dict
 RECIPE = tiny_recipe_dict(**{"data.image_size": 32, "student.args": {"width": 32, "depth": 2},
                              "student.train.epochs": 3, "prune.finetune.epochs": 1, "export.formats": ["onnx"],
                              "export.teacher": False, "bench.min_runs": 40, "bench.profile_runs": 0,
-                             "bench.paired_min_runs": 0, "budget.candidates": 3})
+                             "bench.paired_min_runs": 0, "budget.candidates": 3,
+                             "budget.timed": 2})
 
 
 def _steps(run_dir):
@@ -54,3 +55,16 @@ def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_eve
     assert "fastest:" in out and "budget not met" in out
     assert (run_dir / "report.md").is_file() and list(run_dir.glob("stages/student-kd-*"))
     assert not list((run_dir / "ship").glob("*.onnx"))
+    # the report's front: every step's measured candidates, the uniform-pruning reference, the steps' table
+    budget = json.loads((run_dir / "report.json").read_text())["budget"]
+    assert [s["move"] for s in budget["steps"]] == [row["move"] for row in steps]
+    assert all(any(t["picked"] for t in s["tried"]) for s in budget["steps"][1:] if s["tried"])
+    # candidates ranked by the target's layer table, only budget.timed of them timed whole
+    assert budget["layer_table"]["shapes"] > 0
+    tried = [s["tried"] for s in budget["steps"] if s["tried"]]
+    assert all("estimated_ms" in t for step in tried for t in step)
+    assert all(sum("latency_ms" in t for t in step) <= 2 for step in tried)
+    assert len(budget["uniform"]) == 3 and all(u["latency_ms"] > 0 for u in budget["uniform"])
+    html = (run_dir / "report.html").read_text()
+    assert "Budget search" in html and "does not meet it" in html and html.count("<svg") >= 2
+    assert "## Budget search" in (run_dir / "report.md").read_text()

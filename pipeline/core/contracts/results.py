@@ -50,6 +50,7 @@ class ResultRow:
     machine: str | None = None
     container_platform: str | None = None
     cpu_features: list[str] | None = None
+    cpu_model: str | None = None           # as the agent read it on the target (x86 model name, a board's Model)
     int8: dict | None = None               # the int8 budget's outcome (sensitivity, layers kept float)
     speedup_vs_teacher: float | None = None        # teacher's p50 / this p50, same format and target (runtime)
     speedup_vs_torch_teacher: float | None = None  # against the teacher in torch eager on the same target
@@ -165,6 +166,7 @@ class Report:
     metric: str = "top-1 %"       # what the accuracy column holds (the task's metric)
     metric_name: str = "top-1"    # how sentences name its points
     figures: dict[str, str] = field(default_factory=dict)  # name -> inline SVG (segmentation: "masks")
+    budget: dict | None = None    # the budget search's steps, candidates and uniform reference (stages/budget_search)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
