@@ -98,10 +98,11 @@ def model_file(model: nn.Module, ctx: Context, folder: Path, calibration, float_
                                          "int8")
 
 
-def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration,
-            float_layers: list[str]) -> list[Measured | str]:
-    """Each model's figures (int8 with `float_layers` kept float), or why it could not be measured."""
-    return bench_files([model_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers)
+def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration, float_layers: list[str],
+            int8: bool | None = None) -> list[Measured | str]:
+    """Each model's figures (int8 with `float_layers` kept float, unless `int8` is False), or why it could not be
+    measured."""
+    return bench_files([model_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers, int8=int8)
                         for i, model in enumerate(models)], ctx)
 
 

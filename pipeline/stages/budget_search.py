@@ -183,7 +183,8 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
     metrics = {**trained, "method": "budget search (NetAdapt-style)",
                "macs_before": macs_before, "params_before": params_before, "macs": macs, "params": params,
                "budget": {**budget.model_dump(mode="json"), "target": cfg.name, "threads": threads,
-                          "format": budget_format(recipe), "precision": "int8" if recipe.quantize.enabled else "fp32",
+                          "format": budget_format(recipe), "precision": timing.precision,
+                          "at_start": timing.at_start,
                           "steps": [s.row(budget.metric) | {"tried": list(s.tried)} for s in steps],
                           "uniform": uniform, "final": final, "layer_table": timing.table_said(),
                           "seconds": round(time.monotonic() - started, 1)}}

@@ -12,10 +12,12 @@ from torch import nn
 from edgeship.pipeline.formats.layer_error import module_of
 from edgeship.pipeline.stages.budget_latency import (
     Measured,
+    bench_files,
     budget_format,
     budget_target,
     int8_float_layers,
     measure,
+    model_file,
     time_layers,
 )
 from edgeship.pipeline.stages.context import Context
@@ -42,23 +44,47 @@ class BudgetTiming:
         self.ctx, self.folder, self.calibration, self.example = ctx, folder, calibration, example
         self.float_layers: list[str] = []   # runtime layer names the shipped int8 file keeps float
         self.table: LatencyTable | None = None
+        self.int8 = ctx.recipe.quantize.enabled  # the precision the search times in
+        self.at_start: dict[str, dict | str] = {}  # the student in each precision, as first timed
 
-    def whole(self, models: list[nn.Module]) -> list[Measured | str]:
-        found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers)
+    @property
+    def precision(self) -> str:
+        return "int8" if self.int8 else "fp32"
+
+    def whole(self, models: list[nn.Module], int8: bool | None = None) -> list[Measured | str]:
+        found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers,
+                        self.int8 if int8 is None else int8)
         shutil.rmtree(self.folder, ignore_errors=True)
         return found
 
     def as_shipped(self, model: nn.Module) -> Measured | str:
-        """The model as it will ship (int8 with the layers the quantize stage's budget keeps float), timed; the
-        first time, the target's identity opens its latency table."""
-        self.float_layers = int8_float_layers(model, self.ctx, self.folder / "int8", self.calibration)
-        found = self.whole([model])[0]
-        if self.table is None and self.ctx.recipe.budget.lookup and isinstance(found, Measured):
-            cfg, threads = budget_target(self.ctx.recipe)
-            precision = self.ctx.recipe.quantize.model_dump(mode="json") if self.ctx.recipe.quantize.enabled else None
+        """The model as it will ship (int8 with the layers the quantize stage's budget keeps float), timed. The
+        first time, its fp32 file is timed too, and the search goes on in the faster precision (int8 is not
+        faster on every CPU, nor for every small model); then the target's identity opens its latency table."""
+        recipe = self.ctx.recipe
+        if recipe.quantize.enabled:
+            self.float_layers = int8_float_layers(model, self.ctx, self.folder / "int8", self.calibration)
+        if self.at_start or not recipe.quantize.enabled:
+            found = self.whole([model])[0]
+        else:
+            found = self._faster_precision(model)
+        if self.table is None and recipe.budget.lookup and isinstance(found, Measured):
+            cfg, threads = budget_target(recipe)
+            precision = recipe.quantize.model_dump(mode="json") if self.int8 else "fp32"
             self.table = LatencyTable(target_identity(cfg.model_dump(mode="json"), found.platform, found.runtime,
-                                                      threads, f"{budget_format(self.ctx.recipe)} {precision}"))
+                                                      threads, f"{budget_format(recipe)} {precision}"))
         return found
+
+    def _faster_precision(self, model: nn.Module) -> Measured | str:
+        files = [model_file(model, self.ctx, self.folder / precision, self.calibration, self.float_layers,
+                            int8=precision == "int8") for precision in ("int8", "fp32")]
+        int8, fp32 = bench_files(files, self.ctx)  # one agent run: both timed under the same conditions
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.at_start = {"int8": getattr(int8, "__dict__", str(int8)), "fp32": getattr(fp32, "__dict__", str(fp32))}
+        if isinstance(int8, Measured) and isinstance(fp32, Measured) and fp32.latency_ms < int8.latency_ms:
+            self.int8 = False
+            return fp32
+        return int8
 
     def table_said(self) -> dict | None:
         """The table's file, its size, and how many shapes this search timed (the rest came from the cache)."""
@@ -69,7 +95,7 @@ class BudgetTiming:
     def _shapes(self, model: nn.Module):
         named = dict(model.named_modules())
         floats = {module_of(layer, named) for layer in self.float_layers}
-        return layer_shapes(model, self.example, sorted(f for f in floats if f), self.ctx.recipe.quantize.enabled)
+        return layer_shapes(model, self.example, sorted(f for f in floats if f), self.int8)
 
     def candidates(self, model: nn.Module, twins: list[nn.Module], scores: list[float], now: Measured
                    ) -> tuple[list[Measured | str], list[float | None]]:

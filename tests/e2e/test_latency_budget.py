@@ -41,6 +41,10 @@ def test_a_budget_the_student_meets_ships_it_unpruned(tmp_path, run_dir):
     assert [row["move"] for row in _steps(run_dir)] == ["start"]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["ship"]["onnx"]["stage"] and "within the budget" in report["ship"]["onnx"]["reason"]
+    # the student timed in both precisions in one agent run; the search goes on in the faster
+    start = report["budget"]["at_start"]
+    faster = min(start, key=lambda precision: start[precision]["latency_ms"])
+    assert report["budget"]["precision"] == faster
 
 
 def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_everything(tmp_path, run_dir,
