@@ -39,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--limit-train", type=int, default=3000)
     p.add_argument("--teacher-epochs", type=int, default=8)
+    p.add_argument("--teacher-width", type=int, default=16, help="the CIFAR ResNet-20 teacher's first width "
+                   "(it keeps full resolution in its first stage: at 128 px, 8 trains 4x faster than 16)")
     p.add_argument("--student-epochs", type=int, default=8)
     p.add_argument("--finetune-epochs", type=int, default=3)
     p.add_argument("--bisection-steps", type=int, default=5)
@@ -51,7 +53,7 @@ def base_recipe(args, seed: int, runtimes: list[str]) -> dict:
         "name": f"budget-seed{seed}", "seed": seed,
         "data": {"source": f"fashion-mnist:{args.data}", "image_size": args.image_size, "channels": 1,
                  "mean": [0.286], "std": [0.353], "limit_train": args.limit_train},
-        "teacher": {"arch": "cifar_resnet20", "args": {"width": 16},
+        "teacher": {"arch": "cifar_resnet20", "args": {"width": args.teacher_width},
                     "train": {"epochs": args.teacher_epochs, "batch_size": 64}},
         "student": {"arch": "mobilenet_v2", "train": {"epochs": args.student_epochs, "batch_size": 64}},
         "distill": {"method": "kd", "baseline": False},

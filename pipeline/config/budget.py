@@ -44,6 +44,7 @@ class BudgetConfig(Section):
 def check_budget(recipe) -> None:
     """ValueErrors naming the budget field: a target the recipe lacks or that is emulated, a format not
     exported, a budget no file could meet."""
+    from edgeship.pipeline.core.contracts.speed import MIN_SAMPLES
     from edgeship.pipeline.core.contracts.targets import target_type
 
     budget = recipe.budget
@@ -71,6 +72,9 @@ def check_budget(recipe) -> None:
     if budget.size_kb is not None and budget.size_kb < MIN_FILE_KB:
         raise ValueError(f"budget.size_kb {budget.size_kb} is smaller than the smallest file a format writes "
                          f"({MIN_FILE_KB} KB)")
+    if budget.latency_ms is not None and recipe.bench.min_runs < MIN_SAMPLES:
+        raise ValueError(f"bench.min_runs {recipe.bench.min_runs}: a latency budget is judged by the 95% interval "
+                         f"of its latency, which needs at least {MIN_SAMPLES} timings")
 
 
 def parse_latency(text: str) -> float:

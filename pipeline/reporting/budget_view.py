@@ -41,7 +41,8 @@ def summary(budget: dict) -> str:
               if isinstance(measured, dict) else f"not measured ({measured})")
     verdict = "meets it" if budget["final"]["meets"] else "does not meet it"
     return (f"Budget {said} {where}: the searched student {verdict}: {figure} {budget['metric']}, "
-            f"{last['val_accuracy']:.2f}% validation, {len(budget['steps']) - 1} step(s) in {budget['seconds']:.0f} s.")
+            f"{last['val_accuracy']:.2f}% validation, {len(budget['steps']) - 1} step(s) in {budget['seconds']:.0f} s"
+            + (f"; stopped: {budget['stopped']['why']}." if budget.get("stopped") else "."))
 
 
 def markdown_lines(budget: dict | None) -> list[str]:
@@ -63,7 +64,7 @@ def front_svg(budget: dict) -> str:
 
     metric = budget["metric"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    tried = [t for s in budget["steps"] for t in s.get("tried", [])]
+    tried = [t for s in budget["steps"] for t in s.get("tried", [])] + (budget.get("stopped") or {}).get("tried", [])
     xs = _points(tried)
     ax.scatter([x for x, _ in xs], [y for _, y in xs], s=22, color="#aaa", label="candidates (adaptive BN)", zorder=2)
     picked = [(budget["steps"][0][f"{metric}_ms"], budget["steps"][0]["val_accuracy"])] + \

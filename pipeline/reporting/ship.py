@@ -11,6 +11,7 @@ from edgeship.pipeline.core.contracts.artifact import META_FILE, Artifact
 from edgeship.pipeline.core.contracts.formats import model_files
 from edgeship.pipeline.core.contracts.results import ResultRow, ShipChoice
 from edgeship.pipeline.core.contracts.speed import FASTER, SAME, SLOWER, SpeedComparison, latency_interval
+from edgeship.pipeline.core.contracts.stage_graph import export
 from edgeship.pipeline.core.infrastructure.atomic import write_folder_atomic
 from edgeship.pipeline.core.infrastructure.keys import file_sha256
 
@@ -26,11 +27,14 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
     if not rows:
         return {}
     target = budget.column if budget else next((r.target for r in rows if r.is_native and r.ok), rows[0].target)
-    ref = next((r for r in rows if r.stage == reference_stage and r.target == target and r.accuracy is not None),
-               None)
+    torch_ref = next((r for r in rows if r.stage == reference_stage and r.target == target and r.accuracy is not None),
+                     None)  # the fp32 student the allowed drop is measured from
     choices = {}
     for fmt in formats:
         candidates = [r for r in rows if r.format == fmt and r.target == target and r.ok and not r.is_teacher]
+        # a board without torch: the student's own fp32 file in this format stands for it (parity-checked)
+        ref = torch_ref or next((r for r in candidates if r.stage == export(fmt).name and r.accuracy is not None),
+                                None)
         if not candidates or ref is None:
             continue
         if all(r.stage in unfit for r in candidates):

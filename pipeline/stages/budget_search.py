@@ -130,8 +130,13 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
 
     timing = BudgetTiming(ctx, scratch, calibration, example)
 
-    def time_left() -> bool:
-        return time.monotonic() - started < budget.max_search_seconds
+    def done(now: Measured) -> str | None:
+        """Why the steps end here, if they do."""
+        if now.meets(budget):
+            return "the budget holds"
+        if time.monotonic() - started >= budget.max_search_seconds:
+            return f"budget.max_search_seconds ({budget.max_search_seconds:.0f} s) reached"
+        return None
 
     now = timing.as_shipped(model)
     if not isinstance(now, Measured):
@@ -144,9 +149,13 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
     trained = dict(src.metrics)  # no step: the student as it came
     while True:
         stepped = False
-        while now.meets(budget) is False and time_left():
+        while True:
+            if done(now):
+                stopped = {"why": done(now)}
+                break
             moves = groups.moves(budget.step_share, _layer_macs(model, example), budget.candidates)
-            if not moves:  # every group is down to one channel
+            if not moves:
+                stopped = {"why": "every layer group is down to one channel"}
                 break
             twins = [groups.candidate(move) for move in moves]
             scores = [_score(twin, ctx) - steps[-1].val_accuracy for twin in twins]
@@ -154,7 +163,8 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             pick = choose_move(scores, found, now)
             tried = tuple(_tried(move.describe(), steps[-1].val_accuracy + score, m, i == pick, estimate)
                           for i, (move, score, m, estimate) in enumerate(zip(moves, scores, found, estimates)))
-            if pick is None:
+            if pick is None:  # what it tried is kept: the report says why the search stopped
+                stopped = {"why": "no candidate timed whole is faster than the model", "tried": list(tried)}
                 break
             groups.apply(moves[pick])
             finetune(f"budget step {len(steps)}", budget.step_epochs, f"train-budget-step{len(steps)}.csv")
@@ -169,11 +179,14 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
         trained = finetune("budget winner", recipe.prune.finetune.epochs, "train-budget-final.csv").to_metrics()
         now = timing.as_shipped(model)
         if not isinstance(now, Measured):
+            stopped = {"why": f"the fine-tuned student could not be measured: {now}"}
             break
-        steps.append(Step(len(steps), "fine-tuned, int8 as shipped", count_macs_params(model, example)[0],
-                          trained["val_accuracy"], now, time.monotonic() - started))
+        steps.append(Step(len(steps), f"fine-tuned, {timing.precision} as shipped",
+                          count_macs_params(model, example)[0], trained["val_accuracy"], now,
+                          time.monotonic() - started))
         ctx.say(f"  budget confirmed: {now.said(budget.metric)}, val {trained['val_accuracy']:.2f}%")
-        if now.meets(budget) or not time_left():
+        if done(now):
+            stopped = {"why": done(now)}
             break
     macs, params = count_macs_params(model, example)
     final = {"val_accuracy": trained["val_accuracy"], "measured": now.__dict__ if isinstance(now, Measured) else now,
@@ -186,7 +199,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                           "format": budget_format(recipe), "precision": timing.precision,
                           "at_start": timing.at_start,
                           "steps": [s.row(budget.metric) | {"tried": list(s.tried)} for s in steps],
-                          "uniform": uniform, "final": final, "layer_table": timing.table_said(),
+                          "uniform": uniform, "final": final, "stopped": stopped, "layer_table": timing.table_said(),
                           "seconds": round(time.monotonic() - started, 1)}}
     return torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=data,
                           extra_metrics=metrics)

@@ -104,7 +104,9 @@ class BudgetTiming:
         estimates: list[float | None] = [None] * len(twins)
         if self.table is not None:
             before, afters = self._shapes(model), [self._shapes(t) for t in twins]
-            layers = list(before.values()) + [s for after in afters for s in after.values()]
+            # only the layers a move changes enter an estimate: the rest of the model is never timed alone
+            layers = [shape for after in afters for name, shape in after.items() if before.get(name) != shape]
+            layers += [before[name] for after in afters for name in before if after.get(name) != before[name]]
             self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers"))
             shutil.rmtree(self.folder, ignore_errors=True)
             estimates = [self.table.estimate(now.latency_ms, before, after) for after in afters]

@@ -238,6 +238,8 @@ CASES = [
          optimize(**{"budget.latency_ms": 8, "budget.format": "tflite", "export.formats": ["onnx"]}),
          "budget.format 'tflite'"),
     Case("budget: smaller than any file", optimize(**{"budget.size_kb": 0.5}), "budget.size_kb"),
+    Case("budget: too few timings for an interval", optimize(**{"budget.latency_ms": 8, "bench.min_runs": 5}),
+         "bench.min_runs 5"),
     Case("--latency-budget that is not a time", lambda d: [*optimize()(d), "--latency-budget", "fast"],
          "--latency-budget 'fast'"),
     Case("--latency-budget negative", lambda d: [*optimize()(d), "--latency-budget=-3ms"], "--latency-budget '-3ms'"),

@@ -54,6 +54,13 @@ def test_ship_takes_the_fastest_within_the_drop_on_the_first_native_target():
     assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"].stage is None
 
 
+def test_ship_on_a_board_without_torch_measures_the_drop_from_the_students_fp32_file():
+    rows = [row("onnx-fp32", "onnx", target="pi", p50=0.8, accuracy=90.0),
+            row("onnx-int8", "onnx", "int8", target="pi", p50=0.3, accuracy=88.5)]
+    assert choose(rows, "pruned", ["onnx"], 2.0)["onnx"].stage == "onnx-int8"
+    assert choose(rows, "pruned", ["onnx"], 1.0)["onnx"].stage == "onnx-fp32"
+
+
 def test_one_table_renders_as_terminal_markdown_and_html():
     rows = [row("teacher", p50=4.0), ResultRow(model="s", stage="onnx-int8", format="onnx", precision="int8",
                                                 target="local", error="converter said no | twice")]
