@@ -38,6 +38,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--fractions", default="0.5,0.35,0.25", help="budgets as fractions of the student's int8 p50")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--limit-train", type=int, default=3000)
+    p.add_argument("--limit-val", type=int, default=1000, help="validation images: every search candidate is "
+                   "scored on them (Fashion-MNIST's 6000 made a 128 px step minutes long)")
+    p.add_argument("--limit-test", type=int, default=3000)
     p.add_argument("--teacher-epochs", type=int, default=8)
     p.add_argument("--teacher-width", type=int, default=16, help="the CIFAR ResNet-20 teacher's first width "
                    "(it keeps full resolution in its first stage: at 128 px, 8 trains 4x faster than 16)")
@@ -52,7 +55,8 @@ def base_recipe(args, seed: int, runtimes: list[str]) -> dict:
     return {
         "name": f"budget-seed{seed}", "seed": seed,
         "data": {"source": f"fashion-mnist:{args.data}", "image_size": args.image_size, "channels": 1,
-                 "mean": [0.286], "std": [0.353], "limit_train": args.limit_train},
+                 "mean": [0.286], "std": [0.353], "limit_train": args.limit_train,
+                 "limit_val": args.limit_val, "limit_test": args.limit_test},
         "teacher": {"arch": "cifar_resnet20", "args": {"width": args.teacher_width},
                     "train": {"epochs": args.teacher_epochs, "batch_size": 64}},
         "student": {"arch": "mobilenet_v2", "train": {"epochs": args.student_epochs, "batch_size": 64}},
