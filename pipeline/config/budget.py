@@ -31,6 +31,9 @@ class BudgetConfig(Section):
     candidates: int = Field(8, ge=1)  # groups tried per step: the ones with the most MACs
     step_epochs: int = Field(1, ge=1)  # the short KD fine-tune after each step, in epochs
     calibration_images: int = Field(256, ge=16)  # BatchNorm re-estimation before each candidate is scored
+    # Validation images each candidate is scored on (stratified, fixed seed; none: all of them). Candidates are
+    # compared with each other, and every step's and the winner's accuracy is on the whole validation split.
+    score_images: int | None = Field(1000, ge=10)
     # Candidates ranked by per-layer latency tables of the target (each layer shape timed alone, once per target,
     # cached); the `timed` best are then timed whole and the step picks among those. false: every candidate whole.
     lookup: bool = True

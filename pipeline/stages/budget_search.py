@@ -69,12 +69,17 @@ def _layer_macs(model, example) -> dict[str, int]:
     return macs
 
 
+def _scoring_split(ctx: Context):
+    """The validation images candidates are scored on: budget.score_images of them, stratified, fixed seed."""
+    return ctx.data.val.sample(ctx.recipe.budget.score_images, ctx.recipe.seed)
+
+
 def _score(model, ctx: Context) -> float:
-    """Validation accuracy after re-estimating BatchNorm statistics (the candidate's weights are otherwise as
-    pruned)."""
+    """Accuracy on the scoring images after re-estimating BatchNorm statistics (the candidate's weights are
+    otherwise as pruned)."""
     bn_recalibration.recalibrate(model, ctx.data.train, ctx.recipe.budget.calibration_images,
                                  workers=ctx.recipe.data.workers)
-    return accuracy(model, ctx.data.val, ctx.task)
+    return accuracy(model, _scoring_split(ctx), ctx.task)
 
 
 def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
@@ -158,10 +163,11 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 stopped = {"why": "every layer group is down to one channel"}
                 break
             twins = [groups.candidate(move) for move in moves]
-            scores = [_score(twin, ctx) - steps[-1].val_accuracy for twin in twins]
+            base = accuracy(model, _scoring_split(ctx), ctx.task)  # the model as it stands, on the same images
+            scores = [_score(twin, ctx) - base for twin in twins]
             found, estimates = timing.candidates(model, twins, scores, now)
             pick = choose_move(scores, found, now)
-            tried = tuple(_tried(move.describe(), steps[-1].val_accuracy + score, m, i == pick, estimate)
+            tried = tuple(_tried(move.describe(), base + score, m, i == pick, estimate)
                           for i, (move, score, m, estimate) in enumerate(zip(moves, scores, found, estimates)))
             if pick is None:  # what it tried is kept: the report says why the search stopped
                 stopped = {"why": "no candidate timed whole is faster than the model", "tried": list(tried)}
