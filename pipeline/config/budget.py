@@ -37,7 +37,7 @@ class BudgetConfig(Section):
     # Candidates ranked by per-layer latency tables of the target (each layer shape timed alone, once per target,
     # cached); the `timed` best are then timed whole and the step picks among those. false: every candidate whole.
     lookup: bool = True
-    timed: int = Field(2, ge=1)
+    timed: int = Field(2, ge=1)  # candidates timed whole each step, the best by the layer table
 
     @property
     def enabled(self) -> bool:

@@ -60,7 +60,7 @@ def front_svg(budget: dict) -> str:
     dashed) and the shipped, fully fine-tuned student (red star)."""
     import matplotlib.pyplot as plt
 
-    from edgeship.pipeline.reporting.html import svg_text
+    from edgeship.pipeline.reporting.svg import svg_text
 
     metric = budget["metric"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))

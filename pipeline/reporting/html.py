@@ -6,7 +6,6 @@ environment and what was emulated.
 """
 from __future__ import annotations
 
-import io
 from html import escape
 
 import matplotlib
@@ -20,6 +19,7 @@ from edgeship.pipeline.reporting.budget_view import html_section as budget_secti
 from edgeship.pipeline.reporting.distillation import distillation_sentence  # noqa: E402
 from edgeship.pipeline.reporting.labels import place_labels  # noqa: E402
 from edgeship.pipeline.reporting.profiles import doctor_view, profiled_rows, top_layers_view  # noqa: E402
+from edgeship.pipeline.reporting.svg import svg_text  # noqa: E402
 from edgeship.pipeline.reporting.tradeoffs import speed_lines  # noqa: E402
 from edgeship.pipeline.reporting.views import HTML, environment_view, results_view, sensitivity_views  # noqa: E402
 
@@ -33,14 +33,6 @@ th { background: #f4f4f4; } td.l, th.l { text-align: left; }
 tr.failed td { color: #b00; } .note { color: #555; } figure { margin: 0 0 1rem; } figcaption { color: #555; }
 .shipped { font-weight: 600; }
 """
-
-
-def svg_text(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: inline SVG in HTML
 
 
 def _ok(rows: list[ResultRow]) -> list[ResultRow]:

@@ -46,7 +46,7 @@ def masks_svg(images: np.ndarray, columns: dict[str, np.ndarray], num_classes: i
     """Rows: images; columns: the image, then one mask per entry of `columns` (ignored pixels white)."""
     import matplotlib.pyplot as plt
 
-    from edgeship.pipeline.reporting.html import svg_text
+    from edgeship.pipeline.reporting.svg import svg_text
 
     cmap = plt.get_cmap("tab20", max(num_classes, 2)).with_extremes(over="white")
     rows, cols = len(images), 1 + len(columns)
@@ -75,7 +75,7 @@ def boxes_svg(images: np.ndarray, columns: dict[str, list[np.ndarray]], truth: l
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from edgeship.pipeline.reporting.html import svg_text
+    from edgeship.pipeline.reporting.svg import svg_text
 
     colours = plt.get_cmap("tab10")
     panels = {"ground truth": [np.c_[t[:, 1:5], np.ones(len(t)), t[:, 0]] for t in truth], **columns}
