@@ -51,9 +51,8 @@ class BudgetTiming:
     def precision(self) -> str:
         return "int8" if self.int8 else "fp32"
 
-    def whole(self, models: list[nn.Module], int8: bool | None = None) -> list[Measured | str]:
-        found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers,
-                        self.int8 if int8 is None else int8)
+    def whole(self, models: list[nn.Module]) -> list[Measured | str]:
+        found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers, self.int8)
         shutil.rmtree(self.folder, ignore_errors=True)
         return found
 
@@ -62,7 +61,7 @@ class BudgetTiming:
         first time, its fp32 file is timed too, and the search goes on in the faster precision (int8 is not
         faster on every CPU, nor for every small model); then the target's identity opens its latency table."""
         recipe = self.ctx.recipe
-        if recipe.quantize.enabled:
+        if self.int8:  # once the search times fp32, the int8 budget's float layers are not needed
             self.float_layers = int8_float_layers(model, self.ctx, self.folder / "int8", self.calibration)
         if self.at_start or not recipe.quantize.enabled:
             found = self.whole([model])[0]
