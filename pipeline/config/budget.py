@@ -25,8 +25,11 @@ class BudgetConfig(Section):
     # The format whose latency drives the search (int8 when quantize is on); none: the first of export.formats.
     format: str | None = None
     max_search_seconds: float = Field(1800.0, gt=0.0)  # the search stops here and keeps its best so far
-    # Each step removes channels from the one layer group whose pruning costs least accuracy per latency saved,
-    # this share of the group's channels (NetAdapt's per-step reduction), then a short fine-tune.
+    # Each step prunes the one layer group that costs least accuracy for this share of the student's starting
+    # latency (NetAdapt's per-step reduction; each group's channel count sized by the layer table), then a
+    # short fine-tune. The last step aims at the budget itself.
+    step_reduction: float = Field(0.1, gt=0.0, lt=1.0)
+    # Without layer tables (lookup: false), a step removes this share of one group's channels instead.
     step_share: float = Field(0.25, gt=0.0, lt=1.0)
     candidates: int = Field(8, ge=1)  # groups tried per step: the ones with the most MACs
     step_epochs: int = Field(1, ge=1)  # the short KD fine-tune after each step, in epochs

@@ -1,8 +1,10 @@
 """budget: the most accurate student within a latency (size, memory) budget on one target, found NetAdapt-style
 (Yang et al., ECCV 2018) on the distilled student and measured on the target itself.
 
-Each step tries the layer groups with the most MACs: a copy with `budget.step_share` of one group's channels
-removed (Torch-Pruning's groups, L1 magnitude), scored by its validation accuracy after re-estimating BatchNorm
+Each step aims at a latency reduction (NetAdapt's: `budget.step_reduction` of the starting latency, the last step
+the budget itself) and tries the layer groups with the most MACs: a copy with as many of one group's channels
+removed (Torch-Pruning's groups, L1 magnitude) as the target's layer table says the reduction takes
+(stages/budget_step_size.py), scored by its validation accuracy after re-estimating BatchNorm
 statistics (EagleEye's adaptive BN: a proxy for accuracy after fine-tuning at a fraction of the cost). Candidates
 are ranked by the target's per-layer latency tables, and the `budget.timed` best are timed whole on the target in
 the budget's format and precision (stages/budget_timing.py). The move that loses the least
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from edgeship.calibration.calibration_set import build_calibration_set
@@ -26,11 +29,12 @@ from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from edgeship.pipeline.models.zoo import count_macs_params
 from edgeship.pipeline.stages.budget_latency import Measured, budget_format, budget_target
+from edgeship.pipeline.stages.budget_step_size import sized_moves, step_goal
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit
-from edgeship.pipeline.stages.layer_groups import LayerGroups
+from edgeship.pipeline.stages.layer_groups import LayerGroups, Move
 from edgeship.pipeline.stages.prune import _finetune_method, make_pruner, prune_step, pruning_setup
 from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import accuracy, seed_everything
@@ -47,12 +51,14 @@ class Step:
     measured: Measured
     seconds: float
     tried: tuple[dict, ...] = ()  # the step's candidates: move, adaptive-BN accuracy, measured latency
+    goal_ms: float | None = None  # the latency the step aimed at (sized by the layer table)
 
     def row(self, metric: str) -> dict:
         m = self.measured
         return {"step": self.step, "move": self.move, "macs": self.macs, "val_accuracy": round(self.val_accuracy, 3),
                 f"{metric}_ms": round(m.latency_ms, 4), "low_ms": round(m.low_ms, 4), "high_ms": round(m.high_ms, 4),
-                "size_kb": round(m.size_kb, 1), "peak_rss_mb": m.peak_rss_mb, "seconds": round(self.seconds, 1)}
+                "size_kb": round(m.size_kb, 1), "peak_rss_mb": m.peak_rss_mb, "seconds": round(self.seconds, 1),
+                "goal_ms": None if self.goal_ms is None else round(self.goal_ms, 4)}
 
 
 def _layer_macs(model, example) -> dict[str, int]:
@@ -80,6 +86,17 @@ def _score(model, ctx: Context) -> float:
     bn_recalibration.recalibrate(model, ctx.data.train, ctx.recipe.budget.calibration_images,
                                  workers=ctx.recipe.data.workers)
     return accuracy(model, _scoring_split(ctx), ctx.task)
+
+
+def _step_moves(groups: LayerGroups, model, example, timing: BudgetTiming, now: Measured, goal: float | None,
+                budget) -> list[Move]:
+    """The step's candidate moves, one per group with the most MACs: sized by the layer table to the step's
+    latency goal (stages/budget_step_size.py), or `budget.step_share` of each group's channels without one."""
+    orders = groups.orders(_layer_macs(model, example), budget.candidates)
+    if timing.table is None:
+        return [order.move(round(budget.step_share * order.channels)) for order in orders]
+    estimate = partial(timing.estimate_moves, model, make_twin=groups.candidate, now=now)
+    return sized_moves(orders, goal, now.latency_ms, estimate)
 
 
 def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
@@ -158,7 +175,8 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             if done(now):
                 stopped = {"why": done(now)}
                 break
-            moves = groups.moves(budget.step_share, _layer_macs(model, example), budget.candidates)
+            goal = step_goal(now, steps[0].measured.latency_ms, budget) if timing.table is not None else None
+            moves = _step_moves(groups, model, example, timing, now, goal, budget)
             if not moves:
                 stopped = {"why": "every layer group is down to one channel"}
                 break
@@ -176,7 +194,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             finetune(f"budget step {len(steps)}", budget.step_epochs, f"train-budget-step{len(steps)}.csv")
             now, stepped = found[pick], True
             steps.append(Step(len(steps), moves[pick].describe(), count_macs_params(model, example)[0],
-                              accuracy(model, data.val, ctx.task), now, time.monotonic() - started, tried))
+                              accuracy(model, data.val, ctx.task), now, time.monotonic() - started, tried, goal))
             ctx.say(f"  budget step {steps[-1].step}: {steps[-1].move}: {now.said(budget.metric)}, "
                     f"val {steps[-1].val_accuracy:.2f}%")
         if not stepped:

@@ -96,19 +96,27 @@ class BudgetTiming:
         floats = {module_of(layer, named) for layer in self.float_layers}
         return layer_shapes(model, self.example, sorted(f for f in floats if f), self.int8)
 
+    def _estimates(self, model: nn.Module, afters: list[dict], now: Measured) -> list[float | None]:
+        """Each candidate's latency by the table (its layer shapes `afters`), timing the shapes it lacks."""
+        before = self._shapes(model)
+        # only the layers a move changes enter an estimate: the rest of the model is never timed alone
+        layers = [shape for after in afters for name, shape in after.items() if before.get(name) != shape]
+        layers += [before[name] for after in afters for name in before if after.get(name) != before[name]]
+        self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers"))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return [self.table.estimate(now.latency_ms, before, after) for after in afters]
+
+    def estimate_moves(self, model: nn.Module, moves: list, make_twin, now: Measured) -> list[float | None]:
+        """The table's latency of each move (`make_twin(move)` -> the pruned copy, made one at a time)."""
+        return self._estimates(model, [self._shapes(make_twin(move)) for move in moves], now)
+
     def candidates(self, model: nn.Module, twins: list[nn.Module], scores: list[float], now: Measured
                    ) -> tuple[list[Measured | str], list[float | None]]:
         """Each candidate's whole-file figures, or why it has none; and its latency by the table (None without
         one). With a table, only the `budget.timed` best by estimated cost are timed whole."""
         estimates: list[float | None] = [None] * len(twins)
         if self.table is not None:
-            before, afters = self._shapes(model), [self._shapes(t) for t in twins]
-            # only the layers a move changes enter an estimate: the rest of the model is never timed alone
-            layers = [shape for after in afters for name, shape in after.items() if before.get(name) != shape]
-            layers += [before[name] for after in afters for name in before if after.get(name) != before[name]]
-            self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers"))
-            shutil.rmtree(self.folder, ignore_errors=True)
-            estimates = [self.table.estimate(now.latency_ms, before, after) for after in afters]
+            estimates = self._estimates(model, [self._shapes(t) for t in twins], now)
         if any(e is None for e in estimates):  # no table, or a layer it could not time: every candidate whole
             return self.whole(twins), estimates
         ranked = sorted(range(len(twins)), key=lambda i: cost(scores[i], estimates[i], now.latency_ms))

@@ -30,6 +30,22 @@ class Move:
         return f"{self.root}: {self.channels} -> {self.kept} channels"
 
 
+@dataclass(frozen=True)
+class GroupOrder:
+    """One dependency group: its root layer and its channels from least to most important (L1 magnitude), so a
+    move of any size is the first `count` of them."""
+    root: str
+    order: tuple[int, ...]
+
+    @property
+    def channels(self) -> int:
+        return len(self.order)
+
+    def move(self, count: int) -> Move:
+        count = min(self.channels - 1, max(1, count))
+        return Move(self.root, self.channels, tuple(sorted(self.order[:count])))
+
+
 def _replay(dep, twin, idxs):
     """What Torch-Pruning's Dependency.__call__ does to its own target, done to the twin's."""
     from torch_pruning import _helpers
@@ -53,24 +69,24 @@ class LayerGroups:
     def _groups(self):
         return self.graph.get_all_groups(ignored_layers=self.setup.ignored, root_module_types=[nn.Conv2d, nn.Linear])
 
-    def moves(self, share: float, macs_of: dict[str, int], limit: int) -> list[Move]:
-        """For each of the `limit` groups with the most MACs (`macs_of`: root module name -> MACs of the layers it
-        touches), the move that removes `share` of its channels; groups with one channel left are done."""
+    def orders(self, macs_of: dict[str, int], limit: int) -> list[GroupOrder]:
+        """The `limit` groups with the most MACs (`macs_of`: root module name -> MACs of the layers it touches)
+        that still have channels to give, each with its channels by importance."""
         names = {id(m): n for n, m in self.model.named_modules()}
-        moves = []
+        found = []
         for group in self._groups():
             root = group[0][0].target.module
-            channels = self.graph.get_pruner_of_module(root).get_out_channels(root)
-            count = min(channels - 1, max(1, round(share * channels)))
-            if channels < 2 or id(root) not in names:
+            if self.graph.get_pruner_of_module(root).get_out_channels(root) < 2 or id(root) not in names:
                 continue
             scores = self.importance(group)
-            if scores is None:
-                continue
-            idxs = tuple(sorted(int(i) for i in torch.argsort(scores)[:count]))
-            moves.append(Move(names[id(root)], channels, idxs))
-        moves.sort(key=lambda m: -macs_of.get(m.root, 0))
-        return moves[:limit]
+            if scores is not None:
+                found.append(GroupOrder(names[id(root)], tuple(int(i) for i in torch.argsort(scores))))
+        found.sort(key=lambda g: -macs_of.get(g.root, 0))
+        return found[:limit]
+
+    def moves(self, share: float, macs_of: dict[str, int], limit: int) -> list[Move]:
+        """For each of those groups, the move that removes `share` of its channels."""
+        return [g.move(round(share * g.channels)) for g in self.orders(macs_of, limit)]
 
     def _group_of(self, move: Move):
         root = dict(self.model.named_modules())[move.root]

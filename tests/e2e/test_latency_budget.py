@@ -68,6 +68,10 @@ def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_eve
     tried = [s["tried"] for s in budget["steps"] if s["tried"]]
     assert all("estimated_ms" in t for step in tried for t in step)
     assert all(sum("latency_ms" in t for t in step) <= 2 for step in tried)
+    # each step aimed at a share of the starting latency less than where it began (NetAdapt's step goal)
+    for before, step in zip(budget["steps"], budget["steps"][1:]):
+        if step["tried"]:
+            assert step["goal_ms"] < before["p50_ms"]
     assert len(budget["uniform"]) == 3 and all(u["latency_ms"] > 0 for u in budget["uniform"])
     html = (run_dir / "report.html").read_text()
     assert "Budget search" in html and "does not meet it" in html and html.count("<svg") >= 2

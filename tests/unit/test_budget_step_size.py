@@ -1,0 +1,43 @@
+"""NetAdapt's step sizing: each group loses as many channels as the layer table says the step's latency goal
+takes, interpolated between the removal shares it was estimated at; groups that cannot reach it are left out."""
+from types import SimpleNamespace
+
+from edgeship.pipeline.stages.budget_latency import Measured
+from edgeship.pipeline.stages.budget_step_size import AIM_BELOW, GRID, sized_moves, step_goal
+from edgeship.pipeline.stages.layer_groups import GroupOrder
+
+
+def _linear_table(ms_per_channel: dict[str, float], now_ms: float, asked: list):
+    """A table in which removing a channel of group g saves ms_per_channel[g] (what a layer's time near-linear in
+    its channels gives)."""
+    def estimate(moves):
+        asked.append(len(moves))
+        return [now_ms - ms_per_channel[m.root] * len(m.idxs) for m in moves]
+    return estimate
+
+
+def test_each_group_loses_what_the_goal_takes_and_groups_that_cannot_are_left_out():
+    orders = [GroupOrder("wide", tuple(range(64))), GroupOrder("narrow", tuple(range(8))),
+              GroupOrder("cheap", tuple(range(32)))]
+    asked = []
+    moves = sized_moves(orders, 9.0, 10.0, _linear_table({"wide": 0.05, "narrow": 0.2, "cheap": 0.01}, 10.0, asked))
+    by_root = {m.root: m for m in moves}
+    assert asked == [len(GRID) * 3]  # one table lookup: every group at every share
+    assert len(by_root["wide"].idxs) == 20    # 1 ms at 0.05 ms a channel
+    assert len(by_root["narrow"].idxs) == 5   # 1 ms at 0.2 ms a channel
+    assert "cheap" not in by_root             # 0.01 ms a channel: 29 channels save 0.29 ms, never 1 ms
+    assert by_root["wide"].idxs == tuple(range(20))  # the least important first
+
+
+def test_when_no_group_reaches_the_goal_each_gives_its_largest_move():
+    orders = [GroupOrder("a", tuple(range(16))), GroupOrder("b", tuple(range(16)))]
+    moves = sized_moves(orders, 5.0, 10.0, _linear_table({"a": 0.01, "b": 0.02}, 10.0, []))
+    assert [len(m.idxs) for m in moves] == [14, 14]  # 90% of 16, rounded
+
+
+def test_the_step_goal_is_a_share_of_the_start_and_never_below_the_budget():
+    budget = SimpleNamespace(step_reduction=0.1, latency_ms=8.0)
+    now = Measured(9.5, 9.4, 9.6, 100.0, None)
+    assert step_goal(Measured(20.0, 19.9, 20.1, 100.0, None), 20.0, budget) == 18.0
+    assert abs(step_goal(now, 20.0, budget) - (8.0 * (1 - AIM_BELOW) - 0.1)) < 1e-9
+    assert step_goal(now, 20.0, SimpleNamespace(step_reduction=0.1, latency_ms=None)) == 7.5  # a size budget
