@@ -11,16 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from edgeship.pipeline.core.contracts.agent_result import AgentResult
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.tasks import task_named
-from edgeship.pipeline.core.infrastructure.atomic import write_atomic, write_json_atomic
+from edgeship.pipeline.core.infrastructure.atomic import write_json_atomic
 from edgeship.pipeline.core.infrastructure.keys import code_key, content_key
 from edgeship.pipeline.core.infrastructure.progress import progress_bar
 from edgeship.pipeline.stages.context import Context
-from edgeship.targets.agent import Ragged, load_eval_set
+from edgeship.pipeline.stages.eval_set import write_eval_set
+from edgeship.targets.agent import load_eval_set
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.registry import make_target
 
@@ -41,24 +40,6 @@ def bench_columns(recipe) -> list[BenchColumn]:
             name = cfg.name if len(counts) == 1 else f"{cfg.name}@{threads}t"
             columns.append(BenchColumn(name, cfg, threads))
     return columns
-
-
-def write_eval_set(ctx: Context) -> Path:
-    """The test split (or bench.eval_samples of it, stratified) as uint8 images at the model's size, with the
-    normalization the agent applies: a quarter of the bytes of float inputs."""
-    count = ctx.recipe.bench.eval_samples
-    metric = task_named(ctx.recipe.task).device_metric  # how the agent scores them: the task says, not the shape
-    path = ctx.run.root / "data" / f"eval-{ctx.data.key}-{count or 'all'}-{metric}.npz"
-    if not path.exists():
-        # targets: labels, masks (N, H, W), or a variable number per image (Ragged: flat rows and offsets)
-        images, targets = ctx.data.test.sample(count).arrays()
-        labels = ({"labels": targets.flat, "label_offsets": targets.offsets} if isinstance(targets, Ragged)
-                  else {"labels": targets})
-        pre = ctx.data.preprocessing
-        write_atomic(path, lambda tmp: np.savez(
-            tmp, images=images, **labels, metric=np.str_(metric), scale=np.float32(pre["scale"]),
-            mean=np.asarray(pre["mean"], np.float32), std=np.asarray(pre["std"], np.float32)), suffix=".npz")
-    return path
 
 
 def bench_request(bench_cfg, eval_npz: Path | None) -> BenchRequest:

@@ -19,7 +19,7 @@ from edgeship.pipeline.engine.flow import STAGE_CODE, TORCH_PACKAGES, Flow, open
 from edgeship.pipeline.engine.results import bench_and_report
 from edgeship.pipeline.engine.ship_line import after_pruning, choose_start, unfit_teacher
 from edgeship.pipeline.stages import budget_search, convert, distill, prune, search, teacher
-from edgeship.pipeline.stages.budget_latency import budget_format, budget_target
+from edgeship.pipeline.stages.budget_latency import budget_formats, budget_target
 from edgeship.pipeline.stages.inputs import StageInputs
 from edgeship.pipeline.training import distributed
 
@@ -99,13 +99,14 @@ def _prune_stage(flow: Flow, start: Artifact, teacher_art: Artifact | None) -> A
             lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
             trains=True)
     target, threads = budget_target(recipe)
-    fmt = budget_format(recipe)
+    formats = budget_formats(recipe)
     cfg = {"budget": recipe.budget.model_dump(mode="json"), "target": target.model_dump(mode="json"),
+           "formats": formats,
            "threads": threads, "finetune": recipe.prune.finetune.model_dump(mode="json"),
            "quantize": recipe.quantize.model_dump(mode="json"), "bench": recipe.bench.model_dump(mode="json"),
            "distill": recipe.distill.model_dump(mode="json")}
     return flow.optional_stage(
-        PRUNED, "prune", cfg, inputs, TORCH_PACKAGES + format_named(fmt).packages,
+        PRUNED, "prune", cfg, inputs, TORCH_PACKAGES + tuple(p for fmt in formats for p in format_named(fmt).packages),
         lambda out, key, inputs: budget_search.run(inputs.parent, out, ctx, key, inputs.teacher), trains=True)
 
 

@@ -79,7 +79,11 @@ class Budget:
     peak_rss_mb: float | None
 
     def interval(self, row: ResultRow) -> tuple[float, float, float] | None:
-        return latency_interval(row.timings_ms or [], self.metric)
+        """The row's latency interval, its task's device post-processing (a detector's decoding) added: the
+        budget bounds what the device spends on an image, as the search measured it."""
+        found = latency_interval(row.timings_ms or [], self.metric)
+        post = row.postprocess_ms or 0.0
+        return None if found is None else tuple(ms + post for ms in found)
 
     def why_not(self, row: ResultRow) -> str | None:
         if self.latency_ms is not None:

@@ -17,6 +17,7 @@ from edgeship.pipeline.core.infrastructure.logs import output_to
 from edgeship.pipeline.formats.int8_budget import output_module_names, quantize_within_budget
 from edgeship.pipeline.models.torch_artifact import example_input
 from edgeship.pipeline.stages.context import Context
+from edgeship.pipeline.stages.eval_set import write_eval_set
 from edgeship.targets.base import BenchRequest
 from edgeship.targets.registry import make_target
 
@@ -31,6 +32,7 @@ class Measured:
     peak_rss_mb: float | None
     platform: dict | None = field(default=None, compare=False)  # the target as the agent saw it (its identity)
     runtime: str | None = field(default=None, compare=False)
+    post_ms: float | None = None  # the task's post-processing on the device (p50), included in the latency
 
     def meets(self, budget) -> bool:
         """Within every constraint of `budget`, latency by the upper end of its interval."""
@@ -39,7 +41,9 @@ class Measured:
                 and (budget.peak_rss_mb is None or (self.peak_rss_mb or 0.0) <= budget.peak_rss_mb))
 
     def said(self, metric: str) -> str:
-        return f"{self.latency_ms:.3f} ms [{self.low_ms:.3f}, {self.high_ms:.3f}] {metric}, {self.size_kb:.0f} KB"
+        post = f" with {self.post_ms:.3f} ms post-processing" if self.post_ms else ""
+        return (f"{self.latency_ms:.3f} ms [{self.low_ms:.3f}, {self.high_ms:.3f}] {metric}{post}, "
+                f"{self.size_kb:.0f} KB")
 
 
 def budget_target(recipe):
@@ -49,19 +53,20 @@ def budget_target(recipe):
     return cfg, budget.threads or recipe.bench.threads
 
 
-def budget_format(recipe) -> str:
-    return recipe.budget.format or recipe.export.formats[0]
+def budget_formats(recipe) -> list[str]:
+    """The formats the search may ship in: budget.format, or every exported one (the fastest is chosen)."""
+    return [recipe.budget.format] if recipe.budget.format else list(recipe.export.formats)
 
 
-def _exported(model: nn.Module, ctx: Context, folder: Path, example=None) -> Path:
-    backend = format_named(budget_format(ctx.recipe))
+def _exported(model: nn.Module, ctx: Context, folder: Path, fmt: str, example=None) -> Path:
+    backend = format_named(fmt)
     folder.mkdir(parents=True, exist_ok=True)
     example = example_input(ctx.data.preprocessing) if example is None else example
     with output_to(folder / "log.txt"):
         return folder / backend.export(model.eval(), example, folder, ctx.recipe.export.opset)
 
 
-def int8_float_layers(model: nn.Module, ctx: Context, folder: Path, calibration) -> list[str]:
+def int8_float_layers(model: nn.Module, ctx: Context, folder: Path, calibration, fmt: str) -> list[str]:
     """The layers the quantize stage's accuracy budget would keep float in this model's int8 file (its
     prediction layers, and the most harmful ones while the budget needs them): candidates keep the same ones
     float, so the search times the file that will ship, not a faster one (a first convolution kept float made a
@@ -69,14 +74,13 @@ def int8_float_layers(model: nn.Module, ctx: Context, folder: Path, calibration)
     recipe = ctx.recipe
     if not recipe.quantize.enabled:
         return []
-    fmt = budget_format(recipe)
     backend = format_named(fmt)
     qcfg = recipe.quantize
     task = task_named(recipe.task)
     val_inputs, val_targets = ctx.data.val.sample(qcfg.validation_samples).inputs_and_targets()
     score = partial(task.score_on_host, num_classes=ctx.data.num_classes) if task.score_on_host else None
     keep = qcfg.float_outputs == "yes" or (qcfg.float_outputs == "auto" and task.float_outputs)
-    path = _exported(model, ctx, folder)
+    path = _exported(model, ctx, folder, fmt)
     with output_to(folder / "log.txt"):
         outcome = quantize_within_budget(backend, fmt, path, model, example_input(ctx.data.preprocessing),
                                          calibration, folder, qcfg, val_inputs, val_targets, task.device_metric,
@@ -84,55 +88,64 @@ def int8_float_layers(model: nn.Module, ctx: Context, folder: Path, calibration)
     return list(outcome.float_layers)
 
 
-def model_file(model: nn.Module, ctx: Context, folder: Path, calibration, float_layers: list[str],
+def model_file(model: nn.Module, ctx: Context, folder: Path, calibration, float_layers: list[str], fmt: str,
                example=None, int8: bool | None = None) -> Path:
-    """`model` in the budget's format, int8 (`float_layers` kept float) when the recipe quantizes or `int8` says."""
+    """`model` in format `fmt`, int8 (`float_layers` kept float) when the recipe quantizes or `int8` says."""
     recipe = ctx.recipe
     example = example_input(ctx.data.preprocessing) if example is None else example
-    path = _exported(model, ctx, folder, example)
+    path = _exported(model, ctx, folder, fmt, example)
     if not (recipe.quantize.enabled if int8 is None else int8):
         return path
-    backend = format_named(budget_format(recipe))
+    backend = format_named(fmt)
     with output_to(folder / "log.txt"):
         return folder / backend.quantize(path, model, example, calibration, folder, recipe.quantize, float_layers,
                                          "int8")
 
 
-def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration, float_layers: list[str],
+def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration, float_layers: list[str], fmt: str,
             int8: bool | None = None) -> list[Measured | str]:
-    """Each model's figures (int8 with `float_layers` kept float, unless `int8` is False), or why it could not be
-    measured."""
-    return bench_files([model_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers, int8=int8)
-                        for i, model in enumerate(models)], ctx)
+    """Each model's figures in `fmt` (int8 with `float_layers` kept float, unless `int8` is False), or why it
+    could not be measured."""
+    return bench_files([(model_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers, fmt,
+                                    int8=int8), fmt) for i, model in enumerate(models)], ctx)
 
 
-def bench_files(paths: list[Path], ctx: Context, min_seconds: float | None = None) -> list[Measured | str]:
-    """One agent run on the budget's target times every file (the budget's format) at the budget's threads."""
+POST_IMAGES = 20  # images whose post-processing (a detector's box decoding) is timed with each whole model
+
+
+def bench_files(files: list[tuple[Path, str]], ctx: Context, min_seconds: float | None = None, whole: bool = True
+                ) -> list[Measured | str]:
+    """One agent run on the budget's target times every (file, format) at the budget's threads. A `whole` model
+    of a task that post-processes on the device (its agent module: a detector's decoding and NMS) is also run on
+    POST_IMAGES test images, and that time is part of its latency: the budget bounds what the device spends."""
     recipe = ctx.recipe
     cfg, threads = budget_target(recipe)
-    fmt = budget_format(recipe)
     b = recipe.bench
-    request = BenchRequest(eval_npz=None, threads=threads, warmup=b.warmup, min_runs=b.min_runs,
+    post = whole and task_named(recipe.task).agent_module is not None
+    request = BenchRequest(eval_npz=write_eval_set(ctx, POST_IMAGES) if post else None, threads=threads,
+                           warmup=b.warmup, min_runs=b.min_runs,
                            min_seconds=b.min_seconds if min_seconds is None else min_seconds,
                            max_seconds=b.max_seconds, timeout=cfg.timeout or b.timeout)
     out: list[Measured | str] = []
-    for path, raw in zip(paths, make_target(cfg).bench_many([(p, fmt) for p in paths], request)):
+    for (path, fmt), raw in zip(files, make_target(cfg).bench_many(files, request)):
         result = AgentResult.parse(raw)
         interval = latency_interval(result.timings_ms or [], recipe.budget.metric) if result.ok else None
         if interval is None:
             out.append(result.error or f"too few timings on {cfg.name} for an interval")
             continue
         size = sum(f.stat().st_size for f in model_files(path, fmt)) / 1024
-        out.append(Measured(*interval, size_kb=size, peak_rss_mb=result.peak_rss_mb, platform=result.platform,
-                            runtime=f"{result.runtime} {result.runtime_version}"))
+        post_ms = result.p50(result.postprocess_ms) if post else None
+        out.append(Measured(*(ms + (post_ms or 0.0) for ms in interval), size_kb=size,
+                            peak_rss_mb=result.peak_rss_mb, platform=result.platform,
+                            runtime=f"{result.runtime} {result.runtime_version}", post_ms=post_ms))
     return out
 
 
 LAYER_SECONDS = 0.3  # a layer alone is microseconds: 0.3 s gives hundreds of timings, plenty for its median
 
 
-def time_layers(shapes, ctx: Context, folder: Path) -> list[float | None]:
-    """Each layer shape (latency_table.LayerShape) alone, in the budget's format and its own precision, timed in one
+def time_layers(shapes, ctx: Context, folder: Path, fmt: str) -> list[float | None]:
+    """Each layer shape (latency_table.LayerShape) alone, in format `fmt` and its own precision, timed in one
     agent run: its latency by the budget's metric, None where it could not be made or timed."""
     import numpy as np
     import torch
@@ -145,9 +158,10 @@ def time_layers(shapes, ctx: Context, folder: Path) -> list[float | None]:
         inputs = torch.randn(16, *example.shape[1:]).numpy()  # a layer's latency does not depend on its data
         calibration = CalibrationSet(inputs, np.arange(len(inputs)), f"layer-{i}")
         try:
-            made[i] = model_file(shape.module().eval(), ctx, folder / f"layer-{i}", calibration, [], example,
-                                 int8=shape.int8)
+            made[i] = model_file(shape.module().eval(), ctx, folder / f"layer-{i}", calibration, [], fmt,
+                                 example, int8=shape.int8)
         except Exception:  # a shape the converter refuses alone: its candidates are timed whole instead
             continue
-    timed = dict(zip(made, bench_files(list(made.values()), ctx, min_seconds=LAYER_SECONDS))) if made else {}
+    files = [(path, fmt) for path in made.values()]
+    timed = dict(zip(made, bench_files(files, ctx, min_seconds=LAYER_SECONDS, whole=False))) if made else {}
     return [timed[i].latency_ms if isinstance(timed.get(i), Measured) else None for i in range(len(shapes))]

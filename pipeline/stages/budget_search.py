@@ -14,9 +14,7 @@ prune.finetune's full KD fine-tune and is measured again. Every step is a row of
 """
 from __future__ import annotations
 
-import csv
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -28,8 +26,10 @@ from edgeship.pipeline.data.splits import InputsByIndex
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from edgeship.pipeline.models.zoo import count_macs_params
-from edgeship.pipeline.stages.budget_latency import Measured, budget_format, budget_target
+from edgeship.pipeline.stages.budget_latency import Measured, budget_target
+from edgeship.pipeline.stages.budget_resume import SearchCheckpoint
 from edgeship.pipeline.stages.budget_step_size import sized_moves, step_goal
+from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, write_steps
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
@@ -40,25 +40,6 @@ from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import accuracy, seed_everything
 
 CALIBRATION_SAMPLES = 64  # int8 calibration of each candidate: enough for its latency, which is all it is for
-
-
-@dataclass
-class Step:
-    step: int
-    move: str
-    macs: int
-    val_accuracy: float
-    measured: Measured
-    seconds: float
-    tried: tuple[dict, ...] = ()  # the step's candidates: move, adaptive-BN accuracy, measured latency
-    goal_ms: float | None = None  # the latency the step aimed at (sized by the layer table)
-
-    def row(self, metric: str) -> dict:
-        m = self.measured
-        return {"step": self.step, "move": self.move, "macs": self.macs, "val_accuracy": round(self.val_accuracy, 3),
-                f"{metric}_ms": round(m.latency_ms, 4), "low_ms": round(m.low_ms, 4), "high_ms": round(m.high_ms, 4),
-                "size_kb": round(m.size_kb, 1), "peak_rss_mb": m.peak_rss_mb, "seconds": round(self.seconds, 1),
-                "goal_ms": None if self.goal_ms is None else round(self.goal_ms, 4)}
 
 
 def _layer_macs(model, example) -> dict[str, int]:
@@ -160,17 +141,34 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             return f"budget.max_search_seconds ({budget.max_search_seconds:.0f} s) reached"
         return None
 
-    now = timing.as_shipped(model)
-    if not isinstance(now, Measured):
-        raise EdgeshipError(f"budget.target: the student could not be measured on {budget_target(recipe)[0].name}: "
-                            f"{now}")
-    steps = [Step(0, "start", macs_before, accuracy(model, data.val, ctx.task), now, 0.0)]
-    ctx.say(f"  budget step 0: {now.said(budget.metric)}, val {steps[0].val_accuracy:.2f}%")
-    uniform = _uniform_reference(model, example, ctx, timing.whole) if not now.meets(budget) else []
+    checkpoint = SearchCheckpoint(out, key)
+    resumed = checkpoint.load(src.arch, out)
+    if resumed is not None:  # a search killed after a step goes on from there
+        model, state = resumed
+        steps = [Step.from_json(s) for s in state["steps"]]
+        uniform, trained, now = state["uniform"], state["trained"], steps[-1].measured
+        timing.restore(state["timing"], now)
+        started -= state["seconds"]
+        ctx.say(f"  budget search resumed after step {steps[-1].step}: {now.said(budget.metric)}")
+    else:
+        now = timing.as_shipped(model)
+        if not isinstance(now, Measured):
+            raise EdgeshipError(f"budget.target: the student could not be measured on "
+                                f"{budget_target(recipe)[0].name}: {now}")
+        steps = [Step(0, "start", macs_before, accuracy(model, data.val, ctx.task), now, 0.0)]
+        ctx.say(f"  budget step 0: {now.said(budget.metric)}, val {steps[0].val_accuracy:.2f}%")
+        uniform = _uniform_reference(model, example, ctx, timing.whole) if not now.meets(budget) else []
+        trained = dict(src.metrics)  # no step: the student as it came
+
+    def keep() -> None:
+        checkpoint.keep(model, {"steps": [s.to_json() for s in steps], "uniform": uniform, "trained": trained,
+                                "timing": timing.state(), "seconds": time.monotonic() - started}, out)
+
+    keep()
     groups = LayerGroups(model, example, pruning_setup(model, recipe.prune, data.num_classes))
-    trained = dict(src.metrics)  # no step: the student as it came
+    # a search resumed right after a step that did not hold the budget owes that step's winner its fine-tune
+    stepped = resumed is not None and not steps[-1].confirms and len(steps) > 1
     while True:
-        stepped = False
         while True:
             if done(now):
                 stopped = {"why": done(now)}
@@ -197,6 +195,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                               accuracy(model, data.val, ctx.task), now, time.monotonic() - started, tried, goal))
             ctx.say(f"  budget step {steps[-1].step}: {steps[-1].move}: {now.said(budget.metric)}, "
                     f"val {steps[-1].val_accuracy:.2f}%")
+            keep()
         if not stepped:
             break
         # the winner's full fine-tune, then int8 as the quantize stage makes it: the budget must still hold
@@ -205,33 +204,31 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
         if not isinstance(now, Measured):
             stopped = {"why": f"the fine-tuned student could not be measured: {now}"}
             break
-        steps.append(Step(len(steps), f"fine-tuned, {timing.precision} as shipped",
+        steps.append(Step(len(steps), f"{CONFIRMS}, {timing.format} {timing.precision} as shipped",
                           count_macs_params(model, example)[0], trained["val_accuracy"], now,
                           time.monotonic() - started))
         ctx.say(f"  budget confirmed: {now.said(budget.metric)}, val {trained['val_accuracy']:.2f}%")
+        keep()
+        stepped = False
         if done(now):
             stopped = {"why": done(now)}
             break
     macs, params = count_macs_params(model, example)
     final = {"val_accuracy": trained["val_accuracy"], "measured": now.__dict__ if isinstance(now, Measured) else now,
              "meets": isinstance(now, Measured) and now.meets(budget)}
-    _write_steps(out / "budget-steps.csv", steps, budget.metric)
+    write_steps(out / "budget-steps.csv", steps, budget.metric)
     cfg, threads = budget_target(recipe)
     metrics = {**trained, "method": "budget search (NetAdapt-style)",
                "macs_before": macs_before, "params_before": params_before, "macs": macs, "params": params,
                "budget": {**budget.model_dump(mode="json"), "target": cfg.name, "threads": threads,
-                          "format": budget_format(recipe), "precision": timing.precision,
+                          "format": timing.format, "precision": timing.precision,
                           "at_start": timing.at_start,
                           "steps": [s.row(budget.metric) | {"tried": list(s.tried)} for s in steps],
                           "uniform": uniform, "final": final, "stopped": stopped, "layer_table": timing.table_said(),
-                          "seconds": round(time.monotonic() - started, 1)}}
-    return torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=data,
-                          extra_metrics=metrics)
+                          "seconds": round(time.monotonic() - started, 1),
+                          "resumed_after_step": None if resumed is None else resumed[1]["steps"][-1]["step"]}}
+    artifact = torch_artifact(out, model, key=key, parent=src.key, sid=PRUNED, spec=src.arch, data=data,
+                              extra_metrics=metrics)
+    checkpoint.clear()
+    return artifact
 
-
-def _write_steps(path: Path, steps: list[Step], metric: str) -> None:
-    rows = [s.row(metric) for s in steps]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)

@@ -13,7 +13,7 @@ from edgeship.pipeline.formats.layer_error import module_of
 from edgeship.pipeline.stages.budget_latency import (
     Measured,
     bench_files,
-    budget_format,
+    budget_formats,
     budget_target,
     int8_float_layers,
     measure,
@@ -44,46 +44,79 @@ class BudgetTiming:
         self.ctx, self.folder, self.calibration, self.example = ctx, folder, calibration, example
         self.float_layers: list[str] = []   # runtime layer names the shipped int8 file keeps float
         self.table: LatencyTable | None = None
+        self.format = budget_formats(ctx.recipe)[0]  # the format the search times in (the fastest at the start)
         self.int8 = ctx.recipe.quantize.enabled  # the precision the search times in
-        self.at_start: dict[str, dict | str] = {}  # the student in each precision, as first timed
+        self.at_start: dict[str, dict | str] = {}  # the student in each format and precision, as first timed
 
     @property
     def precision(self) -> str:
         return "int8" if self.int8 else "fp32"
 
     def whole(self, models: list[nn.Module]) -> list[Measured | str]:
-        found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers, self.int8)
+        found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers, self.format, self.int8)
         shutil.rmtree(self.folder, ignore_errors=True)
         return found
 
     def as_shipped(self, model: nn.Module) -> Measured | str:
         """The model as it will ship (int8 with the layers the quantize stage's budget keeps float), timed. The
-        first time, its fp32 file is timed too, and the search goes on in the faster precision (int8 is not
-        faster on every CPU, nor for every small model); then the target's identity opens its latency table."""
-        recipe = self.ctx.recipe
-        if self.int8:  # once the search times fp32, the int8 budget's float layers are not needed
-            self.float_layers = int8_float_layers(model, self.ctx, self.folder / "int8", self.calibration)
-        if self.at_start or not recipe.quantize.enabled:
+        first time, it is timed in every format the budget allows, int8 and fp32, in one agent run, and the search
+        goes on in the fastest (int8 is not faster on every CPU, nor for every small model; neither is one
+        runtime); then the target's identity opens its latency table."""
+        if self.at_start:
+            if self.int8:  # once the search times fp32, the int8 budget's float layers are not needed
+                self.float_layers = self._float_layers(model, self.format)
             found = self.whole([model])[0]
         else:
-            found = self._faster_precision(model)
+            found = self._fastest(model)
+        self._open_table(found)
+        return found
+
+    def _open_table(self, found: Measured | str) -> None:
+        """The target's layer table for the search's format and precision, once the target has said who it is."""
+        recipe = self.ctx.recipe
         if self.table is None and recipe.budget.lookup and isinstance(found, Measured):
             cfg, threads = budget_target(recipe)
             precision = recipe.quantize.model_dump(mode="json") if self.int8 else "fp32"
             self.table = LatencyTable(target_identity(cfg.model_dump(mode="json"), found.platform, found.runtime,
-                                                      threads, f"{budget_format(recipe)} {precision}"))
-        return found
+                                                      threads, f"{self.format} {precision}"))
 
-    def _faster_precision(self, model: nn.Module) -> Measured | str:
-        files = [model_file(model, self.ctx, self.folder / precision, self.calibration, self.float_layers,
-                            int8=precision == "int8") for precision in ("int8", "fp32")]
-        int8, fp32 = bench_files(files, self.ctx)  # one agent run: both timed under the same conditions
+    def state(self) -> dict:
+        """What the search chose at its start, for its checkpoint."""
+        return {"format": self.format, "int8": self.int8, "float_layers": self.float_layers, "at_start": self.at_start}
+
+    def restore(self, state: dict, now: Measured) -> None:
+        self.format, self.int8, self.float_layers = state["format"], state["int8"], state["float_layers"]
+        self.at_start = state["at_start"]
+        self._open_table(now)
+
+    def _float_layers(self, model: nn.Module, fmt: str) -> list[str]:
+        return int8_float_layers(model, self.ctx, self.folder / f"{fmt}-int8", self.calibration, fmt)
+
+    def _fastest(self, model: nn.Module) -> Measured | str:
+        """Every allowed format in each precision the recipe can ship, timed under the same conditions; the
+        search goes on in the fastest. One that cannot be made or timed is recorded with why."""
+        precisions = ("int8", "fp32") if self.ctx.recipe.quantize.enabled else ("fp32",)
+        made: dict[tuple[str, str], tuple[Path, list[str]] | str] = {}
+        for fmt in budget_formats(self.ctx.recipe):
+            for precision in precisions:
+                try:
+                    floats = self._float_layers(model, fmt) if precision == "int8" else []
+                    path = model_file(model, self.ctx, self.folder / f"{fmt}-{precision}", self.calibration,
+                                      floats, fmt, int8=precision == "int8")
+                    made[fmt, precision] = (path, floats)
+                except Exception as e:  # a format that cannot hold this model: the others still compete
+                    made[fmt, precision] = f"{type(e).__name__}: {e}".splitlines()[0]
+        files = {key: value for key, value in made.items() if not isinstance(value, str)}
+        timed = dict(zip(files, bench_files([(path, fmt) for (fmt, _), (path, _) in files.items()], self.ctx)))
         shutil.rmtree(self.folder, ignore_errors=True)
-        self.at_start = {"int8": getattr(int8, "__dict__", str(int8)), "fp32": getattr(fp32, "__dict__", str(fp32))}
-        if isinstance(int8, Measured) and isinstance(fp32, Measured) and fp32.latency_ms < int8.latency_ms:
-            self.int8 = False
-            return fp32
-        return int8
+        found = {key: timed.get(key, made[key]) for key in made}
+        self.at_start = {f"{fmt} {precision}": getattr(m, "__dict__", str(m)) for (fmt, precision), m in found.items()}
+        measured = {key: m for key, m in found.items() if isinstance(m, Measured)}
+        if not measured:
+            return next(iter(found.values()))
+        fmt, precision = min(measured, key=lambda key: measured[key].latency_ms)
+        self.format, self.int8, self.float_layers = fmt, precision == "int8", files[fmt, precision][1]
+        return measured[fmt, precision]
 
     def table_said(self) -> dict | None:
         """The table's file, its size, and how many shapes this search timed (the rest came from the cache)."""
@@ -102,7 +135,7 @@ class BudgetTiming:
         # only the layers a move changes enter an estimate: the rest of the model is never timed alone
         layers = [shape for after in afters for name, shape in after.items() if before.get(name) != shape]
         layers += [before[name] for after in afters for name in before if after.get(name) != before[name]]
-        self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers"))
+        self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers", self.format))
         shutil.rmtree(self.folder, ignore_errors=True)
         return [self.table.estimate(now.latency_ms, before, after) for after in afters]
 

@@ -4,6 +4,9 @@ with exit 4, one line naming the fastest file, every stage kept. Behaviour only:
 the benchmark's (benchmarks/latency_budget.py), not a test's."""
 import csv
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -13,10 +16,10 @@ from tests.support.recipes import tiny_recipe_dict
 
 # digits at 32 px and a wider student: latencies well above the agent's resolution
 RECIPE = tiny_recipe_dict(**{"data.image_size": 32, "student.args": {"width": 32, "depth": 2},
-                             "student.train.epochs": 3, "prune.finetune.epochs": 1, "export.formats": ["onnx"],
-                             "export.teacher": False, "bench.min_runs": 40, "bench.profile_runs": 0,
-                             "bench.paired_min_runs": 0, "budget.candidates": 3,
-                             "budget.timed": 2})
+                             "student.train.epochs": 3, "prune.finetune.epochs": 1,
+                             "export.formats": ["onnx", "openvino"], "export.teacher": False,
+                             "bench.min_runs": 40, "bench.profile_runs": 0, "bench.paired_min_runs": 0,
+                             "budget.candidates": 3, "budget.timed": 2})
 
 
 def _steps(run_dir):
@@ -41,16 +44,17 @@ def test_a_budget_the_student_meets_ships_it_unpruned(tmp_path, run_dir):
     assert [row["move"] for row in _steps(run_dir)] == ["start"]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["ship"]["onnx"]["stage"] and "within the budget" in report["ship"]["onnx"]["reason"]
-    # the student timed in both precisions in one agent run; the search goes on in the faster
+    # the student timed in every format and both precisions in one agent run; the search goes on in the fastest
     start = report["budget"]["at_start"]
-    faster = min(start, key=lambda precision: start[precision]["latency_ms"])
-    assert report["budget"]["precision"] == faster
+    assert sorted(start) == ["onnx fp32", "onnx int8", "openvino fp32", "openvino int8"]
+    fastest = min(start, key=lambda choice: start[choice]["latency_ms"])
+    assert f'{report["budget"]["format"]} {report["budget"]["precision"]}' == fastest
 
 
 def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_everything(tmp_path, run_dir,
                                                                                          capsys):
     # measurable (above 0.01 ms) but below what a 32 px CNN can reach; the search stops at its time limit
-    assert _optimize(tmp_path, run_dir, latency_ms=0.011, max_search_seconds=20) == 4
+    assert _optimize(tmp_path, run_dir, latency_ms=0.011, max_search_seconds=20, format="onnx") == 4
     steps = _steps(run_dir)
     assert len(steps) >= 2 and steps[0]["move"] == "start"
     macs = [int(row["macs"]) for row in steps]
@@ -58,9 +62,10 @@ def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_eve
     out = capsys.readouterr().out
     assert "fastest:" in out and "budget not met" in out
     assert (run_dir / "report.md").is_file() and list(run_dir.glob("stages/student-kd-*"))
-    assert not list((run_dir / "ship").glob("*.onnx"))
+    assert not list((run_dir / "ship").glob("*.onnx")) and not list((run_dir / "ship").glob("*.xml"))
     # the report's front: every step's measured candidates, the uniform-pruning reference, the steps' table
     budget = json.loads((run_dir / "report.json").read_text())["budget"]
+    assert budget["format"] == "onnx" and list(budget["at_start"]) == ["onnx int8", "onnx fp32"]
     assert [s["move"] for s in budget["steps"]] == [row["move"] for row in steps]
     assert all(any(t["picked"] for t in s["tried"]) for s in budget["steps"][1:] if s["tried"])
     # candidates ranked by the target's layer table, only budget.timed of them timed whole
@@ -76,3 +81,38 @@ def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_eve
     html = (run_dir / "report.html").read_text()
     assert "Budget search" in html and "does not meet it" in html and html.count("<svg") >= 2
     assert "## Budget search" in (run_dir / "report.md").read_text()
+
+
+def _kept_steps(run_dir) -> int:
+    kept = list(run_dir.glob("stages/.resume-budget-*/state.json"))
+    return max((len(json.loads(path.read_text())["steps"]) for path in kept), default=0)
+
+
+def test_a_search_killed_after_a_step_resumes_there(tmp_path, run_dir):
+    recipe = tmp_path / "recipe.yaml"
+    budget = {**RECIPE["budget"], "latency_ms": 0.011, "max_search_seconds": 45, "format": "onnx"}
+    recipe.write_text(yaml.safe_dump({**RECIPE, "budget": budget}))
+    code = ("import sys; from edgeship.pipeline.cli.main import main; "
+            f"sys.exit(main(['optimize', {str(recipe)!r}, '--run-dir', {str(run_dir)!r}]))")
+    search = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)  # progress lines go to stderr
+    seen = []
+    for line in search.stdout:
+        seen.append(line)
+        if "budget step 1:" in line:
+            break
+    assert any("budget step 1:" in line for line in seen), "".join(seen[-30:])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _kept_steps(run_dir) < 2:  # step 1 is kept just after it is said
+        time.sleep(0.05)
+    search.kill()  # -9: no clean-up of any kind
+    search.wait()
+    assert _kept_steps(run_dir) >= 2
+
+    assert main(["optimize", str(recipe), "--run-dir", str(run_dir)]) == 4
+    report = json.loads((run_dir / "report.json").read_text())["budget"]
+    assert report["resumed_after_step"] >= 1
+    steps = report["steps"]
+    assert [s["step"] for s in steps] == list(range(len(steps))) and len(steps) > report["resumed_after_step"]
+    assert steps[1]["move"] in "".join(seen)  # the step made before the kill, kept as it was
+    assert not list(run_dir.glob("stages/.resume-budget-*"))
