@@ -22,7 +22,8 @@ class BudgetConfig(Section):
     threads: int | None = Field(None, ge=1, le=256)  # runtime threads on the target; none: bench.threads
     size_kb: float | None = Field(None, gt=0.0)  # the shipped model file (with companions) at most this
     peak_rss_mb: float | None = Field(None, gt=0.0)  # the agent's peak resident memory running it, at most this
-    # The format whose latency drives the search (int8 when quantize is on); none: the first of export.formats.
+    # The format whose latency drives the search; none: every one of export.formats is timed (int8 and fp32 in
+    # one agent run) and the search goes on in the fastest.
     format: str | None = None
     max_search_seconds: float = Field(1800.0, gt=0.0)  # the search stops here and keeps its best so far
     # Each step prunes the one layer group that costs least accuracy for this share of the student's starting

@@ -86,7 +86,17 @@ def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float 
         said["estimated_ms"] = round(estimated_ms, 4)
     if not isinstance(m, Measured):
         return said | {"error": str(m)}
-    return said | {"latency_ms": round(m.latency_ms, 4), "high_ms": round(m.high_ms, 4)}
+    post = {} if m.post_ms is None else {"post_ms": round(m.post_ms, 4)}
+    return said | {"latency_ms": round(m.latency_ms, 4), "high_ms": round(m.high_ms, 4)} | post
+
+
+def _nothing_faster(now: Measured) -> str:
+    """Why no step was taken; a latency mostly post-processing is named (channel pruning cannot shrink it)."""
+    why = "no candidate timed whole is faster than the model"
+    if now.post_ms and now.post_ms >= now.inference_ms:
+        why += (f" (its post-processing on the device is {now.post_ms:.3f} of its {now.latency_ms:.3f} ms: "
+                f"pruning channels does not shorten it)")
+    return why
 
 
 UNIFORM_RATIOS = (0.25, 0.5, 0.75)
@@ -186,7 +196,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             tried = tuple(_tried(move.describe(), base + score, m, i == pick, estimate)
                           for i, (move, score, m, estimate) in enumerate(zip(moves, scores, found, estimates)))
             if pick is None:  # what it tried is kept: the report says why the search stopped
-                stopped = {"why": "no candidate timed whole is faster than the model", "tried": list(tried)}
+                stopped = {"why": _nothing_faster(now), "tried": list(tried)}
                 break
             groups.apply(moves[pick])
             finetune(f"budget step {len(steps)}", budget.step_epochs, f"train-budget-step{len(steps)}.csv")

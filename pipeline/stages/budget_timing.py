@@ -32,8 +32,9 @@ def cost(score: float, latency_ms: float, now_ms: float) -> float:
 
 
 def pick(scores: list[float], measured: list, now: Measured) -> int | None:
-    """The move that loses the least accuracy per millisecond saved, among those timed whole that save time."""
-    costs = [cost(s, m.latency_ms, now.latency_ms) if isinstance(m, Measured) else float("inf")
+    """The move that loses the least accuracy per millisecond of inference saved, among those timed whole that
+    save time."""
+    costs = [cost(s, m.inference_ms, now.inference_ms) if isinstance(m, Measured) else float("inf")
              for s, m in zip(scores, measured)]
     best = min(range(len(costs)), key=costs.__getitem__, default=None)
     return best if best is not None and costs[best] < float("inf") else None
