@@ -14,6 +14,11 @@ from torch import nn
 
 from edgeship.pipeline.stages.prune import PruningSetup
 
+# Channels a move keeps are a multiple of this where at least this many remain (Torch-Pruning's round_to): int8
+# and fp32 kernels work in blocks of 8-32 channels, and a layer kept at 33 of 64 channels timed slower in
+# onnxruntime int8 (AVX-512 VNNI) than the same layer at 64, while 32 was faster.
+ALIGN = 8
+
 
 @dataclass(frozen=True)
 class Move:
@@ -42,7 +47,11 @@ class GroupOrder:
         return len(self.order)
 
     def move(self, count: int) -> Move:
-        count = min(self.channels - 1, max(1, count))
+        """Remove at least `count` channels (fewer than all): the kept ones rounded down to a multiple of ALIGN."""
+        kept = self.channels - min(self.channels - 1, max(1, count))
+        if kept >= ALIGN:
+            kept -= kept % ALIGN
+        count = self.channels - kept
         return Move(self.root, self.channels, tuple(sorted(self.order[:count])))
 
 

@@ -23,10 +23,10 @@ def test_each_group_loses_what_the_goal_takes_and_groups_that_cannot_are_left_ou
     moves = sized_moves(orders, 9.0, 10.0, _linear_table({"wide": 0.05, "narrow": 0.2, "cheap": 0.01}, 10.0, asked))
     by_root = {m.root: m for m in moves}
     assert asked == [len(GRID) * 3]  # one table lookup: every group at every share
-    assert len(by_root["wide"].idxs) == 20    # 1 ms at 0.05 ms a channel
+    assert len(by_root["wide"].idxs) == 24    # 1 ms at 0.05 ms a channel is 20; 44 kept rounds down to 40
     assert len(by_root["narrow"].idxs) == 5   # 1 ms at 0.2 ms a channel
     assert "cheap" not in by_root             # 0.01 ms a channel: 29 channels save 0.29 ms, never 1 ms
-    assert by_root["wide"].idxs == tuple(range(20))  # the least important first
+    assert by_root["wide"].idxs == tuple(range(24))  # the least important first
 
 
 def test_when_no_group_reaches_the_goal_each_gives_its_largest_move():
@@ -41,3 +41,9 @@ def test_the_step_goal_is_a_share_of_the_start_and_never_below_the_budget():
     assert step_goal(Measured(20.0, 19.9, 20.1, 100.0, None), 20.0, budget) == 18.0
     assert abs(step_goal(now, 20.0, budget) - (8.0 * (1 - AIM_BELOW) - 0.1)) < 1e-9
     assert step_goal(now, 20.0, SimpleNamespace(step_reduction=0.1, latency_ms=None)) == 7.5  # a size budget
+
+
+def test_kept_channels_are_a_multiple_of_eight_where_eight_remain():
+    wide, narrow = GroupOrder("wide", tuple(range(64))), GroupOrder("narrow", tuple(range(12)))
+    assert [wide.move(n).kept for n in (1, 8, 31, 32, 57, 60, 99)] == [56, 56, 32, 32, 7, 4, 1]
+    assert [narrow.move(n).kept for n in (1, 4, 5, 11)] == [8, 8, 7, 1]
