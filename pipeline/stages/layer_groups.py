@@ -12,12 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from edgeship.pipeline.stages.prune import PruningSetup
-
-# Channels a move keeps are a multiple of this where at least this many remain (Torch-Pruning's round_to): int8
-# and fp32 kernels work in blocks of 8-32 channels, and a layer kept at 33 of 64 channels timed slower in
-# onnxruntime int8 (AVX-512 VNNI) than the same layer at 64, while 32 was faster.
-ALIGN = 8
+from edgeship.pipeline.stages.prune import PruningSetup, aligned_kept
 
 
 @dataclass(frozen=True)
@@ -38,20 +33,18 @@ class Move:
 @dataclass(frozen=True)
 class GroupOrder:
     """One dependency group: its root layer and its channels from least to most important (L1 magnitude), so a
-    move of any size is the first `count` of them."""
+    move of any size is the first `count` of them; the channels a move keeps are rounded as prune.round_to says."""
     root: str
     order: tuple[int, ...]
+    round_to: int = 1
 
     @property
     def channels(self) -> int:
         return len(self.order)
 
     def move(self, count: int) -> Move:
-        """Remove at least `count` channels (fewer than all): the kept ones rounded down to a multiple of ALIGN."""
-        kept = self.channels - min(self.channels - 1, max(1, count))
-        if kept >= ALIGN:
-            kept -= kept % ALIGN
-        count = self.channels - kept
+        """Remove at least `count` channels (fewer than all), the kept ones rounded (prune.round_to)."""
+        count = self.channels - aligned_kept(self.channels - min(self.channels - 1, max(1, count)), self.round_to)
         return Move(self.root, self.channels, tuple(sorted(self.order[:count])))
 
 
@@ -89,7 +82,8 @@ class LayerGroups:
                 continue
             scores = self.importance(group)
             if scores is not None:
-                found.append(GroupOrder(names[id(root)], tuple(int(i) for i in torch.argsort(scores))))
+                found.append(GroupOrder(names[id(root)], tuple(int(i) for i in torch.argsort(scores)),
+                                        self.setup.round_to))
         found.sort(key=lambda g: -macs_of.get(g.root, 0))
         return found[:limit]
 

@@ -40,13 +40,20 @@ def steps_of(cfg: PruneConfig, dense: bool) -> int:
     return cfg.steps if cfg.steps != "auto" else (DENSE_STEPS if dense else 1)
 
 
+def aligned_kept(kept: int, round_to: int) -> int:
+    """The channels a layer keeps: `kept` rounded down to a multiple of `round_to` where at least that many
+    remain (fewer stay as they are: rounding would empty the layer)."""
+    return kept - kept % round_to if kept >= round_to else kept
+
+
 @dataclass(frozen=True)
 class PruningSetup:
     """What Torch-Pruning must be told about a model: layers whose outputs stay whole, parameters outside any
-    layer, and pruners for layers it does not know."""
+    layer, pruners for layers it does not know, and the multiple kept channels are rounded to."""
     ignored: list
     unwrapped: list
     customized: dict
+    round_to: int = 1
 
 
 def pruning_setup(model: nn.Module, cfg: PruneConfig, num_classes: int) -> PruningSetup:
@@ -59,18 +66,28 @@ def pruning_setup(model: nn.Module, cfg: PruneConfig, num_classes: int) -> Pruni
     # parameters outside any layer (a detector's per-level box scales) that the model names with the dimension
     # Torch-Pruning may prune: said, so it does not guess (and warn)
     unwrapped = getattr(model, "pruning_unwrapped", lambda: [])()
-    return PruningSetup(ignored, unwrapped, barriers)
+    return PruningSetup(ignored, unwrapped, barriers, cfg.round_to)
+
+
+def _rounding_pruner():
+    """Torch-Pruning's MetaPruner with its round_to kept from emptying a layer: its own rounding takes a layer
+    that keeps fewer channels than round_to down to none."""
+    import torch_pruning as tp
+
+    class RoundingPruner(tp.pruner.MetaPruner):
+        def _round_to(self, n_pruned, current_channels, round_to):
+            return current_channels - aligned_kept(current_channels - n_pruned, round_to)
+
+    return RoundingPruner
 
 
 def make_pruner(model: nn.Module, example: torch.Tensor, cfg: PruneConfig, num_classes: int, steps: int = 1):
-    import torch_pruning as tp
-
     setup = pruning_setup(model, cfg, num_classes)
-    return tp.pruner.MetaPruner(model.eval(), example, importance=_importance(cfg.importance),
-                                pruning_ratio=cfg.ratio, iterative_steps=steps,
-                                global_pruning=cfg.global_pruning, ignored_layers=setup.ignored,
-                                unwrapped_parameters=setup.unwrapped or None,
-                                customized_pruners=setup.customized or None)
+    pruner = _rounding_pruner()
+    return pruner(model.eval(), example, importance=_importance(cfg.importance), pruning_ratio=cfg.ratio,
+                  iterative_steps=steps, round_to=setup.round_to if setup.round_to > 1 else None,
+                  global_pruning=cfg.global_pruning, ignored_layers=setup.ignored,
+                  unwrapped_parameters=setup.unwrapped or None, customized_pruners=setup.customized or None)
 
 
 def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | None = None,

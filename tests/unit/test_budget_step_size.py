@@ -17,8 +17,8 @@ def _linear_table(ms_per_channel: dict[str, float], now_ms: float, asked: list):
 
 
 def test_each_group_loses_what_the_goal_takes_and_groups_that_cannot_are_left_out():
-    orders = [GroupOrder("wide", tuple(range(64))), GroupOrder("narrow", tuple(range(8))),
-              GroupOrder("cheap", tuple(range(32)))]
+    orders = [GroupOrder("wide", tuple(range(64)), 8), GroupOrder("narrow", tuple(range(8)), 8),
+              GroupOrder("cheap", tuple(range(32)), 8)]
     asked = []
     moves = sized_moves(orders, 9.0, 10.0, _linear_table({"wide": 0.05, "narrow": 0.2, "cheap": 0.01}, 10.0, asked))
     by_root = {m.root: m for m in moves}
@@ -30,7 +30,7 @@ def test_each_group_loses_what_the_goal_takes_and_groups_that_cannot_are_left_ou
 
 
 def test_when_no_group_reaches_the_goal_each_gives_its_largest_move():
-    orders = [GroupOrder("a", tuple(range(16))), GroupOrder("b", tuple(range(16)))]
+    orders = [GroupOrder("a", tuple(range(16)), 8), GroupOrder("b", tuple(range(16)), 8)]
     moves = sized_moves(orders, 5.0, 10.0, _linear_table({"a": 0.01, "b": 0.02}, 10.0, []))
     assert [len(m.idxs) for m in moves] == [14, 14]  # 90% of 16, rounded
 
@@ -43,7 +43,8 @@ def test_the_step_goal_is_a_share_of_the_start_and_never_below_the_budget():
     assert step_goal(now, 20.0, SimpleNamespace(step_reduction=0.1, latency_ms=None)) == 7.5  # a size budget
 
 
-def test_kept_channels_are_a_multiple_of_eight_where_eight_remain():
-    wide, narrow = GroupOrder("wide", tuple(range(64))), GroupOrder("narrow", tuple(range(12)))
+def test_kept_channels_are_a_multiple_of_round_to_where_that_many_remain():
+    wide, narrow = GroupOrder("wide", tuple(range(64)), 8), GroupOrder("narrow", tuple(range(12)), 8)
     assert [wide.move(n).kept for n in (1, 8, 31, 32, 57, 60, 99)] == [56, 56, 32, 32, 7, 4, 1]
     assert [narrow.move(n).kept for n in (1, 4, 5, 11)] == [8, 8, 7, 1]
+    assert GroupOrder("exact", tuple(range(64))).move(31).kept == 33  # round_to 1: the count asked
