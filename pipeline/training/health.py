@@ -39,7 +39,8 @@ def problems(val_accuracy: float | None, train_accuracy: float | None, num_class
     if train_accuracy is not None and train_accuracy > 2 * limit \
             and val_accuracy < COLLAPSE_RATIO * train_accuracy:
         found.append(f"validation {metric} {val_accuracy:.1f}% is less than half its training {metric} "
-                     f"{train_accuracy:.1f}%: the model does not work in eval mode")
+                     f"{train_accuracy:.1f}%: the model does not work in eval mode (BatchNorm statistics) or "
+                     f"learned its training images by heart (more images or fewer epochs)")
     return found
 
 
