@@ -18,9 +18,9 @@ AIM_BELOW = 0.02  # the last step aims this share under the budget: the table's 
 
 def step_goal(now: Measured, start_ms: float, budget) -> float:
     """The latency this step aims at: `step_reduction` of the starting latency less than now, but no lower than
-    the budget needs (the budget less the interval's upper margin, less AIM_BELOW)."""
+    the budget needs (the budget less the interval's upper margin, less AIM_BELOW) while its latency is not met."""
     goal = now.latency_ms - budget.step_reduction * start_ms
-    if budget.latency_ms is not None:
+    if budget.latency_ms is not None and now.high_ms > budget.latency_ms:  # met: the steps are for size or RSS
         goal = max(goal, budget.latency_ms * (1 - AIM_BELOW) - (now.high_ms - now.latency_ms))
     return goal
 

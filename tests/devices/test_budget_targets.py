@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from edgeship.pipeline.cli.main import main
+from edgeship.pipeline.stages.budget_search import SMALLER_STEPS
 
 
 def _search_on(target: dict, tiny_run, tmp_path, capsys) -> None:
@@ -19,9 +20,10 @@ def _search_on(target: dict, tiny_run, tmp_path, capsys) -> None:
            "export": {**recipe.export.model_dump(mode="json"), "formats": ["onnx"]},
            "bench": {**recipe.bench.model_dump(mode="json"), "min_runs": 40, "profile_runs": 0,
                      "paired_min_runs": 0},
-           # measurable, below anything a CNN reaches: one step, then the search's time is up
-           "budget": {"latency_ms": 0.011, "target": target["name"], "max_search_seconds": 45, "candidates": 2,
-                      "timed": 1}}
+           # a latency this 7 KB CNN may meet on a fast CPU (0.006 ms fp32 on the AVX-512 EPYC) and a size no file
+           # meets: steps until the search's time is up
+           "budget": {"latency_ms": 0.011, "size_kb": 1.0, "target": target["name"], "max_search_seconds": 45,
+                      "candidates": 2, "timed": 1}}
     path = tmp_path / "budget.yaml"
     path.write_text(yaml.safe_dump(raw))
     assert main(["optimize", str(path), "--run-dir", str(copy)]) == 4
@@ -32,7 +34,8 @@ def _search_on(target: dict, tiny_run, tmp_path, capsys) -> None:
     assert budget["target"] == target["name"] and budget["layer_table"]["shapes"] > 0
     # the first step's candidates (or, where none was faster whole, what the search tried before it stopped)
     step = budget["steps"][1]["tried"] if len(budget["steps"]) > 1 else budget["stopped"]["tried"]
-    assert all("estimated_ms" in t for t in step) and sum("latency_ms" in t for t in step) == 1
+    # one timed whole per try (budget.timed), a try again at half the reduction where it saved nothing
+    assert all("estimated_ms" in t for t in step) and 1 <= sum("latency_ms" in t for t in step) <= 1 + SMALLER_STEPS
     assert budget["final"]["measured"]["runtime"].startswith("onnxruntime")
 
 

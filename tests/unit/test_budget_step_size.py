@@ -41,6 +41,7 @@ def test_the_step_goal_is_a_share_of_the_start_and_never_below_the_budget():
     assert step_goal(Measured(20.0, 19.9, 20.1, 100.0, None), 20.0, budget) == 18.0
     assert abs(step_goal(now, 20.0, budget) - (8.0 * (1 - AIM_BELOW) - 0.1)) < 1e-9
     assert step_goal(now, 20.0, SimpleNamespace(step_reduction=0.1, latency_ms=None)) == 7.5  # a size budget
+    assert step_goal(Measured(5.0, 4.9, 5.1, 100.0, None), 20.0, budget) == 3.0  # latency met: a size step
 
 
 def test_kept_channels_are_a_multiple_of_round_to_where_that_many_remain():
