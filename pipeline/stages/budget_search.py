@@ -33,7 +33,7 @@ from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, write_steps
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
-from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.stages.fit import fit, health_problems
 from edgeship.pipeline.stages.layer_groups import LayerGroups, Move
 from edgeship.pipeline.stages.prune import _finetune_method, make_pruner, prune_step, pruning_setup
 from edgeship.pipeline.training import bn_recalibration
@@ -178,6 +178,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                                 "timing": timing.state(), "seconds": time.monotonic() - started}, out)
 
     keep()
+    fit_at_start, halted = not health_problems(steps[0].val_accuracy, None, ctx), False
     groups = LayerGroups(model, example, pruning_setup(model, recipe.prune, data.num_classes))
     # a search resumed right after a step that did not hold the budget owes that step's winner its fine-tune
     stepped = resumed is not None and not steps[-1].confirms and len(steps) > 1
@@ -211,9 +212,17 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 break
             groups.apply(moves[pick])
             finetune(f"budget step {len(steps)}", budget.step_epochs, f"train-budget-step{len(steps)}.csv")
+            val = accuracy(model, data.val, ctx.task)
+            unfit = health_problems(val, None, ctx) if fit_at_start else []
+            if unfit:  # a budget met by a student that learned nothing ships nothing: the step before stands
+                model = checkpoint.load(src.arch, out)[0]
+                stopped = {"why": f"{moves[pick].describe()} left the student unfit to ship ({unfit[0]}); the "
+                                  f"search ends at the step before", "tried": list(tried)}
+                halted = True
+                break
             now, stepped = found[pick], True
             steps.append(Step(len(steps), moves[pick].describe(), count_macs_params(model, example)[0],
-                              accuracy(model, data.val, ctx.task), now, time.monotonic() - started, tried, goal))
+                              val, now, time.monotonic() - started, tried, goal))
             ctx.say(f"  budget step {steps[-1].step}: {steps[-1].move}: {now.said(budget.metric)}, "
                     f"val {steps[-1].val_accuracy:.2f}%")
             keep()
@@ -231,6 +240,8 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
         ctx.say(f"  budget confirmed: {now.said(budget.metric)}, val {trained['val_accuracy']:.2f}%")
         keep()
         stepped = False
+        if halted:
+            break
         if done(now):
             stopped = {"why": done(now)}
             break

@@ -66,6 +66,8 @@ def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_eve
     # the report's front: every step's measured candidates, the uniform-pruning reference, the steps' table
     budget = json.loads((run_dir / "report.json").read_text())["budget"]
     assert budget["format"] == "onnx" and list(budget["at_start"]) == ["onnx int8", "onnx fp32"]
+    # a step that leaves the student near chance (at most 19% for 10 classes) is undone and ends the search
+    assert budget["final"]["val_accuracy"] > 19.0 and all(float(row["val_accuracy"]) > 19.0 for row in steps)
     assert [s["move"] for s in budget["steps"]] == [row["move"] for row in steps]
     assert all(any(t["picked"] for t in s["tried"]) for s in budget["steps"][1:] if s["tried"])
     # candidates ranked by the target's layer table, only budget.timed of them timed whole
