@@ -211,8 +211,9 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 stopped = {"why": _nothing_faster(now), "tried": list(tried)}
                 break
             groups.apply(moves[pick])
-            finetune(f"budget step {len(steps)}", budget.step_epochs, f"train-budget-step{len(steps)}.csv")
-            val = accuracy(model, data.val, ctx.task)
+            # the fine-tune's own validation figure (after its BatchNorm settling): no second pass over val
+            val = finetune(f"budget step {len(steps)}", budget.step_epochs,
+                           f"train-budget-step{len(steps)}.csv").val_accuracy
             unfit = health_problems(val, None, ctx) if fit_at_start else []
             if unfit:  # a budget met by a student that learned nothing ships nothing: the step before stands
                 model = checkpoint.load(src.arch, out)[0]
