@@ -165,7 +165,8 @@ def one_budget(args, recipe: dict, folder: Path, runtime: str, budget_ms: float)
             "uniform_prune": uniform[1] | {"ratio": uniform[0]} if uniform else None,
             "uniform_width": narrow[1] | {"width_mult": narrow[0]} if narrow else None,
             "seconds": seconds, "seeds": 1, "steps": max(0, len(searched.get("steps", [])) - 1),
-            "layer_table": searched.get("layer_table"), "estimate_error": estimate_error(searched)}
+            "layer_table": searched.get("layer_table"), "estimate_error": estimate_error(searched),
+            "from_scratch": searched.get("from_scratch")}
 
 
 def main() -> int:
@@ -199,7 +200,11 @@ def main() -> int:
             line.append(f"{name} {got['accuracy']:.2f}% at {got['p50_ms']:.3f} ms" if got else f"{name} none")
         error = b["estimate_error"]
         table = f", layer table median error {error['median_rel']:.0%} over {error['candidates']}" if error else ""
-        print("  ".join(line) + f"  search {b['seconds']:.0f} s, {b['steps']} steps{table}")
+        scratch = b["from_scratch"]
+        retrained = (f", winner val {scratch['fine_tuned_val_accuracy']:.2f}% fine-tuned / "
+                     f"{scratch['val_accuracy']:.2f}% from scratch ({scratch['kept']} kept)"
+                     if isinstance(scratch, dict) else "")
+        print("  ".join(line) + f"  search {b['seconds']:.0f} s, {b['steps']} steps{table}{retrained}")
     print(f"total {time.monotonic() - started:.0f} s")
     return 0
 

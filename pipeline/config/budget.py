@@ -42,6 +42,9 @@ class BudgetConfig(Section):
     # cached); the `timed` best are then timed whole and the step picks among those. false: every candidate whole.
     lookup: bool = True
     timed: int = Field(2, ge=1)  # candidates timed whole each step, the best by the layer table
+    # The winner's architecture is also trained from a fresh initialization with the student's own training and
+    # KD (Liu et al., ICLR 2019); the one more accurate on validation ships. Skipped for pretrained students.
+    retrain: bool = True
 
     @property
     def enabled(self) -> bool:

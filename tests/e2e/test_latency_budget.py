@@ -51,6 +51,26 @@ def test_a_budget_the_student_meets_ships_it_unpruned(tmp_path, run_dir):
     assert f'{report["budget"]["format"]} {report["budget"]["precision"]}' == fastest
 
 
+def test_a_budget_met_by_pruning_confirms_the_winner_in_every_format_and_ships_the_better_trained(tmp_path,
+                                                                                                   run_dir):
+    # a size budget (deterministic on every CPU) under the student's smallest file: only pruning meets it
+    start = json.loads((run_dir / "report.json").read_text())["budget"]["at_start"]
+    smallest = min(m["size_kb"] for m in start.values() if isinstance(m, dict))
+    assert _optimize(tmp_path, run_dir, size_kb=round(0.7 * smallest, 1)) == 0
+    budget = json.loads((run_dir / "report.json").read_text())["budget"]
+    assert budget["final"]["meets"] and budget["steps"][-1]["move"].startswith("fine-tuned")
+    # the winner re-timed in every format and precision; the search's choice is the fastest file within the size
+    confirmed = budget["at_confirm"]
+    assert sorted(confirmed) == ["onnx fp32", "onnx int8", "openvino fp32", "openvino int8"]
+    small = {choice: m for choice, m in confirmed.items() if m["size_kb"] <= budget["size_kb"]}
+    assert f'{budget["format"]} {budget["precision"]}' == min(small, key=lambda choice: small[choice]["latency_ms"])
+    # its architecture also trained from scratch; the better on validation is what ships
+    scratch = budget["from_scratch"]
+    better = max(scratch["val_accuracy"], scratch["fine_tuned_val_accuracy"])
+    assert budget["final"]["val_accuracy"] == pytest.approx(better, abs=1e-3)
+    assert ("trained from scratch" in budget["steps"][-1]["move"]) == (scratch["kept"] == "from scratch")
+
+
 def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_everything(tmp_path, run_dir,
                                                                                          capsys):
     # measurable (above 0.01 ms), and a size no file has: a pruned 32 px CNN's fp32 file can run 0.009 ms on the

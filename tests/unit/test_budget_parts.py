@@ -3,12 +3,14 @@ family's dependency groups; a latency's interval; how ship judges a row against 
 import pytest
 import torch
 
-from edgeship.pipeline.config.budget import parse_latency
+from edgeship.pipeline.config.budget import BudgetConfig, parse_latency
 from edgeship.pipeline.config.recipe import PruneConfig
 from edgeship.pipeline.core.contracts.results import ResultRow
 from edgeship.pipeline.core.contracts.speed import latency_interval
 from edgeship.pipeline.models.zoo import build_model
 from edgeship.pipeline.reporting.ship import Budget
+from edgeship.pipeline.stages.budget_latency import Measured
+from edgeship.pipeline.stages.budget_timing import shortfall
 from edgeship.pipeline.stages.layer_groups import LayerGroups
 from edgeship.pipeline.stages.prune import pruning_setup
 
@@ -50,6 +52,15 @@ def test_ship_judges_a_row_by_the_upper_end_of_its_interval_and_names_the_fastes
     assert Budget("local", "p50", None, 2.0, None).why_not(row) == "size 2 KB"
     said = Budget("local", "p50", 0.9, None, None).missed([row])
     assert "no file meets latency 0.9 ms p50 on local; fastest: 1.000 ms [1.000, 1.000] p50 at 90.00%" in said
+
+
+def test_formats_compete_by_how_far_each_is_from_the_budget():
+    fast_large = Measured(0.010, 0.009, 0.011, size_kb=16.0, peak_rss_mb=50.0)
+    slow_small = Measured(0.020, 0.019, 0.021, size_kb=6.0, peak_rss_mb=50.0)
+    latency_only = BudgetConfig(latency_ms=0.005)
+    assert shortfall(fast_large, latency_only) < shortfall(slow_small, latency_only)
+    size_too = BudgetConfig(latency_ms=0.05, size_kb=8.0)  # both fast enough: only the small file meets it all
+    assert shortfall(slow_small, size_too) == 1.0 < shortfall(fast_large, size_too) == 2.0
 
 
 @pytest.mark.parametrize("text, ms", [("8ms", 8.0), ("8 ms", 8.0), ("0.5", 0.5), ("12.5MS", 12.5)])
