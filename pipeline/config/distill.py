@@ -45,6 +45,11 @@ class DistillConfig(Section):
     # alpha, beta, warmup; cwd temperature); empty: its defaults.
     options: dict[str, Any] = {}
     cache_teacher: bool = True         # reuse teacher outputs across epochs when augmentation is off
+    # Adaptive KD (offline scheme, with distill.baseline): after each epoch the student's validation score is
+    # compared with the scratch student's at the same epoch; measurably behind, it takes the next step of: alpha
+    # to at most 0.5, temperature halved, DIST instead of KL, teacher off (docs/distillation.md). false: the
+    # recipe's settings hold throughout.
+    adapt: bool = True
     # Also train the same student without a teacher: the baseline the report compares to.
     baseline: bool = True
     # A teacher flagged not fit to ship (near chance, one class everywhere): skip = its students are not

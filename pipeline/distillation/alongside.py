@@ -21,10 +21,13 @@ class TrainedAlongside(nn.Module):
         """No frozen teacher to guard against, so nothing to compare with."""
         return None
 
-    def end_epoch(self, epoch: int, comparison: dict | None) -> None:
-        """No frozen teacher to guard against."""
+    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> None:
+        """No frozen teacher to guard against, no settings to adapt."""
 
     def guard_summary(self) -> None:
+        return None
+
+    def adaptation_summary(self) -> None:
         return None
 
     def close(self) -> None:

@@ -18,9 +18,10 @@ from edgeship.pipeline.core.contracts.plugins import METHODS
 from edgeship.pipeline.core.contracts.tasks import first_output
 from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.loaders import eval_loader, iterate
+from edgeship.pipeline.distillation.adapt import Adaptation, Reference
 from edgeship.pipeline.distillation.guard import meter_value, paired_difference, per_image_counts
 from edgeship.pipeline.distillation.hooks import FeatureHooks
-from edgeship.pipeline.distillation.logit import kd_loss
+from edgeship.pipeline.distillation.logit import dist_loss, kd_loss
 
 CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 AUTO_BATCHES = 10  # beta: auto is the mean ratio over this many first batches, then fixed
@@ -37,10 +38,14 @@ def model_pairs(teacher: nn.Module, student: nn.Module) -> list[LayerPair]:
 
 class Distiller(nn.Module):
     def __init__(self, teacher: nn.Module, student: nn.Module, cfg, example: torch.Tensor,
-                 supervised_loss=F.cross_entropy, teacher_accuracy: float | None = None):
+                 supervised_loss=F.cross_entropy, teacher_accuracy: float | None = None,
+                 reference: Reference | None = None):
         super().__init__()
         self.cfg = cfg
-        self.temperature = cfg.kd_temperature
+        # Adaptive KD (distillation/adapt.py): alpha, temperature and the logit loss as the scratch student's
+        # curve calls for them; without a reference (or with distill.adapt off) they stay the recipe's.
+        self.adaptation = (Adaptation(reference, cfg.alpha, cfg.kd_temperature)
+                           if reference is not None and getattr(cfg, "adapt", False) else None)
         # Weak-teacher guard: the teacher's validation accuracy, and the factor on its weight once the student
         # has caught up with it (end_epoch).
         self.teacher_accuracy = teacher_accuracy
@@ -131,13 +136,15 @@ class Distiller(nn.Module):
         extra = {"indices": idx} if self.method_module.needs_indices else {}
         method = self.method_module.loss(student_logits, t_logits, s_feats, t_feats, labels, epoch, **extra)
         ce = self.supervised_loss(student_logits, labels)
-        alpha = self.cfg.alpha * self.teacher_weight
-        kd = (kd_loss(first_output(student_logits), first_output(t_logits), self.temperature) if alpha > 0
+        teacher_weight = self.teacher_weight * self.teacher_on
+        alpha = (self.adaptation.alpha if self.adaptation else self.cfg.alpha) * teacher_weight
+        logit_loss = dist_loss if self.adaptation and self.adaptation.logit_loss == "dist" else kd_loss
+        kd = (logit_loss(first_output(student_logits), first_output(t_logits), self.temperature) if alpha > 0
               else torch.zeros(()))  # several outputs (a detector's): the class scores
         logit_terms = (1 - alpha) * ce + alpha * kd
         beta = (self._auto_beta(logit_terms.item(), method.item()) if len(self._ratios) < AUTO_BATCHES
                 else self.beta)  # what the report states; the guard and the schedule scale it below
-        weight = beta * self.teacher_weight * self._schedule(epoch)
+        weight = beta * teacher_weight * self._schedule(epoch)
         if epoch <= self.hint_epochs:  # FitNets stage 1: only the hint trains the student's lower part
             return weight * method, {"ce": 0.0, "kd": 0.0, self.method: method.item(), "beta": beta}
         parts = {"ce": ce.item(), "kd": kd.item()}
@@ -183,15 +190,30 @@ class Distiller(nn.Module):
         found = paired_difference(counts, teacher_counts, meter_value(task, classes), seed=epoch)
         return {"epoch": epoch, **found.as_dict()}
 
-    def end_epoch(self, epoch: int, comparison: dict | None) -> None:
+    @property
+    def temperature(self) -> float:
+        return self.adaptation.temperature if self.adaptation else self.cfg.kd_temperature
+
+    @property
+    def teacher_on(self) -> float:
+        return 0.0 if self.adaptation and not self.adaptation.teacher_on else 1.0
+
+    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> None:
         """Weak-teacher guard: a student measurably ahead of its teacher (the interval's lower end above zero) has
         little left to learn from it and much to unlearn, so the teacher's weight (alpha, beta) decays after each
-        such epoch. A tie, or a lead inside the noise of the validation split, changes nothing."""
+        such epoch. A tie, or a lead inside the noise of the validation split, changes nothing. Adaptive KD: a
+        student measurably behind the scratch student at this epoch gets its next adaptation (adapt.py)."""
+        if self.adaptation is not None:
+            self.adaptation.after_epoch(epoch, val_accuracy)
         if comparison is None or not comparison["low"] > 0:
             return
         self.teacher_weight *= self.cfg.weak_teacher_decay
         self.guard_epochs.append(epoch)
         self.guard_evidence = self.guard_evidence or comparison
+
+    def adaptation_summary(self) -> dict | None:
+        """What adaptive KD watched and did (None: it did not watch)."""
+        return self.adaptation.summary() if self.adaptation is not None else None
 
     def guard_summary(self) -> dict | None:
         """What the weak-teacher guard did, for the stage's metrics and the report (None: it never fired)."""

@@ -56,10 +56,13 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     # born-again self-distillation starts from the scratch student; online and deep-to-shallow use the teacher's
     # stage only as an anchor (their peers or heads train from scratch)
     source = teacher_art if source_is_teacher else stages[STUDENT_SCRATCH.name]
+    # adaptive KD watches a frozen teacher's student against the scratch student's curve
+    watched = stages.get(STUDENT_SCRATCH.name) if recipe.distill.adapt and recipe.distill.scheme == "offline" else None
     stages[STUDENT_KD.name] = flow.stage(
         STUDENT_KD, "distill", {"student": s_cfg, **d_cfg},
-        StageInputs(parent=source, weight_files=_weights(recipe.student)), TORCH_PACKAGES,
-        lambda out, key, inputs: distill.run(inputs.parent, recipe.distill, out, ctx, key, STUDENT_KD),
+        StageInputs(parent=source, weight_files=_weights(recipe.student), reference=watched), TORCH_PACKAGES,
+        lambda out, key, inputs: distill.run(inputs.parent, recipe.distill, out, ctx, key, STUDENT_KD,
+                                             inputs.reference),
         trains=True, plugin_code=plugin_files(METHODS.get(recipe.distill.method)))
     return stages
 

@@ -97,8 +97,15 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                                for stage, why in unfit.items() if artifacts[stage].format == "torch"]
     kd = artifacts.get(STUDENT_KD.name)
     searched = artifacts.get(PRUNED.name)
+    distilled = {"method": recipe.distill.method,
+                 "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None,
+                 "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),
+                 "scheme": kd.metrics.get("scheme") if kd else None,
+                 "weak_teacher": kd.metrics.get("weak_teacher") if kd else None, "search": ctx.search,
+                 "adapted": kd.metrics.get("adapted") if kd else None, "adapt": recipe.distill.adapt,
+                 "alpha": recipe.distill.alpha, "temperature": recipe.distill.kd_temperature}
     report = Report(
-        recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows, task.metric_name), ship=ship_choices,
+        recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows, task.metric_name, distilled), ship=ship_choices,
         metric=task.metric, metric_name=task.metric_name,
         stages=[{"name": r.name, "type": r.type, "key": r.key, "status": r.status, "seconds": r.seconds,
                  "error": r.error} for r in run.records],
@@ -106,11 +113,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
         pruning=pruning_effect(rows, ship_from, speed), speed=[c.to_dict() for c in speed],
         notices=notices, ship_from=ship_from, unfit=unfit,
         budget=searched.metrics.get("budget") if searched is not None and recipe.budget.enabled else None,
-        distillation={"method": recipe.distill.method,
-                      "teacher_outputs": kd.metrics.get("teacher_logits") if kd else None,
-                      "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),
-                      "scheme": kd.metrics.get("scheme") if kd else None,
-                      "weak_teacher": kd.metrics.get("weak_teacher") if kd else None, "search": ctx.search})
+        distillation=distilled)
     if task.dense or task.targets == BOXES:
         report.figures["examples"] = _examples(ctx, artifacts, ship_choices, name_of, boxes=task.targets == BOXES)
     if publish:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from edgeship.pipeline.core.contracts.plugins import METHODS, SCHEMES
+from edgeship.pipeline.distillation.adapt import said
 
 
 def method_display(method: str) -> str:
@@ -37,8 +38,39 @@ def distillation_sentence(d: dict) -> str:
                  f"epoch {w['epochs'][0]}{lead}, so the teacher's weight decayed to x{w['weight']:.3g}")
     outputs = TEACHER_OUTPUTS.get(d["teacher_outputs"], d["teacher_outputs"])
     return (f"Distillation: {method_display(d['method'])}, {scheme_words(d.get('scheme'))}; teacher outputs "
-            f"{outputs}{weight}{guard}"
+            f"{outputs}{weight}{guard}{adapted_words(d.get('adapted'))}"
             f"{search_words(d.get('search'))}.")
+
+
+def adapted_words(adapted: dict | None) -> str:
+    """What adaptive KD did (distillation/adapt.py), in the distillation sentence."""
+    if not adapted:
+        return ""
+    if not adapted["actions"]:
+        return "; adaptive KD: never measurably behind the scratch student, settings unchanged"
+    return "; adaptive KD, behind the scratch student: " + "; ".join(said(a) for a in adapted["actions"])
+
+
+def what_next(d: dict) -> str:
+    """For a distilled student that did not beat scratch: what adapted, and the setting to try next."""
+    adapted = d.get("adapted")
+    if not adapted:
+        if d.get("adapt") is False:
+            return "Adaptive KD was off (distill.adapt: false); try it, or distill.alpha 0.5."
+        return "Nothing watched it (adaptive KD needs distill.baseline: true and the offline scheme)."
+    actions = adapted["actions"]
+    if not actions:
+        return ("It was never measurably behind the scratch student epoch by epoch (the difference is within the "
+                "validation split's noise); try more epochs, or distill.method: dist.")
+    steps = ", ".join(a["action"] for a in actions)
+    if not adapted["teacher_on"]:
+        return (f"Adaptive KD took every step ({steps}) and ended on labels alone: this teacher does not help this "
+                "student; a closer teacher (an intermediate-size model distilled first) may.")
+    settings = (f"distill.method dist, distill.alpha 0, distill.temperature {adapted['temperature']:g}"
+                if adapted["logit_loss"] == "dist" else
+                f"distill.alpha {adapted['alpha']:g}, distill.temperature {adapted['temperature']:g}")
+    return (f"Adaptive KD changed {steps} from epoch {actions[0]['epoch']}; try where it ended from the first "
+            f"epoch: {settings}.")
 
 
 def search_words(found: dict | None) -> str:

@@ -10,7 +10,7 @@ from edgeship.pipeline.core.contracts.results import LATENCY_KEYS, Report, Resul
 from edgeship.pipeline.core.contracts.stage_graph import STUDENT_KD, STUDENT_SCRATCH, Role, StageId
 from edgeship.pipeline.core.infrastructure.atomic import write_atomic
 from edgeship.pipeline.reporting.budget_view import markdown_lines as budget_lines
-from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display
+from edgeship.pipeline.reporting.distillation import distillation_sentence, method_display, what_next
 from edgeship.pipeline.reporting.profiles import condensed
 from edgeship.pipeline.reporting.tradeoffs import markdown_sections
 from edgeship.pipeline.reporting.views import environment_view, markdown_columns, per_target_view, results_view
@@ -71,14 +71,17 @@ def add_speedups(rows: list[ResultRow]) -> None:
         row.speedup_vs_torch_teacher = eager / mine if eager and mine else None
 
 
-def kd_verdict(rows: list[ResultRow], metric_name: str = "top-1") -> str | None:
+def kd_verdict(rows: list[ResultRow], metric_name: str = "top-1", distill: dict | None = None) -> str | None:
+    """Whether distillation paid on the test split; where it did not, what adaptive KD did and what to try next
+    (`distill`: the report's distillation record)."""
     acc = {r.stage: r.accuracy for r in rows if r.format == "torch" and r.accuracy is not None}
     if STUDENT_KD.name not in acc or STUDENT_SCRATCH.name not in acc:
         return None
     gain = acc[STUDENT_KD.name] - acc[STUDENT_SCRATCH.name]
     if gain > 0:
         return f"The distilled student beats the scratch student by {gain:+.2f} points {metric_name}."
-    return f"The distilled student does not beat the scratch student: {gain:+.2f} points {metric_name}."
+    said = f"The distilled student does not beat the scratch student: {gain:+.2f} points {metric_name}."
+    return said if distill is None else f"{said} {what_next(distill)}"
 
 
 def markdown(report: Report) -> str:

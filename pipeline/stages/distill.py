@@ -13,12 +13,14 @@ from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.scheme_run import SchemeRun, fit_with, new_student
 
 
-def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, sid: StageId) -> Artifact:
+def run(src: Artifact | None, cfg: DistillConfig, out: Path, ctx: Context, key: str, sid: StageId,
+        scratch: Artifact | None = None) -> Artifact:
+    """`scratch`: the scratch student, which adaptive KD compares the distilled student with."""
     if src is None:
         model, spec = new_student(ctx, ctx.recipe.seed)
         summary = fit_with(model, None, ctx, out, sid.name)
     else:
-        model, spec, summary = scheme_named(cfg.scheme).train(SchemeRun(src, cfg, ctx, out, sid.name))
+        model, spec, summary = scheme_named(cfg.scheme).train(SchemeRun(src, cfg, ctx, out, sid.name, scratch))
     metrics = {**summary.to_metrics(), "method": cfg.method if src is not None else "scratch"}
     return torch_artifact(out, model, key=key, parent=src.key if src else None, sid=sid, spec=spec,
                           data=ctx.data, extra_metrics=metrics)

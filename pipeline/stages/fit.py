@@ -91,5 +91,6 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
         teacher_logits=history[-1]["teacher_logits"] if history else "none",
         beta=history[-1].get("beta") if history else None,
         weak_teacher=distiller.guard_summary() if distiller is not None else None,
+        adapted=distiller.adaptation_summary() if distiller is not None else None,
         seconds_per_epoch=sum(r["seconds"] for r in history) / len(history) if history else 0.0,
         world_size=distributed.world_size(), loss=ctx.loss_record)

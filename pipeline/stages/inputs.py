@@ -17,8 +17,10 @@ class StageInputs:
     torch_model: Artifact | None = None   # the torch model behind a converted parent (int8 fallback, parity)
     calibration: CalibrationSet | None = None
     weight_files: tuple[str | None, ...] = ()  # checkpoints it loads: their content, not their names, decides
+    reference: Artifact | None = None     # a model it is compared with while it trains (adaptive KD's scratch)
 
     def key_parts(self) -> list:
         sums = [file_sha256(Path(p)) if p and Path(p).is_file() else None for p in self.weight_files]
         return [self.teacher.key if self.teacher else None, self.torch_model.key if self.torch_model else None,
-                self.calibration.key if self.calibration else None, *sums]
+                self.calibration.key if self.calibration else None, *sums,
+                *([self.reference.key] if self.reference else [])]  # keys made before it existed stay

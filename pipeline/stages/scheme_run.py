@@ -2,6 +2,7 @@
 student and the training loop (core/contracts/schemes.py is the contract; stages/schemes.py the built-ins)."""
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from torch import nn
 from edgeship.pipeline.config.recipe import DistillConfig
 from edgeship.pipeline.core.contracts.artifact import Artifact
 from edgeship.pipeline.core.contracts.tasks import Task
+from edgeship.pipeline.distillation.adapt import Reference
 from edgeship.pipeline.models.checkpoints import load_backbone, load_checkpoint
 from edgeship.pipeline.models.torch_artifact import arch_spec, build_from_spec, example_input, load_teacher
 from edgeship.pipeline.stages.context import Context
@@ -43,6 +45,16 @@ def fit_with(model: nn.Module, distiller, ctx: Context, out: Path, label: str,
             distiller.close()
 
 
+def scratch_reference(scratch: Artifact | None, images: int) -> Reference | None:
+    """The scratch student's validation curve (its train.csv), which adaptive KD compares the student with."""
+    log = scratch.folder / "train.csv" if scratch is not None else None
+    if log is None or not log.is_file():
+        return None
+    with log.open() as handle:
+        curve = tuple(float(row["val_acc"]) for row in csv.DictReader(handle))
+    return Reference(curve, images) if curve else None
+
+
 @dataclass
 class SchemeRun:
     source: Artifact        # the distilled stage's teacher: the recipe's teacher, or the scratch student
@@ -50,6 +62,10 @@ class SchemeRun:
     ctx: Context
     out: Path               # the stage folder (training logs go here)
     stage: str              # the stage's name, for progress lines
+    scratch: Artifact | None = None  # the scratch student, whose validation curve adaptive KD watches
+
+    def reference(self) -> Reference | None:
+        return scratch_reference(self.scratch, len(self.ctx.data.val)) if self.cfg.adapt else None
 
     @property
     def task(self) -> Task:

@@ -17,7 +17,7 @@ from edgeship.pipeline.training.loop import seed_everything
 def _offline(run: SchemeRun):
     model, spec = run.new_student()
     distiller = Distiller(run.teacher(), model, run.cfg, run.example, run.task.loss,
-                          teacher_accuracy=run.source.metrics.get("val_accuracy"))
+                          teacher_accuracy=run.source.metrics.get("val_accuracy"), reference=run.reference())
     return model, spec, run.fit(model, distiller).with_scheme({"name": "offline"})
 
 

@@ -213,7 +213,8 @@ def train(
             if distiller is not None:  # the weak-teacher guard decides on rank 0's paired comparison
                 comparison = (distiller.compare_with_teacher(epoch, row["val_acc"], model, val_split, task)
                               if is_main and val_split is not None else None)
-                distiller.end_epoch(epoch, distributed.broadcast(comparison) if world > 1 else comparison)
+                seen = (comparison, row["val_acc"])  # rank 0's: the others did not evaluate
+                distiller.end_epoch(epoch, *(distributed.broadcast(seen) if world > 1 else seen))
                 row["teacher_weight"] = distiller.teacher_weight
             stop = health.stalled(history, constant_loss, cfg.optimizer, cfg.lr)
             if stop:

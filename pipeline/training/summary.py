@@ -26,6 +26,7 @@ class TrainingSummary:
     test_segmentation: dict | None = None  # dense tasks: pixel accuracy, IoU per class
     beta: float | None = None           # the method's weight (beta: auto sets it)
     weak_teacher: dict | None = None    # the weak-teacher guard's decisions
+    adapted: dict | None = None         # adaptive KD: the scratch curve it watched and what it changed
     scheme: dict | None = None          # how a distillation scheme trained it (its words in the report)
     loss: dict | None = None            # the supervised loss where the recipe chose one (kind, class weights)
 
@@ -34,7 +35,7 @@ class TrainingSummary:
 
     def to_metrics(self) -> dict:
         data = asdict(self)
-        for optional in ("test_segmentation", "scheme", "loss"):
+        for optional in ("test_segmentation", "scheme", "loss", "adapted"):
             if data[optional] is None:
                 data.pop(optional)
         return data

@@ -11,6 +11,7 @@ from edgeship.pipeline.core.infrastructure.errors import EdgeshipError
 from edgeship.pipeline.data.datasets import load_dataset
 from edgeship.pipeline.distillation.distiller import AUTO_BATCHES, Distiller
 from edgeship.pipeline.distillation.guard import meter_value, paired_difference
+from edgeship.pipeline.distillation.logit import dist_loss
 from edgeship.pipeline.models.zoo import build_model
 from edgeship.pipeline.tasks.classification import CLASSIFICATION
 from edgeship.pipeline.training.loop import accuracy, train
@@ -236,3 +237,40 @@ def test_cosine_beta_schedule_fades_the_method_term(digits, teacher):
     assert weights == pytest.approx([10.0, 10 * (1 + math.cos(math.pi / 4)) / 2, 5.0,
                                      10 * (1 + math.cos(3 * math.pi / 4)) / 2], rel=1e-4)
     distiller.close()
+
+
+def test_a_student_behind_its_scratch_curve_adapts_its_distillation_while_it_trains(digits, teacher):
+    from edgeship.pipeline.distillation.adapt import Reference
+
+    train_split, val_split = digits
+    student = _student()
+    # a scratch curve far above anything 4 epochs reach: every epoch is measurably behind it
+    distiller = Distiller(teacher, student, DistillConfig(method="kd"), torch.zeros(1, 1, 8, 8),
+                          reference=Reference((100.0,) * 4, images=len(val_split)))
+    history = train(student, train_split, val_split, TrainConfig(epochs=4, lr=0.01, optimizer="adam"), seed=0,
+                    distiller=distiller)
+    distiller.close()
+    adapted = distiller.adaptation_summary()
+    assert [a["action"] for a in adapted["actions"]] == ["alpha", "temperature", "dist", "teacher off"]
+    assert [a["epoch"] for a in adapted["actions"]] == [1, 2, 3, 4]
+    assert len(history) == 4 and distiller.temperature == 2.0
+    # what the loss computes after the last step: labels alone (the teacher is off)
+    x, labels = torch.from_numpy(train_split.inputs()[:32]), torch.from_numpy(train_split.labels[:32]).long()
+    student.train()
+    logits = student(x)
+    loss, parts = distiller.loss(logits, labels, torch.arange(32), x, epoch=5)
+    assert parts["kd"] == 0.0 and loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item())
+    # one step earlier, the logit term was DIST's correlation loss at the halved temperature, weighted 0.5
+    distiller.adaptation.teacher_on = True
+    loss, parts = distiller.loss(logits, labels, torch.arange(32), x, epoch=5)
+    with torch.no_grad():
+        expected = dist_loss(logits, teacher(x), 2.0).item()
+    assert parts["kd"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_pinned_recipe_is_not_adapted(digits, teacher):
+    from edgeship.pipeline.distillation.adapt import Reference
+
+    distiller = Distiller(teacher, _student(), DistillConfig(method="kd", adapt=False), torch.zeros(1, 1, 8, 8),
+                          reference=Reference((100.0,), images=100))
+    assert distiller.adaptation_summary() is None

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Does distillation help every family it is offered? One CIFAR ResNet teacher on Fashion-MNIST, each torchvision
+family the README lists as the student: from scratch, with the default KD (alpha 0.9, T 4, adaptation off) and with
+adaptive KD (the same defaults, watched against the same seed's scratch curve: distillation/adapt.py), per seed and
+epoch count. Training settings are the product's (with_family_defaults: SGD, warm-up, rates), as a recipe that
+leaves them open gets them. Accuracy is top-1 on the test images. --out DIR writes DIR/distill_families.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgeship.pipeline.config.recipe import DataConfig, DistillConfig, TrainConfig  # noqa: E402
+from edgeship.pipeline.core.infrastructure.keys import content_key, tool_versions  # noqa: E402
+from edgeship.pipeline.data.datasets import load_dataset  # noqa: E402
+from edgeship.pipeline.data.sources import DEFAULT_FASHION_DIR  # noqa: E402
+from edgeship.pipeline.distillation.adapt import Reference, said  # noqa: E402
+from edgeship.pipeline.distillation.distiller import Distiller  # noqa: E402
+from edgeship.pipeline.models.zoo import build_model  # noqa: E402
+from edgeship.pipeline.training.loop import accuracy, train  # noqa: E402
+
+FAMILIES = ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x0_5", "regnet_x_400mf",
+            "squeezenet1_1", "mnasnet0_5", "convnext_tiny", "resnet18")
+TEACHER = ("cifar_resnet8", {"width": 16})
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=DEFAULT_FASHION_DIR, help="folder with the Fashion-MNIST IDX .gz files")
+    p.add_argument("--out", type=Path, help="write distill_families.json here")
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--epochs", default="3,10", help="comma-separated epoch counts")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--slow-seeds", type=int, default=1, help="seeds for families named in --slow")
+    p.add_argument("--slow", default="convnext_tiny", help="comma-separated families trained with --slow-seeds")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--limit-train", type=int, default=3000)
+    p.add_argument("--limit-val", type=int, default=1000)
+    p.add_argument("--limit-test", type=int, default=2000)
+    p.add_argument("--teacher-epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "edgeship" / "benchmarks"))
+    return p.parse_args()
+
+
+def cached_teacher(data, args) -> torch.nn.Module:
+    cfg = TrainConfig(epochs=args.teacher_epochs, batch_size=args.batch_size)
+    key = content_key(TEACHER, cfg.model_dump(), data.key, tool_versions("torch"))
+    path = Path(args.cache_dir) / f"families-teacher-{key}.pt"
+    model = build_model(TEACHER[0], data.num_classes, 1, args.image_size, TEACHER[1])
+    if path.is_file():
+        model.load_state_dict(torch.load(path, weights_only=True))
+    else:
+        train(model, data.train, data.val, cfg, seed=0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+    return model.eval()
+
+
+def summary(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "runs": values}
+
+
+def one_family(arch: str, epochs: int, seeds: int, data, teacher, teacher_val: float, args) -> dict:
+    example = torch.zeros(1, 1, args.image_size, args.image_size)
+    cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size)  # rates, optimizer, warm-up: the family's
+    runs: dict[str, list[float]] = {"scratch": [], "kd": [], "adaptive": []}
+    actions: list[list[str]] = []  # each seed's adaptations in words, and by name
+    steps: list[list[str]] = []
+    started = time.perf_counter()
+    for seed in range(seeds):
+        def student():
+            torch.manual_seed(seed)
+            return build_model(arch, data.num_classes, 1, args.image_size, {})
+
+        scratch = student()
+        curve = [row["val_acc"] for row in train(scratch, data.train, data.val, cfg, seed=seed)]
+        runs["scratch"].append(accuracy(scratch, data.test))
+        for variant, adapt in (("kd", False), ("adaptive", True)):
+            model = student()
+            distiller = Distiller(teacher, model, DistillConfig(method="kd", adapt=adapt), example,
+                                  teacher_accuracy=teacher_val, reference=Reference(tuple(curve), len(data.val)))
+            train(model, data.train, data.val, cfg, seed=seed, distiller=distiller)
+            distiller.close()
+            runs[variant].append(accuracy(model, data.test))
+            if adapt:
+                actions.append([said(a) for a in distiller.adaptation_summary()["actions"]])
+                steps.append([a["action"] for a in distiller.adaptation_summary()["actions"]])
+        print(f"  {arch} {epochs} ep seed {seed}: scratch {runs['scratch'][-1]:.2f}  kd {runs['kd'][-1]:.2f}  "
+              f"adaptive {runs['adaptive'][-1]:.2f}  {actions[-1]}", flush=True)
+    return {"arch": arch, "epochs": epochs, "seeds": seeds, "scratch": summary(runs["scratch"]),
+            "kd": summary(runs["kd"]), "adaptive": summary(runs["adaptive"]) | {"actions": actions, "steps": steps},
+            "seconds": time.perf_counter() - started}
+
+
+def main() -> int:
+    args = parse_args()
+    if not (Path(args.data) / "train-images-idx3-ubyte.gz").is_file():
+        print(f"SKIPPED: Fashion-MNIST not found in {args.data} (apt-get install dataset-fashion-mnist)")
+        return 0
+    started = time.perf_counter()
+    torch.set_num_threads(2)
+    data = load_dataset(DataConfig(source=f"fashion-mnist:{args.data}", image_size=args.image_size, channels=1,
+                                   mean=[0.286], std=[0.353], limit_train=args.limit_train,
+                                   limit_val=args.limit_val, limit_test=args.limit_test))
+    teacher = cached_teacher(data, args)
+    teacher_val = accuracy(teacher, data.val)
+    print(f"teacher {TEACHER[0]}: val {teacher_val:.2f}%, test {accuracy(teacher, data.test):.2f}%", flush=True)
+    slow = set(args.slow.split(","))
+    rows = []
+    for epochs in (int(e) for e in args.epochs.split(",")):
+        for arch in args.families.split(","):
+            rows.append(one_family(arch, epochs, args.slow_seeds if arch in slow else args.seeds, data, teacher,
+                                   teacher_val, args))
+    seconds = time.perf_counter() - started
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "distill_families.json").write_text(json.dumps({"families": rows, "seconds": seconds,
+                                                                    "teacher_val": teacher_val}, indent=1))
+    print(f"\n{'arch':<20} {'ep':>3} {'seeds':>5} {'scratch':>14} {'kd':>14} {'adaptive':>14}  holds  actions")
+    for r in rows:
+        cells = [f"{r[k]['mean']:6.2f} ± {r[k]['std']:4.2f}" for k in ("scratch", "kd", "adaptive")]
+        holds = r["adaptive"]["mean"] >= r["scratch"]["mean"] - r["scratch"]["std"]
+        taken = sorted({step for run in r["adaptive"]["steps"] for step in run})
+        print(f"{r['arch']:<20} {r['epochs']:>3} {r['seeds']:>5} {'  '.join(cells)}  {'yes' if holds else 'NO ':>5}  "
+              f"{','.join(taken) or '-'}")
+    for epochs in sorted({r["epochs"] for r in rows}):
+        gains = [r["adaptive"]["mean"] - r["scratch"]["mean"] for r in rows if r["epochs"] == epochs]
+        print(f"median adaptive - scratch at {epochs} epochs: {statistics.median(gains):+.2f} points")
+    print(f"total {seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

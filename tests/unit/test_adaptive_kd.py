@@ -1,0 +1,37 @@
+"""Adaptive KD's decisions: a student behind its scratch twin by more than the interval takes the next step, in the
+documented order, one per epoch; within the interval, or ahead, nothing changes."""
+import pytest
+
+from edgeship.pipeline.distillation.adapt import ADAPTATIONS, Adaptation, Reference, difference_half_width
+
+
+def test_the_interval_of_a_difference_shrinks_with_more_images():
+    assert difference_half_width(80.0, 80.0, 1000) < difference_half_width(80.0, 80.0, 100)
+    assert difference_half_width(80.0, 80.0, 1000) == pytest.approx(100 * 1.96 * (2 * 0.16 / 1000) ** 0.5)
+
+
+def test_a_student_inside_the_interval_is_left_alone():
+    adapt = Adaptation(Reference((70.0, 75.0), images=500), alpha=0.9, temperature=4.0)
+    assert adapt.after_epoch(1, 68.0) is None  # 2 points behind, the interval is about 5.6 on 500 images
+    assert adapt.after_epoch(2, 80.0) is None  # ahead
+    assert (adapt.alpha, adapt.temperature, adapt.logit_loss, adapt.teacher_on) == (0.9, 4.0, "kl", True)
+
+
+def test_a_student_far_behind_takes_one_step_per_epoch_in_order():
+    adapt = Adaptation(Reference((70.0,) * 6, images=1000), alpha=0.9, temperature=4.0)
+    taken = [adapt.after_epoch(epoch, 40.0) for epoch in range(1, 7)]
+    assert [a["action"] for a in taken[:4]] == list(ADAPTATIONS) and taken[4:] == [None, None]
+    assert (adapt.alpha, adapt.temperature, adapt.logit_loss, adapt.teacher_on) == (0.5, 2.0, "dist", False)
+    assert taken[0]["from"] == 0.9 and taken[0]["to"] == 0.5
+    assert taken[0]["scratch_val"] == 70.0 and taken[0]["student_val"] == 40.0 and taken[0]["margin"] > 0
+    assert adapt.summary()["actions"] == taken[:4]
+
+
+def test_a_step_that_would_change_nothing_gives_way_to_the_next():
+    adapt = Adaptation(Reference((70.0,), images=1000), alpha=0.3, temperature=1.0)
+    assert adapt.after_epoch(1, 40.0)["action"] == "dist"  # alpha already low, temperature already 1
+
+
+def test_epochs_beyond_the_scratch_curve_are_not_judged():
+    adapt = Adaptation(Reference((70.0,), images=1000), alpha=0.9, temperature=4.0)
+    assert adapt.after_epoch(2, 10.0) is None
