@@ -59,8 +59,9 @@ class DistillConfig(Section):
     # the student, or of the teacher's architecture) train together from scratch, each from the others' outputs.
     # self: self-distillation, `self_mode` born_again (the scratch student teaches generation 1, each generation
     # the next, `generations`) or deep_to_shallow (classifiers after the student's shallow stages, `exits`, learn
-    # from its own final output; no teacher).
-    scheme: Registered(SCHEMES) = "offline"  # a registered scheme: offline, online, self or a plug-in's
+    # from its own final output; no teacher). assistant: the teacher pruned to the geometric mean of the two
+    # models' MACs and fine-tuned with KD (prune.finetune) teaches the student (TAKD; stages/assistant.py).
+    scheme: Registered(SCHEMES) = "offline"  # a registered scheme: offline, assistant, online, self or a plug-in's
     peers: int = Field(1, ge=1, le=4)  # online: networks trained beside the student (DML)
     peer_arch: Literal["student", "teacher"] = "student"  # online: the peers' architecture
     # online: the peers' KL weight rises from 0 to 1 over this fraction of the training steps (the sigmoid ramp-up

@@ -57,7 +57,8 @@ def train_models(flow: Flow) -> dict[str, Artifact]:
     # stage only as an anchor (their peers or heads train from scratch)
     source = teacher_art if source_is_teacher else stages[STUDENT_SCRATCH.name]
     # adaptive KD watches a frozen teacher's student against the scratch student's curve
-    watched = stages.get(STUDENT_SCRATCH.name) if recipe.distill.adapt and recipe.distill.scheme == "offline" else None
+    watches = recipe.distill.adapt and scheme_named(recipe.distill.scheme).watches_scratch
+    watched = stages.get(STUDENT_SCRATCH.name) if watches else None
     stages[STUDENT_KD.name] = flow.stage(
         STUDENT_KD, "distill", {"student": s_cfg, **d_cfg},
         StageInputs(parent=source, weight_files=_weights(recipe.student), reference=watched), TORCH_PACKAGES,

@@ -227,8 +227,11 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                                   f"search ends at the step before", "tried": list(tried)}
                 halted = True
                 break
-            now, stepped = found[pick], True
-            steps.append(Step(len(steps), moves[pick].describe(), count_macs_params(model, example)[0],
+            now, stepped, move = found[pick], True, moves[pick].describe()
+            faster = timing.fp32_if_faster(model, now)
+            if faster is not None:  # the step's model runs faster in fp32: the search goes on in it
+                now, move = faster, f"{move}; {timing.format} fp32 faster from here"
+            steps.append(Step(len(steps), move, count_macs_params(model, example)[0],
                               val, now, time.monotonic() - started, tried, goal))
             ctx.say(f"  budget step {steps[-1].step}: {steps[-1].move}: {now.said(budget.metric)}, "
                     f"val {steps[-1].val_accuracy:.2f}%")

@@ -1,6 +1,7 @@
-"""The built-in distillation schemes: offline (a frozen teacher), online (deep mutual learning with peers trained
-alongside) and self (born_again: the scratch student teaches generation 1, each generation the next;
-deep_to_shallow: classifiers on the student's shallow stages learn from its final output)."""
+"""The built-in distillation schemes: offline (a frozen teacher), assistant (a pruned teacher in between,
+stages/assistant.py), online (deep mutual learning with peers trained alongside) and self (born_again: the scratch
+student teaches generation 1, each generation the next; deep_to_shallow: classifiers on the student's shallow
+stages learn from its final output)."""
 from __future__ import annotations
 
 from edgeship.pipeline.config.recipe import LayerPair
@@ -10,6 +11,7 @@ from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.distillation.exits import find_exits
 from edgeship.pipeline.distillation.online import MutualLearning
+from edgeship.pipeline.stages import assistant
 from edgeship.pipeline.stages.scheme_run import SchemeRun
 from edgeship.pipeline.training.loop import seed_everything
 
@@ -104,7 +106,9 @@ def _describe_self(scheme: dict) -> str:
             f"{len(gens)} generation(s), validation {steps})")
 
 
-SCHEMES.register(Scheme("offline", _offline, lambda scheme: "offline (frozen teacher)"))
+SCHEMES.register(Scheme("offline", _offline, lambda scheme: "offline (frozen teacher)", watches_scratch=True))
+SCHEMES.register(Scheme("assistant", assistant.train_with_assistant, assistant.describe, check=assistant.check,
+                        watches_scratch=True))
 SCHEMES.register(Scheme("online", _online, _describe_online, check=_check_online,
                         learns_from_teacher=lambda cfg: False))
 SCHEMES.register(Scheme("self", _self, _describe_self, check=_check_self,

@@ -58,11 +58,12 @@ def test_mutual_learning_ramps_the_kl_up_over_the_first_steps():
 
 
 SENTENCES = {"online": "online (deep mutual learning", "self": "self-distillation (born-again",
-             "deep_to_shallow": "self-distillation (deep-to-shallow: classifiers after features."}
+             "deep_to_shallow": "self-distillation (deep-to-shallow: classifiers after features.",
+             "assistant": "teacher assistant (TAKD): the teacher pruned by"}
 
 
 @pytest.mark.parametrize("scheme, extra", [("online", {"distill.peers": 1}), ("self", {"distill.generations": 2}),
-                                           ("self", {"distill.self_mode": "deep_to_shallow"})])
+                                           ("self", {"distill.self_mode": "deep_to_shallow"}), ("assistant", {})])
 def test_scheme_trains_the_student_and_is_reported(tmp_path, write_yaml, capsys, scheme, extra):
     recipe = write_yaml(tiny_recipe_dict(**{"distill.scheme": scheme, "student.train.epochs": 3, **extra}))
     run_dir = tmp_path / "run"
@@ -74,6 +75,12 @@ def test_scheme_trains_the_student_and_is_reported(tmp_path, write_yaml, capsys,
     if mode == "self":
         assert [g["generation"] for g in metrics["scheme"]["generations"]] == [1, 2]
         assert any((run_dir / "stages").glob("student-kd-*/train-gen2.csv"))
+    if mode == "assistant":  # the teacher pruned to about the geometric mean of the two models' MACs
+        helper = metrics["scheme"]["assistant"]
+        middle = (helper["teacher_macs"] * helper["student_macs"]) ** 0.5
+        assert helper["student_macs"] < helper["macs"] < helper["teacher_macs"]
+        assert 0.5 * middle < helper["macs"] < 2 * middle and helper["val_accuracy"] > 30.0
+        assert any((run_dir / "stages").glob("student-kd-*/train-assistant.csv"))
     if mode == "deep_to_shallow":  # the heads are dropped: the exported student has the scratch one's weights
         assert metrics["scheme"]["exits"] and metrics["params"] == _metrics(run_dir, "student-scratch")["params"]
     sentence = distillation_sentence({"method": "kd", "teacher_outputs": metrics["teacher_logits"],
@@ -122,3 +129,31 @@ def test_search_refuses_several_processes(tmp_path, write_yaml, capsys):
     recipe = write_yaml(tiny_recipe_dict())
     assert main(["distill", str(recipe), "--run-dir", str(tmp_path / "r"), "--search", "--nproc", "2"]) == 2
     assert "--search runs its trials in one process" in capsys.readouterr().err
+
+
+def test_an_assistant_needs_room_between_teacher_and_student(tmp_path, write_yaml):
+    # a student as large as its teacher: nothing fits in between, the teacher itself teaches, and the report says so
+    recipe = write_yaml(tiny_recipe_dict(**{"distill.scheme": "assistant", "student.train.epochs": 2,
+                                            "student.arch": "cifar_resnet8", "student.args": {"width": 8}}))
+    run_dir = tmp_path / "run"
+    assert main(["distill", str(recipe), "--run-dir", str(run_dir)]) == 0
+    scheme = _metrics(run_dir, "student-kd")["scheme"]
+    assert scheme["assistant"] is None and "no room for a model in between" in scheme["why"]
+    assert "without an assistant" in distillation_sentence({"method": "kd", "teacher_outputs": "cached",
+                                                             "scheme": scheme})
+
+
+@pytest.mark.parametrize("adapt", [True, False])
+def test_the_distilled_student_is_watched_against_the_scratch_curve_unless_pinned(tmp_path, write_yaml, adapt):
+    recipe = write_yaml(tiny_recipe_dict(**{"student.train.epochs": 3, "distill.adapt": adapt}))
+    run_dir = tmp_path / "run"
+    assert main(["distill", str(recipe), "--run-dir", str(run_dir)]) == 0
+    metrics = _metrics(run_dir, "student-kd")
+    if not adapt:
+        assert "adapted" not in metrics
+        return
+    adapted = metrics["adapted"]
+    assert adapted["reference"] == "scratch" and adapted["images"] > 0
+    assert all(a["student_val"] < a["scratch_val"] - a["margin"] for a in adapted["actions"])
+    sentence = distillation_sentence({"method": "kd", "teacher_outputs": "cached", "adapted": adapted})
+    assert "adaptive KD" in sentence

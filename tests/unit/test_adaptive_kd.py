@@ -35,3 +35,18 @@ def test_a_step_that_would_change_nothing_gives_way_to_the_next():
 def test_epochs_beyond_the_scratch_curve_are_not_judged():
     adapt = Adaptation(Reference((70.0,), images=1000), alpha=0.9, temperature=4.0)
     assert adapt.after_epoch(2, 10.0) is None
+
+
+def test_the_verdict_of_a_student_that_did_not_gain_says_what_adapted_and_what_to_try():
+    from edgeship.pipeline.reporting.distillation import what_next
+
+    adapt = Adaptation(Reference((70.0,) * 3, images=1000), alpha=0.9, temperature=4.0)
+    for epoch in (1, 2):
+        adapt.after_epoch(epoch, 40.0)
+    said = what_next({"adapted": adapt.summary()})
+    assert "changed alpha, temperature from epoch 1" in said and "distill.alpha 0.5, distill.temperature 2" in said
+    adapt.after_epoch(3, 40.0)
+    assert "distill.method dist, distill.alpha 0" in what_next({"adapted": adapt.summary()})
+    calm = Adaptation(Reference((70.0,), images=1000), alpha=0.9, temperature=4.0)
+    assert "never measurably behind" in what_next({"adapted": calm.summary()})
+    assert "distill.adapt: false" in what_next({"adapted": None, "adapt": False})

@@ -27,6 +27,9 @@ class Scheme:
     # whether the student learns from the recipe's teacher's outputs (an unfit teacher then stops it); online and
     # self schemes use the teacher's stage only as an anchor
     learns_from_teacher: Callable = lambda distill_config: True
+    # whether its student is watched against the scratch student's curve (adaptive KD, distill.adapt): the stage
+    # then gets the scratch stage (SchemeRun.scratch, run.reference()) and its key includes it
+    watches_scratch: bool = False
 
 
 def scheme_named(name: str, field: str = "distill.scheme") -> Scheme:
