@@ -4,12 +4,17 @@ and its distillation is changed when it falls behind instead of finishing a ruin
 Students far from their teacher in capacity or inductive bias, or regularized on their own (stochastic depth,
 dropout), learn poorly from sharpened soft targets weighted at 0.9 (Cho & Hariharan, ICCV 2019; DIST, Huang et
 al. 2022). When the student's validation score at an epoch is below the scratch student's at the same epoch by
-more than the 95% interval of the difference, one step of ADAPTATIONS is taken, in order, at most one per epoch:
+more than the 95% interval of the difference, the next step of ADAPTATIONS is taken and the epoch is trained
+again from where it began (training/loop.py rewinds weights, optimizer, schedule): a student ruined in its first
+epoch stays ruined whatever is changed later (EfficientNet-B0, 3 epochs: KD at alpha 0.9 was at chance after
+epoch 1 against scratch's 20%, and changing alpha from epoch 2 on ended 10 points under scratch). Still behind,
+the next step, and so on:
   1. alpha to at most 0.5: the labels get at least half of the logit terms (Cho & Hariharan);
   2. temperature halved, not below 1: softer targets carry less of a far teacher's dark knowledge;
   3. the KL term replaced by DIST's correlation loss (robust to a large gap, Huang et al. 2022);
   4. the teacher switched off: labels alone for the rest of the run (early-stopped KD, Cho & Hariharan).
-Every step is recorded with the figures that called for it.
+Every step is recorded with the figures that called for it; at most len(ADAPTATIONS) epochs are trained again, and
+the last step trains on the labels alone, as the scratch student did.
 """
 from __future__ import annotations
 
@@ -81,6 +86,8 @@ class Adaptation:
         return None
 
     def _apply(self, step: str) -> dict | None:
+        if step in ("temperature", "dist") and self.alpha == 0:  # no logit term to soften or replace
+            return None
         if step == "alpha":
             if self.alpha <= ALPHA_CAP:
                 return None

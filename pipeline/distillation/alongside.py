@@ -21,8 +21,9 @@ class TrainedAlongside(nn.Module):
         """No frozen teacher to guard against, so nothing to compare with."""
         return None
 
-    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> None:
-        """No frozen teacher to guard against, no settings to adapt."""
+    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> bool:
+        """No frozen teacher to guard against, no settings to adapt: no epoch is trained again."""
+        return False
 
     def guard_summary(self) -> None:
         return None

@@ -198,18 +198,20 @@ class Distiller(nn.Module):
     def teacher_on(self) -> float:
         return 0.0 if self.adaptation and not self.adaptation.teacher_on else 1.0
 
-    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> None:
-        """Weak-teacher guard: a student measurably ahead of its teacher (the interval's lower end above zero) has
+    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> bool:
+        """Adaptive KD: a student measurably behind the scratch student at this epoch gets its next adaptation
+        (adapt.py) and the epoch is trained again from where it began (returns True: the loop rewinds).
+        Weak-teacher guard: a student measurably ahead of its teacher (the interval's lower end above zero) has
         little left to learn from it and much to unlearn, so the teacher's weight (alpha, beta) decays after each
-        such epoch. A tie, or a lead inside the noise of the validation split, changes nothing. Adaptive KD: a
-        student measurably behind the scratch student at this epoch gets its next adaptation (adapt.py)."""
-        if self.adaptation is not None:
-            self.adaptation.after_epoch(epoch, val_accuracy)
+        such epoch. A tie, or a lead inside the noise of the validation split, changes nothing."""
+        if self.adaptation is not None and self.adaptation.after_epoch(epoch, val_accuracy) is not None:
+            return True  # the guard judges the epoch once it is trained again
         if comparison is None or not comparison["low"] > 0:
-            return
+            return False
         self.teacher_weight *= self.cfg.weak_teacher_decay
         self.guard_epochs.append(epoch)
         self.guard_evidence = self.guard_evidence or comparison
+        return False
 
     def adaptation_summary(self) -> dict | None:
         """What adaptive KD watched and did (None: it did not watch)."""

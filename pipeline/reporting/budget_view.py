@@ -42,7 +42,16 @@ def summary(budget: dict) -> str:
     verdict = "meets it" if budget["final"]["meets"] else "does not meet it"
     return (f"Budget {said} {where}: the searched student {verdict}: {figure} {budget['metric']}, "
             f"{last['val_accuracy']:.2f}% validation, {len(budget['steps']) - 1} step(s) in {budget['seconds']:.0f} s"
-            + (f"; stopped: {budget['stopped']['why']}." if budget.get("stopped") else "."))
+            + (f"; stopped: {budget['stopped']['why']}" if budget.get("stopped") else "")
+            + _retrained(budget.get("from_scratch")) + ".")
+
+
+def _retrained(from_scratch: dict | str | None) -> str:
+    """The winner's architecture trained afresh (budget.retrain), against its fine-tuned weights."""
+    if not isinstance(from_scratch, dict):
+        return ""
+    return (f"; its architecture trained from scratch reached {from_scratch['val_accuracy']:.2f}% against "
+            f"{from_scratch['fine_tuned_val_accuracy']:.2f}% fine-tuned ({from_scratch['kept']} kept)")
 
 
 def markdown_lines(budget: dict | None) -> list[str]:

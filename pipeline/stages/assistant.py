@@ -10,6 +10,7 @@ import copy
 import math
 
 from edgeship.pipeline.distillation.distiller import Distiller
+from edgeship.pipeline.distillation.family_settings import family_settings
 from edgeship.pipeline.models.zoo import count_macs_params
 from edgeship.pipeline.stages.fit import fit
 from edgeship.pipeline.stages.prune import _finetune_method, prune_channels
@@ -28,9 +29,10 @@ def assistant_ratio(teacher_macs: int, student_macs: int) -> float:
 
 
 def train_with_assistant(run: SchemeRun):
-    ctx, cfg = run.ctx, run.cfg
+    ctx = run.ctx
     teacher = run.teacher()
     model, spec = run.new_student()
+    cfg = family_settings(run.cfg, model)[0]
     teacher_macs, student_macs = (count_macs_params(m, run.example)[0] for m in (teacher, model))
     gap = teacher_macs / max(student_macs, 1)
     if gap < MIN_GAP:

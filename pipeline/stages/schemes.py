@@ -10,6 +10,7 @@ from edgeship.pipeline.core.contracts.schemes import Scheme
 from edgeship.pipeline.distillation.deep_to_shallow import ShallowExits
 from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.distillation.exits import find_exits
+from edgeship.pipeline.distillation.family_settings import family_settings
 from edgeship.pipeline.distillation.online import MutualLearning
 from edgeship.pipeline.stages import assistant
 from edgeship.pipeline.stages.scheme_run import SchemeRun
@@ -18,9 +19,16 @@ from edgeship.pipeline.training.loop import seed_everything
 
 def _offline(run: SchemeRun):
     model, spec = run.new_student()
-    distiller = Distiller(run.teacher(), model, run.cfg, run.example, run.task.loss,
+    cfg, row = family_settings(run.cfg, model)
+    distiller = Distiller(run.teacher(), model, cfg, run.example, run.task.loss,
                           teacher_accuracy=run.source.metrics.get("val_accuracy"), reference=run.reference())
-    return model, spec, run.fit(model, distiller).with_scheme({"name": "offline"})
+    return model, spec, run.fit(model, distiller).with_scheme({"name": "offline",
+                                                               **({"defaults": row.said()} if row else {})})
+
+
+def _describe_offline(scheme: dict) -> str:
+    return "offline (frozen teacher" + (f"; the student's defaults: {scheme['defaults']})" if scheme.get("defaults")
+                                        else ")")
 
 
 def _online(run: SchemeRun):
@@ -106,7 +114,7 @@ def _describe_self(scheme: dict) -> str:
             f"{len(gens)} generation(s), validation {steps})")
 
 
-SCHEMES.register(Scheme("offline", _offline, lambda scheme: "offline (frozen teacher)", watches_scratch=True))
+SCHEMES.register(Scheme("offline", _offline, _describe_offline, watches_scratch=True))
 SCHEMES.register(Scheme("assistant", assistant.train_with_assistant, assistant.describe, check=assistant.check,
                         watches_scratch=True))
 SCHEMES.register(Scheme("online", _online, _describe_online, check=_check_online,

@@ -1,6 +1,7 @@
 """Training and evaluation loops over streamed splits, with or without a teacher."""
 from __future__ import annotations
 
+import copy
 import csv
 import time
 from pathlib import Path
@@ -118,6 +119,24 @@ def distributed_wrapper(step: TrainStep, distiller, device: torch.device) -> nn.
                                    find_unused_parameters=hint_epochs)
 
 
+def _training_state(model, optimizer, scheduler, distiller, generator, scaler) -> dict:
+    """Everything an epoch changes (weights, optimizer moments, schedule, the method's learned parts, the
+    augmentation's random state), copied."""
+    return copy.deepcopy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict(), "method": distiller.method_module.state_dict(),
+                          "generator": generator.get_state(), "scaler": scaler.state_dict() if scaler else None})
+
+
+def _restore_training_state(state: dict, model, optimizer, scheduler, distiller, generator, scaler) -> None:
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    distiller.method_module.load_state_dict(state["method"])
+    generator.set_state(state["generator"])
+    if scaler is not None:
+        scaler.load_state_dict(state["scaler"])
+
+
 def train(
     model: nn.Module,
     train_split: Split,
@@ -164,8 +183,13 @@ def train(
                      else None)
     # One process or several: BatchNorm sees the whole global batch either way (unless the recipe says not to).
     synced = [model, *([distiller.method_module] if distiller else [])] if cfg.sync_batchnorm else []
+    # adaptive KD may train an epoch again with new settings: the state it began from is kept
+    rewinds = getattr(distiller, "adaptation", None) is not None
     with synced_batchnorm(*synced) as shard:
-        for epoch in range(1, epochs + 1):
+        epoch = 0
+        while epoch < epochs:
+            epoch += 1
+            began = _training_state(model, optimizer, scheduler, distiller, generator, scaler) if rewinds else None
             model.train()
             if distiller is not None:
                 distiller.method_module.train()
@@ -214,7 +238,11 @@ def train(
                 comparison = (distiller.compare_with_teacher(epoch, row["val_acc"], model, val_split, task)
                               if is_main and val_split is not None else None)
                 seen = (comparison, row["val_acc"])  # rank 0's: the others did not evaluate
-                distiller.end_epoch(epoch, *(distributed.broadcast(seen) if world > 1 else seen))
+                if distiller.end_epoch(epoch, *(distributed.broadcast(seen) if world > 1 else seen)) and began:
+                    _restore_training_state(began, model, optimizer, scheduler, distiller, generator, scaler)
+                    history.pop()  # the adaptation's record keeps its figures
+                    epoch -= 1  # the same epoch again, from where it began, with the adapted settings
+                    continue
                 row["teacher_weight"] = distiller.teacher_weight
             stop = health.stalled(history, constant_loss, cfg.optimizer, cfg.lr)
             if stop:

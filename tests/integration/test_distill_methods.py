@@ -251,9 +251,10 @@ def test_a_student_behind_its_scratch_curve_adapts_its_distillation_while_it_tra
                     distiller=distiller)
     distiller.close()
     adapted = distiller.adaptation_summary()
+    # each step trains the epoch again from where it began; still behind, the next step: all four at epoch 1
     assert [a["action"] for a in adapted["actions"]] == ["alpha", "temperature", "dist", "teacher off"]
-    assert [a["epoch"] for a in adapted["actions"]] == [1, 2, 3, 4]
-    assert len(history) == 4 and distiller.temperature == 2.0
+    assert [a["epoch"] for a in adapted["actions"]] == [1, 1, 1, 1]
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4] and distiller.temperature == 2.0
     # what the loss computes after the last step: labels alone (the teacher is off)
     x, labels = torch.from_numpy(train_split.inputs()[:32]), torch.from_numpy(train_split.labels[:32]).long()
     student.train()

@@ -50,3 +50,22 @@ def test_the_verdict_of_a_student_that_did_not_gain_says_what_adapted_and_what_t
     calm = Adaptation(Reference((70.0,), images=1000), alpha=0.9, temperature=4.0)
     assert "never measurably behind" in what_next({"adapted": calm.summary()})
     assert "distill.adapt: false" in what_next({"adapted": None, "adapt": False})
+
+
+def test_family_defaults_apply_only_where_the_recipe_names_no_kd_setting():
+    from edgeship.pipeline.config.distill import DistillConfig
+    from edgeship.pipeline.distillation.family_settings import family_settings
+    from edgeship.pipeline.models.zoo import build_model
+
+    regularized = build_model("efficientnet_b0", 10, 1, 32, {})  # stochastic depth
+    plain = build_model("mobilenet_v3_small", 10, 1, 32, {})
+    cfg, row = family_settings(DistillConfig(), regularized)
+    assert (cfg.method, cfg.alpha) == ("dist", 0.0) and "stochastic depth" in row.said()
+    assert family_settings(DistillConfig(), plain) == (DistillConfig(), None)
+    pinned = DistillConfig.model_validate({"alpha": 0.9})
+    assert family_settings(pinned, regularized) == (pinned, None)
+
+
+def test_a_student_without_a_logit_term_can_only_lose_its_teacher():
+    adapt = Adaptation(Reference((70.0,), images=1000), alpha=0.0, temperature=2.0)
+    assert adapt.after_epoch(1, 40.0)["action"] == "teacher off"
