@@ -102,8 +102,7 @@ def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: 
                  "beta": kd.metrics.get("beta") if kd else None, "beta_setting": _beta_setting(recipe.distill),
                  "scheme": kd.metrics.get("scheme") if kd else None,
                  "weak_teacher": kd.metrics.get("weak_teacher") if kd else None, "search": ctx.search,
-                 "adapted": kd.metrics.get("adapted") if kd else None, "adapt": recipe.distill.adapt,
-                 "alpha": recipe.distill.alpha, "temperature": recipe.distill.kd_temperature}
+                 "adapted": kd.metrics.get("adapted") if kd else None, "adapt": recipe.distill.adapt}
     report = Report(
         recipe=recipe.name, results=rows, kd_verdict=kd_verdict(rows, task.metric_name, distilled), ship=ship_choices,
         metric=task.metric, metric_name=task.metric_name,

@@ -13,7 +13,7 @@ from pathlib import Path
 from torch import nn
 
 from edgeship.pipeline.stages.context import Context
-from edgeship.pipeline.stages.fit import fit
+from edgeship.pipeline.stages.scheme_run import fit_with
 from edgeship.pipeline.training.loop import seed_everything
 from edgeship.pipeline.training.summary import TrainingSummary
 
@@ -49,11 +49,5 @@ def retrain(model: nn.Module, make_distiller, ctx: Context, out: Path) -> Retrai
     """`model`'s architecture trained from scratch with the student's training settings; `make_distiller(model)`
     -> the fine-tune's distiller for it (None: labels only), closed after."""
     twin = reinitialized(model, ctx.recipe.seed)
-    distiller = make_distiller(twin)
-    try:
-        summary = fit(twin, ctx.recipe.student.train, ctx, out, "budget winner from scratch", distiller,
-                      log_name="train-budget-scratch.csv")
-    finally:
-        if distiller is not None:
-            distiller.close()
+    summary = fit_with(twin, make_distiller(twin), ctx, out, "budget winner from scratch", "train-budget-scratch.csv")
     return Retrained(twin, summary)

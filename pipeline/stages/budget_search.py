@@ -243,10 +243,9 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
         # trained afresh only when the search ends here (budget met, time up, halted): a pause where no candidate
         # was faster goes on stepping, and a 5-epoch retraining there cost a rerun half its steps
         ending = halted or done(now) is not None
-        retraining = ending and why_not_retrain(ctx) is None
-        if ending and not retraining:
-            from_scratch = why_not_retrain(ctx)
-        if retraining:  # the same architecture trained afresh (Liu et al. 2019): the better ships
+        if ending:
+            from_scratch = why_not_retrain(ctx)  # None: it is trained again
+        if ending and from_scratch is None:  # the same architecture afresh (Liu et al. 2019): the better ships
             fresh = retrain(model, distiller_for, ctx, out)
             kept = fresh.summary.val_accuracy > trained["val_accuracy"] and not fresh.summary.health
             from_scratch = {"val_accuracy": round(fresh.summary.val_accuracy, 3),
