@@ -21,7 +21,12 @@ class TrainedAlongside(nn.Module):
         """No frozen teacher to guard against, so nothing to compare with."""
         return None
 
-    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> bool:
+    def compare_with_scratch(self, epoch: int, student: nn.Module, val_split, task) -> None:
+        """No adaptation: nothing to compare with."""
+        return None
+
+    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan"),
+                  scratch: dict | None = None) -> bool:
         """No frozen teacher to guard against, no settings to adapt: no epoch is trained again."""
         return False
 

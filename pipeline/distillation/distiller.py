@@ -190,6 +190,17 @@ class Distiller(nn.Module):
         found = paired_difference(counts, teacher_counts, meter_value(task, classes), seed=epoch)
         return {"epoch": epoch, **found.as_dict()}
 
+    def compare_with_scratch(self, epoch: int, student: nn.Module, val_split, task) -> dict | None:
+        """Adaptive KD's evidence (rank 0): student - scratch image by image on the validation split at this
+        epoch, with its 95% interval; None where the scratch student kept no per-image counts."""
+        scratch = self.adaptation.reference.counts_at(epoch) if self.adaptation is not None else None
+        if scratch is None or not task.additive_counts:
+            return None
+        counts, classes = per_image_counts(student, val_split, task)
+        if counts.shape != scratch.shape:
+            return None
+        return paired_difference(counts, scratch, meter_value(task, classes), seed=epoch).as_dict()
+
     @property
     def temperature(self) -> float:
         return self.adaptation.temperature if self.adaptation else self.cfg.kd_temperature
@@ -198,13 +209,15 @@ class Distiller(nn.Module):
     def teacher_on(self) -> float:
         return 0.0 if self.adaptation and not self.adaptation.teacher_on else 1.0
 
-    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan")) -> bool:
+    def end_epoch(self, epoch: int, comparison: dict | None, val_accuracy: float = float("nan"),
+                  scratch: dict | None = None) -> bool:
         """Adaptive KD: a student measurably behind the scratch student at this epoch gets its next adaptation
-        (adapt.py) and the epoch is trained again from where it began (returns True: the loop rewinds).
+        (adapt.py; `scratch`: compare_with_scratch's paired evidence) and the epoch is trained again from where
+        it began (returns True: the loop rewinds).
         Weak-teacher guard: a student measurably ahead of its teacher (the interval's lower end above zero) has
         little left to learn from it and much to unlearn, so the teacher's weight (alpha, beta) decays after each
         such epoch. A tie, or a lead inside the noise of the validation split, changes nothing."""
-        if self.adaptation is not None and self.adaptation.after_epoch(epoch, val_accuracy) is not None:
+        if self.adaptation is not None and self.adaptation.after_epoch(epoch, val_accuracy, scratch) is not None:
             return True  # the guard judges the epoch once it is trained again
         if comparison is None or not comparison["low"] > 0:
             return False

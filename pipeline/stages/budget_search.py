@@ -203,7 +203,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 twins = [groups.candidate(move) for move in moves]
                 scores = [_score(twin, ctx) - base for twin in twins]
                 found, estimates = timing.candidates(model, twins, scores, now)
-                pick = choose_move(scores, found, now)
+                pick = choose_move(scores, found, now, budget)
                 tried += tuple(_tried(move.describe(), base + score, m, i == pick, estimate) for i, (move, score, m,
                                estimate) in enumerate(zip(moves, scores, found, estimates)))
                 if pick is not None or goal is None:

@@ -49,7 +49,8 @@ def health_problems(val: float, train_acc: float | None, ctx: Context) -> list[s
 
 
 def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
-        distiller=None, log_name: str = "train.csv", finetune: bool = False) -> TrainingSummary:
+        distiller=None, log_name: str = "train.csv", finetune: bool = False,
+        val_counts: Path | None = None) -> TrainingSummary:
     data = ctx.data
     workers = ctx.recipe.data.workers
     mismatch = optimizer_mismatch(cfg, model, finetune)
@@ -69,7 +70,7 @@ def fit(model: nn.Module, cfg: TrainConfig, ctx: Context, out: Path, label: str,
                 + f"val {row['val_acc']:.1f}%  {row['images_per_s']:.0f} img/s"))
 
         history = train(model, data.train, data.val, cfg, ctx.recipe.seed, distiller, on_epoch=show,
-                        log_csv=out / log_name, task=task_kind, workers=workers)
+                        log_csv=out / log_name, task=task_kind, workers=workers, val_counts=val_counts)
     batchnorm = settle_batchnorm(model, cfg, ctx, accuracy(model, data.val, task_kind, workers=workers))
     val = max(batchnorm["val_before"], batchnorm["val_after"])
     train_acc = history[-1]["train_acc"] if history else None

@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
 from edgeship.pipeline.config.recipe import DistillConfig
@@ -34,25 +35,33 @@ def new_student(ctx: Context, seed: int) -> tuple[nn.Module, dict]:
     return model, spec
 
 
+VAL_COUNTS = "val-counts.npz"  # the scratch student's per-image validation outcomes of each epoch
+
+
 def fit_with(model: nn.Module, distiller, ctx: Context, out: Path, label: str,
-             log_name: str = "train.csv") -> TrainingSummary:
+             log_name: str = "train.csv", val_counts: Path | None = None) -> TrainingSummary:
     """Train `model` with the recipe's student training settings; the distiller (or None: plain labels) is closed
     after, whatever happens."""
     try:
-        return fit(model, ctx.recipe.student.train, ctx, out, label, distiller, log_name=log_name)
+        return fit(model, ctx.recipe.student.train, ctx, out, label, distiller, log_name=log_name,
+                   val_counts=val_counts)
     finally:
         if distiller is not None:
             distiller.close()
 
 
 def scratch_reference(scratch: Artifact | None, images: int) -> Reference | None:
-    """The scratch student's validation curve (its train.csv), which adaptive KD compares the student with."""
+    """The scratch student's validation curve (its train.csv) and, where it kept them, its per-image outcomes of
+    each epoch: what adaptive KD compares the student with."""
     log = scratch.folder / "train.csv" if scratch is not None else None
     if log is None or not log.is_file():
         return None
     with log.open() as handle:
         curve = tuple(float(row["val_acc"]) for row in csv.DictReader(handle))
-    return Reference(curve, images) if curve else None
+    counts = scratch.folder / VAL_COUNTS
+    if not curve:
+        return None
+    return Reference(curve, images, np.load(counts)["counts"] if counts.is_file() else None)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from edgeship.pipeline.core.contracts.tasks import Task, detached, first_output
 from edgeship.pipeline.data.loaders import GlobalBatches, eval_loader, iterate, train_loader
 from edgeship.pipeline.data.ragged import targets_to
 from edgeship.pipeline.data.splits import Split
+from edgeship.pipeline.distillation.guard import per_image_counts
 from edgeship.pipeline.tasks.classification import CLASSIFICATION
 from edgeship.pipeline.training import devices, distributed, health
 from edgeship.pipeline.training.family_defaults import with_family_defaults
@@ -149,10 +150,13 @@ def train(
     task: Task = CLASSIFICATION,
     workers: int | None = None,
     run_on: devices.TrainingDevice | None = None,
+    val_counts: Path | None = None,
 ) -> list[dict]:
     """Train in place with a cosine schedule; `distiller` (edgeship.pipeline.distillation) supplies the loss when a
     teacher teaches. Batches stream from the split through a DataLoader. Returns one metrics dict per epoch.
-    `run_on` overrides train.device / train.amp (the mixed-precision path is tested on the CPU this way)."""
+    `run_on` overrides train.device / train.amp (the mixed-precision path is tested on the CPU this way).
+    `val_counts`: an .npz that keeps the task meter's per-image validation counts of every epoch (the scratch
+    student's, which adaptive KD compares the distilled student with image by image)."""
     seed_everything(seed)
     cfg = with_family_defaults(cfg, model)  # what the recipe left open (fit resolves it first, to record it)
     generator = torch.Generator().manual_seed(seed)
@@ -185,6 +189,8 @@ def train(
     synced = [model, *([distiller.method_module] if distiller else [])] if cfg.sync_batchnorm else []
     # adaptive KD may train an epoch again with new settings: the state it began from is kept
     rewinds = getattr(distiller, "adaptation", None) is not None
+    counts_log: list[np.ndarray] | None = ([] if val_counts is not None and task.additive_counts and is_main
+                                           and val_split is not None and len(val_split) else None)
     with synced_batchnorm(*synced) as shard:
         epoch = 0
         while epoch < epochs:
@@ -234,10 +240,14 @@ def train(
                    "seconds": seconds, "images_per_s": len(view) / max(seconds, 1e-9),
                    "teacher_logits": distiller.teacher_logits_mode if distiller else "none"}
             history.append(row)
-            if distiller is not None:  # the weak-teacher guard decides on rank 0's paired comparison
+            if counts_log is not None:  # a reference for adaptive KD: the epoch's outcomes image by image
+                counts_log.append(per_image_counts(model, val_split, task)[0].astype(np.int32))
+            if distiller is not None:  # the guard and adaptive KD decide on rank 0's paired comparisons
+                evaluated = is_main and val_split is not None
                 comparison = (distiller.compare_with_teacher(epoch, row["val_acc"], model, val_split, task)
-                              if is_main and val_split is not None else None)
-                seen = (comparison, row["val_acc"])  # rank 0's: the others did not evaluate
+                              if evaluated else None)
+                scratch = distiller.compare_with_scratch(epoch, model, val_split, task) if evaluated else None
+                seen = (comparison, row["val_acc"], scratch)  # rank 0's: the others did not evaluate
                 if distiller.end_epoch(epoch, *(distributed.broadcast(seen) if world > 1 else seen)) and began:
                     _restore_training_state(began, model, optimizer, scheduler, distiller, generator, scaler)
                     history.pop()  # the adaptation's record keeps its figures
@@ -251,6 +261,8 @@ def train(
                 on_epoch(row)
             if stop:  # training on would only waste the time: the student is reported unfit with the reason
                 break
+    if val_counts is not None and counts_log:
+        np.savez_compressed(val_counts, counts=np.stack(counts_log))
     if log_csv is not None and history and is_main:
         fields = list(dict.fromkeys(k for row in history for k in row))
         with open(log_csv, "w", newline="") as handle:

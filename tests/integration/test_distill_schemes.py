@@ -3,6 +3,7 @@ deep-to-shallow)."""
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -149,11 +150,16 @@ def test_the_distilled_student_is_watched_against_the_scratch_curve_unless_pinne
     run_dir = tmp_path / "run"
     assert main(["distill", str(recipe), "--run-dir", str(run_dir)]) == 0
     metrics = _metrics(run_dir, "student-kd")
+    # the scratch student keeps its per-image outcomes of every epoch for the paired comparison
+    kept = list(run_dir.glob("stages/student-scratch-*/val-counts.npz"))
     if not adapt:
-        assert "adapted" not in metrics
+        assert "adapted" not in metrics and not kept
         return
+    counts = np.load(kept[0])["counts"]
     adapted = metrics["adapted"]
-    assert adapted["reference"] == "scratch" and adapted["images"] > 0
-    assert all(a["student_val"] < a["scratch_val"] - a["margin"] for a in adapted["actions"])
+    assert counts.shape[:2] == (3, adapted["images"]) and counts.sum() > 0
+    assert adapted["reference"] == "scratch" and adapted["images"] > 0 and adapted["paired"]
+    # behind means the upper end of the paired interval of student - scratch is below zero
+    assert all(a["paired"] and a["high"] < 0 and a["student_val"] < a["scratch_val"] for a in adapted["actions"])
     sentence = distillation_sentence({"method": "kd", "teacher_outputs": "cached", "adapted": adapted})
     assert "adaptive KD" in sentence

@@ -1,5 +1,6 @@
 """Adaptive KD's decisions: a student behind its scratch twin by more than the interval takes the next step, in the
 documented order, one per epoch; within the interval, or ahead, nothing changes."""
+import numpy as np
 import pytest
 
 from edgeship.pipeline.distillation.adapt import ADAPTATIONS, Adaptation, Reference, difference_half_width
@@ -25,6 +26,26 @@ def test_a_student_far_behind_takes_one_step_per_epoch_in_order():
     assert taken[0]["from"] == 0.9 and taken[0]["to"] == 0.5
     assert taken[0]["scratch_val"] == 70.0 and taken[0]["student_val"] == 40.0 and taken[0]["margin"] > 0
     assert adapt.summary()["actions"] == taken[:4]
+
+
+def test_the_paired_interval_decides_where_the_scratch_student_kept_its_outcomes():
+    # 2 points behind on 1000 images: inside the unpaired interval (about 3.9), outside a tight paired one
+    adapt = Adaptation(Reference((70.0,), images=1000), alpha=0.9, temperature=4.0)
+    paired = {"difference": -2.0, "low": -3.1, "high": -0.9, "images": 1000}
+    assert adapt.behind(1, 68.0) is None
+    evidence = adapt.after_epoch(1, 68.0, paired)
+    assert evidence["action"] == "alpha" and evidence["paired"] and evidence["high"] == -0.9
+    assert evidence["margin"] == pytest.approx(1.1)
+    # an interval that reaches zero is a tie, however far the point estimate
+    assert adapt.behind(1, 60.0, {"difference": -10.0, "low": -20.0, "high": 0.5, "images": 1000}) is None
+
+
+def test_the_reference_gives_counts_only_for_the_same_images_and_epochs():
+    counts = np.ones((2, 50, 2), dtype=np.int32)
+    assert Reference((70.0, 72.0), images=50, counts=counts).counts_at(2).shape == (50, 2)
+    assert Reference((70.0, 72.0), images=50, counts=counts).counts_at(3) is None
+    assert Reference((70.0, 72.0), images=60, counts=counts).counts_at(1) is None  # another validation split
+    assert Reference((70.0, 72.0), images=50).counts_at(1) is None
 
 
 def test_a_step_that_would_change_nothing_gives_way_to_the_next():

@@ -10,7 +10,7 @@ from edgeship.pipeline.core.contracts.speed import latency_interval
 from edgeship.pipeline.models.zoo import build_model
 from edgeship.pipeline.reporting.ship import Budget
 from edgeship.pipeline.stages.budget_latency import Measured
-from edgeship.pipeline.stages.budget_timing import shortfall
+from edgeship.pipeline.stages.budget_timing import pick, shortfall
 from edgeship.pipeline.stages.layer_groups import LayerGroups
 from edgeship.pipeline.stages.prune import pruning_setup
 
@@ -61,6 +61,21 @@ def test_formats_compete_by_how_far_each_is_from_the_budget():
     assert shortfall(fast_large, latency_only) < shortfall(slow_small, latency_only)
     size_too = BudgetConfig(latency_ms=0.05, size_kb=8.0)  # both fast enough: only the small file meets it all
     assert shortfall(slow_small, size_too) == 1.0 < shortfall(fast_large, size_too) == 2.0
+
+
+def test_a_step_saves_what_the_binding_constraint_counts():
+    now = Measured(0.100, 0.099, 0.101, size_kb=56.0, peak_rss_mb=60.0)
+    smaller_but_slower = Measured(0.110, 0.109, 0.111, size_kb=40.0, peak_rss_mb=60.0)
+    faster_but_larger = Measured(0.080, 0.079, 0.081, size_kb=55.0, peak_rss_mb=60.0)
+    found, scores = [smaller_but_slower, faster_but_larger], [-1.0, -1.0]
+    # a size budget out of reach: kilobytes decide, however the files time
+    assert pick(scores, found, now, BudgetConfig(size_kb=10.0)) == 0
+    # a latency budget out of reach: milliseconds decide
+    assert pick(scores, found, now, BudgetConfig(latency_ms=0.05)) == 1
+    # both over: the one furthest over its limit (latency 2x, size 1.12x)
+    assert pick(scores, found, now, BudgetConfig(latency_ms=0.05, size_kb=50.0)) == 1
+    # nothing that saves the binding resource: no move
+    assert pick(scores, [smaller_but_slower], now, BudgetConfig(latency_ms=0.05)) is None
 
 
 @pytest.mark.parametrize("text, ms", [("8ms", 8.0), ("8 ms", 8.0), ("0.5", 0.5), ("12.5MS", 12.5)])
