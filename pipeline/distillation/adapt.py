@@ -10,8 +10,8 @@ epoch stays ruined whatever is changed later (EfficientNet-B0, 3 epochs: KD at a
 epoch 1 against scratch's 20%, and changing alpha from epoch 2 on ended 10 points under scratch). Still behind,
 the next step, and so on. Where the scratch student left its per-image outcomes of each epoch (classification,
 segmentation: the task's meter counts per image), the two are compared image by image (the weak-teacher guard's
-paired bootstrap, guard.py), an interval several times tighter than two unpaired proportions: on 1000
-validation images MobileNetV2 lost 2.2 points to KD inside the unpaired interval (about 3.5 points).
+paired bootstrap, guard.py), an interval tighter than two unpaired proportions the fewer images the two
+disagree on: on 1000 validation images MobileNetV2 lost 2.2 points to KD inside the unpaired interval (about 3.5).
 The steps:
   1. alpha to at most 0.5: the labels get at least half of the logit terms (Cho & Hariharan);
   2. temperature halved, not below 1: softer targets carry less of a far teacher's dark knowledge;
