@@ -11,6 +11,7 @@ from edgeship.calibration.calibration_set import CalibrationSet
 from edgeship.calibration.presets import PRESETS
 from edgeship.pipeline.core.contracts.formats import Format
 from edgeship.pipeline.core.contracts.plugins import FORMATS
+from edgeship.pipeline.formats.batch_norm_fold import batch_norms_folded
 
 SUFFIX = ".xml"
 PACKAGES = ("openvino", "nncf")
@@ -21,7 +22,8 @@ WEIGHT_PATH_OPS = ("Convert", "Multiply", "Subtract", "Reshape", "Transpose", "U
 def export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> str:
     import openvino as ov
 
-    ov_model = ov.convert_model(model.eval(), example_input=example, input=[tuple(example.shape)])
+    ov_model = ov.convert_model(batch_norms_folded(model.eval(), example), example_input=example,
+                                input=[tuple(example.shape)])
     path = out / f"model{SUFFIX}"
     ov.save_model(ov_model, str(path), compress_to_fp16=False)
     return path.name

@@ -44,11 +44,12 @@ METHODS = [("kd", {}), ("fitnets", {"layers": PAIRS}), ("fitnets", {"layers": PA
            ("rkd", {"layers": PAIRS}), ("pkt", {"layers": PAIRS}), ("vid", {"layers": PAIRS}),
            ("crd", {"layers": PAIRS})]
 CHANCE = 10.0
+EPOCHS = 10  # about a second a method on digits; 3 epochs left students underfit and noisy
 _RUNS: dict[str, tuple] = {}
 
 
 def _distill(digits, teacher, method: str, extra: dict):
-    """Three epochs of one method on digits, once per module: (student, history, weights before, config)."""
+    """EPOCHS epochs of one method on digits, once per module: (student, history, weights before, config)."""
     name = f"{method}{sorted(extra.items())}"
     if name not in _RUNS:
         train_split, val_split = digits
@@ -56,8 +57,8 @@ def _distill(digits, teacher, method: str, extra: dict):
         before = [p.detach().clone() for p in student.parameters()]
         cfg = DistillConfig(method=method, **extra)
         distiller = Distiller(teacher, student, cfg, torch.zeros(1, 1, 8, 8))
-        history = train(student, train_split, val_split, TrainConfig(epochs=3, lr=0.01, optimizer="adam"), seed=0,
-                        distiller=distiller)
+        history = train(student, train_split, val_split, TrainConfig(epochs=EPOCHS, lr=0.01, optimizer="adam"),
+                        seed=0, distiller=distiller)
         distiller.close()
         _RUNS[name] = student, history, before, distiller.hint_epochs
     return _RUNS[name]
@@ -66,7 +67,7 @@ def _distill(digits, teacher, method: str, extra: dict):
 @pytest.mark.parametrize("method, extra", METHODS)
 def test_each_method_trains_a_student(digits, teacher, method, extra):
     student, history, before, hint_epochs = _distill(digits, teacher, method, extra)
-    assert len(history) == 3 + hint_epochs
+    assert len(history) == EPOCHS + hint_epochs
     last = history[-1]
     assert np.isfinite(last["loss"]) and last["teacher_logits"] == "cached"
     if method != "kd":
@@ -82,20 +83,19 @@ def test_each_method_trains_a_student(digits, teacher, method, extra):
 
 
 # With the published weights (beta: paper) the feature methods drowned the cross entropy here: FitNets and AT
-# students stayed near chance every time. beta: auto (the default) balances them against it; in these 3-epoch
-# runs the feature and relation methods then land between 22% and well above 3x chance from one process to the
-# next (CPU training is not bit-for-bit repeatable and 3 epochs amplify it). DKD keeps its published weight
-# (beta 8 from a 2-epoch teacher): between 28% and 3x chance.
-# So those are held to a floor every run seen clears (15%: 1.5x chance, seven points under the lowest seen) and a
-# method that stops the student learning (a constant output scores 10%) still fails; the others to 3x chance.
-NOISY_METHODS = ("fitnets", "at", "sp", "rkd", "pkt", "vid", "crd", "dkd")
+# students stayed near chance every time; beta: auto (the default) balances them against it. Three-epoch runs
+# (60 optimizer steps) left every student underfit and spread wide from one CPU to the next: scratch 68-77%, KD
+# 44-73%, PKT 23-47% on the AVX-512 Xeon, and PKT 14.7% once in CI. At 10 epochs every method lands between 73%
+# (PKT, the weakest) and 96% over three seeds, scratch 92-94%; the floor, 5x chance, is 23 points under the
+# lowest seen, and a method that stops the student learning (a constant output scores 10%) still fails.
+FLOOR = 5 * CHANCE
 
 
 @pytest.mark.parametrize("method, extra", METHODS)
 def test_each_method_learns_well_above_chance(digits, teacher, method, extra):
     student = _distill(digits, teacher, method, extra)[0]
     top1 = accuracy(student, digits[1])
-    assert top1 >= (1.5 if method in NOISY_METHODS else 3) * CHANCE, (method, top1)
+    assert top1 >= FLOOR, (method, top1)
 
 
 def test_unknown_layer_lists_the_modules(teacher):
