@@ -129,9 +129,13 @@ def sensitivity_views(report: Report) -> list[tuple[ResultRow, TableView]]:
         by_error = "sqnr_db" in ranked[0]
         harm = "SQNR at the output when quantized alone (dB)" if by_error else "drop when quantized alone (points)"
         tried = {t["layer"]: t for t in outcome.get("tried", [])}
+        unmapped = sum(s.get("sqnr_db") is None for s in ranked) if by_error else 0
         search = (f"{len(tried)} tried in {outcome.get('search_seconds', 0):.0f} s"
                   + ("; stopped at quantize.max_search_seconds: the best file so far" if outcome.get("timed_out")
-                     else ""))
+                     else "")
+                  # a layer name the runtime made up (no module scope) has no error to rank it by
+                  + (f"; {unmapped} of {len(ranked)} layers name no torch module: unranked, tried last"
+                     if unmapped else ""))
         view = TableView(f"Sensitivity: {r.format} int8 ({search})", ["layer", harm, "drop with it and those above "
                          "kept float"], right={harm, "drop with it and those above kept float"})
         for s in ranked[:20]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from edgeship.pipeline.core.contracts.results import Report, ShipChoice
 from edgeship.pipeline.reporting.profiles import condensed, doctor_view, markdown_lines
-from edgeship.pipeline.reporting.views import batch_notes, batch_view
+from edgeship.pipeline.reporting.views import batch_notes, batch_view, sensitivity_views
 from tests.unit.test_results import row
 
 
@@ -62,3 +62,15 @@ def test_distillation_sentence_names_scheme_guard_and_search():
     online = distillation_sentence({"method": "kd", "teacher_outputs": "online", "scheme": {
         "name": "online", "peers": 2, "peer_arch": "student"}})
     assert "deep mutual learning with 2 peer(s) of the student's architecture" in online
+
+
+def test_the_sensitivity_table_says_how_many_layers_the_error_ranking_could_not_place():
+    ranked = [{"layer": "__module.features.4/aten::_convolution/Convolution", "module": "features.4", "sqnr_db": 12.5},
+              {"layer": "Multiply_2852", "module": None, "sqnr_db": None}]
+    shipped = row("onnx-int8", "openvino", "int8", int8={"sensitivity": ranked, "tried": [], "search_seconds": 3})
+    report = Report(recipe="r", results=[shipped], ship={})
+    (_, view), = sensitivity_views(report)
+    assert "1 of 2 layers name no torch module" in view.title
+    assert [r[1] for r in view.rows] == ["12.50", "-"]
+    ranked[1].update(module="features.0", sqnr_db=30.0)
+    assert "no torch module" not in sensitivity_views(report)[0][1].title
