@@ -9,6 +9,7 @@ Folded first, each keeps its module's scope ('__module.features.0/aten::_convolu
 from __future__ import annotations
 
 import copy
+from collections import Counter
 
 import torch
 from torch import nn
@@ -26,10 +27,7 @@ def _pairs(model: nn.Module) -> list[tuple[str, str]]:
     except Exception:  # control flow symbolic tracing cannot follow
         return []
     modules = dict(model.named_modules())
-    calls: dict[str, int] = {}
-    for node in graph.nodes:
-        if node.op == "call_module":
-            calls[node.target] = calls.get(node.target, 0) + 1
+    calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
     pairs = []
     for node in graph.nodes:
         source = node.args[0] if node.op == "call_module" and node.args else None

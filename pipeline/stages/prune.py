@@ -107,14 +107,11 @@ def prune_step(pruner, model: nn.Module, cfg: PruneConfig, x: torch.Tensor | Non
 
 
 def _float64(targets):
-    """Targets with their floating tensors (a detector's boxes) in float64, as the model's outputs are."""
-    if isinstance(targets, torch.Tensor):
-        return targets.double() if targets.is_floating_point() else targets
-    if isinstance(targets, dict):
-        return {k: _float64(v) for k, v in targets.items()}
+    """Targets (data/ragged.py: one tensor, or a list of them) with floating ones (a detector's boxes) in
+    float64, as the model's outputs are."""
     if isinstance(targets, (list, tuple)):
-        return type(targets)(_float64(v) for v in targets)
-    return targets
+        return [_float64(t) for t in targets]
+    return targets.double() if targets.is_floating_point() else targets
 
 
 def prune_channels(model: nn.Module, example: torch.Tensor, ratio: float, num_classes: int) -> nn.Module:
