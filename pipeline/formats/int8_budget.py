@@ -103,7 +103,8 @@ def quantize_within_budget(backend: Format, fmt: str, fp32_path: Path, model: to
     order = _rank(backend, fmt, fp32_path, model, example, calib, out, qcfg, layers, outcome, measure, started)
     kept: list[str] = []
     best = (outcome.drop, path.name, acc, [])
-    for layer in order[: qcfg.max_float_layers]:
+    # At least one layer stays int8: a file with every layer float is an fp32 model under an int8 name.
+    for layer in order[: min(qcfg.max_float_layers, len(order) - 1)]:
         if time.monotonic() - started > qcfg.max_search_seconds:
             outcome.timed_out = True
             break

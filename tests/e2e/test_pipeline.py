@@ -79,8 +79,14 @@ def test_fp32_exports_match_torch(tiny_run):
 def test_int8_models_really_are_quantized(tiny_run, fmt, op):
     art = _artifacts(tiny_run[0])[f"{fmt}-int8"]
     assert art.precision == "int8"
-    counted = format_named(fmt).quantized_ops(art.path)
-    assert counted[op] >= 3  # at least the convolutions and the classifier
+    backend = format_named(fmt)
+    counted = backend.quantized_ops(art.path)
+    # The int8 budget may keep layers float (judged on 143 validation images, a one-image swing is 0.7 points, so
+    # whether it does moves with the CPU's int8 kernels); what it says it kept is what the file holds, and every
+    # other layer (two convolutions and the classifier) is quantized.
+    kept_float = art.metrics["int8"]["float_layers"]
+    assert backend.float_layers(art.path) == kept_float and len(kept_float) < 3
+    assert counted[op] >= 3 - len(kept_float)
     assert art.metrics["quantized_ops"] == counted
     assert art.metrics["calibration"]["samples"] == 50
     assert art.metrics["parity"]["agreement"] >= INT8_MIN_AGREEMENT
