@@ -28,7 +28,8 @@ class BudgetConfig(Section):
     max_search_seconds: float = Field(1800.0, gt=0.0)  # the search stops here and keeps its best so far
     # Each step prunes the one layer group that costs least accuracy for this share of the student's starting
     # latency (NetAdapt's per-step reduction; each group's channel count sized by the layer table), then a
-    # short fine-tune. The last step aims at the budget itself.
+    # short fine-tune. Larger where the budget is further than the time left allows in such steps; the last
+    # step aims at the budget itself.
     step_reduction: float = Field(0.1, gt=0.0, lt=1.0)
     # Without layer tables (lookup: false), a step removes this share of one group's channels instead.
     step_share: float = Field(0.25, gt=0.0, lt=1.0)

@@ -30,7 +30,7 @@ from edgeship.pipeline.stages.budget_latency import Measured, budget_target
 from edgeship.pipeline.stages.budget_resume import SearchCheckpoint
 from edgeship.pipeline.stages.budget_retrain import retrain
 from edgeship.pipeline.stages.budget_retrain import why_not as why_not_retrain
-from edgeship.pipeline.stages.budget_step_size import sized_moves, step_goal
+from edgeship.pipeline.stages.budget_step_size import pace, sized_moves, step_goal
 from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, write_steps
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
@@ -193,7 +193,10 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             if done(now):
                 stopped = {"why": done(now)}
                 break
-            goal = step_goal(now, steps[0].measured.latency_ms, budget) if timing.table is not None else None
+            goal = None
+            if timing.table is not None:
+                sofar = pace(steps, time.monotonic() - started, budget.max_search_seconds)
+                goal = step_goal(now, steps[0].measured.latency_ms, budget, sofar)
             base = accuracy(model, _scoring_split(ctx), ctx.task)  # the model as it stands, on the same images
             tried: tuple = ()
             for _ in range(SMALLER_STEPS + 1):

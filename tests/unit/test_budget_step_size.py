@@ -3,7 +3,7 @@ takes, interpolated between the removal shares it was estimated at; groups that 
 from types import SimpleNamespace
 
 from edgeship.pipeline.stages.budget_latency import Measured
-from edgeship.pipeline.stages.budget_step_size import AIM_BELOW, GRID, sized_moves, step_goal
+from edgeship.pipeline.stages.budget_step_size import AIM_BELOW, GRID, SLACK, Pace, pace, sized_moves, step_goal
 from edgeship.pipeline.stages.layer_groups import GroupOrder
 
 
@@ -49,3 +49,30 @@ def test_kept_channels_are_a_multiple_of_round_to_where_that_many_remain():
     assert [wide.move(n).kept for n in (1, 8, 31, 32, 57, 60, 99)] == [56, 56, 32, 32, 7, 4, 1]
     assert [narrow.move(n).kept for n in (1, 4, 5, 11)] == [8, 8, 7, 1]
     assert GroupOrder("exact", tuple(range(64))).move(31).kept == 33  # round_to 1: the count asked
+
+
+def _step(n: int, ms: float, seconds: float, tried=(), move="prune"):
+    from edgeship.pipeline.stages.budget_steps import Step
+    return Step(n, move, 0, 80.0, Measured(ms, ms * 0.99, ms * 1.01, 100.0, None), seconds, tuple(tried))
+
+
+def test_the_pace_scales_the_table_by_what_whole_files_saved_and_counts_the_steps_time_allows():
+    steps = [_step(0, 10.0, 50.0),
+             _step(1, 9.5, 150.0, [{"estimated_ms": 9.0, "latency_ms": 9.5}, {"estimated_ms": 9.2, "latency_ms": 9.6}]),
+             _step(2, 9.3, 600.0, move="fine-tuned, onnx int8 as shipped"),  # a winner's fine-tune: not a step's pace
+             _step(3, 8.8, 700.0, [{"estimated_ms": 8.3, "latency_ms": 8.8}, {"move": "not timed whole"}])]
+    sofar = pace(steps, 700.0, 1800.0)
+    assert sofar.table_gain == 0.5  # savings 0.5 of 1.0, 0.4 of 0.8, 0.5 of 1.0
+    assert sofar.steps_left == (1800.0 - 700.0) / (SLACK * 100.0)
+    assert pace(steps[:1], 50.0, 1800.0) == Pace((1800.0 - 50.0) / (SLACK * 50.0), 1.0)  # before any step
+    assert pace(steps, 1790.0, 1800.0).steps_left == 1.0
+
+
+def test_the_goal_asks_the_table_for_what_whole_files_will_save_and_strides_when_time_is_short():
+    budget = SimpleNamespace(step_reduction=0.1, latency_ms=2.0)
+    now = Measured(10.0, 9.9, 10.1, 100.0, None)
+    assert step_goal(now, 10.0, budget, Pace(100.0, 1.0)) == 9.0  # plenty of time: NetAdapt's 10%
+    assert abs(step_goal(now, 10.0, budget, Pace(100.0, 0.5)) - 8.0) < 1e-9  # the table over-promises twice
+    assert abs(step_goal(now, 10.0, budget, Pace(2.0, 1.0)) - (10.0 - (10.0 - 1.86) / 2)) < 1e-9  # two steps left
+    last = step_goal(now, 10.0, budget, Pace(1.0, 1.0))
+    assert abs(last - (2.0 * (1 - AIM_BELOW) - 0.1)) < 1e-9  # one step left: the budget itself
