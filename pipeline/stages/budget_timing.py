@@ -72,6 +72,8 @@ class BudgetTiming:
         self.ctx, self.folder, self.calibration, self.example = ctx, folder, calibration, example
         self.float_layers: list[str] = []   # runtime layer names the shipped int8 file keeps float
         self.table: LatencyTable | None = None
+        # the table that last ranked candidates: a step that moves the search to fp32 opens a new, empty one
+        self.consulted: LatencyTable | None = None
         self.format = budget_formats(ctx.recipe)[0]  # the format the search times in (chosen at the start)
         self.int8 = ctx.recipe.quantize.enabled  # the precision the search times in
         self.at_start: dict[str, dict | str] = {}  # the student in each format and precision, as first timed
@@ -178,10 +180,12 @@ class BudgetTiming:
         return measured[fmt, precision], timings
 
     def table_said(self) -> dict | None:
-        """The table's file, its size, and how many shapes this search timed (the rest came from the cache)."""
-        if self.table is None:
+        """The file of the table that last ranked candidates (else the open one), its size, and how many shapes this
+        search timed in it (the rest came from the cache)."""
+        table = self.consulted or self.table
+        if table is None:
             return None
-        return {"path": str(self.table.path), "shapes": len(self.table.ms), "timed_now": self.table.timed_now}
+        return {"path": str(table.path), "shapes": len(table.ms), "timed_now": table.timed_now}
 
     def _shapes(self, model: nn.Module):
         named = dict(model.named_modules())
@@ -194,6 +198,7 @@ class BudgetTiming:
         # only the layers a move changes enter an estimate: the rest of the model is never timed alone
         layers = [shape for after in afters for name, shape in after.items() if before.get(name) != shape]
         layers += [before[name] for after in afters for name in before if after.get(name) != before[name]]
+        self.consulted = self.table
         self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers", self.format))
         shutil.rmtree(self.folder, ignore_errors=True)
         return [self.table.estimate(now.latency_ms, before, after) for after in afters]
