@@ -4,10 +4,10 @@ candidate group loses as many channels as the target's layer table says that red
 at a few removal shares per group, and the count that meets the step's goal is interpolated between them (a
 layer's time is close to linear in its channels between two measured points).
 
-Two figures of the steps so far (`Pace`) correct that aim. The table's savings are scaled by what candidates
-timed whole really saved (layers timed alone can over-promise; on the EPYC the median error was 2%, and steps
-that saved 2-5% each were capped by one group's largest move, not by the table). And a budget far away with little search time left takes larger steps: the remaining
-distance shared among the steps the time left allows at the pace so far.
+Two figures of the steps so far (`Pace`) correct that aim. The table's savings are scaled by what candidates timed
+whole really saved (layers timed alone can over-promise; on the EPYC the median error was 2%, and steps that saved
+2-5% each were capped by one group's largest move, not by the table). And a budget far away with little search time
+left takes larger steps: the remaining distance shared among the steps the time left allows at the pace so far.
 """
 from __future__ import annotations
 
