@@ -11,7 +11,7 @@ from edgeship.pipeline.models.zoo import build_model
 from edgeship.pipeline.reporting.ship import Budget
 from edgeship.pipeline.stages.budget_latency import Measured
 from edgeship.pipeline.stages.budget_timing import pick, shortfall
-from edgeship.pipeline.stages.layer_groups import LayerGroups
+from edgeship.pipeline.stages.layer_groups import Joint, LayerGroups
 from edgeship.pipeline.stages.prune import pruning_setup
 
 
@@ -34,6 +34,27 @@ def test_a_candidate_is_the_model_its_move_makes(arch):
         assert torch.allclose(twin(x), after, rtol=1e-4, atol=1e-5 * scale)  # the copy and the model alike
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in twin.parameters()) < params
     assert groups.moves(0.25, {}, 100)  # the graph still serves the next step
+
+
+@pytest.mark.parametrize("arch", ["simple_cnn", "mobilenet_v3_small", "shufflenet_v2_x0_5", "densenet121"])
+def test_a_joint_candidate_is_the_model_its_moves_make_together(arch):
+    """Several groups in one step (a concat's consumer reached by two of them included): the copy made from the
+    untouched graph is the model that pruning the groups one after another through the graph makes."""
+    torch.manual_seed(0)
+    model = build_model(arch, 10, 1, 32, {}).eval()
+    example = torch.zeros(1, 1, 32, 32)
+    groups = LayerGroups(model, example, pruning_setup(model, PruneConfig(), 10))
+    moves = groups.moves(0.5, {}, 100)
+    joint = Joint(tuple(moves if len(moves) < 4 else moves[::2]))
+    assert len(joint.moves) >= 2 and " + " in joint.describe()
+    twin = groups.candidate(joint)
+    x = torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        groups.apply(joint)
+        after = model(x)
+        scale = after.abs().max()
+        assert torch.allclose(twin(x), after, rtol=1e-4, atol=1e-5 * scale)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in twin.parameters())
 
 
 def test_latency_interval_brackets_the_median_of_one_series():
