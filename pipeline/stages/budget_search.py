@@ -30,13 +30,13 @@ from edgeship.pipeline.stages.budget_latency import Measured, budget_target
 from edgeship.pipeline.stages.budget_resume import SearchCheckpoint
 from edgeship.pipeline.stages.budget_retrain import retrain
 from edgeship.pipeline.stages.budget_retrain import why_not as why_not_retrain
-from edgeship.pipeline.stages.budget_step_size import pace, sized_moves, step_goal
+from edgeship.pipeline.stages.budget_step_size import joint_moves, pace, reach_ms, sized_moves, step_goal
 from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, write_steps
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit, health_problems
-from edgeship.pipeline.stages.layer_groups import LayerGroups, Move
+from edgeship.pipeline.stages.layer_groups import Joint, LayerGroups, Move
 from edgeship.pipeline.stages.prune import _finetune_method, make_pruner, prune_step, pruning_setup
 from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import accuracy, seed_everything
@@ -80,6 +80,15 @@ def _step_moves(groups: LayerGroups, model, example, timing: BudgetTiming, now: 
         return [order.move(round(budget.step_share * order.channels)) for order in orders]
     estimate = partial(timing.estimate_moves, model, make_twin=groups.candidate, now=now)
     return sized_moves(orders, goal, now.latency_ms, estimate)
+
+
+def _joint_moves(groups: LayerGroups, model, example, timing: BudgetTiming, now: Measured, goal: float,
+                 singles: list[Move], scores: list[float]) -> list[Joint]:
+    """Moves of several groups together where no single group reaches the step's goal by the layer table
+    (stages/budget_step_size.py)."""
+    estimates = timing.estimate_moves(model, singles, make_twin=groups.candidate, now=now)
+    every_group = groups.orders(_layer_macs(model, example), len(dict(model.named_modules())))
+    return joint_moves(every_group, singles, scores, estimates, goal, now.latency_ms)
 
 
 def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
@@ -205,8 +214,14 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                     break
                 twins = [groups.candidate(move) for move in moves]
                 scores = [_score(twin, ctx) - base for twin in twins]
-                found, estimates = timing.candidates(model, twins, scores, now)
-                pick = choose_move(scores, found, now, budget)
+                reach = None
+                if goal is not None and budget.latency_ms is not None and now.high_ms > budget.latency_ms:
+                    reach = reach_ms(goal, now.latency_ms)
+                    joints = _joint_moves(groups, model, example, timing, now, goal, moves, scores)
+                    moves, twins = moves + joints, twins + [groups.candidate(joint) for joint in joints]
+                    scores += [_score(twin, ctx) - base for twin in twins[len(scores):]]
+                found, estimates = timing.candidates(model, twins, scores, now, reach)
+                pick = choose_move(scores, found, now, budget, reach)
                 tried += tuple(_tried(move.describe(), base + score, m, i == pick, estimate) for i, (move, score, m,
                                estimate) in enumerate(zip(moves, scores, found, estimates)))
                 if pick is not None or goal is None:

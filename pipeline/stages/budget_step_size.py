@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from edgeship.pipeline.stages.budget_latency import Measured
-from edgeship.pipeline.stages.layer_groups import GroupOrder, Move
+from edgeship.pipeline.stages.budget_timing import cost
+from edgeship.pipeline.stages.layer_groups import GroupOrder, Joint, Move
 
 GRID = (0.25, 0.5, 0.75, 0.9)  # shares of a group's channels at which its removal is estimated
 AIM_BELOW = 0.02  # the last step aims this share under the budget: the table's estimates were within 1-4%
 GAIN_RANGE = (0.25, 2.0)  # the table's correction is kept within this: a few noisy timings decide it
 SLACK = 2.0  # steps are sized to reach the budget in 1/SLACK of the time left: a step that saves less costs one more
+REACH = 0.5  # a candidate that saves this share of the step's aimed reduction counts as taking the step
+MAX_SHARE = 0.75  # the most of every group one joint step removes (uniform pruning at 0.83 lost 8 points)
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,37 @@ def sized_moves(orders: list[GroupOrder], goal_ms: float, now_ms: float,
         if count is not None:
             sized.append(order.move(count))
     return sized or largest
+
+
+def reach_ms(goal_ms: float, now_ms: float) -> float:
+    """The latency a candidate must reach to count as taking the step: REACH of the aimed reduction. NetAdapt
+    chooses among the candidates that meet the step's goal; choosing by cost alone among every candidate took
+    one group's smallest useful move, step after step, however far the budget was."""
+    return now_ms - REACH * (now_ms - goal_ms)
+
+
+def joint_moves(every_group: list[GroupOrder], singles: list[Move], scores: list[float],
+                estimates: list[float | None], goal_ms: float, now_ms: float) -> list[Joint]:
+    """Candidates that move several groups at once, where no single group's move reaches the step's goal by the
+    table (`singles`, their accuracy change `scores` and latency `estimates`): the groups cheapest in accuracy per
+    millisecond, added until their savings add up to the goal; and every group by one share, as much as the
+    singles' savings, scaled linearly, say the goal takes (at most MAX_SHARE): uniform pruning's own move, so a
+    step is never worse than it."""
+    saving = [(i, now_ms - e) for i, e in enumerate(estimates) if e is not None and e < now_ms]
+    if not saving or any(now_ms - s <= goal_ms for _, s in saving):
+        return []
+    needed, joints = now_ms - goal_ms, []
+    chosen, saved = [], 0.0
+    for i, s in sorted(saving, key=lambda pair: cost(scores[pair[0]], estimates[pair[0]], now_ms)):
+        chosen.append(singles[i])
+        saved += s
+        if saved >= needed:
+            break
+    if len(chosen) > 1:
+        joints.append(Joint(tuple(chosen)))
+    per_share = sum(s / (len(singles[i].idxs) / singles[i].channels) for i, s in saving)
+    share = min(MAX_SHARE, math.ceil(20 * needed / per_share) / 20)  # to 5%: the estimate is rough
+    moves = tuple(m for m in (order.move(round(share * order.channels)) for order in every_group) if m.idxs)
+    if len(moves) > 1:
+        joints.append(Joint(moves, f"every group by {share:.0%}"))
+    return joints

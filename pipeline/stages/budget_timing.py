@@ -47,12 +47,17 @@ def resource(now: Measured, budget) -> Callable[[Measured], float]:
             "memory": lambda m: m.peak_rss_mb or 0.0}[binding]
 
 
-def pick(scores: list[float], measured: list, now: Measured, budget) -> int | None:
+def pick(scores: list[float], measured: list, now: Measured, budget, reach_ms: float | None = None) -> int | None:
     """The move that loses the least accuracy per unit of the binding resource saved (`resource`), among those
-    timed whole that save some."""
+    timed whole that save some; under a latency step sized to a goal, among those that reach `reach_ms` where any
+    does (NetAdapt's choice among the candidates that take the step)."""
     amount = resource(now, budget)
     costs = [cost(s, amount(m), amount(now)) if isinstance(m, Measured) else float("inf")
              for s, m in zip(scores, measured)]
+    if reach_ms is not None and budget.latency_ms is not None and now.high_ms > budget.latency_ms:
+        reaching = [i for i, m in enumerate(measured) if isinstance(m, Measured) and m.latency_ms <= reach_ms]
+        if reaching:
+            costs = [c if i in reaching else float("inf") for i, c in enumerate(costs)]
     best = min(range(len(costs)), key=costs.__getitem__, default=None)
     return best if best is not None and costs[best] < float("inf") else None
 
@@ -207,16 +212,18 @@ class BudgetTiming:
         """The table's latency of each move (`make_twin(move)` -> the pruned copy, made one at a time)."""
         return self._estimates(model, [self._shapes(make_twin(move)) for move in moves], now)
 
-    def candidates(self, model: nn.Module, twins: list[nn.Module], scores: list[float], now: Measured
-                   ) -> tuple[list[Measured | str], list[float | None]]:
+    def candidates(self, model: nn.Module, twins: list[nn.Module], scores: list[float], now: Measured,
+                   reach_ms: float | None = None) -> tuple[list[Measured | str], list[float | None]]:
         """Each candidate's whole-file figures, or why it has none; and its latency by the table (None without
-        one). With a table, only the `budget.timed` best by estimated cost are timed whole."""
+        one). With a table, only the `budget.timed` best by estimated cost are timed whole, those the table says
+        reach `reach_ms` (take the step) first."""
         estimates: list[float | None] = [None] * len(twins)
         if self.table is not None:
             estimates = self._estimates(model, [self._shapes(t) for t in twins], now)
         if any(e is None for e in estimates):  # no table, or a layer it could not time: every candidate whole
             return self.whole(twins), estimates
-        ranked = sorted(range(len(twins)), key=lambda i: cost(scores[i], estimates[i], now.latency_ms))
+        ranked = sorted(range(len(twins)), key=lambda i: (reach_ms is not None and estimates[i] > reach_ms,
+                                                          cost(scores[i], estimates[i], now.latency_ms)))
         chosen = [i for i in ranked if estimates[i] < now.latency_ms][:self.ctx.recipe.budget.timed] or ranked[:1]
         timed = dict(zip(chosen, self.whole([twins[i] for i in chosen])))
         return [timed.get(i, f"not timed whole: {estimates[i]:.3f} ms by the layer table")

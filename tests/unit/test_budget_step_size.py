@@ -3,7 +3,19 @@ takes, interpolated between the removal shares it was estimated at; groups that 
 from types import SimpleNamespace
 
 from edgeship.pipeline.stages.budget_latency import Measured
-from edgeship.pipeline.stages.budget_step_size import AIM_BELOW, GRID, SLACK, Pace, pace, sized_moves, step_goal
+from edgeship.pipeline.stages.budget_step_size import (
+    AIM_BELOW,
+    GRID,
+    MAX_SHARE,
+    SLACK,
+    Pace,
+    joint_moves,
+    pace,
+    reach_ms,
+    sized_moves,
+    step_goal,
+)
+from edgeship.pipeline.stages.budget_timing import pick
 from edgeship.pipeline.stages.layer_groups import GroupOrder
 
 
@@ -76,3 +88,29 @@ def test_the_goal_asks_the_table_for_what_whole_files_will_save_and_strides_when
     assert abs(step_goal(now, 10.0, budget, Pace(2.0, 1.0)) - (10.0 - (10.0 - 1.86) / 2)) < 1e-9  # two steps left
     last = step_goal(now, 10.0, budget, Pace(1.0, 1.0))
     assert abs(last - (2.0 * (1 - AIM_BELOW) - 0.1)) < 1e-9  # one step left: the budget itself
+
+
+def test_a_goal_no_group_reaches_gets_the_cheapest_groups_together_and_every_group_by_one_share():
+    orders = [GroupOrder(name, tuple(range(16)), 1) for name in "abcd"]
+    singles = [o.move(8) for o in orders]  # half of each group
+    estimates = [9.0, 9.5, 9.2, None]     # saves 1.0, 0.5, 0.8 ms; d could not be estimated
+    scores = [-1.0, -0.1, -4.0, 0.0]      # a loses 1 point a ms, b 0.2, c 5
+    joints = joint_moves(orders, singles, scores, estimates, 8.5, 10.0)
+    cheapest, uniform = joints
+    assert [m.root for m in cheapest.moves] == ["b", "a"]  # by cost, until 1.5 ms is saved
+    # the singles save 4.6 ms per share removed (1.0 / 0.5 + 0.5 / 0.5 + 0.8 / 0.5): 1.5 ms is 33%, up to 35%
+    assert [len(m.idxs) for m in uniform.moves] == [6] * 4 and "every group by 35%" in uniform.describe()
+    assert joint_moves(orders, singles, scores, estimates, 9.1, 10.0) == []  # a alone reaches 9.1 ms
+    far = joint_moves(orders, singles, scores, estimates, 1.0, 10.0)
+    assert len(far[0].moves) == 3 and far[1].moves[0].kept == round(16 * (1 - MAX_SHARE))
+
+
+def test_a_step_is_taken_by_a_candidate_that_reaches_the_goal_where_one_does():
+    budget = SimpleNamespace(latency_ms=5.0, size_kb=None, peak_rss_mb=None)
+    now = Measured(10.0, 9.9, 10.1, 100.0, None)
+    small, large = Measured(9.8, 9.7, 9.9, 90.0, None), Measured(8.0, 7.9, 8.1, 60.0, None)
+    scores = [-0.1, -3.0]  # 0.5 points a ms against 1.5
+    assert reach_ms(8.0, 10.0) == 9.0
+    assert pick(scores, [small, large], now, budget) == 0                 # by cost alone: the small move
+    assert pick(scores, [small, large], now, budget, reach_ms(8.0, 10.0)) == 1  # the step's goal: the large one
+    assert pick(scores, [small, "failed"], now, budget, reach_ms(8.0, 10.0)) == 0  # none reaches: by cost
