@@ -1,16 +1,17 @@
-"""budget: the most accurate student within a latency (size, memory) budget on one target, found NetAdapt-style
-(Yang et al., ECCV 2018) on the distilled student and measured on the target itself.
+"""budget: the most accurate student within a latency (size, memory) budget on one target, found NetAdapt-style (Yang
+et al., ECCV 2018) on the distilled student and measured on the target itself.
 
 Each step aims at a latency reduction (NetAdapt's: `budget.step_reduction` of the starting latency, the last step
 the budget itself) and tries the layer groups with the most MACs: a copy with as many of one group's channels
 removed (Torch-Pruning's groups, L1 magnitude) as the target's layer table says the reduction takes
-(stages/budget_step_size.py), scored by its validation accuracy after re-estimating BatchNorm
-statistics (EagleEye's adaptive BN: a proxy for accuracy after fine-tuning at a fraction of the cost). Candidates
-are ranked by the target's per-layer latency tables, and the `budget.timed` best are timed whole on the target in
-the budget's format and precision (stages/budget_timing.py). The move that loses the least
-accuracy per millisecond saved is applied, then a short KD fine-tune from the teacher. The steps stop when the
-budget holds by the upper end of the latency's 95% interval, or at budget.max_search_seconds; the winner gets
-prune.finetune's full KD fine-tune and is measured again. Every step is a row of budget-steps.csv.
+(stages/budget_step_size.py), or, where no single group reaches it, several groups at once, scored by its
+validation accuracy after re-estimating BatchNorm statistics (EagleEye's adaptive BN: a proxy for accuracy after
+fine-tuning at a fraction of the cost). Candidates are ranked by the target's per-layer latency tables, and the
+`budget.timed` best are timed whole on the target in the budget's format and precision (stages/budget_timing.py).
+The move that loses the least accuracy per millisecond saved is applied, then a short KD fine-tune from the
+teacher. The steps stop when the budget holds by the upper end of the latency's 95% interval, or at
+budget.max_search_seconds; the winner gets prune.finetune's full KD fine-tune and is measured again. Every step is
+a row of budget-steps.csv.
 """
 from __future__ import annotations
 

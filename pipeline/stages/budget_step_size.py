@@ -1,13 +1,14 @@
-"""How much a budget step prunes (NetAdapt, Yang et al. 2018): each step aims at a latency reduction, a share of
-the student's starting latency (`budget.step_reduction`; never deeper than the budget itself asks), and each
-candidate group loses as many channels as the target's layer table says that reduction takes. The table is read
-at a few removal shares per group, and the count that meets the step's goal is interpolated between them (a
-layer's time is close to linear in its channels between two measured points).
+"""How much a budget step prunes (NetAdapt, Yang et al. 2018): each step aims at a latency reduction, a share of the
+student's starting latency (`budget.step_reduction`; never deeper than the budget itself asks), and each candidate
+group loses as many channels as the target's layer table says that reduction takes. The table is read at a few
+removal shares per group, and the count that meets the step's goal is interpolated between them (a layer's time is
+close to linear in its channels between two measured points).
 
 Two figures of the steps so far (`Pace`) correct that aim. The table's savings are scaled by what candidates timed
-whole really saved (layers timed alone can over-promise; on the EPYC the median error was 2%, and steps that saved
-2-5% each were capped by one group's largest move, not by the table). And a budget far away with little search time
-left takes larger steps: the remaining distance shared among the steps the time left allows at the pace so far.
+whole really saved (layers timed alone can over-promise; on the EPYC the median error was 2%). Where no one group's
+largest move reaches the goal (steps of one group saved 2-5% each there), joint moves take several. And a budget
+far away with little search time left takes larger steps: the remaining distance shared among the steps the time
+left allows at the pace so far.
 """
 from __future__ import annotations
 
