@@ -16,7 +16,6 @@ a row of budget-steps.csv.
 from __future__ import annotations
 
 import time
-from functools import partial
 from pathlib import Path
 
 from edgeship.calibration.calibration_set import build_calibration_set
@@ -28,35 +27,22 @@ from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from edgeship.pipeline.models.zoo import count_macs_params
 from edgeship.pipeline.stages.budget_latency import Measured, budget_target
+from edgeship.pipeline.stages.budget_moves import joint_candidates, step_moves
 from edgeship.pipeline.stages.budget_resume import SearchCheckpoint
 from edgeship.pipeline.stages.budget_retrain import retrain
 from edgeship.pipeline.stages.budget_retrain import why_not as why_not_retrain
-from edgeship.pipeline.stages.budget_step_size import joint_moves, pace, reach_ms, sized_moves, step_goal
+from edgeship.pipeline.stages.budget_step_size import pace, reach_ms, step_goal
 from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, write_steps
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit, health_problems
-from edgeship.pipeline.stages.layer_groups import Joint, LayerGroups, Move
+from edgeship.pipeline.stages.layer_groups import LayerGroups
 from edgeship.pipeline.stages.prune import _finetune_method, make_pruner, prune_step, pruning_setup
 from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import accuracy, seed_everything
 
 CALIBRATION_SAMPLES = 64  # int8 calibration of each candidate: enough for its latency, which is all it is for
-
-
-def _layer_macs(model, example) -> dict[str, int]:
-    """MACs of each convolution / linear layer, by module name (the groups' roots are ranked by them)."""
-    from torch import nn
-
-    macs: dict[str, int] = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: macs.__setitem__(
-        name, int(out.numel() * mod.weight[0].numel()))) for name, m in model.named_modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))]
-    model.eval()(example)
-    for hook in hooks:
-        hook.remove()
-    return macs
 
 
 def _scoring_split(ctx: Context):
@@ -70,26 +56,6 @@ def _score(model, ctx: Context) -> float:
     bn_recalibration.recalibrate(model, ctx.data.train, ctx.recipe.budget.calibration_images,
                                  workers=ctx.recipe.data.workers)
     return accuracy(model, _scoring_split(ctx), ctx.task)
-
-
-def _step_moves(groups: LayerGroups, model, example, timing: BudgetTiming, now: Measured, goal: float | None,
-                budget) -> list[Move]:
-    """The step's candidate moves, one per group with the most MACs: sized by the layer table to the step's
-    latency goal (stages/budget_step_size.py), or `budget.step_share` of each group's channels without one."""
-    orders = groups.orders(_layer_macs(model, example), budget.candidates)
-    if timing.table is None:
-        return [order.move(round(budget.step_share * order.channels)) for order in orders]
-    estimate = partial(timing.estimate_moves, model, make_twin=groups.candidate, now=now)
-    return sized_moves(orders, goal, now.latency_ms, estimate)
-
-
-def _joint_moves(groups: LayerGroups, model, example, timing: BudgetTiming, now: Measured, goal: float,
-                 singles: list[Move], scores: list[float]) -> list[Joint]:
-    """Moves of several groups together where no single group reaches the step's goal by the layer table
-    (stages/budget_step_size.py)."""
-    estimates = timing.estimate_moves(model, singles, make_twin=groups.candidate, now=now)
-    every_group = groups.orders(_layer_macs(model, example), len(dict(model.named_modules())))
-    return joint_moves(every_group, singles, scores, estimates, goal, now.latency_ms)
 
 
 def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
@@ -210,7 +176,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             base = accuracy(model, _scoring_split(ctx), ctx.task)  # the model as it stands, on the same images
             tried: tuple = ()
             for _ in range(SMALLER_STEPS + 1):
-                moves = _step_moves(groups, model, example, timing, now, goal, budget)
+                moves = step_moves(groups, model, example, timing, now, goal, budget)
                 if not moves:
                     break
                 twins = [groups.candidate(move) for move in moves]
@@ -218,7 +184,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 reach = None
                 if goal is not None and budget.latency_ms is not None and now.high_ms > budget.latency_ms:
                     reach = reach_ms(goal, now.latency_ms)
-                    joints = _joint_moves(groups, model, example, timing, now, goal, moves, scores)
+                    joints = joint_candidates(groups, model, example, timing, now, goal, moves, scores)
                     moves, twins = moves + joints, twins + [groups.candidate(joint) for joint in joints]
                     scores += [_score(twin, ctx) - base for twin in twins[len(scores):]]
                 found, estimates = timing.candidates(model, twins, scores, now, reach)
