@@ -166,7 +166,7 @@ def one_budget(args, recipe: dict, folder: Path, runtime: str, budget_ms: float)
             "uniform_width": narrow[1] | {"width_mult": narrow[0]} if narrow else None,
             "seconds": seconds, "seeds": 1, "steps": max(0, len(searched.get("steps", [])) - 1),
             "layer_table": searched.get("layer_table"), "estimate_error": estimate_error(searched),
-            "from_scratch": searched.get("from_scratch")}
+            "from_scratch": searched.get("from_scratch"), "stopped": (searched.get("stopped") or {}).get("why")}
 
 
 def main() -> int:
@@ -204,7 +204,8 @@ def main() -> int:
         retrained = (f", winner val {scratch['fine_tuned_val_accuracy']:.2f}% fine-tuned / "
                      f"{scratch['val_accuracy']:.2f}% from scratch ({scratch['kept']} kept)"
                      if isinstance(scratch, dict) else "")
-        print("  ".join(line) + f"  search {b['seconds']:.0f} s, {b['steps']} steps{table}{retrained}")
+        stopped = f", stopped: {b['stopped']}" if b.get("stopped") else ""
+        print("  ".join(line) + f"  search {b['seconds']:.0f} s, {b['steps']} steps{table}{retrained}{stopped}")
     print(f"total {time.monotonic() - started:.0f} s")
     return 0
 
