@@ -102,7 +102,7 @@ def _prune_stage(flow: Flow, start: Artifact, teacher_art: Artifact | None) -> A
             PRUNED, "prune", recipe.prune.model_dump(mode="json"), inputs, TORCH_PACKAGES,
             lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
             trains=True)
-    target, threads = budget_target(recipe)
+    target, threads = budget_target(recipe)  # the thread counts the search may choose from
     formats = budget_formats(recipe)
     cfg = {"budget": recipe.budget.model_dump(mode="json"), "target": target.model_dump(mode="json"),
            "formats": formats,

@@ -55,13 +55,13 @@ def _examples(ctx: Context, artifacts: dict[str, Artifact], ship_choices: dict[s
 
 
 def ship_budget(recipe) -> Budget | None:
-    """The recipe's budget as ship judges rows: on the bench column of its target at its threads."""
+    """The recipe's budget as ship judges rows: on the bench columns of its target at the thread counts it allows."""
     budget = recipe.budget
     if not budget.enabled:
         return None
-    cfg, threads = budget_target(recipe)
-    column = next(c.name for c in bench_columns(recipe) if c.cfg.name == cfg.name and c.threads == threads)
-    return Budget(column, budget.metric, budget.latency_ms, budget.size_kb, budget.peak_rss_mb)
+    cfg, counts = budget_target(recipe)
+    columns = tuple(c.name for c in bench_columns(recipe) if c.cfg.name == cfg.name and c.threads in counts)
+    return Budget(columns, budget.metric, budget.latency_ms, budget.size_kb, budget.peak_rss_mb)
 
 
 def bench_and_report(ctx: Context, artifacts: dict[str, Artifact], final_stage: str,

@@ -22,16 +22,17 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
     """For each format: among its ok rows on the first native target (emulated latency decides nothing; with
     only emulated targets, the first one) whose accuracy is within budget, the faster file where paired timing
     (`speed`) tells them apart, else the more accurate one. Rows of `unfit` stages (stage -> why) never ship.
-    With a `budget`, rows on its target column only, and only those that meet it: the most accurate ships."""
+    With a `budget`, rows on its target's columns only (one per thread count it allows), and only those that meet
+    it: the most accurate ships, at the thread count where it meets the budget (the faster where both do)."""
     unfit = unfit or {}
     if not rows:
         return {}
-    target = budget.column if budget else next((r.target for r in rows if r.is_native and r.ok), rows[0].target)
-    torch_ref = next((r for r in rows if r.stage == reference_stage and r.target == target and r.accuracy is not None),
-                     None)  # the fp32 student the allowed drop is measured from
+    columns = budget.columns if budget else (next((r.target for r in rows if r.is_native and r.ok), rows[0].target),)
+    torch_ref = next((r for r in rows if r.stage == reference_stage and r.target in columns
+                      and r.accuracy is not None), None)  # the fp32 student the allowed drop is measured from
     choices = {}
     for fmt in formats:
-        candidates = [r for r in rows if r.format == fmt and r.target == target and r.ok and not r.is_teacher]
+        candidates = [r for r in rows if r.format == fmt and r.target in columns and r.ok and not r.is_teacher]
         # a board without torch: the student's own fp32 file in this format stands for it (parity-checked)
         ref = torch_ref or next((r for r in candidates if r.stage == export(fmt).name and r.accuracy is not None),
                                 None)
@@ -60,8 +61,8 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
             said = [f"the most accurate file within the budget: {found[0]:.3f} ms [{found[1]:.3f}, {found[2]:.3f}] "
                     f"{budget.metric}"] if found else ["the most accurate file within the budget"]
         else:
-            pick, said = _fastest(within, [c for c in speed if c.target == target])
-        why = (f"{pick.stage} ({pick.precision}) on {target}: p50 {pick.latency():.3f} ms, accuracy "
+            pick, said = _fastest(within, [c for c in speed if c.target in columns])
+        why = (f"{pick.stage} ({pick.precision}) on {pick.target}: p50 {pick.latency():.3f} ms, accuracy "
                f"{pick.accuracy:.2f}% vs fp32 student "
                f"{ref.accuracy:.2f}% (allowed drop {max_drop} points)")
         choices[fmt] = ShipChoice(pick.stage, "; ".join([why, *said]), pick.precision)
@@ -70,9 +71,10 @@ def choose(rows: list[ResultRow], reference_stage: str, formats: list[str], max_
 
 @dataclass(frozen=True)
 class Budget:
-    """budget: as ship judges a row: on `column` (the budget's target at its threads), the upper end of the 95%
-    interval of its latency metric within latency_ms, its files within size_kb, its memory within peak_rss_mb."""
-    column: str
+    """budget: as ship judges a row: on `columns` (the budget's target at each thread count it allows), the upper
+    end of the 95% interval of its latency metric within latency_ms, its files within size_kb, its memory within
+    peak_rss_mb."""
+    columns: tuple[str, ...]
     metric: str
     latency_ms: float | None
     size_kb: float | None
@@ -103,10 +105,11 @@ class Budget:
         why = next((self.why_not(r) for r in rows if self.why_not(r)), "the budget")
         timed = [(self.interval(r), r) for r in rows if self.interval(r) is not None]
         if not timed:
-            return f"no file meets {why} on {self.column} (none was timed)"
+            return f"no file meets {why} on {', '.join(self.columns)} (none was timed)"
         (value, low, high), row = min(timed, key=lambda pair: pair[0][0])
-        return (f"no file meets {why} on {self.column}; fastest: {value:.3f} ms [{low:.3f}, {high:.3f}] "
-                f"{self.metric} at {row.accuracy:.2f}% ({row.stage}, {(row.size_bytes or 0) / 1024:.0f} KB)")
+        at = f" on {row.target}" if len(self.columns) > 1 else ""
+        return (f"no file meets {why} on {', '.join(self.columns)}; fastest: {value:.3f} ms [{low:.3f}, {high:.3f}] "
+                f"{self.metric} at {row.accuracy:.2f}% ({row.stage}{at}, {(row.size_bytes or 0) / 1024:.0f} KB)")
 
 
 def _fastest(within: list[ResultRow], speed: list[SpeedComparison]) -> tuple[ResultRow, list[str]]:

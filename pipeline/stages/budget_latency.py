@@ -1,6 +1,7 @@
 """Latency of candidate models on the budget's target, measured, never modelled: each candidate is exported (and
 made int8 when the recipe quantizes, prediction layers float as the quantize stage keeps them) as the shipped file
-would be, and a step's candidates are timed by one agent run on the target, at the budget's threads."""
+would be, and a step's candidates are timed by one agent run on the target, at the thread count the search runs
+in."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,10 +54,11 @@ class Measured:
 
 
 def budget_target(recipe):
-    """(the budget's target entry, its thread count)."""
+    """(the budget's target entry, the thread counts the search may run it at: budget.threads, else every count the
+    target is benched at, and the search keeps the fastest)."""
     budget = recipe.budget
     cfg = next(t for t in recipe.targets if t.name == (budget.target or recipe.targets[0].name))
-    return cfg, budget.threads or recipe.bench.threads
+    return cfg, [budget.threads] if budget.threads else list(cfg.threads or [recipe.bench.threads])
 
 
 def budget_formats(recipe) -> list[str]:
@@ -109,23 +111,23 @@ def model_file(model: nn.Module, ctx: Context, folder: Path, calibration, float_
 
 
 def measure(models: list[nn.Module], ctx: Context, folder: Path, calibration, float_layers: list[str], fmt: str,
-            int8: bool | None = None) -> list[Measured | str]:
-    """Each model's figures in `fmt` (int8 with `float_layers` kept float, unless `int8` is False), or why it
-    could not be measured."""
+            threads: int, int8: bool | None = None) -> list[Measured | str]:
+    """Each model's figures in `fmt` (int8 with `float_layers` kept float, unless `int8` is False) at `threads`,
+    or why it could not be measured."""
     return bench_files([(model_file(model, ctx, folder / f"candidate-{i}", calibration, float_layers, fmt,
-                                    int8=int8), fmt) for i, model in enumerate(models)], ctx)
+                                    int8=int8), fmt) for i, model in enumerate(models)], ctx, threads)
 
 
 POST_IMAGES = 20  # images whose post-processing (a detector's box decoding) is timed with each whole model
 
 
-def bench_files(files: list[tuple[Path, str]], ctx: Context, min_seconds: float | None = None, whole: bool = True
-                ) -> list[Measured | str]:
-    """One agent run on the budget's target times every (file, format) at the budget's threads. A `whole` model
+def bench_files(files: list[tuple[Path, str]], ctx: Context, threads: int, min_seconds: float | None = None,
+                whole: bool = True) -> list[Measured | str]:
+    """One agent run on the budget's target times every (file, format) at `threads`. A `whole` model
     is also run on POST_IMAGES test images: where the task's device metric post-processes (a detector's decoding
     and NMS), that time is part of its latency: the budget bounds what the device spends per image."""
     recipe = ctx.recipe
-    cfg, threads = budget_target(recipe)
+    cfg = budget_target(recipe)[0]
     b = recipe.bench
     request = BenchRequest(eval_npz=write_eval_set(ctx, POST_IMAGES) if whole else None, threads=threads,
                            warmup=b.warmup, min_runs=b.min_runs,
@@ -149,9 +151,9 @@ def bench_files(files: list[tuple[Path, str]], ctx: Context, min_seconds: float 
 LAYER_SECONDS = 0.3  # a layer alone is microseconds: 0.3 s gives hundreds of timings, plenty for its median
 
 
-def time_layers(shapes, ctx: Context, folder: Path, fmt: str) -> list[float | None]:
+def time_layers(shapes, ctx: Context, folder: Path, fmt: str, threads: int) -> list[float | None]:
     """Each layer shape (latency_table.LayerShape) alone, in format `fmt` and its own precision, timed in one
-    agent run: its latency by the budget's metric, None where it could not be made or timed."""
+    agent run at `threads`: its latency by the budget's metric, None where it could not be made or timed."""
     import numpy as np
     import torch
 
@@ -168,5 +170,5 @@ def time_layers(shapes, ctx: Context, folder: Path, fmt: str) -> list[float | No
         except Exception:  # a shape the converter refuses alone: its candidates are timed whole instead
             continue
     files = [(path, fmt) for path in made.values()]
-    timed = dict(zip(made, bench_files(files, ctx, min_seconds=LAYER_SECONDS, whole=False))) if made else {}
+    timed = dict(zip(made, bench_files(files, ctx, threads, min_seconds=LAYER_SECONDS, whole=False))) if made else {}
     return [timed[i].latency_ms if isinstance(timed.get(i), Measured) else None for i in range(len(shapes))]

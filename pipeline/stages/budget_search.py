@@ -262,10 +262,11 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
     final = {"val_accuracy": trained["val_accuracy"], "measured": now.__dict__ if isinstance(now, Measured) else now,
              "meets": isinstance(now, Measured) and now.meets(budget)}
     write_steps(out / "budget-steps.csv", steps, budget.metric)
-    cfg, threads = budget_target(recipe)
+    cfg, counts = budget_target(recipe)
     metrics = {**trained, "method": "budget search (NetAdapt-style)",
                "macs_before": macs_before, "params_before": params_before, "macs": macs, "params": params,
-               "budget": {**budget.model_dump(mode="json"), "target": cfg.name, "threads": threads,
+               "budget": {**budget.model_dump(mode="json"), "target": cfg.name, "threads": timing.threads,
+                          "threads_tried": counts,
                           "format": timing.format, "precision": timing.precision,
                           "at_start": timing.at_start, "at_confirm": timing.at_confirm,
                           "from_scratch": from_scratch,

@@ -48,16 +48,19 @@ def resource(now: Measured, budget) -> Callable[[Measured], float]:
 
 
 def pick(scores: list[float], measured: list, now: Measured, budget, reach_ms: float | None = None) -> int | None:
-    """The move that loses the least accuracy per unit of the binding resource saved (`resource`), among those
-    timed whole that save some; under a latency step sized to a goal, among those that reach `reach_ms` where any
-    does (NetAdapt's choice among the candidates that take the step)."""
+    """The step's move. Under a latency step sized to a goal, where candidates timed whole reach `reach_ms`, the
+    one of those that loses the least accuracy (NetAdapt's choice among the candidates that take the step; the
+    faster on a tie): by accuracy per millisecond, a move three times the step's goal won at 35% of a
+    MobileNetV2's latency, overshooting the budget by a quarter for 10 points of validation accuracy. Otherwise
+    the one that loses the least accuracy per unit of the binding resource saved (`resource`), among those that
+    save some."""
     amount = resource(now, budget)
     costs = [cost(s, amount(m), amount(now)) if isinstance(m, Measured) else float("inf")
              for s, m in zip(scores, measured)]
     if reach_ms is not None and budget.latency_ms is not None and now.high_ms > budget.latency_ms:
         reaching = [i for i, m in enumerate(measured) if isinstance(m, Measured) and m.latency_ms <= reach_ms]
         if reaching:
-            costs = [c if i in reaching else float("inf") for i, c in enumerate(costs)]
+            return max(reaching, key=lambda i: (scores[i], -measured[i].latency_ms))
     best = min(range(len(costs)), key=costs.__getitem__, default=None)
     return best if best is not None and costs[best] < float("inf") else None
 
@@ -80,6 +83,7 @@ class BudgetTiming:
         # the table that last ranked candidates: a step that moves the search to fp32 opens a new, empty one
         self.consulted: LatencyTable | None = None
         self.format = budget_formats(ctx.recipe)[0]  # the format the search times in (chosen at the start)
+        self.threads = budget_target(ctx.recipe)[1][0]  # the thread count it times at (chosen with the format)
         self.int8 = ctx.recipe.quantize.enabled  # the precision the search times in
         self.at_start: dict[str, dict | str] = {}  # the student in each format and precision, as first timed
         self.at_confirm: dict[str, dict | str] = {}  # the last confirmed winner in each, timed the same way
@@ -91,29 +95,30 @@ class BudgetTiming:
     def whole(self, models: list[nn.Module], int8: bool | None = None) -> list[Measured | str]:
         """Each model timed whole in the search's format and precision (`int8`: another precision)."""
         found = measure(models, self.ctx, self.folder, self.calibration, self.float_layers, self.format,
-                        self.int8 if int8 is None else int8)
+                        self.threads, self.int8 if int8 is None else int8)
         shutil.rmtree(self.folder, ignore_errors=True)
         return found
 
     def as_shipped(self, model: nn.Module, every_format: bool = False) -> Measured | str:
         """The model as it will ship (int8 with the layers the quantize stage's budget keeps float), timed. The
         first time, and wherever `every_format` asks (the winner's confirmation), it is timed in every format the
-        budget allows, int8 and fp32, in one agent run, and the search goes on in the best (the fastest, or the
-        smallest under a size budget: `shortfall`): int8 is not faster on every CPU nor for every small model (a
-        pruned digits CNN ran 0.009 ms fp32 against 0.024 ms int8), and neither is one runtime. Then the target's
-        identity opens the layer table of that format and precision."""
+        budget allows, int8 and fp32, at each thread count it allows (one agent run per count), and the search
+        goes on in the best (the fastest, or the smallest under a size budget: `shortfall`): int8 is not faster on
+        every CPU nor for every small model (a pruned digits CNN ran 0.009 ms fp32 against 0.024 ms int8), neither
+        is one runtime, and a second thread can cost a small model more than it saves. Then the target's identity
+        opens the layer table of that format, precision and thread count."""
         if self.at_start and not every_format:
             if self.int8:  # once the search times fp32, the int8 budget's float layers are not needed
                 self.float_layers = self._float_layers(model, self.format)
             found = self.whole([model])[0]
         else:
-            before = (self.format, self.int8)
+            before = (self.format, self.int8, self.threads)
             found, timings = self._best_format(model)
             if not self.at_start:
                 self.at_start = timings
             else:
                 self.at_confirm = timings
-            if (self.format, self.int8) != before:  # the table of the old format and precision no longer applies
+            if (self.format, self.int8, self.threads) != before:  # the old table no longer applies
                 self.table = None
         self._open_table(found)
         return found
@@ -138,18 +143,19 @@ class BudgetTiming:
         """The target's layer table for the search's format and precision, once the target has said who it is."""
         recipe = self.ctx.recipe
         if self.table is None and recipe.budget.lookup and isinstance(found, Measured):
-            cfg, threads = budget_target(recipe)
+            cfg = budget_target(recipe)[0]
             precision = recipe.quantize.model_dump(mode="json") if self.int8 else "fp32"
             self.table = LatencyTable(target_identity(cfg.model_dump(mode="json"), found.platform, found.runtime,
-                                                      threads, f"{self.format} {precision}"))
+                                                      self.threads, f"{self.format} {precision}"))
 
     def state(self) -> dict:
         """What the search chose at its start, for its checkpoint."""
-        return {"format": self.format, "int8": self.int8, "float_layers": self.float_layers, "at_start": self.at_start,
-                "at_confirm": self.at_confirm}
+        return {"format": self.format, "int8": self.int8, "threads": self.threads, "float_layers": self.float_layers,
+                "at_start": self.at_start, "at_confirm": self.at_confirm}
 
     def restore(self, state: dict, now: Measured) -> None:
         self.format, self.int8, self.float_layers = state["format"], state["int8"], state["float_layers"]
+        self.threads = state.get("threads", self.threads)
         self.at_start, self.at_confirm = state["at_start"], state.get("at_confirm", {})
         self._open_table(now)
 
@@ -157,9 +163,10 @@ class BudgetTiming:
         return int8_float_layers(model, self.ctx, self.folder / f"{fmt}-int8", self.calibration, fmt)
 
     def _best_format(self, model: nn.Module) -> tuple[Measured | str, dict[str, dict | str]]:
-        """Every allowed format in each precision the recipe can ship, timed under the same conditions; the
-        search goes on in the one nearest its budget (`shortfall`), the fastest of those that meet it. Returns
-        its figures and every format's (one that cannot be made or timed is recorded with why)."""
+        """Every allowed format in each precision the recipe can ship, at each thread count the budget allows,
+        timed under the same conditions (one agent run per count); the search goes on in the one nearest its
+        budget (`shortfall`), the fastest of those that meet it. Returns its figures and every one's (one that
+        cannot be made or timed is recorded with why), keyed "format precision" ("@Nt" added with several counts)."""
         precisions = ("int8", "fp32") if self.ctx.recipe.quantize.enabled else ("fp32",)
         made: dict[tuple[str, str], tuple[Path, list[str]] | str] = {}
         for fmt in budget_formats(self.ctx.recipe):
@@ -172,17 +179,23 @@ class BudgetTiming:
                 except Exception as e:  # a format that cannot hold this model: the others still compete
                     made[fmt, precision] = f"{type(e).__name__}: {e}".splitlines()[0]
         files = {key: value for key, value in made.items() if not isinstance(value, str)}
-        timed = dict(zip(files, bench_files([(path, fmt) for (fmt, _), (path, _) in files.items()], self.ctx)))
+        counts = budget_target(self.ctx.recipe)[1]
+        found: dict[tuple[str, str, int], Measured | str] = {}
+        for threads in counts:
+            timed = dict(zip(files, bench_files([(path, fmt) for (fmt, _), (path, _) in files.items()], self.ctx,
+                                                threads)))
+            found.update({(*key, threads): timed.get(key, made[key]) for key in made})
         shutil.rmtree(self.folder, ignore_errors=True)
-        found = {key: timed.get(key, made[key]) for key in made}
-        timings = {f"{fmt} {precision}": getattr(m, "__dict__", str(m)) for (fmt, precision), m in found.items()}
+        timings = {f"{fmt} {precision}" + (f" @{threads}t" if len(counts) > 1 else ""): getattr(m, "__dict__", str(m))
+                   for (fmt, precision, threads), m in found.items()}
         measured = {key: m for key, m in found.items() if isinstance(m, Measured)}
         if not measured:
             return next(iter(found.values())), timings
-        fmt, precision = min(measured, key=lambda key: (shortfall(measured[key], self.ctx.recipe.budget),
-                                                        measured[key].latency_ms))
-        self.format, self.int8, self.float_layers = fmt, precision == "int8", files[fmt, precision][1]
-        return measured[fmt, precision], timings
+        fmt, precision, threads = min(measured, key=lambda key: (shortfall(measured[key], self.ctx.recipe.budget),
+                                                                 measured[key].latency_ms))
+        self.format, self.int8, self.threads = fmt, precision == "int8", threads
+        self.float_layers = files[fmt, precision][1]
+        return measured[fmt, precision, threads], timings
 
     def table_said(self) -> dict | None:
         """The file of the table that last ranked candidates (else the open one), its size, and how many shapes this
@@ -204,7 +217,8 @@ class BudgetTiming:
         layers = [shape for after in afters for name, shape in after.items() if before.get(name) != shape]
         layers += [before[name] for after in afters for name in before if after.get(name) != before[name]]
         self.consulted = self.table
-        self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers", self.format))
+        self.table.fill(layers, lambda missing: time_layers(missing, self.ctx, self.folder / "layers", self.format,
+                                                            self.threads))
         shutil.rmtree(self.folder, ignore_errors=True)
         return [self.table.estimate(now.latency_ms, before, after) for after in afters]
 
@@ -215,15 +229,18 @@ class BudgetTiming:
     def candidates(self, model: nn.Module, twins: list[nn.Module], scores: list[float], now: Measured,
                    reach_ms: float | None = None) -> tuple[list[Measured | str], list[float | None]]:
         """Each candidate's whole-file figures, or why it has none; and its latency by the table (None without
-        one). With a table, only the `budget.timed` best by estimated cost are timed whole, those the table says
-        reach `reach_ms` (take the step) first."""
+        one). With a table, only the `budget.timed` best are timed whole: those the table says reach `reach_ms` (take
+        the step) first, least accuracy lost first, then the rest by estimated cost."""
         estimates: list[float | None] = [None] * len(twins)
         if self.table is not None:
             estimates = self._estimates(model, [self._shapes(t) for t in twins], now)
         if any(e is None for e in estimates):  # no table, or a layer it could not time: every candidate whole
             return self.whole(twins), estimates
-        ranked = sorted(range(len(twins)), key=lambda i: (reach_ms is not None and estimates[i] > reach_ms,
-                                                          cost(scores[i], estimates[i], now.latency_ms)))
+        def rank(i: int) -> tuple[bool, float]:  # those the table says reach the goal first, least loss first
+            reaches = reach_ms is not None and estimates[i] <= reach_ms
+            return not reaches, -scores[i] if reaches else cost(scores[i], estimates[i], now.latency_ms)
+
+        ranked = sorted(range(len(twins)), key=rank)
         chosen = [i for i in ranked if estimates[i] < now.latency_ms][:self.ctx.recipe.budget.timed] or ranked[:1]
         timed = dict(zip(chosen, self.whole([twins[i] for i in chosen])))
         return [timed.get(i, f"not timed whole: {estimates[i]:.3f} ms by the layer table")

@@ -144,3 +144,21 @@ def test_a_search_killed_after_a_step_resumes_there(tmp_path, run_dir):
     assert [s["step"] for s in steps] == list(range(len(steps))) and len(steps) > report["resumed_after_step"]
     assert steps[1]["move"] in "".join(seen)  # the step made before the kill, kept as it was
     assert not list(run_dir.glob("stages/.resume-budget-*"))
+
+
+def test_a_budget_that_names_no_threads_is_searched_at_each_count_the_target_is_benched_at(tmp_path, run_dir):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({**RECIPE, "targets": [{"name": "local", "threads": [1, 2]}],
+                                      "budget": {**RECIPE["budget"], "latency_ms": 1000, "format": "onnx"}}))
+    assert main(["optimize", str(recipe), "--run-dir", str(run_dir)]) == 0
+    report = json.loads((run_dir / "report.json").read_text())
+    budget = report["budget"]
+    # every format and precision timed at each count; the search went on at the fastest of them
+    assert budget["threads_tried"] == [1, 2]
+    start = budget["at_start"]
+    assert sorted(start) == ["onnx fp32 @1t", "onnx fp32 @2t", "onnx int8 @1t", "onnx int8 @2t"]
+    fastest = min(start, key=lambda choice: start[choice]["latency_ms"])
+    assert f'{budget["format"]} {budget["precision"]} @{budget["threads"]}t' == fastest
+    # ship judged the files at both counts and says at which it ships
+    reason = report["ship"]["onnx"]["reason"]
+    assert report["ship"]["onnx"]["stage"] and ("on local@1t" in reason or "on local@2t" in reason)

@@ -8,7 +8,7 @@ from edgeship.pipeline.config.recipe import PruneConfig
 from edgeship.pipeline.core.contracts.results import ResultRow
 from edgeship.pipeline.core.contracts.speed import latency_interval
 from edgeship.pipeline.models.zoo import build_model
-from edgeship.pipeline.reporting.ship import Budget
+from edgeship.pipeline.reporting.ship import Budget, choose
 from edgeship.pipeline.stages.budget_latency import Measured
 from edgeship.pipeline.stages.budget_timing import pick, shortfall
 from edgeship.pipeline.stages.layer_groups import Joint, LayerGroups
@@ -68,11 +68,29 @@ def test_ship_judges_a_row_by_the_upper_end_of_its_interval_and_names_the_fastes
     steady = [1.0] * 100
     row = ResultRow(model="m", stage="onnx-int8", format="onnx", precision="int8", target="local", status="ok",
                     accuracy=90.0, latency_ms={"p50": 1.0}, timings_ms=steady, size_bytes=4096)
-    assert Budget("local", "p50", 1.5, None, None).why_not(row) is None
-    assert Budget("local", "p50", 0.9, None, None).why_not(row) == "latency 0.9 ms p50"
-    assert Budget("local", "p50", None, 2.0, None).why_not(row) == "size 2 KB"
-    said = Budget("local", "p50", 0.9, None, None).missed([row])
+    assert Budget(("local",), "p50", 1.5, None, None).why_not(row) is None
+    assert Budget(("local",), "p50", 0.9, None, None).why_not(row) == "latency 0.9 ms p50"
+    assert Budget(("local",), "p50", None, 2.0, None).why_not(row) == "size 2 KB"
+    said = Budget(("local",), "p50", 0.9, None, None).missed([row])
     assert "no file meets latency 0.9 ms p50 on local; fastest: 1.000 ms [1.000, 1.000] p50 at 90.00%" in said
+
+
+def test_ship_takes_the_most_accurate_file_within_the_budget_at_any_thread_count_it_allows():
+    def row(stage, precision, target, accuracy, ms):
+        return ResultRow(model="m", stage=stage, format="onnx" if stage != "student" else "torch",
+                         precision=precision, target=target, status="ok", accuracy=accuracy,
+                         latency_ms={"p50": ms}, timings_ms=[ms] * 100, size_bytes=4096)
+
+    rows = [row("student", "fp32", "local@1t", 80.0, 5.0), row("student", "fp32", "local@2t", 80.0, 3.0),
+            row("onnx-int8", "int8", "local@1t", 79.5, 1.2), row("onnx-int8", "int8", "local@2t", 79.5, 0.8),
+            row("onnx-fp32", "fp32", "local@1t", 78.0, 0.9), row("onnx-fp32", "fp32", "local@2t", 78.0, 0.7)]
+    both = choose(rows, "student", ["onnx"], 2.0, budget=Budget(("local@1t", "local@2t"), "p50", 1.0, None, None))
+    assert both["onnx"].stage == "onnx-int8" and "on local@2t" in both["onnx"].reason  # meets at two threads only
+    one = choose(rows, "student", ["onnx"], 2.0, budget=Budget(("local@1t",), "p50", 1.0, None, None))
+    assert one["onnx"].stage == "onnx-fp32" and "on local@1t" in one["onnx"].reason  # the budget named one thread
+    none = choose(rows, "student", ["onnx"], 2.0, budget=Budget(("local@1t", "local@2t"), "p50", 0.5, None, None))
+    assert none["onnx"].stage is None and "fastest: 0.700 ms" in none["onnx"].reason
+    assert "(onnx-fp32 on local@2t" in none["onnx"].reason
 
 
 def test_formats_compete_by_how_far_each_is_from_the_budget():

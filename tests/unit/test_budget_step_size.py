@@ -114,3 +114,6 @@ def test_a_step_is_taken_by_a_candidate_that_reaches_the_goal_where_one_does():
     assert pick(scores, [small, large], now, budget) == 0                 # by cost alone: the small move
     assert pick(scores, [small, large], now, budget, reach_ms(8.0, 10.0)) == 1  # the step's goal: the large one
     assert pick(scores, [small, "failed"], now, budget, reach_ms(8.0, 10.0)) == 0  # none reaches: by cost
+    # of the candidates that reach the goal, the one that loses least, not the one cheapest per ms
+    further = Measured(4.0, 3.9, 4.1, 30.0, None)
+    assert pick([-0.1, -3.0, -4.0], [small, large, further], now, budget, reach_ms(8.0, 10.0)) == 1
