@@ -31,7 +31,7 @@ def step_moves(groups: LayerGroups, model, example, timing: BudgetTiming, now: M
     latency goal (stages/budget_step_size.py), or `budget.step_share` of each group's channels without one."""
     orders = groups.orders(layer_macs(model, example), budget.candidates)
     if timing.table is None:
-        return [order.move(round(budget.step_share * order.channels)) for order in orders]
+        return [m for m in (order.move(round(budget.step_share * order.channels)) for order in orders) if m.idxs]
     estimate = partial(timing.estimate_moves, model, make_twin=groups.candidate, now=now)
     return sized_moves(orders, goal, now.latency_ms, estimate)
 

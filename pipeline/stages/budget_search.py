@@ -37,7 +37,7 @@ from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
 from edgeship.pipeline.stages.fit import fit, health_problems
-from edgeship.pipeline.stages.layer_groups import LayerGroups
+from edgeship.pipeline.stages.layer_groups import MIN_CHANNELS, LayerGroups
 from edgeship.pipeline.stages.prune import _finetune_method, make_pruner, prune_step, pruning_setup
 from edgeship.pipeline.training import bn_recalibration
 from edgeship.pipeline.training.loop import accuracy, seed_everything
@@ -196,7 +196,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 # the table promised time its candidates did not save whole: a step half as deep, other groups
                 goal = now.latency_ms - (now.latency_ms - goal) / 2
             if not moves:
-                stopped = {"why": "every layer group is down to one channel"}
+                stopped = {"why": f"every layer group is down to {MIN_CHANNELS} channels"}
                 break
             if pick is None:  # what it tried is kept: the report says why the search stopped
                 stopped = {"why": _nothing_faster(now), "tried": list(tried)}

@@ -85,7 +85,8 @@ def sized_moves(orders: list[GroupOrder], goal_ms: float, now_ms: float,
     for order in orders:
         for share in GRID:
             move = order.move(round(share * order.channels))
-            grid[(order.root, len(move.idxs))] = move
+            if move.idxs:  # a group at its floor (layer_groups.MIN_CHANNELS) has no move
+                grid[(order.root, len(move.idxs))] = move
     estimated = dict(zip(grid, estimate(list(grid.values()))))
     sized, largest = [], []
     for order in orders:

@@ -16,7 +16,7 @@ from edgeship.pipeline.stages.budget_step_size import (
     step_goal,
 )
 from edgeship.pipeline.stages.budget_timing import pick
-from edgeship.pipeline.stages.layer_groups import GroupOrder
+from edgeship.pipeline.stages.layer_groups import MIN_CHANNELS, GroupOrder
 
 
 def _linear_table(ms_per_channel: dict[str, float], now_ms: float, asked: list):
@@ -29,12 +29,13 @@ def _linear_table(ms_per_channel: dict[str, float], now_ms: float, asked: list):
 
 
 def test_each_group_loses_what_the_goal_takes_and_groups_that_cannot_are_left_out():
-    orders = [GroupOrder("wide", tuple(range(64)), 8), GroupOrder("narrow", tuple(range(8)), 8),
+    orders = [GroupOrder("wide", tuple(range(64)), 8), GroupOrder("narrow", tuple(range(16)), 1),
               GroupOrder("cheap", tuple(range(32)), 8)]
     asked = []
     moves = sized_moves(orders, 9.0, 10.0, _linear_table({"wide": 0.05, "narrow": 0.2, "cheap": 0.01}, 10.0, asked))
     by_root = {m.root: m for m in moves}
-    assert asked == [len(GRID) * 3]  # one table lookup: every group at every share
+    # one table lookup: every group at every share, the shares that reach the floor of 8 channels once
+    assert asked == [len(GRID) * 3 - 3]
     assert len(by_root["wide"].idxs) == 24    # 1 ms at 0.05 ms a channel is 20; 44 kept rounds down to 40
     assert len(by_root["narrow"].idxs) == 5   # 1 ms at 0.2 ms a channel
     assert "cheap" not in by_root             # 0.01 ms a channel: 29 channels save 0.29 ms, never 1 ms
@@ -42,9 +43,9 @@ def test_each_group_loses_what_the_goal_takes_and_groups_that_cannot_are_left_ou
 
 
 def test_when_no_group_reaches_the_goal_each_gives_its_largest_move():
-    orders = [GroupOrder("a", tuple(range(16)), 8), GroupOrder("b", tuple(range(16)), 8)]
-    moves = sized_moves(orders, 5.0, 10.0, _linear_table({"a": 0.01, "b": 0.02}, 10.0, []))
-    assert [len(m.idxs) for m in moves] == [14, 14]  # 90% of 16, rounded
+    orders = [GroupOrder("a", tuple(range(64)), 8), GroupOrder("b", tuple(range(64)), 8)]
+    moves = sized_moves(orders, 5.0, 10.0, _linear_table({"a": 0.001, "b": 0.002}, 10.0, []))
+    assert [len(m.idxs) for m in moves] == [56, 56]  # 90% of 64 would keep 6: the floor keeps 8
 
 
 def test_the_step_goal_is_a_share_of_the_start_and_never_below_the_budget():
@@ -58,8 +59,9 @@ def test_the_step_goal_is_a_share_of_the_start_and_never_below_the_budget():
 
 def test_kept_channels_are_a_multiple_of_round_to_where_that_many_remain():
     wide, narrow = GroupOrder("wide", tuple(range(64)), 8), GroupOrder("narrow", tuple(range(12)), 8)
-    assert [wide.move(n).kept for n in (1, 8, 31, 32, 57, 60, 99)] == [56, 56, 32, 32, 7, 4, 1]
-    assert [narrow.move(n).kept for n in (1, 4, 5, 11)] == [8, 8, 7, 1]
+    assert [wide.move(n).kept for n in (1, 8, 31, 32, 57, 60, 99)] == [56, 56, 32, 32, 8, 8, 8]  # never under 8
+    assert [narrow.move(n).kept for n in (1, 4, 5, 11)] == [8, 8, 8, 8]
+    assert not GroupOrder("floor", tuple(range(8)), 8).move(4).idxs  # at the floor: nothing to remove
     assert GroupOrder("exact", tuple(range(64))).move(31).kept == 33  # round_to 1: the count asked
 
 
@@ -102,7 +104,7 @@ def test_a_goal_no_group_reaches_gets_the_cheapest_groups_together_and_every_gro
     assert [len(m.idxs) for m in uniform.moves] == [6] * 4 and "every group by 35%" in uniform.describe()
     assert joint_moves(orders, singles, scores, estimates, 9.1, 10.0) == []  # a alone reaches 9.1 ms
     far = joint_moves(orders, singles, scores, estimates, 1.0, 10.0)
-    assert len(far[0].moves) == 3 and far[1].moves[0].kept == round(16 * (1 - MAX_SHARE))
+    assert len(far[0].moves) == 3 and far[1].moves[0].kept == max(MIN_CHANNELS, round(16 * (1 - MAX_SHARE)))
 
 
 def test_a_step_is_taken_by_a_candidate_that_reaches_the_goal_where_one_does():
