@@ -102,11 +102,11 @@ def _prune_stage(flow: Flow, start: Artifact, teacher_art: Artifact | None) -> A
             PRUNED, "prune", recipe.prune.model_dump(mode="json"), inputs, TORCH_PACKAGES,
             lambda out, key, inputs: prune.run(inputs.parent, recipe.prune, out, ctx, key, inputs.teacher),
             trains=True)
-    target, threads = budget_target(recipe)  # the thread counts the search may choose from
+    target, counts = budget_target(recipe)  # the thread counts the search may choose from
     formats = budget_formats(recipe)
     cfg = {"budget": recipe.budget.model_dump(mode="json"), "target": target.model_dump(mode="json"),
            "formats": formats,
-           "threads": threads, "finetune": recipe.prune.finetune.model_dump(mode="json"),
+           "threads": counts, "finetune": recipe.prune.finetune.model_dump(mode="json"),
            "quantize": recipe.quantize.model_dump(mode="json"), "bench": recipe.bench.model_dump(mode="json"),
            "distill": recipe.distill.model_dump(mode="json")}
     return flow.optional_stage(

@@ -54,13 +54,13 @@ def pick(scores: list[float], measured: list, now: Measured, budget, reach_ms: f
     MobileNetV2's latency, overshooting the budget by a quarter for 10 points of validation accuracy. Otherwise
     the one that loses the least accuracy per unit of the binding resource saved (`resource`), among those that
     save some."""
-    amount = resource(now, budget)
-    costs = [cost(s, amount(m), amount(now)) if isinstance(m, Measured) else float("inf")
-             for s, m in zip(scores, measured)]
     if reach_ms is not None and budget.latency_ms is not None and now.high_ms > budget.latency_ms:
         reaching = [i for i, m in enumerate(measured) if isinstance(m, Measured) and m.latency_ms <= reach_ms]
         if reaching:
             return max(reaching, key=lambda i: (scores[i], -measured[i].latency_ms))
+    amount = resource(now, budget)
+    costs = [cost(s, amount(m), amount(now)) if isinstance(m, Measured) else float("inf")
+             for s, m in zip(scores, measured)]
     best = min(range(len(costs)), key=costs.__getitem__, default=None)
     return best if best is not None and costs[best] < float("inf") else None
 

@@ -54,6 +54,11 @@ def parts(move: Move | Joint) -> tuple[Move, ...]:
 MIN_CHANNELS = 8
 
 
+def channel_floor(round_to: int) -> int:
+    """The fewest channels a move leaves a group: MIN_CHANNELS rounded up to prune.round_to."""
+    return -(-MIN_CHANNELS // round_to) * round_to
+
+
 @dataclass(frozen=True)
 class GroupOrder:
     """One dependency group: its root layer and its channels from least to most important (L1 magnitude), so a
@@ -71,7 +76,7 @@ class GroupOrder:
         leaving fewer than MIN_CHANNELS (rounded up to prune.round_to): at that floor the move removes nothing."""
         kept = aligned_kept(self.channels - min(self.channels - 1, max(1, count)), self.round_to)
         if kept < MIN_CHANNELS:
-            kept = min(self.channels, -(-MIN_CHANNELS // self.round_to) * self.round_to)
+            kept = min(self.channels, channel_floor(self.round_to))
         return Move(self.root, self.channels, tuple(sorted(self.order[:self.channels - kept])))
 
 
@@ -105,7 +110,8 @@ class LayerGroups:
         found = []
         for group in self._groups():
             root = group[0][0].target.module
-            if self.graph.get_pruner_of_module(root).get_out_channels(root) <= MIN_CHANNELS or id(root) not in names:
+            out_channels = self.graph.get_pruner_of_module(root).get_out_channels(root)
+            if out_channels <= channel_floor(self.setup.round_to) or id(root) not in names:  # nothing to remove
                 continue
             scores = self.importance(group)
             if scores is not None:
