@@ -107,8 +107,9 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
     example = example_input(data.preprocessing)
     macs_before, params_before = count_macs_params(model, example)
     c = recipe.quantize.calibration
-    calibration = build_calibration_set(InputsByIndex(data.train), data.train.labels, data.key,
-                                        min(c.samples, CALIBRATION_SAMPLES), c.sampling, c.seed)
+    calibration, shipped_calibration = (build_calibration_set(InputsByIndex(data.train), data.train.labels, data.key,
+                                                              samples, c.sampling, c.seed)
+                                        for samples in (min(c.samples, CALIBRATION_SAMPLES), c.samples))
     scratch = out / "candidates"
     teacher = load_teacher(teacher_art) if teacher_art is not None else None
     method = _finetune_method(recipe.distill, ctx.task.dense)
@@ -125,7 +126,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
             if distiller is not None:
                 distiller.close()
 
-    timing = BudgetTiming(ctx, scratch, calibration, example)
+    timing = BudgetTiming(ctx, scratch, calibration, example, shipped_calibration)
 
     def done(now: Measured) -> str | None:
         """Why the steps end here, if they do."""

@@ -76,8 +76,12 @@ def shortfall(m: Measured, budget) -> float:
 
 
 class BudgetTiming:
-    def __init__(self, ctx: Context, folder: Path, calibration, example):
+    def __init__(self, ctx: Context, folder: Path, calibration, example, shipped_calibration=None):
         self.ctx, self.folder, self.calibration, self.example = ctx, folder, calibration, example
+        # the quantize stage's own calibration set: the start's and the winner's files are made with it, so the
+        # file confirmed is the one that ships (64 images kept fewer layers float than the stage's budget did, and
+        # a 14 KB confirmed winner shipped no file within a 19.5 KB size budget)
+        self.shipped_calibration = calibration if shipped_calibration is None else shipped_calibration
         self.float_layers: list[str] = []   # runtime layer names the shipped int8 file keeps float
         self.table: LatencyTable | None = None
         # the table that last ranked candidates: a step that moves the search to fp32 opens a new, empty one
@@ -159,8 +163,9 @@ class BudgetTiming:
         self.at_start, self.at_confirm = state["at_start"], state.get("at_confirm", {})
         self._open_table(now)
 
-    def _float_layers(self, model: nn.Module, fmt: str) -> list[str]:
-        return int8_float_layers(model, self.ctx, self.folder / f"{fmt}-int8", self.calibration, fmt)
+    def _float_layers(self, model: nn.Module, fmt: str, calibration=None) -> list[str]:
+        return int8_float_layers(model, self.ctx, self.folder / f"{fmt}-int8",
+                                 self.calibration if calibration is None else calibration, fmt)
 
     def _best_format(self, model: nn.Module) -> tuple[Measured | str, dict[str, dict | str]]:
         """Every allowed format in each precision the recipe can ship, at each thread count the budget allows,
@@ -172,8 +177,8 @@ class BudgetTiming:
         for fmt in budget_formats(self.ctx.recipe):
             for precision in precisions:
                 try:
-                    floats = self._float_layers(model, fmt) if precision == "int8" else []
-                    path = model_file(model, self.ctx, self.folder / f"{fmt}-{precision}", self.calibration,
+                    floats = self._float_layers(model, fmt, self.shipped_calibration) if precision == "int8" else []
+                    path = model_file(model, self.ctx, self.folder / f"{fmt}-{precision}", self.shipped_calibration,
                                       floats, fmt, int8=precision == "int8")
                     made[fmt, precision] = (path, floats)
                 except Exception as e:  # a format that cannot hold this model: the others still compete
