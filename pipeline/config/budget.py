@@ -46,7 +46,8 @@ class BudgetConfig(Section):
     lookup: bool = True
     timed: int = Field(2, ge=1)  # candidates timed whole each step, the best by the layer table
     # The winner's architecture is also trained from a fresh initialization with the student's own training and
-    # KD (Liu et al., ICLR 2019); the one more accurate on validation ships. Skipped for pretrained students.
+    # KD, for the student's epochs plus prune.finetune's (Liu et al., ICLR 2019, Scratch-B); the one more accurate
+    # on validation ships. Skipped for pretrained students.
     retrain: bool = True
 
     @property
