@@ -8,12 +8,15 @@ same bench; the upper end of the 95% interval of p50 within the budget):
 - a uniform width multiplier (torchvision's width_mult), found by bisection, distilled for the student's epochs
   plus the fine-tune's.
 Everything runs through `edgeship optimize` in a subprocess (the product as users run it), one run folder per seed
-so the teacher and the student train once. --out DIR writes DIR/latency_budget.json.
+so the teacher and the student train once. --out DIR writes DIR/latency_budget.json: "budgets", one row per
+runtime and budget over the seeds (mean accuracy and p50 of the seeds where each met the budget, their spread,
+how many met it), and "runs", each seed's row.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -172,6 +175,24 @@ def one_budget(args, recipe: dict, folder: Path, runtime: str, budget_ms: float)
             "from_scratch": searched.get("from_scratch"), "stopped": (searched.get("stopped") or {}).get("why")}
 
 
+def across_seeds(runs: list[dict]) -> list[dict]:
+    """One row per (runtime, budget fraction), the issue's schema: each contender's accuracy and p50 as the mean
+    over the seeds where it met the budget, with their spread and how many met it; `seeds` counts the seeds."""
+    rows = []
+    for runtime, fraction in dict.fromkeys((r["runtime"], r["fraction"]) for r in runs):
+        same = [r for r in runs if r["runtime"] == runtime and r["fraction"] == fraction]
+        row = {"runtime": runtime, "fraction": fraction, "budget_ms": statistics.fmean(r["budget_ms"] for r in same),
+               "seconds": statistics.fmean(r["seconds"] for r in same), "seeds": len(same)}
+        for name in ("shipped", "searched_fastest", "uniform_prune", "uniform_width"):
+            met = [r[name] for r in same if r[name]]
+            row[name] = {"accuracy": statistics.fmean(m["accuracy"] for m in met),
+                         "accuracy_std": statistics.stdev(m["accuracy"] for m in met) if len(met) > 1 else 0.0,
+                         "p50_ms": statistics.fmean(m["p50_ms"] for m in met),
+                         "hi_ms": max(m.get("hi_ms", m["p50_ms"]) for m in met), "met": len(met)} if met else None
+        rows.append(row)
+    return rows
+
+
 def main() -> int:
     args = parse_args()
     if not (Path(args.data) / "train-images-idx3-ubyte.gz").is_file():
@@ -195,7 +216,7 @@ def main() -> int:
                 print(json.dumps(found), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency_budget.json").write_text(json.dumps(
-        {"budgets": budgets, "seconds": time.monotonic() - started}, indent=1))
+        {"budgets": across_seeds(budgets), "runs": budgets, "seconds": time.monotonic() - started}, indent=1))
     for b in budgets:
         line = [f"{b['runtime']} {b['fraction']:.2f} ({b['budget_ms']:.3f} ms) seed {b['seed']}:"]
         for name in ("shipped", "searched_fastest", "uniform_prune", "uniform_width"):
@@ -209,6 +230,12 @@ def main() -> int:
                      if isinstance(scratch, dict) else "")
         stopped = f", stopped: {b['stopped']}" if b.get("stopped") else ""
         print("  ".join(line) + f"  search {b['seconds']:.0f} s, {b['steps']} steps{table}{retrained}{stopped}")
+    if args.seeds > 1:
+        for row in across_seeds(budgets):
+            cells = [f"{name} {row[name]['accuracy']:.2f} ± {row[name]['accuracy_std']:.2f}% at "
+                     f"{row[name]['p50_ms']:.3f} ms ({row[name]['met']} met)" if row[name] else f"{name} none"
+                     for name in ("shipped", "uniform_prune", "uniform_width")]
+            print(f"{row['runtime']} {row['fraction']:.2f} over {row['seeds']} seeds: " + "  ".join(cells))
     print(f"total {time.monotonic() - started:.0f} s")
     return 0
 
