@@ -8,7 +8,7 @@ from functools import partial
 from edgeship.pipeline.stages.budget_latency import Measured
 from edgeship.pipeline.stages.budget_step_size import joint_moves, sized_moves
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
-from edgeship.pipeline.stages.layer_groups import Joint, LayerGroups, Move
+from edgeship.pipeline.stages.layer_groups import GroupOrder, Joint, LayerGroups, Move
 
 
 def layer_macs(model, example) -> dict[str, int]:
@@ -41,5 +41,10 @@ def joint_candidates(groups: LayerGroups, model, example, timing: BudgetTiming, 
     """Moves of several groups together where no single group reaches the step's goal by the layer table
     (stages/budget_step_size.py)."""
     estimates = timing.estimate_moves(model, singles, make_twin=groups.candidate, now=now)
-    every_group = groups.orders(layer_macs(model, example), len(dict(model.named_modules())))
+    every_group = list(orders_by_root(groups, model, example).values())
     return joint_moves(every_group, singles, scores, estimates, goal, now.latency_ms)
+
+
+def orders_by_root(groups: LayerGroups, model, example) -> dict[str, GroupOrder]:
+    """Every group that still has channels to give, by its root layer, the most MACs first."""
+    return {o.root: o for o in groups.orders(layer_macs(model, example), len(dict(model.named_modules())))}

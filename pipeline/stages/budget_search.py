@@ -16,6 +16,7 @@ a row of budget-steps.csv.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from edgeship.calibration.calibration_set import build_calibration_set
@@ -27,7 +28,8 @@ from edgeship.pipeline.distillation.distiller import Distiller
 from edgeship.pipeline.models.torch_artifact import example_input, load_teacher, load_torch_model, torch_artifact
 from edgeship.pipeline.models.zoo import count_macs_params
 from edgeship.pipeline.stages.budget_latency import Measured, budget_target
-from edgeship.pipeline.stages.budget_moves import joint_candidates, step_moves
+from edgeship.pipeline.stages.budget_moves import joint_candidates, orders_by_root, step_moves
+from edgeship.pipeline.stages.budget_refine import refine
 from edgeship.pipeline.stages.budget_resume import SearchCheckpoint
 from edgeship.pipeline.stages.budget_retrain import retrain
 from edgeship.pipeline.stages.budget_retrain import why_not as why_not_retrain
@@ -56,6 +58,11 @@ def _score(model, ctx: Context) -> float:
     bn_recalibration.recalibrate(model, ctx.data.train, ctx.recipe.budget.calibration_images,
                                  workers=ctx.recipe.data.workers)
     return accuracy(model, _scoring_split(ctx), ctx.task)
+
+
+def _evaluate(twin, ctx: Context, base: float, timing: BudgetTiming) -> tuple[float, Measured | str]:
+    """A candidate's accuracy change (adaptive BN) and whole timing, one at a time (a step made smaller)."""
+    return _score(twin, ctx) - base, timing.whole([twin])[0]
 
 
 def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
@@ -190,6 +197,14 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                     scores += [_score(twin, ctx) - base for twin in twins[len(scores):]]
                 found, estimates = timing.candidates(model, twins, scores, now, reach)
                 pick = choose_move(scores, found, now, budget, reach)
+                if pick is not None and reach is not None and isinstance(found[pick], Measured):  # overshot?
+                    aim = step_goal(now, steps[0].measured.latency_ms, budget, replace(sofar, table_gain=1.0))
+                    smaller, taken = refine(moves[pick], found[pick], now, aim,
+                                            lambda: orders_by_root(groups, model, example),
+                                            lambda move: _evaluate(groups.candidate(move), ctx, base, timing))
+                    moves, scores = moves + [t.move for t in smaller], scores + [t.score for t in smaller]
+                    found, estimates = found + [t.measured for t in smaller], estimates + [None] * len(smaller)
+                    pick = pick if taken is None else len(moves) - len(smaller) + taken
                 tried += tuple(_tried(move.describe(), base + score, m, i == pick, estimate) for i, (move, score, m,
                                estimate) in enumerate(zip(moves, scores, found, estimates)))
                 if pick is not None or goal is None:
