@@ -65,8 +65,10 @@ def _evaluate(twin, ctx: Context, base: float, timing: BudgetTiming) -> tuple[fl
     return _score(twin, ctx) - base, timing.whole([twin])[0]
 
 
-def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None) -> dict:
-    said = {"move": move, "val_accuracy": round(val_accuracy, 3), "picked": picked}
+def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None,
+           refined: bool = False) -> dict:
+    """One candidate of a step, as the report lists it (`refined`: the pick made smaller, stages/budget_refine.py)."""
+    said = {"move": move, "val_accuracy": round(val_accuracy, 3), "picked": picked, "refined": refined}
     if estimated_ms is not None:
         said["estimated_ms"] = round(estimated_ms, 4)
     if not isinstance(m, Measured):
@@ -196,6 +198,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                     moves, twins = moves + joints, twins + [groups.candidate(joint) for joint in joints]
                     scores += [_score(twin, ctx) - base for twin in twins[len(scores):]]
                 found, estimates = timing.candidates(model, twins, scores, now, reach)
+                table_sized = len(moves)  # those after it are the pick made smaller, sized by whole timings
                 pick = choose_move(scores, found, now, budget, reach)
                 if pick is not None and reach is not None and isinstance(found[pick], Measured):  # overshot?
                     aim = step_goal(now, steps[0].measured.latency_ms, budget, replace(sofar, table_gain=1.0))
@@ -205,8 +208,8 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                     moves, scores = moves + [t.move for t in smaller], scores + [t.score for t in smaller]
                     found, estimates = found + [t.measured for t in smaller], estimates + [None] * len(smaller)
                     pick = pick if taken is None else len(moves) - len(smaller) + taken
-                tried += tuple(_tried(move.describe(), base + score, m, i == pick, estimate) for i, (move, score, m,
-                               estimate) in enumerate(zip(moves, scores, found, estimates)))
+                tried += tuple(_tried(move.describe(), base + score, m, i == pick, estimate, i >= table_sized)
+                               for i, (move, score, m, estimate) in enumerate(zip(moves, scores, found, estimates)))
                 if pick is not None or goal is None:
                     break
                 # the table promised time its candidates did not save whole: a step half as deep, other groups
