@@ -151,11 +151,12 @@ def main() -> int:
         for arch in args.families.split(","):
             rows.append(one_family(arch, epochs, args.slow_seeds if arch in slow else args.seeds, data, teacher,
                                    teacher_val, args))
+            if args.out:  # after every row: a run cut short by its time still leaves the rows it finished
+                args.out.mkdir(parents=True, exist_ok=True)
+                (args.out / "distill_families.json").write_text(json.dumps(
+                    {"families": rows, "seconds": time.perf_counter() - started, "teacher_val": teacher_val},
+                    indent=1))
     seconds = time.perf_counter() - started
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "distill_families.json").write_text(json.dumps({"families": rows, "seconds": seconds,
-                                                                    "teacher_val": teacher_val}, indent=1))
     print(f"\n{'arch':<20} {'ep':>3} {'seeds':>5} {'scratch':>14} {'kd':>14} {'adaptive':>14}  holds  actions")
     for r in rows:
         cells = [f"{r[k]['mean']:6.2f} ± {r[k]['std']:4.2f}" for k in ("scratch", "kd", "adaptive")]
