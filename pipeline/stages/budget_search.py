@@ -34,7 +34,7 @@ from edgeship.pipeline.stages.budget_resume import SearchCheckpoint
 from edgeship.pipeline.stages.budget_retrain import retrain
 from edgeship.pipeline.stages.budget_retrain import why_not as why_not_retrain
 from edgeship.pipeline.stages.budget_step_size import pace, reach_ms, step_goal
-from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, write_steps
+from edgeship.pipeline.stages.budget_steps import CONFIRMS, Step, tried_row, write_steps
 from edgeship.pipeline.stages.budget_timing import BudgetTiming
 from edgeship.pipeline.stages.budget_timing import pick as choose_move
 from edgeship.pipeline.stages.context import Context
@@ -65,18 +65,6 @@ def _evaluate(twin, ctx: Context, base: float, timing: BudgetTiming) -> tuple[fl
     return _score(twin, ctx) - base, timing.whole([twin])[0]
 
 
-def _tried(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None,
-           refined: bool = False) -> dict:
-    """One candidate of a step, as the report lists it (`refined`: the pick made smaller, stages/budget_refine.py)."""
-    said = {"move": move, "val_accuracy": round(val_accuracy, 3), "picked": picked, "refined": refined}
-    if estimated_ms is not None:
-        said["estimated_ms"] = round(estimated_ms, 4)
-    if not isinstance(m, Measured):
-        return said | {"error": str(m)}
-    post = {} if m.post_ms is None else {"post_ms": round(m.post_ms, 4)}
-    return said | {"latency_ms": round(m.latency_ms, 4), "high_ms": round(m.high_ms, 4)} | post
-
-
 def _nothing_faster(now: Measured) -> str:
     """Why no step was taken; a latency mostly post-processing is named (channel pruning cannot shrink it)."""
     why = "no candidate timed whole is faster than the model"
@@ -104,7 +92,7 @@ def _uniform_reference(model, example, ctx: Context, timed) -> list[dict]:
         prune_step(make_pruner(twin, example, cfg, ctx.data.num_classes), twin, cfg)
         twins.append(twin)
     scores = [_score(twin, ctx) for twin in twins]
-    return [_tried(f"uniform {ratio:.2f}", score, m, False) | {"ratio": ratio}
+    return [tried_row(f"uniform {ratio:.2f}", score, m, False) | {"ratio": ratio}
             for ratio, score, m in zip(UNIFORM_RATIOS, scores, timed(twins))]
 
 
@@ -200,15 +188,20 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 found, estimates = timing.candidates(model, twins, scores, now, reach)
                 table_sized = len(moves)  # those after it are the pick made smaller, sized by whole timings
                 pick = choose_move(scores, found, now, budget, reach)
+                here = now  # where the step starts, in the precision the pick will run in
+                switched = pick is not None and isinstance(found[pick], Measured) and timing.fp32_if_faster(
+                    model, twins[pick], found[pick])
+                if switched:  # the pick runs faster in fp32: the step is sized, and the search goes on, in it
+                    here, found[pick] = switched
                 if pick is not None and reach is not None and isinstance(found[pick], Measured):  # overshot?
-                    aim = step_goal(now, steps[0].measured.latency_ms, budget, replace(sofar, table_gain=1.0))
-                    smaller, taken = refine(moves[pick], found[pick], now, aim,
+                    aim = step_goal(here, steps[0].measured.latency_ms, budget, replace(sofar, table_gain=1.0))
+                    smaller, taken = refine(moves[pick], found[pick], here, aim,
                                             lambda: orders_by_root(groups, model, example),
                                             lambda move: _evaluate(groups.candidate(move), ctx, base, timing))
                     moves, scores = moves + [t.move for t in smaller], scores + [t.score for t in smaller]
                     found, estimates = found + [t.measured for t in smaller], estimates + [None] * len(smaller)
                     pick = pick if taken is None else len(moves) - len(smaller) + taken
-                tried += tuple(_tried(move.describe(), base + score, m, i == pick, estimate, i >= table_sized)
+                tried += tuple(tried_row(move.describe(), base + score, m, i == pick, estimate, i >= table_sized)
                                for i, (move, score, m, estimate) in enumerate(zip(moves, scores, found, estimates)))
                 if pick is not None or goal is None:
                     break
@@ -232,9 +225,7 @@ def run(src: Artifact, out: Path, ctx: Context, key: str, teacher_art: Artifact 
                 halted = True
                 break
             now, stepped, move = found[pick], True, moves[pick].describe()
-            faster = timing.fp32_if_faster(model, now)
-            if faster is not None:  # the step's model runs faster in fp32: the search goes on in it
-                now, move = faster, f"{move}; {timing.format} fp32 faster from here"
+            move += f"; {timing.format} fp32 faster from here" if switched else ""
             steps.append(Step(len(steps), move, count_macs_params(model, example)[0],
                               val, now, time.monotonic() - started, tried, goal))
             ctx.say(f"  budget step {steps[-1].step}: {steps[-1].move}: {now.said(budget.metric)}, "

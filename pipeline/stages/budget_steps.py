@@ -46,3 +46,15 @@ def write_steps(path: Path, steps: list[Step], metric: str) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def tried_row(move: str, val_accuracy: float, m, picked: bool, estimated_ms: float | None = None,
+              refined: bool = False) -> dict:
+    """One candidate of a step, as the report lists it (`refined`: the pick made smaller, stages/budget_refine.py)."""
+    said = {"move": move, "val_accuracy": round(val_accuracy, 3), "picked": picked, "refined": refined}
+    if estimated_ms is not None:
+        said["estimated_ms"] = round(estimated_ms, 4)
+    if not isinstance(m, Measured):
+        return said | {"error": str(m)}
+    post = {} if m.post_ms is None else {"post_ms": round(m.post_ms, 4)}
+    return said | {"latency_ms": round(m.latency_ms, 4), "high_ms": round(m.high_ms, 4)} | post

@@ -127,21 +127,25 @@ class BudgetTiming:
         self._open_table(found)
         return found
 
-    def fp32_if_faster(self, model: nn.Module, now: Measured) -> Measured | None:
-        """After a step of an int8 search: the model in fp32, timed whole; the search goes on in fp32 when that
-        is faster by the whole of both intervals and no further from the budget (a size budget keeps the small
-        int8 file). Pruning moves the point where int8's quantize and dequantize overhead outweighs its faster
-        kernels: a MobileNetV2 pruned to half its latency ran 0.077 ms fp32 against 0.101 int8 (64 px, AVX-512)."""
+    def fp32_if_faster(self, model: nn.Module, pick: nn.Module, found: Measured) -> tuple[Measured, Measured] | None:
+        """In an int8 search, the step's pick (timed whole at `found`) and the model as it stands, timed whole in
+        fp32 in one agent run: where the pick is faster in fp32 by the whole of both intervals and no further from
+        the budget (a size budget keeps the small int8 file), the search goes on in fp32 from this step, and
+        returns (the model now, the pick) in fp32, so that the step is sized (stages/budget_refine.py) on the
+        precision it will run in. Pruning moves the point where int8's quantize and dequantize overhead outweighs
+        its faster kernels: a MobileNetV2 pruned to half its latency ran 0.077 ms fp32 against 0.101 int8 (64 px,
+        AVX-512); judged after the step instead, a pick at 0.146 ms int8 ran 0.094 in fp32, a third under the
+        0.147 ms budget it had been sized for (Xeon with AMX)."""
         if not self.int8:
             return None
-        found = self.whole([model], int8=False)[0]
+        now32, pick32 = self.whole([model, pick], int8=False)
         budget = self.ctx.recipe.budget
-        if not (isinstance(found, Measured) and found.high_ms < now.low_ms
-                and shortfall(found, budget) <= shortfall(now, budget)):
+        if not (isinstance(now32, Measured) and isinstance(pick32, Measured) and pick32.high_ms < found.low_ms
+                and shortfall(pick32, budget) <= shortfall(found, budget)):
             return None
         self.int8, self.table = False, None  # the int8 layer table no longer applies
-        self._open_table(found)
-        return found
+        self._open_table(pick32)
+        return now32, pick32
 
     def _open_table(self, found: Measured | str) -> None:
         """The target's layer table for the search's format and precision, once the target has said who it is."""

@@ -105,6 +105,11 @@ def test_a_budget_nothing_meets_prunes_until_time_is_up_then_exits_4_keeping_eve
     assert all(sum("latency_ms" in t and not t.get("refined") for t in step) <= 2 * (SMALLER_STEPS + 1)
                for step in tried)
     assert all(sum(bool(t.get("refined")) for t in step) <= REFINES * (SMALLER_STEPS + 1) for step in tried)
+    # a step's latency is its picked candidate's whole timing, in fp32 where the pick ran faster so (the step
+    # was sized on it, not re-timed after)
+    for step in budget["steps"][1:]:
+        picked = [t for t in step["tried"] if t["picked"]]
+        assert not step["tried"] or [t["latency_ms"] for t in picked] == [step["p50_ms"]]
     # each step aimed at a share of the starting latency less than where it began (NetAdapt's step goal)
     for before, step in zip(budget["steps"], budget["steps"][1:]):
         if step["tried"]:
