@@ -53,7 +53,11 @@ def eval_batch_size(split) -> int:
 
 def eval_loader(split, batch_size: int | None = None, workers: int | None = None,
                 pin_memory: bool = False) -> DataLoader:
-    return _loader(split, workers, pin_memory, batch_size=batch_size or eval_batch_size(split), shuffle=False)
+    """In order, and without drawing from the global random state: a DataLoader draws its workers' base seed from
+    it, so an evaluation in the middle of training shifted every later dropout mask (adaptive KD's extra
+    evaluations turned MobileNet and SqueezeNet students into other runs than the same KD without them)."""
+    return _loader(split, workers, pin_memory, batch_size=batch_size or eval_batch_size(split), shuffle=False,
+                   generator=torch.Generator().manual_seed(0))
 
 
 class GlobalBatches(Sampler[list[int]]):

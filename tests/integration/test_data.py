@@ -219,3 +219,21 @@ def test_device_eval_set_is_uint8_and_the_agent_normalizes_like_the_host(tmp_pat
     np.testing.assert_allclose(inputs[0:len(inputs)], split.inputs(), atol=1e-6)
     np.testing.assert_allclose(inputs[3:4], split.inputs()[3:4], atol=1e-6)
     np.testing.assert_array_equal(labels, split.labels)
+
+
+def test_evaluating_leaves_the_global_random_state_alone():
+    # a DataLoader draws its workers' base seed from torch's global generator: an evaluation between two training
+    # epochs shifted every later dropout mask, so adaptive KD (which evaluates more) trained another run
+    import torch
+
+    from edgeship.pipeline.training.loop import accuracy
+
+    data = load_dataset(DataConfig(source="digits"))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(64, 10))
+    torch.manual_seed(0)
+    untouched = torch.rand(3)
+    torch.manual_seed(0)
+    for _ in iterate(eval_loader(data.val)):
+        pass
+    assert accuracy(model, data.val) >= 0.0
+    assert torch.equal(torch.rand(3), untouched)
